@@ -1,0 +1,4 @@
+#!/usr/bin/env node
+import { packageName } from './index.js'
+
+console.log(packageName)

@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * @icn/gossip — skeleton created with the foundation; its issue fills it in.
+ */
+export const packageName = '@icn/gossip'

@@ -1,0 +1,91 @@
+import { type Did, publicKeyFromDid } from './did.js'
+import { DAG_CBOR_CODE, cidOfBytes, decode, encode } from './encoding.js'
+import { EnvelopeError, IdentityError, InvalidSignatureError } from './errors.js'
+import { type KeyPair, sign, verify } from './keys.js'
+
+/**
+ * A payload signed by a DID. `domain` separates protocols (a gossip entry's
+ * signature can never be replayed as a ledger entry's); `cid` is the CIDv1 of
+ * the canonical encoding of `{ domain, payload, signer }`, the bytes signed.
+ */
+export interface SignedEnvelope<T = unknown> {
+  readonly domain: string
+  readonly payload: T
+  readonly signer: Did
+  readonly signature: Uint8Array
+  readonly cid: string
+}
+
+/** Canonical bytes that a signature covers. */
+export function envelopeSigningBytes (domain: string, payload: unknown, signer: Did): Uint8Array {
+  return encode({ domain, payload, signer })
+}
+
+/** Signs `payload` under `domain` with `keyPair`. */
+export function signEnvelope<T> (domain: string, payload: T, keyPair: KeyPair): SignedEnvelope<T> {
+  if (typeof domain !== 'string' || domain.length === 0) throw new EnvelopeError('envelope domain must be a non-empty string')
+  const body = envelopeSigningBytes(domain, payload, keyPair.did)
+  return {
+    domain,
+    payload,
+    signer: keyPair.did,
+    signature: sign(body, keyPair),
+    cid: cidOfBytes(body, DAG_CBOR_CODE).toString()
+  }
+}
+
+/**
+ * Checks an envelope: domain (when `expectedDomain` is given), signer DID,
+ * CID and signature. Returns the payload; throws `EnvelopeError`,
+ * `InvalidDidError` or `InvalidSignatureError`.
+ */
+export function verifyEnvelope<T> (envelope: SignedEnvelope<T>, expectedDomain?: string): T {
+  if (expectedDomain !== undefined && envelope.domain !== expectedDomain) {
+    throw new EnvelopeError(`envelope domain '${String(envelope.domain)}' is not '${expectedDomain}'`)
+  }
+  const publicKey = publicKeyFromDid(envelope.signer)
+  const body = envelopeSigningBytes(envelope.domain, envelope.payload, envelope.signer)
+  if (cidOfBytes(body, DAG_CBOR_CODE).toString() !== envelope.cid) throw new EnvelopeError(`envelope CID ${String(envelope.cid)} does not match its body`)
+  if (!verify(envelope.signature, body, publicKey)) throw new InvalidSignatureError(`signature by ${envelope.signer} does not verify`)
+  return envelope.payload
+}
+
+/** True when `verifyEnvelope` would succeed; never throws. */
+export function isValidEnvelope (envelope: SignedEnvelope, expectedDomain?: string): boolean {
+  try {
+    verifyEnvelope(envelope, expectedDomain)
+    return true
+  } catch (err) {
+    if (err instanceof IdentityError) return false
+    throw err
+  }
+}
+
+/** Canonical wire bytes of an envelope (the CID is derived, so not sent). */
+export function encodeEnvelope (envelope: SignedEnvelope): Uint8Array {
+  return encode({ domain: envelope.domain, payload: envelope.payload, signer: envelope.signer, signature: envelope.signature })
+}
+
+/**
+ * Parses wire bytes into an envelope and recomputes its CID. Checks shape and
+ * canonical form, not the signature: call `verifyEnvelope` for that.
+ */
+export function decodeEnvelope (bytes: Uint8Array): SignedEnvelope {
+  let value: unknown
+  try {
+    value = decode(bytes)
+  } catch (cause) {
+    throw new EnvelopeError(`envelope bytes are not canonical DAG-CBOR: ${(cause as Error).message}`, { cause })
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EnvelopeError('envelope must be a map')
+  const record = value as Record<string, unknown>
+  const keys = Object.keys(record).sort().join(',')
+  if (keys !== 'domain,payload,signature,signer') throw new EnvelopeError(`envelope has fields [${keys}], expected domain, payload, signature, signer`)
+  const { domain, payload, signer, signature } = record
+  if (typeof domain !== 'string' || domain.length === 0) throw new EnvelopeError('envelope domain must be a non-empty string')
+  if (typeof signer !== 'string') throw new EnvelopeError('envelope signer must be a string')
+  if (!(signature instanceof Uint8Array) || signature.length !== 64) throw new EnvelopeError('envelope signature must be 64 bytes')
+  publicKeyFromDid(signer)
+  const body = envelopeSigningBytes(domain, payload, signer as Did)
+  return { domain, payload, signer: signer as Did, signature, cid: cidOfBytes(body, DAG_CBOR_CODE).toString() }
+}

@@ -1,0 +1,39 @@
+/**
+ * @packageDocumentation
+ * ICN identity primitives shared by every package: ed25519 key pairs, `did:icn`
+ * DIDs (and `did:key` interop), canonical DAG-CBOR encoding, CIDs, hashing,
+ * signed envelopes, a clock interface, and a JSON codec for bytes and bigints.
+ * Node-only atomic file helpers live in the `@icn/identity/fs` entry.
+ *
+ * Signing, verification and SHA-256 run on OpenSSL (`node:crypto`) under Node
+ * and on noble elsewhere; both give identical results (see `cryptoBackend`).
+ */
+export { type CryptoBackend, nobleBackend, blake3, isValidPublicKey } from './backend.js'
+export { createNodeBackend } from './backend-node.js'
+export { cryptoBackend, sha256, randomBytes } from './crypto.js'
+export { toHex, fromHex, bytesEqual, compareBytes, concatBytes, utf8, fromUtf8 } from './bytes.js'
+export { type KeyPair, keyPairFromSeed, generateKeyPair, sign, verify, assertPublicKey } from './keys.js'
+export { type Did, didFromPublicKey, publicKeyFromDid, parseDid, isDid, toDidKey, fromDidKey } from './did.js'
+export { encode, decode, cidOf, cidOfBytes, parseCid, CID, DAG_CBOR_CODE, RAW_CODE } from './encoding.js'
+export {
+  type SignedEnvelope,
+  signEnvelope,
+  verifyEnvelope,
+  isValidEnvelope,
+  encodeEnvelope,
+  decodeEnvelope,
+  envelopeSigningBytes
+} from './envelope.js'
+export { type Clock, type CancelTimer, systemClock } from './clock.js'
+export { toJson, fromJson } from './json.js'
+export {
+  type IdentityErrorCode,
+  IdentityError,
+  InvalidDidError,
+  InvalidKeyError,
+  InvalidSignatureError,
+  EncodingError,
+  NonCanonicalError,
+  EnvelopeError,
+  CorruptFileError
+} from './errors.js'

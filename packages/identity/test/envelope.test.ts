@@ -1,0 +1,60 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import {
+  EnvelopeError, InvalidSignatureError, InvalidDidError, cidOf, decodeEnvelope, encode, encodeEnvelope, isValidEnvelope,
+  keyPairFromSeed, signEnvelope, verifyEnvelope
+} from '../src/index.js'
+
+const alice = keyPairFromSeed(new Uint8Array(32).fill(1))
+const bob = keyPairFromSeed(new Uint8Array(32).fill(2))
+
+describe('signed envelopes', () => {
+  it('signs, verifies and names the body by its CID', () => {
+    const env = signEnvelope('icn/test', { amount: 5, memo: 'tea' }, alice)
+    expect(env.signer).toBe(alice.did)
+    expect(env.cid).toBe(cidOf({ domain: 'icn/test', payload: { amount: 5, memo: 'tea' }, signer: alice.did }).toString())
+    expect(verifyEnvelope(env, 'icn/test')).toEqual({ amount: 5, memo: 'tea' })
+  })
+
+  it('round-trips through wire bytes with the same CID', () => {
+    const env = signEnvelope('icn/test', { list: [1, 2, 3] }, alice)
+    const back = decodeEnvelope(encodeEnvelope(env))
+    expect(back).toEqual(env)
+    expect(verifyEnvelope(back, 'icn/test')).toEqual({ list: [1, 2, 3] })
+  })
+
+  it('refuses a wrong domain, a swapped signer, a changed payload and a forged signature', () => {
+    const env = signEnvelope('icn/test', { amount: 5 }, alice)
+    expect(() => verifyEnvelope(env, 'icn/other')).toThrow(EnvelopeError)
+    expect(() => verifyEnvelope({ ...env, signer: bob.did })).toThrow(EnvelopeError)
+    expect(() => verifyEnvelope({ ...env, payload: { amount: 6 } })).toThrow('does not match its body')
+    const forged = { ...env, signature: signEnvelope('icn/test', { amount: 5 }, bob).signature }
+    expect(() => verifyEnvelope(forged)).toThrow(InvalidSignatureError)
+    expect(() => verifyEnvelope({ ...env, signer: 'did:icn:zzz' as typeof env.signer })).toThrow(InvalidDidError)
+    expect(isValidEnvelope(forged)).toBe(false)
+  })
+
+  it('any flipped bit in the wire bytes is refused or fails verification', () => {
+    const env = signEnvelope('icn/test', { n: 1, text: 'hello' }, alice)
+    const wire = encodeEnvelope(env)
+    fc.assert(fc.property(fc.nat(wire.length * 8 - 1), (bit) => {
+      const bad = Uint8Array.from(wire)
+      bad[bit >> 3]! ^= 1 << (bit & 7)
+      let accepted = false
+      try {
+        const decoded = decodeEnvelope(bad)
+        accepted = isValidEnvelope(decoded, 'icn/test')
+      } catch (err) {
+        expect((err as Error).name).toMatch(/EnvelopeError|InvalidDidError/)
+      }
+      expect(accepted).toBe(false)
+    }), { numRuns: wire.length * 8 })
+  })
+
+  it('decodeEnvelope refuses wrong shapes with EnvelopeError', () => {
+    expect(() => decodeEnvelope(encode([1, 2]))).toThrow(EnvelopeError)
+    expect(() => decodeEnvelope(encode({ domain: 'x', payload: 1, signer: alice.did }))).toThrow('expected domain, payload, signature, signer')
+    expect(() => decodeEnvelope(encode({ domain: 'x', payload: 1, signer: alice.did, signature: new Uint8Array(3) }))).toThrow('signature must be 64 bytes')
+    expect(() => decodeEnvelope(Uint8Array.from([0xff]))).toThrow(EnvelopeError)
+  })
+})
