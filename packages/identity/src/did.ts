@@ -32,13 +32,23 @@ export function didFromPublicKey (publicKey: Uint8Array): Did {
   return `${ICN_PREFIX}${base58btc.encode(checkedKey(publicKey, 'public key'))}` as Did
 }
 
+// Parsing a DID decompresses a curve point (the costliest step of verifying an
+// envelope), and the same few DIDs sign almost everything: keep recent ones.
+const PARSED_DID_LIMIT = 4096
+const parsedDids = new Map<string, Uint8Array>()
+
 /**
  * The raw public key of a `did:icn:` DID. Checks the prefix, the multibase
  * prefix, base58btc, the 32-byte length and that the key is a valid curve point.
  */
 export function publicKeyFromDid (did: string): Uint8Array {
   if (typeof did !== 'string' || !did.startsWith(ICN_PREFIX)) throw new InvalidDidError(`not a did:icn DID: ${String(did).slice(0, 80)}`)
-  return checkedKey(decodeBase58btc(did.slice(ICN_PREFIX.length), did), did)
+  const cached = parsedDids.get(did)
+  if (cached !== undefined) return Uint8Array.from(cached)
+  const key = checkedKey(decodeBase58btc(did.slice(ICN_PREFIX.length), did), did)
+  if (parsedDids.size >= PARSED_DID_LIMIT) parsedDids.delete(parsedDids.keys().next().value as string)
+  parsedDids.set(did, Uint8Array.from(key))
+  return key
 }
 
 /** Parses and validates a `did:icn:` DID string. */
