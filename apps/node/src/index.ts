@@ -1,5 +1,24 @@
 /**
  * @packageDocumentation
- * The ICN node — skeleton created with the foundation; issue 8 fills it in.
+ * The ICN node: one OS process per cooperative node. It composes the ICN
+ * packages (gossip, ledger, trust, governance, snapshot) over a js-libp2p
+ * transport, supervises their lifecycle, and serves a local HTTP/JSON API
+ * that the `icn-node` CLI uses. It owns no subsystem logic — only wiring.
  */
-export const packageName = '@icn/node'
+export {
+  GOSSIP_PROTOCOL,
+  type MessageTransport,
+  type FrameHandler,
+  type TransportStats,
+  type ConnectedPeer,
+  type Libp2pTransport,
+  type Libp2pTransportComponents,
+  type Libp2pTransportInit,
+  createLibp2pTransport,
+  didOfPeerId,
+  peerIdOfDid
+} from './transport.js'
+export { type DataDirLayout, dataDirLayout, initDataDir, loadIdentity, writeApiToken, readApiToken } from './data-dir.js'
+export { type NodeConfig, type NodeConfigFile, type LogLevel, LOG_LEVELS, loadConfig, validateConfigFile } from './config.js'
+export { type Logger, createLogger } from './logger.js'
+export * from './errors.js'

@@ -1,0 +1,105 @@
+import { readFile } from 'node:fs/promises'
+import { multiaddr } from '@multiformats/multiaddr'
+import { dataDirLayout } from './data-dir.js'
+import { InvalidConfigError } from './errors.js'
+
+/** Log levels accepted by `--log-level`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = typeof LOG_LEVELS[number]
+
+/** A running node's settings: the config file merged with command-line flags. */
+export interface NodeConfig {
+  /** The data directory (identity, storage, token). */
+  dataDir: string
+  /** libp2p listen multiaddrs. @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen: string[]
+  /** Peers to dial and keep redialling (multiaddrs ending in `/p2p/<peer id>`). @default [] */
+  peers: string[]
+  /** Port of the local HTTP API on 127.0.0.1; 0 picks a free port. @default 0 */
+  apiPort: number
+  /** pino log level. @default 'info' */
+  logLevel: LogLevel
+  /** Take a distributed snapshot this often (ms) when set. @default undefined */
+  snapshotEveryMs?: number
+  /** Largest frame accepted or sent on `/icn/gossip/1.0.0`. @default 4194304 */
+  maxFrameBytes: number
+}
+
+/** Fields an operator may put in `<data-dir>/config.json`. */
+export type NodeConfigFile = Partial<Omit<NodeConfig, 'dataDir'>>
+
+const DEFAULTS: Omit<NodeConfig, 'dataDir'> = {
+  listen: ['/ip4/127.0.0.1/tcp/0'],
+  peers: [],
+  apiPort: 0,
+  logLevel: 'info',
+  maxFrameBytes: 4 * 1024 * 1024
+}
+
+function checkMultiaddrs (field: string, value: unknown): string[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new InvalidConfigError(`${field} must be an array of multiaddr strings`)
+  for (const addr of value as string[]) {
+    try {
+      multiaddr(addr)
+    } catch (cause) {
+      throw new InvalidConfigError(`${field}: '${addr}' is not a multiaddr`, { cause })
+    }
+  }
+  return value as string[]
+}
+
+function checkPositiveInteger (field: string, value: unknown, allowZero = false): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw new InvalidConfigError(`${field} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+/** Validates a config object (file or flags), throwing `InvalidConfigError` on the first bad field. */
+export function validateConfigFile (value: unknown): NodeConfigFile {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('config must be a JSON object')
+  const input = value as Record<string, unknown>
+  const known = new Set(['listen', 'peers', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes'])
+  for (const key of Object.keys(input)) if (!known.has(key)) throw new InvalidConfigError(`unknown config field '${key}'`)
+  const out: NodeConfigFile = {}
+  if (input.listen !== undefined) out.listen = checkMultiaddrs('listen', input.listen)
+  if (input.peers !== undefined) out.peers = checkMultiaddrs('peers', input.peers)
+  if (input.apiPort !== undefined) {
+    out.apiPort = checkPositiveInteger('apiPort', input.apiPort, true)
+    if (out.apiPort > 65535) throw new InvalidConfigError(`apiPort must be at most 65535, got ${out.apiPort}`)
+  }
+  if (input.logLevel !== undefined) {
+    if (!(LOG_LEVELS as readonly unknown[]).includes(input.logLevel)) throw new InvalidConfigError(`logLevel must be one of ${LOG_LEVELS.join(', ')}`)
+    out.logLevel = input.logLevel as LogLevel
+  }
+  if (input.snapshotEveryMs !== undefined) out.snapshotEveryMs = checkPositiveInteger('snapshotEveryMs', input.snapshotEveryMs)
+  if (input.maxFrameBytes !== undefined) out.maxFrameBytes = checkPositiveInteger('maxFrameBytes', input.maxFrameBytes)
+  return out
+}
+
+/**
+ * The effective config: defaults, then `<dataDir>/config.json` (if present),
+ * then `overrides` (command-line flags). Peers from the file and flags are merged.
+ */
+export async function loadConfig (dataDir: string, overrides: NodeConfigFile = {}): Promise<NodeConfig> {
+  let fromFile: NodeConfigFile = {}
+  const path = dataDirLayout(dataDir).config
+  let text: string | undefined
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  if (text !== undefined) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch (cause) {
+      throw new InvalidConfigError(`${path}: not valid JSON`, { cause })
+    }
+    fromFile = validateConfigFile(parsed)
+  }
+  const flags = validateConfigFile(overrides)
+  const peers = [...new Set([...(fromFile.peers ?? []), ...(flags.peers ?? [])])]
+  return { ...DEFAULTS, ...fromFile, ...flags, peers, dataDir }
+}

@@ -1,0 +1,83 @@
+/** Machine-readable reason carried by every node error. */
+export type NodeErrorCode =
+  | 'DATA_DIR_EXISTS'
+  | 'DATA_DIR_MISSING'
+  | 'INVALID_CONFIG'
+  | 'INVALID_IDENTITY'
+  | 'FRAME_TOO_LARGE'
+  | 'TRANSPORT_CLOSED'
+  | 'BAD_REQUEST'
+  | 'UNAUTHORIZED'
+  | 'NOT_FOUND'
+  | 'API_UNREACHABLE'
+  | 'NODE_NOT_RUNNING'
+  | 'DEMO_FAILED'
+
+/** Base class of every error thrown by `@icn/node`. */
+export class NodeError extends Error {
+  override readonly name: string = 'NodeError'
+  readonly code: NodeErrorCode
+
+  constructor (code: NodeErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+  }
+}
+
+/** `init` on a directory that already holds an identity: a key is never overwritten. */
+export class DataDirExistsError extends NodeError {
+  override readonly name = 'DataDirExistsError'
+  constructor (path: string) { super('DATA_DIR_EXISTS', `${path} already holds an ICN identity; refusing to overwrite it`) }
+}
+
+/** A command needs an initialised data directory and there is none. */
+export class DataDirMissingError extends NodeError {
+  override readonly name = 'DataDirMissingError'
+  constructor (path: string) { super('DATA_DIR_MISSING', `${path} is not an initialised ICN data directory (run \`icn-node init --data-dir ${path}\`)`) }
+}
+
+/** A config file or option with a wrong value. */
+export class InvalidConfigError extends NodeError {
+  override readonly name = 'InvalidConfigError'
+  constructor (message: string, options?: { cause?: unknown }) { super('INVALID_CONFIG', message, options) }
+}
+
+/** An identity file that does not hold a valid ed25519 seed for its DID. */
+export class InvalidIdentityError extends NodeError {
+  override readonly name = 'InvalidIdentityError'
+  constructor (message: string, options?: { cause?: unknown }) { super('INVALID_IDENTITY', message, options) }
+}
+
+/** A frame larger than the transport's bound (sent or received). */
+export class FrameTooLargeError extends NodeError {
+  override readonly name = 'FrameTooLargeError'
+  constructor (size: number, limit: number) { super('FRAME_TOO_LARGE', `frame of ${size} bytes exceeds the ${limit}-byte limit`) }
+}
+
+/** The transport was used after `close()`. */
+export class TransportClosedError extends NodeError {
+  override readonly name = 'TransportClosedError'
+  constructor () { super('TRANSPORT_CLOSED', 'transport is closed') }
+}
+
+/** An HTTP API error with its status: malformed body (400), missing token (401), unknown route (404), … */
+export class ApiError extends NodeError {
+  override readonly name = 'ApiError'
+  readonly status: number
+  constructor (status: number, code: 'BAD_REQUEST' | 'UNAUTHORIZED' | 'NOT_FOUND', message: string) {
+    super(code, message)
+    this.status = status
+  }
+}
+
+/** The CLI could not reach the node's local API. */
+export class ApiUnreachableError extends NodeError {
+  override readonly name = 'ApiUnreachableError'
+  constructor (message: string, options?: { cause?: unknown }) { super('API_UNREACHABLE', message, options) }
+}
+
+/** The demo could not complete its scenario. */
+export class DemoFailedError extends NodeError {
+  override readonly name = 'DemoFailedError'
+  constructor (message: string, options?: { cause?: unknown }) { super('DEMO_FAILED', message, options) }
+}

@@ -1,0 +1,395 @@
+import './polyfill.js'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { type Did, type KeyPair, type Clock, type CancelTimer, didFromPublicKey, publicKeyFromDid, systemClock } from '@icn/identity'
+import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
+import { tcp } from '@libp2p/tcp'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import * as lp from 'it-length-prefixed'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { FrameTooLargeError, TransportClosedError } from './errors.js'
+import type { Logger } from './logger.js'
+
+/** The ICN protocol: one long-lived, length-prefixed stream per peer pair. */
+export const GOSSIP_PROTOCOL = '/icn/gossip/1.0.0'
+
+type StreamHandler = Parameters<Libp2p['handle']>[1]
+type Stream = Parameters<StreamHandler>[0]
+type Connection = Parameters<StreamHandler>[1]
+type PeerId = Connection['remotePeer']
+
+/** Receives one frame from a peer (by DID); the transport awaits it before the next frame from any peer stream. */
+export type FrameHandler = (from: string, bytes: Uint8Array) => void | Promise<void>
+
+/** The transport shape gossip and snapshot consume (interfaces.md §2); peer ids are DIDs. */
+export interface MessageTransport {
+  readonly id: string
+  send(peer: string, bytes: Uint8Array): void
+  onMessage(handler: FrameHandler): () => void
+  peers(): string[]
+}
+
+/** Counters exposed in `status`. */
+export interface TransportStats {
+  framesSent: number
+  framesReceived: number
+  /** Frames not sent: no stream to that peer, or its write buffer was full. */
+  framesDropped: number
+  /** Streams closed because a peer broke the framing rules (oversized or malformed frame, non-ed25519 key). */
+  protocolViolations: number
+  dials: number
+  dialFailures: number
+}
+
+/** A peer with an open ICN stream. */
+export interface ConnectedPeer {
+  did: string
+  peerId: string
+  remoteAddr: string
+}
+
+export interface Libp2pTransportComponents {
+  keyPair: KeyPair
+  logger: Logger
+  /** @default systemClock */
+  clock?: Clock
+}
+
+export interface Libp2pTransportInit {
+  /** @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** Peers dialled at start and redialled with backoff whenever disconnected. @default [] */
+  peers?: string[]
+  /** Frames larger than this are refused (sender: typed error; receiver: the peer is disconnected). @default 4194304 */
+  maxFrameBytes?: number
+  /** Bytes queued on one peer stream before further frames to it are dropped. @default 16777216 */
+  maxQueuedBytes?: number
+  /** First redial delay; doubles per failure up to `redialMaxMs`. @default 250 */
+  redialMinMs?: number
+  /** @default 10000 */
+  redialMaxMs?: number
+  /** An empty frame is sent this often so idle streams are not timed out. @default 20000 */
+  heartbeatMs?: number
+}
+
+/** The node's libp2p transport: `MessageTransport` plus connection management. */
+export interface Libp2pTransport extends MessageTransport {
+  readonly id: Did
+  readonly peerId: string
+  readonly stats: TransportStats
+  /** Listen addresses, each ending in `/p2p/<peer id>`. */
+  multiaddrs(): string[]
+  connectedPeers(): ConnectedPeer[]
+  /** Adds a peer to dial now and keep redialling. */
+  addPeer(addr: string): void
+  /** Waits until an ICN stream to `did` is open, or rejects after `timeoutMs`. */
+  waitForPeer(did: string, timeoutMs?: number): Promise<void>
+  /** Drops every connection to `did` (a misbehaving peer); configured peers are redialled later. */
+  disconnect(did: string, reason: string): Promise<void>
+  close(): Promise<void>
+}
+
+/** The DID of an ed25519 libp2p peer id, or undefined for other key types. */
+export function didOfPeerId (peerId: PeerId | string): Did | undefined {
+  const id = typeof peerId === 'string' ? peerIdFromString(peerId) : peerId
+  if (id.type !== 'Ed25519') return undefined
+  return didFromPublicKey(id.publicKey.raw)
+}
+
+/** The libp2p peer id (string form) of a `did:icn` DID. */
+export function peerIdOfDid (did: string): string {
+  return peerIdFromPublicKey(publicKeyFromRaw(publicKeyFromDid(did))).toString()
+}
+
+interface PeerStream {
+  did: string
+  peerId: PeerId
+  stream: Stream
+  remoteAddr: string
+}
+
+interface DialTarget {
+  addr: Multiaddr
+  did: string | undefined
+  attempt: number
+  timer: CancelTimer | undefined
+  dialing: boolean
+}
+
+class Libp2pTransportImpl implements Libp2pTransport {
+  readonly id: Did
+  readonly peerId: string
+  readonly stats: TransportStats = { framesSent: 0, framesReceived: 0, framesDropped: 0, protocolViolations: 0, dials: 0, dialFailures: 0 }
+  private readonly streams = new Map<string, PeerStream>()
+  private readonly handlers = new Set<FrameHandler>()
+  private readonly targets = new Map<string, DialTarget>()
+  private readonly waiters = new Set<{ did: string, resolve: () => void }>()
+  private readonly opening = new Set<string>()
+  private readonly tasks = new Set<Promise<void>>()
+  private heartbeat: CancelTimer | undefined
+  private closed = false
+
+  constructor (
+    private readonly node: Libp2p,
+    private readonly keyPair: KeyPair,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+    private readonly settings: Required<Omit<Libp2pTransportInit, 'listen' | 'peers'>>
+  ) {
+    this.id = keyPair.did
+    this.peerId = node.peerId.toString()
+  }
+
+  async start (peers: string[]): Promise<void> {
+    await this.node.handle(GOSSIP_PROTOCOL, (stream, connection) => { this.attach(stream, connection) }, { maxInboundStreams: 2 })
+    this.node.addEventListener('peer:connect', (event) => { this.onConnect(event.detail) })
+    this.node.addEventListener('peer:disconnect', (event) => { this.onDisconnect(event.detail) })
+    for (const addr of peers) this.addPeer(addr)
+    this.scheduleHeartbeat()
+  }
+
+  multiaddrs (): string[] {
+    return this.node.getMultiaddrs().map((m) => m.toString())
+  }
+
+  peers (): string[] {
+    return [...this.streams.keys()].sort()
+  }
+
+  connectedPeers (): ConnectedPeer[] {
+    return [...this.streams.values()]
+      .map((s) => ({ did: s.did, peerId: s.peerId.toString(), remoteAddr: s.remoteAddr }))
+      .sort((a, b) => a.did < b.did ? -1 : a.did > b.did ? 1 : 0)
+  }
+
+  onMessage (handler: FrameHandler): () => void {
+    this.handlers.add(handler)
+    return () => { this.handlers.delete(handler) }
+  }
+
+  send (peer: string, bytes: Uint8Array): void {
+    if (this.closed) throw new TransportClosedError()
+    if (bytes.length > this.settings.maxFrameBytes) throw new FrameTooLargeError(bytes.length, this.settings.maxFrameBytes)
+    const entry = this.streams.get(peer)
+    if (entry === undefined || entry.stream.status !== 'open' || entry.stream.writeBufferLength > this.settings.maxQueuedBytes) {
+      this.stats.framesDropped++
+      return
+    }
+    try {
+      entry.stream.send(lp.encode.single(bytes))
+      this.stats.framesSent++
+    } catch (err) {
+      this.stats.framesDropped++
+      this.logger.debug({ peer, err: (err as Error).message }, 'send failed')
+    }
+  }
+
+  addPeer (addr: string): void {
+    if (this.closed) throw new TransportClosedError()
+    const ma = multiaddr(addr)
+    const peerIdText = ma.getComponents().find((c) => c.name === 'p2p')?.value
+    const key = ma.toString()
+    if (this.targets.has(key)) return
+    const target: DialTarget = { addr: ma, did: peerIdText === undefined ? undefined : didOfPeerId(peerIdText), attempt: 0, timer: undefined, dialing: false }
+    this.targets.set(key, target)
+    this.dial(target)
+  }
+
+  async waitForPeer (did: string, timeoutMs = 10_000): Promise<void> {
+    if (this.streams.has(did)) return
+    await new Promise<void>((resolve, reject) => {
+      const waiter = { did, resolve: () => { cancel(); resolve() } }
+      const cancel = this.clock.setTimeout(() => {
+        this.waiters.delete(waiter)
+        reject(new Error(`no ICN stream to ${did} after ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.waiters.add(waiter)
+    })
+  }
+
+  async disconnect (did: string, reason: string): Promise<void> {
+    this.logger.warn({ peer: did, reason }, 'disconnecting peer')
+    const entry = this.streams.get(did)
+    if (entry !== undefined) {
+      this.streams.delete(did)
+      entry.stream.abort(new Error(reason))
+    }
+    const peerId = entry?.peerId ?? peerIdFromString(peerIdOfDid(did))
+    await this.node.hangUp(peerId).catch(() => {})
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.heartbeat?.()
+    for (const target of this.targets.values()) target.timer?.()
+    for (const entry of this.streams.values()) entry.stream.abort(new Error('transport closing'))
+    this.streams.clear()
+    await this.node.stop()
+    await Promise.allSettled([...this.tasks])
+  }
+
+  private track (task: Promise<void>): void {
+    this.tasks.add(task)
+    void task.finally(() => this.tasks.delete(task))
+  }
+
+  private scheduleHeartbeat (): void {
+    this.heartbeat = this.clock.setTimeout(() => {
+      if (this.closed) return
+      for (const entry of this.streams.values()) {
+        try { entry.stream.send(lp.encode.single(new Uint8Array(0))) } catch { /* a dead stream is cleaned up by its reader */ }
+      }
+      this.scheduleHeartbeat()
+    }, this.settings.heartbeatMs)
+  }
+
+  private dial (target: DialTarget): void {
+    if (this.closed || target.dialing) return
+    target.timer = undefined
+    target.dialing = true
+    this.stats.dials++
+    this.track((async () => {
+      try {
+        const connection = await this.node.dial(target.addr)
+        target.did = didOfPeerId(connection.remotePeer)
+        target.attempt = 0
+        this.onConnect(connection.remotePeer)
+      } catch (err) {
+        this.stats.dialFailures++
+        this.logger.debug({ addr: target.addr.toString(), err: (err as Error).message }, 'dial failed')
+        target.dialing = false
+        this.scheduleRedial(target)
+        return
+      }
+      target.dialing = false
+    })())
+  }
+
+  private scheduleRedial (target: DialTarget): void {
+    if (this.closed || target.timer !== undefined || target.dialing) return
+    const delay = Math.min(this.settings.redialMaxMs, this.settings.redialMinMs * 2 ** target.attempt)
+    target.attempt++
+    target.timer = this.clock.setTimeout(() => { this.dial(target) }, delay)
+  }
+
+  private onConnect (peerId: PeerId): void {
+    if (this.closed) return
+    const did = didOfPeerId(peerId)
+    if (did === undefined) {
+      this.stats.protocolViolations++
+      void this.node.hangUp(peerId).catch(() => {})
+      return
+    }
+    // Exactly one side opens the stream, so a pair never ends up with two: the smaller DID.
+    if (this.id < did && !this.streams.has(did)) this.openStream(peerId, did)
+  }
+
+  private onDisconnect (peerId: PeerId): void {
+    const did = didOfPeerId(peerId)
+    if (did === undefined) return
+    for (const target of this.targets.values()) {
+      if (target.did === did) this.scheduleRedial(target)
+    }
+  }
+
+  private openStream (peerId: PeerId, did: string): void {
+    if (this.opening.has(did)) return
+    this.opening.add(did)
+    this.track((async () => {
+      try {
+        const stream = await this.node.dialProtocol(peerId, GOSSIP_PROTOCOL)
+        const connection = this.node.getConnections(peerId)[0]
+        this.register(stream, peerId, did, connection?.remoteAddr.toString() ?? '')
+      } catch (err) {
+        this.logger.debug({ peer: did, err: (err as Error).message }, 'opening ICN stream failed')
+        if (!this.closed && this.node.getConnections(peerId).length > 0) {
+          this.clock.setTimeout(() => { if (!this.streams.has(did)) this.onConnect(peerId) }, this.settings.redialMinMs)
+        }
+      } finally {
+        this.opening.delete(did)
+      }
+    })())
+  }
+
+  private attach (stream: Stream, connection: Connection): void {
+    const did = didOfPeerId(connection.remotePeer)
+    if (did === undefined || this.closed) {
+      this.stats.protocolViolations++
+      stream.abort(new Error('ICN peers must use ed25519 keys'))
+      return
+    }
+    this.register(stream, connection.remotePeer, did, connection.remoteAddr.toString())
+  }
+
+  private register (stream: Stream, peerId: PeerId, did: string, remoteAddr: string): void {
+    if (this.closed) {
+      stream.abort(new Error('transport closing'))
+      return
+    }
+    const previous = this.streams.get(did)
+    if (previous !== undefined && previous.stream !== stream) previous.stream.abort(new Error('replaced by a newer stream'))
+    const entry: PeerStream = { did, peerId, stream, remoteAddr }
+    this.streams.set(did, entry)
+    this.logger.info({ peer: did, remoteAddr }, 'peer stream open')
+    for (const waiter of [...this.waiters].filter((w) => w.did === did)) {
+      this.waiters.delete(waiter)
+      waiter.resolve()
+    }
+    this.track(this.readLoop(entry))
+  }
+
+  private async readLoop (entry: PeerStream): Promise<void> {
+    try {
+      for await (const frame of lp.decode(entry.stream, { maxDataLength: this.settings.maxFrameBytes })) {
+        if (frame.byteLength === 0) continue
+        this.stats.framesReceived++
+        const bytes = frame.subarray()
+        for (const handler of [...this.handlers]) {
+          try {
+            await handler(entry.did, bytes)
+          } catch (err) {
+            this.logger.warn({ peer: entry.did, err: (err as Error).message }, 'frame handler failed')
+          }
+        }
+      }
+    } catch (err) {
+      if (!this.closed && this.streams.get(entry.did) === entry) {
+        // Bad framing (oversized length, malformed varint): the peer is cut off, everyone else keeps being served.
+        this.stats.protocolViolations++
+        this.streams.delete(entry.did)
+        await this.disconnect(entry.did, `protocol violation: ${(err as Error).message}`)
+        return
+      }
+    }
+    if (this.streams.get(entry.did) === entry) {
+      this.streams.delete(entry.did)
+      this.logger.info({ peer: entry.did }, 'peer stream closed')
+      if (!this.closed && this.id < entry.did && this.node.getConnections(entry.peerId).length > 0) this.onConnect(entry.peerId)
+    }
+  }
+}
+
+/** Starts libp2p (TCP, noise, yamux, identify) with the node's own ed25519 key and the ICN stream protocol. */
+export async function createLibp2pTransport (components: Libp2pTransportComponents, init: Libp2pTransportInit = {}): Promise<Libp2pTransport> {
+  const privateKey = await generateKeyPairFromSeed('Ed25519', components.keyPair.seed)
+  const node = await createLibp2p({
+    privateKey,
+    addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() }
+  })
+  const transport = new Libp2pTransportImpl(node, components.keyPair, components.logger, components.clock ?? systemClock, {
+    maxFrameBytes: init.maxFrameBytes ?? 4 * 1024 * 1024,
+    maxQueuedBytes: init.maxQueuedBytes ?? 16 * 1024 * 1024,
+    redialMinMs: init.redialMinMs ?? 250,
+    redialMaxMs: init.redialMaxMs ?? 10_000,
+    heartbeatMs: init.heartbeatMs ?? 20_000
+  })
+  await transport.start(init.peers ?? [])
+  return transport
+}
