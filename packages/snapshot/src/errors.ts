@@ -1,0 +1,90 @@
+/** Machine-readable reason carried by every snapshot error. */
+export type SnapshotErrorCode =
+  | 'INVALID_CONFIG'
+  | 'INSUFFICIENT_PARTICIPANTS'
+  | 'INVALID_MESSAGE'
+  | 'PROTOCOL_VIOLATION'
+  | 'SNAPSHOT_TOO_LARGE'
+  | 'SNAPSHOT_NOT_FOUND'
+  | 'CORRUPT_SNAPSHOT'
+  | 'UNKNOWN_PROVIDER'
+  | 'CLOSED'
+
+/** Base class of every error thrown by `@icn/snapshot`. */
+export class SnapshotError extends Error {
+  override readonly name: string = 'SnapshotError'
+  readonly code: SnapshotErrorCode
+
+  constructor (code: SnapshotErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+  }
+}
+
+/** An `Init` option out of range (e.g. a negative timeout). */
+export class InvalidConfigError extends SnapshotError {
+  override readonly name = 'InvalidConfigError'
+  constructor (message: string) { super('INVALID_CONFIG', message) }
+}
+
+/** Fewer trusted participants (the initiator included) than `minParticipants`. */
+export class InsufficientParticipantsError extends SnapshotError {
+  override readonly name = 'InsufficientParticipantsError'
+  readonly participants: number
+  readonly required: number
+  constructor (participants: number, required: number) {
+    super('INSUFFICIENT_PARTICIPANTS', `snapshot needs at least ${required} trusted participants, got ${participants}`)
+    this.participants = participants
+    this.required = required
+  }
+}
+
+/** Bytes that are not a well-formed, correctly signed snapshot message. */
+export class InvalidMessageError extends SnapshotError {
+  override readonly name = 'InvalidMessageError'
+  constructor (message: string, options?: { cause?: unknown }) { super('INVALID_MESSAGE', message, options) }
+}
+
+/** A well-formed message that the protocol forbids here (wrong sender, not a participant, untrusted initiator, …). */
+export class ProtocolViolationError extends SnapshotError {
+  override readonly name = 'ProtocolViolationError'
+  constructor (message: string) { super('PROTOCOL_VIOLATION', message) }
+}
+
+/** State larger than `maxSnapshotSize` (local state, channel recording or a transfer). */
+export class SnapshotTooLargeError extends SnapshotError {
+  override readonly name = 'SnapshotTooLargeError'
+  constructor (message: string) { super('SNAPSHOT_TOO_LARGE', message) }
+}
+
+/** No completed snapshot with this id (in memory or in the store). */
+export class SnapshotNotFoundError extends SnapshotError {
+  override readonly name = 'SnapshotNotFoundError'
+  readonly snapshotId: string
+  constructor (snapshotId: string) {
+    super('SNAPSHOT_NOT_FOUND', `no completed snapshot ${snapshotId}`)
+    this.snapshotId = snapshotId
+  }
+}
+
+/** A stored snapshot whose files are truncated, tampered with or inconsistent. */
+export class CorruptSnapshotError extends SnapshotError {
+  override readonly name = 'CorruptSnapshotError'
+  readonly path: string
+  constructor (path: string, message: string, options?: { cause?: unknown }) {
+    super('CORRUPT_SNAPSHOT', `${path}: ${message}`, options)
+    this.path = path
+  }
+}
+
+/** A restore names a state provider this node does not have. */
+export class UnknownProviderError extends SnapshotError {
+  override readonly name = 'UnknownProviderError'
+  constructor (message: string) { super('UNKNOWN_PROVIDER', message) }
+}
+
+/** The snapshot node or store was closed. */
+export class SnapshotClosedError extends SnapshotError {
+  override readonly name = 'SnapshotClosedError'
+  constructor () { super('CLOSED', 'snapshot node is closed') }
+}

@@ -1,0 +1,296 @@
+import {
+  type Did, type KeyPair, decodeEnvelope, encodeEnvelope, envelopeSigningBytes, isDid, publicKeyFromDid, signEnvelope, verify, verifyEnvelope
+} from '@icn/identity'
+import { InvalidMessageError } from './errors.js'
+import type { SnapshotLeaf } from './merkle.js'
+
+/** Envelope domain of every snapshot message: a signature here is never valid in another protocol. */
+export const SNAPSHOT_DOMAIN = 'icn/snapshot/v1'
+
+/** Coordinator → participant: join snapshot `snapshotId`. Also the initiator's marker on that channel. */
+export interface InitiateSnapshot {
+  readonly type: 'InitiateSnapshot'
+  readonly snapshotId: string
+  readonly initiator: string
+  readonly timestamp: number
+  /** Every participant, the initiator included, sorted, unique. */
+  readonly participants: readonly string[]
+}
+
+/** The initiator's signed `InitiateSnapshot`, carried inside markers so any first marker gives full context. */
+export interface SignedInitiation {
+  readonly payload: InitiateSnapshot
+  readonly signature: Uint8Array
+}
+
+/** Sent on every outgoing channel once the sender has recorded its local state. */
+export interface Marker {
+  readonly type: 'Marker'
+  readonly snapshotId: string
+  readonly sender: string
+  readonly initiation: SignedInitiation
+}
+
+/** Participant → coordinator, only after every incoming channel is closed. */
+export interface SnapshotAck {
+  readonly type: 'SnapshotAck'
+  readonly snapshotId: string
+  readonly node: string
+  readonly stateHash: Uint8Array
+  readonly stateSize: number
+  readonly channelHash: Uint8Array
+  readonly channelSize: number
+}
+
+/** Ask a participant for its recorded local and channel state. */
+export interface RequestState {
+  readonly type: 'RequestState'
+  readonly snapshotId: string
+  readonly requester: string
+}
+
+/** One piece of a compressed state transfer. */
+export interface StateChunk {
+  readonly type: 'StateChunk'
+  readonly snapshotId: string
+  readonly sender: string
+  readonly chunkIndex: number
+  readonly totalChunks: number
+  /** Size of the uncompressed payload. */
+  readonly totalSize: number
+  /** sha-256 of the uncompressed payload. */
+  readonly payloadHash: Uint8Array
+  readonly data: Uint8Array
+}
+
+/** Coordinator → participants: the agreed leaves and Merkle root. */
+export interface SnapshotComplete {
+  readonly type: 'SnapshotComplete'
+  readonly snapshotId: string
+  readonly coordinator: string
+  readonly globalStateRoot: Uint8Array
+  readonly participants: readonly string[]
+  readonly leaves: readonly SnapshotLeaf[]
+}
+
+/** Ask a participant to recompute the root from the recorded states. */
+export interface VerifySnapshot {
+  readonly type: 'VerifySnapshot'
+  readonly snapshotId: string
+  readonly requester: string
+  readonly expectedRoot: Uint8Array
+}
+
+/** A verifier's answer: the root it recomputed and whether it equals the expected one. */
+export interface VerificationResult {
+  readonly type: 'VerificationResult'
+  readonly snapshotId: string
+  readonly verifier: string
+  readonly valid: boolean
+  readonly computedRoot: Uint8Array
+  /** Why it is invalid ('' when valid). */
+  readonly reason: string
+}
+
+export type SnapshotMessage =
+  | InitiateSnapshot | Marker | SnapshotAck | RequestState | StateChunk | SnapshotComplete | VerifySnapshot | VerificationResult
+
+/** A received message after decoding and signature verification. */
+export interface ReceivedMessage {
+  readonly message: SnapshotMessage
+  readonly signer: string
+  /** The envelope signature (for an `InitiateSnapshot`, what markers carry as the signed initiation). */
+  readonly signature: Uint8Array
+  /** The exact wire bytes, so the frame that carried them can be told apart from application traffic. */
+  readonly wire: Uint8Array
+}
+
+const MAX_ID_LENGTH = 128
+/** Snapshot ids become file names in the store: keep them to a safe alphabet. */
+const SNAPSHOT_ID = /^[A-Za-z0-9_-]{1,128}$/
+const MAX_PARTICIPANTS = 10_000
+const MAX_REASON_LENGTH = 1024
+
+type Fields = Record<string, unknown>
+
+function fail (what: string): never {
+  throw new InvalidMessageError(what)
+}
+
+function exactFields (value: unknown, type: string, keys: readonly string[]): Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) fail(`${type} must be a map`)
+  const actual = Object.keys(value).sort().join(',')
+  const expected = [...keys].sort().join(',')
+  if (actual !== expected) fail(`${type} has fields [${actual}], expected [${expected}]`)
+  return value as Fields
+}
+
+function text (f: Fields, key: string, max = MAX_ID_LENGTH): string {
+  const v = f[key]
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) fail(`${key} must be a non-empty string of at most ${max} characters`)
+  return v
+}
+
+function snapshotIdOf (f: Fields): string {
+  const v = f.snapshotId
+  if (typeof v !== 'string' || !SNAPSHOT_ID.test(v)) fail('snapshotId must be 1-128 characters of [A-Za-z0-9_-]')
+  return v
+}
+
+/** True when `id` is an acceptable snapshot id (also a safe file name). */
+export function isSnapshotId (id: unknown): id is string {
+  return typeof id === 'string' && SNAPSHOT_ID.test(id)
+}
+
+function did (f: Fields, key: string): string {
+  const v = f[key]
+  if (!isDid(v)) fail(`${key} must be a did:icn DID`)
+  return v
+}
+
+function count (f: Fields, key: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const v = f[key]
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) fail(`${key} must be an integer in [${min}, ${max}]`)
+  return v
+}
+
+function hash (f: Fields, key: string): Uint8Array {
+  const v = f[key]
+  if (!(v instanceof Uint8Array) || v.length !== 32) fail(`${key} must be 32 bytes`)
+  return v
+}
+
+function didList (f: Fields, key: string): string[] {
+  const v = f[key]
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_PARTICIPANTS) fail(`${key} must be a non-empty list of DIDs`)
+  const list = v as unknown[]
+  list.forEach((d, i) => {
+    if (!isDid(d)) fail(`${key}[${i}] is not a did:icn DID`)
+    if (i > 0 && !((list[i - 1] as string) < d)) fail(`${key} must be sorted and unique`)
+  })
+  return list as string[]
+}
+
+function leafOf (value: unknown): SnapshotLeaf {
+  const f = exactFields(value, 'leaf', ['did', 'stateHash', 'stateSize', 'channelHash', 'channelSize'])
+  return { did: did(f, 'did'), stateHash: hash(f, 'stateHash'), stateSize: count(f, 'stateSize'), channelHash: hash(f, 'channelHash'), channelSize: count(f, 'channelSize') }
+}
+
+function initiationOf (f: Fields): InitiateSnapshot {
+  const participants = didList(f, 'participants')
+  const initiator = did(f, 'initiator')
+  if (!participants.includes(initiator)) fail('participants must include the initiator')
+  return { type: 'InitiateSnapshot', snapshotId: snapshotIdOf(f), initiator, timestamp: count(f, 'timestamp'), participants }
+}
+
+/** Checks a decoded payload field by field; throws `InvalidMessageError` naming the first problem. */
+export function parseMessage (payload: unknown): SnapshotMessage {
+  const type = typeof payload === 'object' && payload !== null ? (payload as Fields).type : undefined
+  switch (type) {
+    case 'InitiateSnapshot':
+      return initiationOf(exactFields(payload, type, ['type', 'snapshotId', 'initiator', 'timestamp', 'participants']))
+    case 'Marker': {
+      const f = exactFields(payload, type, ['type', 'snapshotId', 'sender', 'initiation'])
+      const signed = exactFields(f.initiation, 'initiation', ['payload', 'signature'])
+      const signature = signed.signature
+      if (!(signature instanceof Uint8Array) || signature.length !== 64) fail('initiation signature must be 64 bytes')
+      const inner = signed.payload
+      if (typeof inner !== 'object' || inner === null || (inner as Fields).type !== 'InitiateSnapshot') fail('initiation must carry an InitiateSnapshot')
+      const initiation = initiationOf(exactFields(inner, 'InitiateSnapshot', ['type', 'snapshotId', 'initiator', 'timestamp', 'participants']))
+      const snapshotId = snapshotIdOf(f)
+      if (initiation.snapshotId !== snapshotId) fail('marker and its initiation name different snapshots')
+      return { type, snapshotId, sender: did(f, 'sender'), initiation: { payload: initiation, signature } }
+    }
+    case 'SnapshotAck': {
+      const f = exactFields(payload, type, ['type', 'snapshotId', 'node', 'stateHash', 'stateSize', 'channelHash', 'channelSize'])
+      return { type, snapshotId: snapshotIdOf(f), node: did(f, 'node'), stateHash: hash(f, 'stateHash'), stateSize: count(f, 'stateSize'), channelHash: hash(f, 'channelHash'), channelSize: count(f, 'channelSize') }
+    }
+    case 'RequestState': {
+      const f = exactFields(payload, type, ['type', 'snapshotId', 'requester'])
+      return { type, snapshotId: snapshotIdOf(f), requester: did(f, 'requester') }
+    }
+    case 'StateChunk': {
+      const f = exactFields(payload, type, ['type', 'snapshotId', 'sender', 'chunkIndex', 'totalChunks', 'totalSize', 'payloadHash', 'data'])
+      const totalChunks = count(f, 'totalChunks', 1)
+      const data = f.data
+      if (!(data instanceof Uint8Array)) fail('data must be bytes')
+      return {
+        type, snapshotId: snapshotIdOf(f), sender: did(f, 'sender'), chunkIndex: count(f, 'chunkIndex', 0, totalChunks - 1), totalChunks,
+        totalSize: count(f, 'totalSize'), payloadHash: hash(f, 'payloadHash'), data
+      }
+    }
+    case 'SnapshotComplete': {
+      const f = exactFields(payload, type, ['type', 'snapshotId', 'coordinator', 'globalStateRoot', 'participants', 'leaves'])
+      const participants = didList(f, 'participants')
+      if (!Array.isArray(f.leaves) || f.leaves.length !== participants.length) fail('leaves must be one per participant')
+      const leaves = (f.leaves as unknown[]).map(leafOf)
+      leaves.forEach((l, i) => { if (l.did !== participants[i]) fail(`leaves[${i}] is not participant ${String(participants[i])}`) })
+      return { type, snapshotId: snapshotIdOf(f), coordinator: did(f, 'coordinator'), globalStateRoot: hash(f, 'globalStateRoot'), participants, leaves }
+    }
+    case 'VerifySnapshot': {
+      const f = exactFields(payload, type, ['type', 'snapshotId', 'requester', 'expectedRoot'])
+      return { type, snapshotId: snapshotIdOf(f), requester: did(f, 'requester'), expectedRoot: hash(f, 'expectedRoot') }
+    }
+    case 'VerificationResult': {
+      const f = exactFields(payload, type, ['type', 'snapshotId', 'verifier', 'valid', 'computedRoot', 'reason'])
+      if (typeof f.valid !== 'boolean') fail('valid must be a boolean')
+      const reason = f.reason
+      if (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH) fail('reason must be a short string')
+      return { type, snapshotId: snapshotIdOf(f), verifier: did(f, 'verifier'), valid: f.valid, computedRoot: hash(f, 'computedRoot'), reason }
+    }
+    default:
+      fail(`unknown message type ${String(type).slice(0, 40)}`)
+  }
+}
+
+/** The DID a message claims as its author; must equal the envelope signer. */
+export function claimedAuthor (message: SnapshotMessage): string {
+  switch (message.type) {
+    case 'InitiateSnapshot': return message.initiator
+    case 'Marker': return message.sender
+    case 'SnapshotAck': return message.node
+    case 'RequestState': return message.requester
+    case 'StateChunk': return message.sender
+    case 'SnapshotComplete': return message.coordinator
+    case 'VerifySnapshot': return message.requester
+    case 'VerificationResult': return message.verifier
+  }
+}
+
+/** Signs `message` with `keyPair` (domain `SNAPSHOT_DOMAIN`) and returns its canonical wire bytes. */
+export function encodeMessage (message: SnapshotMessage, keyPair: KeyPair): Uint8Array {
+  return encodeEnvelope(signEnvelope(SNAPSHOT_DOMAIN, message, keyPair))
+}
+
+/** The signed initiation carried by markers. */
+export function signInitiation (initiation: InitiateSnapshot, keyPair: KeyPair): SignedInitiation {
+  return { payload: initiation, signature: signEnvelope(SNAPSHOT_DOMAIN, initiation, keyPair).signature }
+}
+
+/**
+ * Decodes wire bytes: canonical envelope, snapshot domain, valid signature,
+ * well-formed payload, and the payload's author field equal to the signer
+ * (for markers, the embedded initiation's signature too). Throws `InvalidMessageError`.
+ */
+export function decodeMessage (wire: Uint8Array): ReceivedMessage {
+  let message: SnapshotMessage
+  let signer: string
+  let signature: Uint8Array
+  try {
+    const envelope = decodeEnvelope(wire)
+    verifyEnvelope(envelope, SNAPSHOT_DOMAIN)
+    signer = envelope.signer
+    signature = envelope.signature
+    message = parseMessage(envelope.payload)
+  } catch (cause) {
+    if (cause instanceof InvalidMessageError) throw cause
+    throw new InvalidMessageError(`not a valid snapshot envelope: ${(cause as Error).message}`, { cause })
+  }
+  if (claimedAuthor(message) !== signer) throw new InvalidMessageError(`${message.type} claims author ${claimedAuthor(message)} but is signed by ${signer}`)
+  if (message.type === 'Marker') {
+    const { payload, signature } = message.initiation
+    const ok = verify(signature, envelopeSigningBytes(SNAPSHOT_DOMAIN, payload, payload.initiator as Did), publicKeyFromDid(payload.initiator))
+    if (!ok) throw new InvalidMessageError('marker carries an initiation whose signature does not verify')
+  }
+  return { message, signer, signature, wire }
+}
