@@ -1,5 +1,119 @@
 /**
  * @packageDocumentation
- * @icn/governance — skeleton created with the foundation; its issue fills it in.
+ * Governance for ICN domains (cooperatives, federations): versioned charters,
+ * signed proposals and votes, deterministic tallies and a deadline scheduler on
+ * LMDB. Accepted actionable proposals execute as typed, durable effect events.
+ *
+ * Pure core: charter validation (`charter.ts`), the transition table
+ * (`transitions.ts`), tallies (`tally.ts`), enforcement (`enforcement.ts`) and
+ * execution (`execution.ts`); the LMDB store and the handle wrap them.
  */
-export const packageName = '@icn/governance'
+import type { Clock, KeyPair, SignedEnvelope } from '@icn/identity'
+import { GovernanceHandle } from './governance.js'
+import type {
+  ActionPayload, ApplyResult, Charter, EffectRecord, Member, Proposal, ProposalInput, ProposalPayload, ProposalState,
+  ProposalWithTally, TallyResult, VoteChoice, VotePayload, VoteRecord
+} from './types.js'
+
+export * from './types.js'
+export * from './errors.js'
+export { ACTION_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN, STATE_FORMAT, BPS, DAY_MS, HOUR_MS } from './constants.js'
+export {
+  cooperativeCharter, type CooperativeCharterInit, COOPERATIVE_KIND_RULES, COOPERATIVE_MIN_JOIN_TRUST,
+  charterHash, validateCharter, validateRules
+} from './charter.js'
+export { TRANSITIONS, ACTIONABLE_KINDS, type TransitionRule, type TransitionTrigger, findTransition, isOpenEnded } from './transitions.js'
+export { type Ballot, tally, latestBallots, supersedes } from './tally.js'
+export { type GovernanceView, checkProposal, checkVote, checkAction, electorateOf } from './enforcement.js'
+export { type Execution, execute } from './execution.js'
+export { parseProposalPayload, parseVotePayload, parseActionPayload } from './payloads.js'
+export { GovernanceStore, type StoreContents } from './store.js'
+
+/** Receives each effect once, after the transaction that executed it committed. */
+export type EffectListener = (effect: EffectRecord) => void
+
+/** Injected dependencies. */
+export interface GovernanceComponents {
+  /** @default systemClock */
+  readonly clock?: Clock
+  /** Trust score of a DID in [0, 1], from this node's view (checked when a member is proposed). @default () => 1 */
+  readonly trustOf?: (did: string) => number
+  /** Errors from effect listeners and the scheduler. @default console.error */
+  readonly onError?: (err: unknown) => void
+}
+
+/** Configuration. */
+export interface GovernanceInit {
+  /** Directory of the LMDB environment (one per domain). */
+  readonly path: string
+  /** The genesis (version 1) charter: required when the store is empty, checked against it otherwise. */
+  readonly charter?: Charter
+  /** How far ahead of this node's clock a signed timestamp may be. @default 60000 */
+  readonly maxClockSkewMs?: number
+}
+
+/**
+ * The governance service a node uses. Every envelope, local or from gossip,
+ * goes through the same validation; a refused one throws a typed
+ * `GovernanceError` and stores nothing.
+ */
+export interface Governance {
+  /** The domain the charter governs. */
+  readonly domain: string
+
+  /** The charter in force. */
+  charter(): Charter
+  /** One charter version, if it exists. */
+  charterAt(version: number): Charter | undefined
+  /** Every charter version, oldest first. */
+  charterHistory(): Charter[]
+  /** Members of the charter in force, sorted by DID. */
+  members(): readonly Member[]
+
+  /** Signs and records a proposal (state `draft`) under the charter in force. */
+  propose(keyPair: KeyPair, input: ProposalInput): Promise<ApplyResult<ProposalPayload>>
+  /** The proposer submits a draft: deliberation starts now, then voting opens and closes on schedule. */
+  submit(keyPair: KeyPair, proposal: string): Promise<ApplyResult<ActionPayload>>
+  /** The proposer withdraws a proposal that has not closed. */
+  cancel(keyPair: KeyPair, proposal: string): Promise<ApplyResult<ActionPayload>>
+  /** Signs and records a vote (replacing the member's earlier vote on it). */
+  vote(keyPair: KeyPair, proposal: string, choice: VoteChoice): Promise<ApplyResult<VotePayload>>
+
+  /** Applies a proposal, vote or action envelope (e.g. from gossip). */
+  apply(envelope: SignedEnvelope): Promise<ApplyResult>
+  /** Decodes wire bytes (`encodeEnvelope`) and applies them. */
+  applyBytes(bytes: Uint8Array): Promise<ApplyResult>
+  /** Validates without storing (a gossip topic validator); throws what `apply` would. */
+  check(envelope: SignedEnvelope): ApplyResult
+
+  /** A proposal with its tally (live while open, final once closed). */
+  proposal(id: string): ProposalWithTally | undefined
+  /** Proposals in one state, or all, by id. */
+  proposals(state?: ProposalState): Proposal[]
+  /** Each member's latest vote on a proposal, by voter. */
+  votes(proposal: string): VoteRecord[]
+  /** The tally of a proposal; throws `UnknownProposalError`. */
+  tally(proposal: string): TallyResult
+  /** Executed effects with `seq > after` (the durable outbox: replay after a restart). */
+  effects(after?: number): EffectRecord[]
+  /** Subscribes to effects as they execute; returns the unsubscribe function. */
+  onEffect(listener: EffectListener): () => void
+
+  /** Canonical DAG-CBOR of the whole state; equal state gives equal bytes. */
+  exportState(): Promise<Uint8Array>
+  /** Validates `state` fully (`CorruptStateError`, nothing changed), then replaces everything in one transaction. */
+  restoreState(state: Uint8Array): Promise<void>
+
+  /** Stops the scheduler (awaiting it) and closes LMDB. Idempotent. */
+  close(): Promise<void>
+  /** Alias of `close()`. */
+  shutdown(): Promise<void>
+}
+
+/**
+ * Opens (creating if needed) the governance store at `init.path` and starts
+ * its scheduler, which first catches up deadlines that passed while closed.
+ */
+export async function openGovernance (components: GovernanceComponents, init: GovernanceInit): Promise<Governance> {
+  return await GovernanceHandle.open(components, init)
+}

@@ -1,0 +1,18 @@
+/** One hour and one day in milliseconds (charter durations are milliseconds). */
+export const HOUR_MS = 3_600_000
+export const DAY_MS = 24 * HOUR_MS
+
+/** Basis points: shares (quorum, approval) are integers out of 10,000 so tallies never touch floats. */
+export const BPS = 10_000
+
+/** Envelope domains: a signature for one can never be replayed as another. */
+export const PROPOSAL_DOMAIN = 'icn/governance/proposal/v1'
+export const VOTE_DOMAIN = 'icn/governance/vote/v1'
+export const ACTION_DOMAIN = 'icn/governance/action/v1'
+
+/** Tag of the `exportState()` document. */
+export const STATE_FORMAT = 'icn-governance-state/v1'
+
+/** Longest title and description accepted in a proposal. */
+export const MAX_TITLE_LENGTH = 200
+export const MAX_DESCRIPTION_LENGTH = 20_000

@@ -1,0 +1,525 @@
+import { type Did, type KeyPair, type SignedEnvelope, decodeEnvelope, encode, IdentityError, signEnvelope, systemClock } from '@icn/identity'
+import { charterHash, validateCharter } from './charter.js'
+import { decodeStored, proposalFromDoc, proposalToDoc, voteFromDoc, voteToDoc } from './codec.js'
+import { ACTION_DOMAIN, PROPOSAL_DOMAIN, STATE_FORMAT, VOTE_DOMAIN } from './constants.js'
+import { type GovernanceView, checkAction, checkProposal, checkVote, electorateOf, ruleOf } from './enforcement.js'
+import {
+  CharterMismatchError, CorruptStateError, GovernanceClosedError, InvalidCharterError,
+  InvalidEnvelopeError, UnknownProposalError
+} from './errors.js'
+import { execute } from './execution.js'
+import type { EffectListener, Governance, GovernanceComponents, GovernanceInit } from './index.js'
+import { parseActionPayload, parseProposalPayload, parseVotePayload } from './payloads.js'
+import { DeadlineScheduler } from './scheduler.js'
+import { type StoreContents, GovernanceStore } from './store.js'
+import { supersedes, tally } from './tally.js'
+import { ACTIONABLE_KINDS, type TransitionTrigger, transition } from './transitions.js'
+import type {
+  ActionPayload, ApplyResult, Charter, EffectRecord, Member, Proposal, ProposalAction, ProposalInput, ProposalPayload,
+  ProposalRecord, ProposalState, ProposalWithTally, TallyResult, VoteChoice, VotePayload, VoteRecord
+} from './types.js'
+import { verifyAs } from './utils/envelope.js'
+import { checkInteger, checkRecord, isRecord } from './utils/shape.js'
+
+/** A charter version with its lookups, cached (charter versions never change). */
+interface CharterEntry {
+  readonly charter: Charter
+  readonly members: ReadonlyMap<string, Member>
+  readonly electorate: ReadonlySet<Did>
+}
+
+/** A validated envelope and the write it leads to (none for duplicates and superseded votes). */
+interface Prepared {
+  readonly result: ApplyResult
+  readonly write?: () => ProposalRecord | undefined
+}
+
+const corrupt = (message: string): Error => new CorruptStateError(message)
+
+function toProposal (record: ProposalRecord): Proposal {
+  const p = record.envelope.payload
+  return {
+    id: record.id,
+    proposer: record.envelope.signer,
+    domain: p.domain,
+    kind: p.kind,
+    payload: p.payload,
+    title: p.title,
+    description: p.description,
+    charterVersion: p.charterVersion,
+    createdAt: p.createdAt,
+    deliberationMs: p.deliberationMs,
+    state: record.state,
+    submittedAt: record.submittedAt,
+    opensAt: record.opensAt,
+    closesAt: record.closesAt,
+    history: record.history,
+    result: record.result,
+    envelope: record.envelope
+  } as Proposal
+}
+
+function moveTo (record: ProposalRecord, trigger: TransitionTrigger, at: number, cause: string, to?: ProposalState): ProposalRecord {
+  const state = transition(record.state, trigger, to)
+  return { ...record, state, history: [...record.history, { state, at, cause }] }
+}
+
+/** The production handle: validation, persistence, the deadline scheduler and effects. */
+export class GovernanceHandle implements Governance {
+  private readonly charterCache = new Map<number, CharterEntry>()
+  /** Due time of every proposal waiting on the clock (deliberation → opensAt, open → closesAt). */
+  private readonly deadlines = new Map<string, number>()
+  private readonly listeners = new Set<EffectListener>()
+  private readonly scheduler: DeadlineScheduler
+  private readonly clock
+  private readonly maxClockSkewMs: number
+  private closing: Promise<void> | undefined
+
+  private constructor (private readonly store: GovernanceStore, private readonly components: GovernanceComponents, init: GovernanceInit) {
+    this.clock = components.clock ?? systemClock
+    this.maxClockSkewMs = init.maxClockSkewMs ?? 60_000
+    this.scheduler = new DeadlineScheduler(this.clock, {
+      nextDeadline: () => this.nextDeadline(),
+      runDue: () => { this.runDue() },
+      onError: (err) => { this.reportError(err) }
+    })
+  }
+
+  static async open (components: GovernanceComponents, init: GovernanceInit): Promise<GovernanceHandle> {
+    const store = GovernanceStore.open(init.path)
+    try {
+      const genesis = store.charter(1)
+      if (genesis === undefined) {
+        if (init.charter === undefined) throw new InvalidCharterError(`${init.path} holds no charter: pass the genesis charter`)
+        const charter = validateCharter(init.charter)
+        if (charter.version !== 1) throw new InvalidCharterError(`a genesis charter has version 1, not ${charter.version}`)
+        store.transaction(() => { store.putCharter(charter) })
+      } else if (init.charter !== undefined && charterHash(genesis) !== charterHash(init.charter)) {
+        throw new CharterMismatchError(`${init.path} was created with genesis charter ${charterHash(genesis)}, not ${charterHash(init.charter)}`)
+      }
+    } catch (err) {
+      await store.close()
+      throw err
+    }
+    const handle = new GovernanceHandle(store, components, init)
+    handle.loadDeadlines()
+    handle.scheduler.start()
+    return handle
+  }
+
+  get domain (): string {
+    return this.charter().domain
+  }
+
+  // ── charters and members ────────────────────────────────────────────────
+
+  charter (): Charter {
+    return this.entry(this.currentVersion()).charter
+  }
+
+  charterAt (version: number): Charter | undefined {
+    this.assertOpen()
+    return this.findEntry(version)?.charter
+  }
+
+  charterHistory (): Charter[] {
+    this.assertOpen()
+    return this.store.charters()
+  }
+
+  members (): readonly Member[] {
+    return this.charter().members
+  }
+
+  // ── local actions: sign with a key pair, then the same path as remote envelopes ──
+
+  async propose (keyPair: KeyPair, input: ProposalInput): Promise<ApplyResult<ProposalPayload>> {
+    const charter = this.charter()
+    const payload = {
+      domain: charter.domain,
+      kind: input.kind,
+      title: input.title,
+      description: input.description ?? '',
+      payload: input.payload,
+      charterVersion: charter.version,
+      createdAt: this.clock.now(),
+      deliberationMs: input.deliberationMs ?? charter.rules.kinds[input.kind]?.deliberation.defaultMs ?? 0
+    } as ProposalPayload
+    return await this.apply(signEnvelope(PROPOSAL_DOMAIN, payload, keyPair)) as ApplyResult<ProposalPayload>
+  }
+
+  async submit (keyPair: KeyPair, proposal: string): Promise<ApplyResult<ActionPayload>> {
+    return await this.act(keyPair, proposal, 'submit')
+  }
+
+  async cancel (keyPair: KeyPair, proposal: string): Promise<ApplyResult<ActionPayload>> {
+    return await this.act(keyPair, proposal, 'cancel')
+  }
+
+  async vote (keyPair: KeyPair, proposal: string, choice: VoteChoice): Promise<ApplyResult<VotePayload>> {
+    const payload: VotePayload = { domain: this.domain, proposal, choice, castAt: this.clock.now() }
+    return await this.apply(signEnvelope(VOTE_DOMAIN, payload, keyPair)) as ApplyResult<VotePayload>
+  }
+
+  private async act (keyPair: KeyPair, proposal: string, action: ProposalAction): Promise<ApplyResult<ActionPayload>> {
+    const payload: ActionPayload = { domain: this.domain, action, proposal, at: this.clock.now() }
+    return await this.apply(signEnvelope(ACTION_DOMAIN, payload, keyPair)) as ApplyResult<ActionPayload>
+  }
+
+  // ── envelopes from anywhere ─────────────────────────────────────────────
+
+  async apply (envelope: SignedEnvelope): Promise<ApplyResult> {
+    const prepared = this.prepare(envelope)
+    if (prepared.write !== undefined) {
+      const write = prepared.write
+      const record = this.store.transaction(write)
+      if (record !== undefined) this.trackDeadline(record)
+      this.scheduler.wake()
+      // A submit whose deliberation is already over (emergency kinds) opens at once.
+      this.runDue()
+    }
+    return prepared.result
+  }
+
+  async applyBytes (bytes: Uint8Array): Promise<ApplyResult> {
+    let envelope: SignedEnvelope
+    try {
+      envelope = decodeEnvelope(bytes)
+    } catch (cause) {
+      if (cause instanceof IdentityError) throw new InvalidEnvelopeError(`envelope bytes: ${cause.message}`, { cause })
+      throw cause
+    }
+    return await this.apply(envelope)
+  }
+
+  check (envelope: SignedEnvelope): ApplyResult {
+    return this.prepare(envelope).result
+  }
+
+  private prepare (envelope: SignedEnvelope): Prepared {
+    this.assertOpen()
+    if (!isRecord(envelope)) throw new InvalidEnvelopeError('not a signed envelope')
+    // Deadlines that fell due since the last tick apply first, so every check sees the state at `now`.
+    this.runDue()
+    switch (envelope.domain) {
+      case PROPOSAL_DOMAIN: return this.prepareProposal(envelope)
+      case VOTE_DOMAIN: return this.prepareVote(envelope)
+      case ACTION_DOMAIN: return this.prepareAction(envelope)
+      default: throw new InvalidEnvelopeError(`envelope domain '${String(envelope.domain)}' is not a governance domain`)
+    }
+  }
+
+  private prepareProposal (raw: SignedEnvelope): Prepared {
+    const envelope = verifyAs(raw, PROPOSAL_DOMAIN) as SignedEnvelope<ProposalPayload>
+    parseProposalPayload(envelope.payload)
+    const result: ApplyResult = { envelope, type: 'proposal', proposal: envelope.cid, status: 'recorded' }
+    if (this.store.proposal(envelope.cid) !== undefined) return { result: { ...result, status: 'duplicate' } }
+    checkProposal(this.view(), envelope)
+    const record: ProposalRecord = {
+      id: envelope.cid,
+      envelope,
+      state: 'draft',
+      submittedAt: null,
+      opensAt: null,
+      closesAt: null,
+      history: [{ state: 'draft', at: envelope.payload.createdAt, cause: envelope.cid }],
+      actions: [],
+      result: null
+    }
+    return { result, write: () => { this.store.putProposal(record); return record } }
+  }
+
+  private prepareAction (raw: SignedEnvelope): Prepared {
+    const envelope = verifyAs(raw, ACTION_DOMAIN) as SignedEnvelope<ActionPayload>
+    const { proposal: id, at } = parseActionPayload(envelope.payload)
+    const record = this.requireRecord(id)
+    const result: ApplyResult = { envelope, type: 'action', proposal: id, status: 'recorded' }
+    if (record.actions.some((a) => a.cid === envelope.cid)) return { result: { ...result, status: 'duplicate' } }
+    checkAction(this.view(), record, envelope)
+    let next = moveTo({ ...record, actions: [...record.actions, envelope] }, envelope.payload.action, at, envelope.cid)
+    if (next.state === 'deliberation') {
+      const p = record.envelope.payload
+      const opensAt = at + p.deliberationMs
+      next = { ...next, submittedAt: at, opensAt, closesAt: opensAt + ruleOf(this.entry(p.charterVersion).charter, p).votingMs }
+    }
+    return { result, write: () => { this.store.putProposal(next, record.state); return next } }
+  }
+
+  private prepareVote (raw: SignedEnvelope): Prepared {
+    const envelope = verifyAs(raw, VOTE_DOMAIN) as SignedEnvelope<VotePayload>
+    const { proposal: id, choice, castAt } = parseVotePayload(envelope.payload)
+    const record = this.requireRecord(id)
+    const result: ApplyResult = { envelope, type: 'vote', proposal: id, status: 'recorded' }
+    const stored = this.store.vote(id, envelope.signer)
+    if (stored?.cid === envelope.cid) return { result: { ...result, status: 'duplicate' } }
+    checkVote(this.view(), record, envelope)
+    const vote: VoteRecord = { proposal: id, voter: envelope.signer, choice, castAt, cid: envelope.cid, envelope }
+    if (stored !== undefined && !supersedes(vote, stored)) return { result: { ...result, status: 'superseded' } }
+    return { result, write: () => { this.store.putVote(vote); return undefined } }
+  }
+
+  // ── queries ─────────────────────────────────────────────────────────────
+
+  proposal (id: string): ProposalWithTally | undefined {
+    this.assertOpen()
+    const record = this.store.proposal(id)
+    return record === undefined ? undefined : { ...toProposal(record), tally: record.result ?? this.liveTally(record) }
+  }
+
+  proposals (state?: ProposalState): Proposal[] {
+    this.assertOpen()
+    return this.store.proposals(state).map(toProposal)
+  }
+
+  votes (proposal: string): VoteRecord[] {
+    this.assertOpen()
+    return this.store.votes(proposal)
+  }
+
+  tally (proposal: string): TallyResult {
+    const record = this.requireRecord(proposal)
+    return record.result ?? this.liveTally(record)
+  }
+
+  effects (after = 0): EffectRecord[] {
+    this.assertOpen()
+    return this.store.effects(after)
+  }
+
+  onEffect (listener: EffectListener): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  // ── snapshots ───────────────────────────────────────────────────────────
+
+  async exportState (): Promise<Uint8Array> {
+    this.assertOpen()
+    const contents = this.store.contents()
+    return encode({
+      format: STATE_FORMAT,
+      charters: contents.charters,
+      proposals: contents.proposals.map(proposalToDoc),
+      votes: contents.votes.map(voteToDoc),
+      effects: contents.effects
+    })
+  }
+
+  async restoreState (state: Uint8Array): Promise<void> {
+    this.assertOpen()
+    const contents = parseState(state)
+    this.store.replace(contents)
+    this.charterCache.clear()
+    this.deadlines.clear()
+    this.loadDeadlines()
+    this.scheduler.wake()
+  }
+
+  // ── lifecycle ───────────────────────────────────────────────────────────
+
+  async close (): Promise<void> {
+    this.closing ??= (async () => {
+      await this.scheduler.shutdown()
+      this.listeners.clear()
+      await this.store.close()
+    })()
+    await this.closing
+  }
+
+  async shutdown (): Promise<void> {
+    await this.close()
+  }
+
+  // ── internals ───────────────────────────────────────────────────────────
+
+  private assertOpen (): void {
+    if (this.closing !== undefined) throw new GovernanceClosedError()
+  }
+
+  private currentVersion (): number {
+    this.assertOpen()
+    return this.store.latestCharterVersion()
+  }
+
+  private findEntry (version: number): CharterEntry | undefined {
+    const cached = this.charterCache.get(version)
+    if (cached !== undefined) return cached
+    const charter = this.store.charter(version)
+    if (charter === undefined) return undefined
+    const entry: CharterEntry = { charter, members: new Map(charter.members.map((m) => [m.did, m])), electorate: electorateOf(charter) }
+    this.charterCache.set(version, entry)
+    return entry
+  }
+
+  private entry (version: number): CharterEntry {
+    const entry = this.findEntry(version)
+    if (entry === undefined) throw corrupt(`charter v${version} is missing`)
+    return entry
+  }
+
+  private view (): GovernanceView {
+    return {
+      now: this.clock.now(),
+      maxClockSkewMs: this.maxClockSkewMs,
+      charter: this.charter(),
+      charterAt: (version) => this.findEntry(version)?.charter,
+      member: (version, did) => this.findEntry(version)?.members.get(did),
+      proposal: (id) => this.store.proposal(id),
+      trustOf: (did) => (this.components.trustOf === undefined ? 1 : this.components.trustOf(did))
+    }
+  }
+
+  private requireRecord (id: string): ProposalRecord {
+    this.assertOpen()
+    const record = this.store.proposal(id)
+    if (record === undefined) throw new UnknownProposalError(`proposal ${id} is unknown`)
+    return record
+  }
+
+  private liveTally (record: ProposalRecord): TallyResult {
+    const p = record.envelope.payload
+    const entry = this.entry(p.charterVersion)
+    return tally(this.store.ballots(record.id), entry.electorate, ruleOf(entry.charter, p))
+  }
+
+  private loadDeadlines (): void {
+    for (const state of ['deliberation', 'open'] as const) {
+      for (const record of this.store.proposals(state)) this.trackDeadline(record)
+    }
+  }
+
+  private trackDeadline (record: ProposalRecord): void {
+    const due = record.state === 'deliberation' ? record.opensAt : record.state === 'open' ? record.closesAt : null
+    if (due === null) this.deadlines.delete(record.id)
+    else this.deadlines.set(record.id, due)
+  }
+
+  private nextDeadline (): number | undefined {
+    let next: number | undefined
+    for (const due of this.deadlines.values()) if (next === undefined || due < next) next = due
+    return next
+  }
+
+  /** Applies every clock-driven transition due now, earliest first (ties by id), one transaction each. */
+  private runDue (): void {
+    const now = this.clock.now()
+    for (;;) {
+      let id: string | undefined
+      let at = Number.POSITIVE_INFINITY
+      for (const [candidate, due] of this.deadlines) {
+        if (due <= now && (due < at || (due === at && id !== undefined && candidate < id))) { id = candidate; at = due }
+      }
+      if (id === undefined) return
+      this.step(id)
+    }
+  }
+
+  /** Opens or closes (and executes) one proposal at its deadline. */
+  private step (id: string): void {
+    const changed: ProposalRecord[] = []
+    const emitted: EffectRecord[] = []
+    this.store.transaction(() => {
+      const record = this.requireRecord(id)
+      if (record.state === 'deliberation' && record.opensAt !== null) {
+        const opened = moveTo(record, 'voting-opens', record.opensAt, 'scheduler')
+        this.store.putProposal(opened, record.state)
+        changed.push(opened)
+        return
+      }
+      if (record.state !== 'open' || record.closesAt === null) return
+      const at = record.closesAt
+      const result = this.liveTally(record)
+      let closed: ProposalRecord = { ...moveTo(record, 'voting-closes', at, 'scheduler', result.outcome), result }
+      if (closed.state === 'accepted' && ACTIONABLE_KINDS.has(record.envelope.payload.kind)) {
+        const execution = execute(closed, this.entry(this.store.latestCharterVersion()).charter, (target) => this.store.proposal(target)?.state)
+        if (execution.charter !== null) this.store.putCharter(execution.charter)
+        if (execution.closes !== null) {
+          const target = this.requireRecord(execution.closes.target)
+          const ended = moveTo(target, execution.closes.trigger, at, id)
+          this.store.putProposal(ended, target.state)
+          changed.push(ended)
+        }
+        const effect: EffectRecord = { seq: this.store.lastEffectSeq() + 1, proposal: id, at, applied: execution.applied, effect: execution.effect }
+        this.store.putEffect(effect)
+        emitted.push(effect)
+        closed = moveTo(closed, 'execute', at, 'scheduler')
+      }
+      this.store.putProposal(closed, record.state)
+      changed.push(closed)
+    })
+    // Whatever happened, this proposal no longer waits on this deadline.
+    this.deadlines.delete(id)
+    for (const record of changed) this.trackDeadline(record)
+    for (const effect of emitted) this.emit(effect)
+  }
+
+  private emit (effect: EffectRecord): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(effect)
+      } catch (err) {
+        this.reportError(err)
+      }
+    }
+  }
+
+  private reportError (err: unknown): void {
+    if (this.components.onError !== undefined) this.components.onError(err)
+    else console.error('[@icn/governance]', err)
+  }
+}
+
+/** Validates an `exportState` document completely before anything is replaced. Throws `CorruptStateError`. */
+export function parseState (bytes: Uint8Array): StoreContents {
+  const doc = checkRecord(decodeStored(bytes, 'governance state'), 'governance state', ['format', 'charters', 'proposals', 'votes', 'effects'], [], corrupt)
+  if (doc.format !== STATE_FORMAT) throw corrupt(`state format '${String(doc.format)}' is not '${STATE_FORMAT}'`)
+  if (!Array.isArray(doc.charters) || !Array.isArray(doc.proposals) || !Array.isArray(doc.votes) || !Array.isArray(doc.effects)) {
+    throw corrupt('charters, proposals, votes and effects must be lists')
+  }
+  const charters = doc.charters.map((value, i) => {
+    let charter: Charter
+    try {
+      charter = validateCharter(value)
+    } catch (cause) {
+      throw new CorruptStateError(`charter #${i}: ${(cause as Error).message}`, { cause })
+    }
+    return charter
+  })
+  if (charters.length === 0) throw corrupt('state holds no charter')
+  charters.forEach((charter, i) => {
+    const before = charters[i - 1]
+    if (charter.version !== i + 1) throw corrupt(`charter #${i} has version ${charter.version}`)
+    if (before !== undefined && (charter.previous !== charterHash(before) || charter.domain !== before.domain)) throw corrupt(`charter v${charter.version} does not follow v${before.version}`)
+  })
+  const domain = (charters[0] as Charter).domain
+  const proposals = doc.proposals.map((value) => proposalFromDoc(value, true))
+  const ids = new Set<string>()
+  let lastId = ''
+  for (const p of proposals) {
+    if (p.id <= lastId) throw corrupt('proposals must be sorted by id without duplicates')
+    if (p.envelope.payload.domain !== domain) throw corrupt(`proposal ${p.id} belongs to domain '${p.envelope.payload.domain}'`)
+    lastId = p.id
+    ids.add(p.id)
+  }
+  for (const charter of charters) {
+    if (charter.amendedBy !== null && !ids.has(charter.amendedBy)) throw corrupt(`charter v${charter.version} names unknown proposal ${charter.amendedBy}`)
+  }
+  const votes = doc.votes.map((value) => voteFromDoc(value, true))
+  let lastKey = ''
+  for (const v of votes) {
+    const key = `${v.proposal}/${v.voter}`
+    if (key <= lastKey) throw corrupt('votes must be sorted by proposal and voter without duplicates')
+    if (!ids.has(v.proposal)) throw corrupt(`vote ${v.cid} is for unknown proposal ${v.proposal}`)
+    lastKey = key
+  }
+  const effects = doc.effects.map((value, i) => {
+    const e = checkRecord(value, 'effect', ['seq', 'proposal', 'at', 'applied', 'effect'], [], corrupt)
+    if (checkInteger(e.seq, 'effect seq', corrupt) !== i + 1) throw corrupt(`effect #${i} has seq ${String(e.seq)}`)
+    checkInteger(e.at, 'effect time', corrupt)
+    if (typeof e.proposal !== 'string' || !ids.has(e.proposal)) throw corrupt(`effect ${i + 1} names unknown proposal`)
+    if (typeof e.applied !== 'boolean' || !isRecord(e.effect) || typeof e.effect.type !== 'string') throw corrupt(`effect ${i + 1} is malformed`)
+    return value as unknown as EffectRecord
+  })
+  return { charters, proposals, votes, effects }
+}
+

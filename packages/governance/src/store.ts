@@ -1,0 +1,190 @@
+import { type Did, encode } from '@icn/identity'
+import { type Database, type RootDatabase, open } from 'lmdb'
+import { validateCharter } from './charter.js'
+import { decodeStored, proposalFromDoc, proposalToDoc, voteFromDoc, voteToDoc } from './codec.js'
+import { CorruptStateError } from './errors.js'
+import type { Ballot } from './tally.js'
+import type { Charter, EffectRecord, ProposalRecord, ProposalState, VoteRecord } from './types.js'
+import { VOTE_CHOICES } from './types.js'
+import { checkInteger, checkOneOf, checkRecord } from './utils/shape.js'
+
+const corrupt = (message: string): Error => new CorruptStateError(message)
+const asBytes = (value: Uint8Array): Uint8Array => new Uint8Array(value)
+
+/** Everything the store holds, as plain records (the `exportState` content). */
+export interface StoreContents {
+  readonly charters: readonly Charter[]
+  readonly proposals: readonly ProposalRecord[]
+  readonly votes: readonly VoteRecord[]
+  readonly effects: readonly EffectRecord[]
+}
+
+/**
+ * The LMDB storage adapter: one environment per directory, values are
+ * canonical DAG-CBOR. Sub-databases: `charters` (version → charter),
+ * `proposals` (id → proposal), `states` (`state/id` index), `votes`
+ * (`proposal/voter` → latest vote), `effects` (seq → effect record).
+ * Writes must run inside `transaction` so each change is one atomic commit.
+ */
+export class GovernanceStore {
+  private constructor (
+    private readonly root: RootDatabase,
+    private readonly charterDb: Database<Uint8Array, number>,
+    private readonly proposalDb: Database<Uint8Array, string>,
+    private readonly stateDb: Database<string, string>,
+    private readonly voteDb: Database<Uint8Array, string>,
+    private readonly effectDb: Database<Uint8Array, number>
+  ) {}
+
+  /** Opens (creating if needed) the store in directory `path`. */
+  static open (path: string): GovernanceStore {
+    const root = open({ path, maxDbs: 8 })
+    const binary = { encoding: 'binary' as const }
+    return new GovernanceStore(
+      root,
+      root.openDB<Uint8Array, number>('charters', binary),
+      root.openDB<Uint8Array, string>('proposals', binary),
+      root.openDB<string, string>('states', { encoding: 'string' }),
+      root.openDB<Uint8Array, string>('votes', binary),
+      root.openDB<Uint8Array, number>('effects', binary)
+    )
+  }
+
+  /** Runs `fn` in one synchronous write transaction; a throw aborts every write in it. */
+  transaction<T> (fn: () => T): T {
+    return this.root.transactionSync(fn)
+  }
+
+  charter (version: number): Charter | undefined {
+    const bytes = this.charterDb.get(version)
+    if (bytes === undefined) return undefined
+    try {
+      return validateCharter(decodeStored(asBytes(bytes), `charter v${version}`))
+    } catch (cause) {
+      throw cause instanceof CorruptStateError ? cause : new CorruptStateError(`charter v${version}: ${(cause as Error).message}`, { cause })
+    }
+  }
+
+  /** Highest stored charter version, or 0 for an empty store. */
+  latestCharterVersion (): number {
+    for (const key of this.charterDb.getKeys({ reverse: true, limit: 1 })) return key
+    return 0
+  }
+
+  charters (): Charter[] {
+    const latest = this.latestCharterVersion()
+    const out: Charter[] = []
+    for (let v = 1; v <= latest; v++) {
+      const charter = this.charter(v)
+      if (charter === undefined) throw corrupt(`charter v${v} is missing`)
+      out.push(charter)
+    }
+    return out
+  }
+
+  putCharter (charter: Charter): void {
+    this.charterDb.putSync(charter.version, encode(charter))
+  }
+
+  proposal (id: string): ProposalRecord | undefined {
+    const bytes = this.proposalDb.get(id)
+    return bytes === undefined ? undefined : proposalFromDoc(decodeStored(asBytes(bytes), `proposal ${id}`), false)
+  }
+
+  /** Stores a proposal and keeps the state index in step (`previous` = its state before, if stored). */
+  putProposal (record: ProposalRecord, previous?: ProposalState): void {
+    if (previous !== undefined) this.stateDb.removeSync(`${previous}/${record.id}`)
+    this.stateDb.putSync(`${record.state}/${record.id}`, '')
+    this.proposalDb.putSync(record.id, encode(proposalToDoc(record)))
+  }
+
+  /** Proposal ids in one state (or all), in id order. */
+  proposalIds (state?: ProposalState): string[] {
+    if (state === undefined) return [...this.proposalDb.getKeys()]
+    return [...this.stateDb.getKeys({ start: `${state}/`, end: `${state}0` })].map((key) => key.slice(state.length + 1))
+  }
+
+  proposals (state?: ProposalState): ProposalRecord[] {
+    return this.proposalIds(state).map((id) => {
+      const record = this.proposal(id)
+      if (record === undefined) throw corrupt(`state index names missing proposal ${id}`)
+      return record
+    })
+  }
+
+  vote (proposal: string, voter: string): VoteRecord | undefined {
+    const bytes = this.voteDb.get(`${proposal}/${voter}`)
+    return bytes === undefined ? undefined : voteFromDoc(decodeStored(asBytes(bytes), `vote ${proposal}/${voter}`), false)
+  }
+
+  /** Replaces the voter's stored vote on the proposal. */
+  putVote (record: VoteRecord): void {
+    this.voteDb.putSync(`${record.proposal}/${record.voter}`, encode(voteToDoc(record)))
+  }
+
+  votes (proposal: string): VoteRecord[] {
+    return this.voteRange(proposal).map(({ value, key }) => voteFromDoc(decodeStored(asBytes(value), `vote ${key}`), false))
+  }
+
+  /** The ballots of a proposal without decoding each envelope (the tally's hot path). */
+  ballots (proposal: string): Ballot[] {
+    return this.voteRange(proposal).map(({ key, value }) => {
+      const doc = checkRecord(decodeStored(asBytes(value), `vote ${key}`), 'vote', ['proposal', 'voter', 'choice', 'castAt', 'cid', 'envelope'], [], corrupt)
+      return {
+        voter: String(doc.voter) as Did,
+        choice: checkOneOf(doc.choice, VOTE_CHOICES, 'vote choice', corrupt),
+        castAt: checkInteger(doc.castAt, 'vote castAt', corrupt),
+        cid: String(doc.cid)
+      }
+    })
+  }
+
+  private voteRange (proposal: string): Array<{ key: string, value: Uint8Array }> {
+    return [...this.voteDb.getRange({ start: `${proposal}/`, end: `${proposal}0` })]
+  }
+
+  /** Sequence number of the last effect, 0 when none. */
+  lastEffectSeq (): number {
+    for (const key of this.effectDb.getKeys({ reverse: true, limit: 1 })) return key
+    return 0
+  }
+
+  putEffect (record: EffectRecord): void {
+    this.effectDb.putSync(record.seq, encode(record))
+  }
+
+  /** Effects with `seq > after`, in order. */
+  effects (after = 0): EffectRecord[] {
+    return [...this.effectDb.getRange({ start: after + 1 })].map(({ key, value }) => {
+      const record = checkRecord(decodeStored(asBytes(value), `effect ${key}`), 'effect', ['seq', 'proposal', 'at', 'applied', 'effect'], [], corrupt)
+      if (record.seq !== key) throw corrupt(`effect ${key} holds seq ${String(record.seq)}`)
+      return record as unknown as EffectRecord
+    })
+  }
+
+  /** Every record, for `exportState`. */
+  contents (): StoreContents {
+    return {
+      charters: this.charters(),
+      proposals: this.proposals(),
+      votes: [...this.voteDb.getRange()].map(({ key, value }) => voteFromDoc(decodeStored(asBytes(value), `vote ${key}`), false)),
+      effects: this.effects()
+    }
+  }
+
+  /** Replaces everything with `contents` in one transaction. */
+  replace (contents: StoreContents): void {
+    this.transaction(() => {
+      for (const db of [this.charterDb, this.proposalDb, this.stateDb, this.voteDb, this.effectDb]) db.clearSync()
+      for (const charter of contents.charters) this.putCharter(charter)
+      for (const proposal of contents.proposals) this.putProposal(proposal)
+      for (const vote of contents.votes) this.putVote(vote)
+      for (const effect of contents.effects) this.putEffect(effect)
+    })
+  }
+
+  /** Closes the LMDB environment (awaits pending writes). */
+  async close (): Promise<void> {
+    await this.root.close()
+  }
+}
