@@ -1,5 +1,103 @@
 /**
  * @packageDocumentation
- * @icn/ledger — skeleton created with the foundation; its issue fills it in.
+ * `@icn/ledger`: a mutual-credit, double-entry ledger on LMDB. Members (DIDs)
+ * pay each other in shared currencies; every entry is signed, balanced per
+ * currency and linked into its author's chain; credit limits come from an
+ * injected trust function or a governance override; verdicts do not depend on
+ * arrival order (docs/ledger.md).
  */
-export const packageName = '@icn/ledger'
+import { type Clock, systemClock } from '@icn/identity'
+import { InvalidArgumentError } from './errors.js'
+import { type ApplyOutcome, type EntryDraft, type EntryRecord, type HistoryPage, LedgerHandle } from './ledger.js'
+import { type CreditPolicy, CONSERVATIVE_POLICY, checkPolicy } from './policy.js'
+import type { BalanceRow, ChainHead, ValidationHook } from './rules.js'
+import { LedgerStore, type ForkProof, type LimitOverride, type QuarantineRecord } from './store.js'
+import type { Did, KeyPair, SignedEnvelope } from '@icn/identity'
+
+export { LEDGER_DOMAIN, MAX_AMOUNT, MAX_ACKS, MAX_DELTAS } from './constants.js'
+export {
+  type LedgerErrorCode, LedgerError, MalformedEntryError, AmountOutOfRangeError, InvalidArgumentError,
+  EntryRejectedError, InvalidStateError, LedgerClosedError
+} from './errors.js'
+export { type AccountDelta, type JournalEntry, type SignedEntry, decodeEntry, signEntry, hasValidSignature, parseEntry, entryPayload, netChanges } from './entry.js'
+export { type CreditPolicy, CONSERVATIVE_POLICY, PERMISSIVE_POLICY, policyCreditLimit, trustToPpm } from './policy.js'
+export {
+  type QuarantineReason, type HookVerdict, type ValidationHook, type ChainCredit, type NetChange, type JudgeInput, type Verdict,
+  type BalanceRow, type ChainHead, judgeEntry, checkEntryRules, computeStateRoot
+} from './rules.js'
+export { LedgerStore, type ChainRecord, type QuarantineRecord, type ForkProof, type LimitOverride, type PendingRecord } from './store.js'
+export { type ApplyOutcome, type ApplyStatus, type EntryDraft, type EntryRecord, type HistoryPage } from './ledger.js'
+
+/** The ledger service a node uses. */
+export interface Ledger {
+  /** Directory of the LMDB environment. */
+  readonly path: string
+  /** Builds the author's next entry (seq, prev, acks, timestamp), signs it and applies it in one transaction. Throws `EntryRejectedError` if a rule fails (nothing written). */
+  createEntry(keyPair: KeyPair, draft: EntryDraft): Promise<EntryRecord>
+  /** A two-delta payment from `keyPair`'s DID to `to`. */
+  pay(keyPair: KeyPair, to: Did, currency: string, amount: bigint, reference?: string): Promise<EntryRecord>
+  /** Applies a peer's entry (wire bytes or envelope) in one durable transaction: applied, duplicate, pending or quarantined. Malformed input throws, writing nothing. */
+  applyEnvelope(input: Uint8Array | SignedEnvelope): Promise<ApplyOutcome>
+  /** Applies many entries in one transaction. */
+  applyBatch(inputs: ReadonlyArray<Uint8Array | SignedEnvelope>): Promise<ApplyOutcome[]>
+  /** Governance override of `account`'s credit limit in `currency` (from then on). */
+  setCreditLimit(account: Did, currency: string, limit: bigint, reference: string): Promise<void>
+  /** Adds a charter / policy rule run on every entry at its chain turn; returns its remover. */
+  addValidationHook(hook: ValidationHook): () => void
+  balance(account: Did, currency: string): bigint
+  balances(account?: Did): BalanceRow[]
+  creditLimit(account: Did, currency: string): bigint
+  overrides(): LimitOverride[]
+  entry(id: string): EntryRecord | undefined
+  /** An account's applied entries by (timestamp, id), paged. */
+  history(account: Did, options?: { limit?: number, after?: string }): HistoryPage
+  chainHead(author: Did): ChainHead | undefined
+  heads(): ChainHead[]
+  quarantine(): QuarantineRecord[]
+  forks(): ForkProof[]
+  pending(): string[]
+  entryCount(): number
+  /** sha-256 hex over the sorted balances and chain heads. */
+  stateRoot(): string
+  exportState(): Promise<Uint8Array>
+  restoreState(state: Uint8Array): Promise<void>
+  /** Closes the LMDB environment (idempotent); `shutdown` is an alias. */
+  close(): Promise<void>
+  shutdown(): Promise<void>
+}
+
+/** Injected dependencies. */
+export interface LedgerComponents {
+  /** @default systemClock */
+  clock?: Clock
+  /** Trust of a member in [0, 1] (the node binds the viewer to itself). @default () => 0 */
+  trustOf?: (did: string) => number
+}
+
+/** Configuration. */
+export interface LedgerInit {
+  /** Directory of the LMDB environment (created if missing). */
+  path: string
+  /** Credit-limit policy. @default CONSERVATIVE_POLICY */
+  policy?: CreditPolicy
+  /** Validation hooks (charter rules) installed from the start. @default [] */
+  hooks?: readonly ValidationHook[]
+}
+
+/** Opens (or creates) the ledger stored in `init.path`. */
+export async function openLedger (init: LedgerInit & LedgerComponents): Promise<Ledger> {
+  if (typeof init?.path !== 'string' || init.path.length === 0) throw new InvalidArgumentError('openLedger needs a path')
+  let policy: CreditPolicy
+  try {
+    policy = checkPolicy(init.policy ?? CONSERVATIVE_POLICY)
+  } catch (cause) {
+    throw new InvalidArgumentError((cause as Error).message, { cause })
+  }
+  return new LedgerHandle({
+    store: LedgerStore.open(init.path),
+    clock: init.clock ?? systemClock,
+    trustOf: init.trustOf ?? (() => 0),
+    policy,
+    hooks: init.hooks ?? []
+  })
+}

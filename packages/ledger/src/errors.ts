@@ -1,0 +1,62 @@
+/** Machine-readable reason carried by every ledger error. */
+export type LedgerErrorCode =
+  | 'MALFORMED_ENTRY'
+  | 'AMOUNT_OUT_OF_RANGE'
+  | 'INVALID_ARGUMENT'
+  | 'ENTRY_REJECTED'
+  | 'INVALID_STATE'
+  | 'LEDGER_CLOSED'
+
+/** Base class of every error thrown by `@icn/ledger`. */
+export class LedgerError extends Error {
+  override readonly name: string = 'LedgerError'
+  readonly code: LedgerErrorCode
+
+  constructor (code: LedgerErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+  }
+}
+
+/** Bytes or values that are not a well-formed signed journal entry (wrong shape, types, domain or encoding). */
+export class MalformedEntryError extends LedgerError {
+  override readonly name = 'MalformedEntryError'
+  constructor (message: string, options?: { cause?: unknown }) { super('MALFORMED_ENTRY', message, options) }
+}
+
+/** An amount or limit that is not an integer in [0, MAX_AMOUNT]. */
+export class AmountOutOfRangeError extends LedgerError {
+  override readonly name = 'AmountOutOfRangeError'
+  constructor (message: string) { super('AMOUNT_OUT_OF_RANGE', message) }
+}
+
+/** A wrong argument to a ledger method (bad DID, currency, limit, page size…). */
+export class InvalidArgumentError extends LedgerError {
+  override readonly name = 'InvalidArgumentError'
+  constructor (message: string, options?: { cause?: unknown }) { super('INVALID_ARGUMENT', message, options) }
+}
+
+/**
+ * A locally created entry that fails a ledger rule (unbalanced, over the credit
+ * limit, rejected by a hook…). Nothing is written and no chain slot is used.
+ */
+export class EntryRejectedError extends LedgerError {
+  override readonly name = 'EntryRejectedError'
+  readonly reason: string
+  constructor (reason: string, message: string) {
+    super('ENTRY_REJECTED', message)
+    this.reason = reason
+  }
+}
+
+/** Exported state bytes that do not decode or do not describe a consistent ledger. */
+export class InvalidStateError extends LedgerError {
+  override readonly name = 'InvalidStateError'
+  constructor (message: string, options?: { cause?: unknown }) { super('INVALID_STATE', message, options) }
+}
+
+/** A call on a ledger handle after `close()`. */
+export class LedgerClosedError extends LedgerError {
+  override readonly name = 'LedgerClosedError'
+  constructor () { super('LEDGER_CLOSED', 'ledger is closed') }
+}

@@ -1,0 +1,357 @@
+import type { Clock, Did, KeyPair, SignedEnvelope } from '@icn/identity'
+import { MAX_ACKS, MAX_AMOUNT } from './constants.js'
+import {
+  type AccountDelta, type JournalEntry, type SignedEntry, checkAccount, checkCurrency, decodeEntry, entryPayload,
+  hasValidSignature, parseEntry, signEntry, toAmount
+} from './entry.js'
+import { EntryRejectedError, InvalidArgumentError, InvalidStateError, LedgerClosedError } from './errors.js'
+import { type CreditPolicy, policyCreditLimit } from './policy.js'
+import { type BalanceRow, type ChainHead, type QuarantineReason, type ValidationHook, computeStateRoot, judgeEntry } from './rules.js'
+import { deriveLedgerState, exportLedgerState, writeLedgerState } from './state.js'
+import type { ForkProof, LedgerStore, LimitOverride, QuarantineRecord } from './store.js'
+
+/** What happened to one entry handed to the ledger. */
+export type ApplyStatus = 'applied' | 'duplicate' | 'pending' | 'quarantined'
+
+export interface ApplyOutcome {
+  readonly id: string
+  readonly status: ApplyStatus
+  readonly reason?: QuarantineReason
+  readonly detail?: string
+  /** Previously pending entries that reached a verdict (applied or quarantined) during this call, in order. */
+  readonly released: readonly string[]
+}
+
+/** What a local author asks for; the ledger fills in seq, prev, acks and timestamp, then signs. */
+export interface EntryDraft {
+  readonly deltas: readonly AccountDelta[]
+  readonly reference?: string
+}
+
+/** An applied entry. */
+export interface EntryRecord { readonly id: string, readonly entry: JournalEntry, readonly bytes: Uint8Array }
+
+/** One page of an account's history, oldest first; pass `next` back as `after` for the following page. */
+export interface HistoryPage { readonly entries: readonly EntryRecord[], readonly next?: string }
+
+export interface LedgerParts {
+  readonly store: LedgerStore
+  readonly clock: Clock
+  readonly trustOf: (did: string) => number
+  readonly policy: CreditPolicy
+  readonly hooks: readonly ValidationHook[]
+}
+
+/** Mutable per-call state of one write transaction. */
+interface TxnContext {
+  /** Authors whose chain moved or whose awaited acks resolved: their held entries get another look. */
+  readonly wake: Did[]
+  readonly released: string[]
+  /** Set for a local creation: a failing rule throws instead of quarantining. */
+  readonly local: boolean
+}
+
+const sumInto = (map: Map<string, bigint>, currency: string, amount: bigint): void => {
+  map.set(currency, (map.get(currency) ?? 0n) + amount)
+}
+
+/** The ledger handle used by the node. Private: `openLedger` in index.ts builds it. */
+export class LedgerHandle {
+  private readonly store: LedgerStore
+  private readonly clock: Clock
+  private readonly trustOf: (did: string) => number
+  private readonly policy: CreditPolicy
+  private readonly hooks: ValidationHook[]
+  private closing: Promise<void> | undefined
+
+  constructor (parts: LedgerParts) {
+    this.store = parts.store
+    this.clock = parts.clock
+    this.trustOf = parts.trustOf
+    this.policy = parts.policy
+    this.hooks = [...parts.hooks]
+  }
+
+  get path (): string { return this.store.path }
+
+  // ---- writes ----------------------------------------------------------------
+
+  /** Builds, signs and applies a new entry by `keyPair`'s DID in one transaction; throws `EntryRejectedError` if a rule fails. */
+  async createEntry (keyPair: KeyPair, draft: EntryDraft): Promise<EntryRecord> {
+    this.open()
+    const author = keyPair.did
+    const signed = this.store.transaction(() => {
+      const chain = this.store.getChain(author)
+      const acks = this.store.unackedIds(author, MAX_ACKS)
+      const payload = entryPayload({
+        author,
+        seq: (chain?.seq ?? 0) + 1,
+        ...(chain === undefined ? {} : { prev: chain.head }),
+        timestamp: this.clock.now(),
+        deltas: (draft.deltas ?? []).map((d) => ({
+          ...d,
+          ...(d.debit === undefined ? {} : { debit: toAmount(d.debit, 'debit') }),
+          ...(d.credit === undefined ? {} : { credit: toAmount(d.credit, 'credit') })
+        })),
+        ...(draft.reference === undefined ? {} : { reference: draft.reference }),
+        acks
+      })
+      const entry = signEntry(parseEntry(payload), keyPair)
+      const ctx: TxnContext = { wake: [], released: [], local: true }
+      this.place(entry, ctx)
+      this.drain(ctx)
+      return entry
+    })
+    return { id: signed.id, entry: signed.entry, bytes: signed.bytes }
+  }
+
+  /** A payment: `amount` of `currency` from `keyPair`'s DID to `to`. */
+  async pay (keyPair: KeyPair, to: Did, currency: string, amount: bigint, reference?: string): Promise<EntryRecord> {
+    checkAccount(to, 'payee')
+    checkCurrency(currency)
+    return await this.createEntry(keyPair, {
+      deltas: [{ account: keyPair.did, currency, debit: amount }, { account: to, currency, credit: amount }],
+      ...(reference === undefined ? {} : { reference })
+    })
+  }
+
+  /** Applies one entry received from a peer, in its own durable transaction. */
+  async applyEnvelope (input: Uint8Array | SignedEnvelope): Promise<ApplyOutcome> {
+    this.open()
+    const signed = decodeEntry(input)
+    return this.store.transaction(() => this.ingestAll([signed]))[0] as ApplyOutcome
+  }
+
+  /** Applies many entries in ONE transaction (all decoded first: a malformed one throws and nothing is written). */
+  async applyBatch (inputs: ReadonlyArray<Uint8Array | SignedEnvelope>): Promise<ApplyOutcome[]> {
+    this.open()
+    const signed = inputs.map((input) => decodeEntry(input))
+    return this.store.transaction(() => this.ingestAll(signed))
+  }
+
+  /** Governance override of a member's credit limit (applies to entries judged from now on). */
+  async setCreditLimit (account: Did, currency: string, limit: bigint, reference: string): Promise<void> {
+    this.open()
+    checkAccount(account)
+    checkCurrency(currency)
+    if (typeof limit !== 'bigint' || limit < 0n || limit > MAX_AMOUNT) throw new InvalidArgumentError(`credit limit must be a bigint in [0, 2^63 − 1], got ${String(limit)}`)
+    if (typeof reference !== 'string' || reference.length === 0) throw new InvalidArgumentError('credit limit override needs a reference (e.g. the governance decision)')
+    this.store.transaction(() => { this.store.putOverride({ account, currency, limit, reference }) })
+  }
+
+  /** Registers a validation hook (charter rules); returns a function that removes it. */
+  addValidationHook (hook: ValidationHook): () => void {
+    this.hooks.push(hook)
+    return () => {
+      const i = this.hooks.indexOf(hook)
+      if (i >= 0) this.hooks.splice(i, 1)
+    }
+  }
+
+  // ---- queries ---------------------------------------------------------------
+
+  balance (account: Did, currency: string): bigint {
+    this.open()
+    return this.store.getBalance(checkAccount(account), checkCurrency(currency)) ?? 0n
+  }
+
+  /** Every non-empty balance row (of one account when given), sorted by account then currency. */
+  balances (account?: Did): BalanceRow[] {
+    this.open()
+    return this.store.balances(account === undefined ? undefined : checkAccount(account))
+  }
+
+  /** The limit that would apply to `account`'s next entry in `currency`. */
+  creditLimit (account: Did, currency: string): bigint {
+    this.open()
+    return this.limitOf(checkAccount(account), checkCurrency(currency), this.store.getCredit(account, currency).volume, this.store.getChain(account)?.applied ?? 0)
+  }
+
+  overrides (): LimitOverride[] { this.open(); return this.store.overrides() }
+
+  entry (id: string): EntryRecord | undefined {
+    this.open()
+    const bytes = this.store.getEntry(id)
+    if (bytes === undefined) return undefined
+    return { id, entry: decodeEntry(bytes).entry, bytes }
+  }
+
+  history (account: Did, options: { limit?: number, after?: string } = {}): HistoryPage {
+    this.open()
+    const limit = options.limit ?? 50
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new InvalidArgumentError('history page limit must be an integer in 1..1000')
+    let after: { timestamp: number, id: string } | undefined
+    if (options.after !== undefined) {
+      const [ts, id] = options.after.split(':')
+      if (ts === undefined || id === undefined || !/^\d+$/.test(ts)) throw new InvalidArgumentError(`bad history cursor '${options.after}'`)
+      after = { timestamp: Number(ts), id }
+    }
+    const rows = this.store.historyPage(checkAccount(account), after, limit)
+    const entries = rows.map(({ id }) => this.entry(id) as EntryRecord)
+    const last = rows[rows.length - 1]
+    return rows.length === limit && last !== undefined ? { entries, next: `${last.timestamp}:${last.id}` } : { entries }
+  }
+
+  chainHead (author: Did): ChainHead | undefined {
+    this.open()
+    const chain = this.store.getChain(checkAccount(author, 'author'))
+    return chain === undefined ? undefined : { author, seq: chain.seq, id: chain.head }
+  }
+
+  heads (): ChainHead[] { this.open(); return this.store.heads() }
+  quarantine (): QuarantineRecord[] { this.open(); return this.store.quarantine() }
+  forks (): ForkProof[] { this.open(); return this.store.forks() }
+  /** Ids of held entries (waiting for a chain gap or acknowledged entries). */
+  pending (): string[] { this.open(); return this.store.pending().map((p) => p.id) }
+  entryCount (): number { this.open(); return this.store.entryCount() }
+  stateRoot (): string { this.open(); return computeStateRoot(this.store.balances(), this.store.heads()) }
+
+  async close (): Promise<void> {
+    this.closing ??= this.store.close()
+    await this.closing
+  }
+
+  async shutdown (): Promise<void> { await this.close() }
+
+  /** Canonical DAG-CBOR of the whole ledger (see state.ts): equal ledgers give identical bytes. */
+  async exportState (): Promise<Uint8Array> {
+    this.open()
+    return exportLedgerState(this.store)
+  }
+
+  /** Checks `state` fully (typed `InvalidStateError`, nothing changed), then replaces everything in one transaction. */
+  async restoreState (state: Uint8Array): Promise<void> {
+    this.open()
+    if (!(state instanceof Uint8Array)) throw new InvalidStateError('state must be bytes')
+    const derived = deriveLedgerState(state)
+    this.store.transaction(() => { writeLedgerState(this.store, derived) })
+  }
+
+  // ---- the apply pipeline (runs inside a transaction) -------------------------
+
+  private open (): void {
+    if (this.closing !== undefined || this.store.isClosed) throw new LedgerClosedError()
+  }
+
+  private ingestAll (entries: readonly SignedEntry[]): ApplyOutcome[] {
+    return entries.map((signed) => {
+      const ctx: TxnContext = { wake: [], released: [], local: false }
+      const outcome = this.ingest(signed, ctx)
+      this.drain(ctx)
+      return { ...outcome, released: ctx.released }
+    })
+  }
+
+  private ingest (signed: SignedEntry, ctx: TxnContext): ApplyOutcome {
+    const { id, entry } = signed
+    if (this.store.hasEntry(id) || this.store.hasQuarantine(id) || this.store.getPending(entry.author, entry.seq, id)) {
+      return { id, status: 'duplicate', released: [] }
+    }
+    if (!hasValidSignature(signed)) return this.reject(signed, 'invalid-signature', 'signature does not verify for the author', false, ctx)
+    return this.place(signed, ctx)
+  }
+
+  /** Puts a signature-checked entry where it belongs: applied, quarantined, or held. */
+  private place (signed: SignedEntry, ctx: TxnContext): ApplyOutcome {
+    const { id, entry } = signed
+    const chain = this.store.getChain(entry.author)
+    const head = chain?.seq ?? 0
+    if (entry.seq <= head) {
+      const holder = this.store.getSlot(entry.author, entry.seq) as string
+      const first = this.store.getEntry(holder) ?? this.store.getQuarantine(holder)?.bytes ?? new Uint8Array()
+      this.store.putFork(id, { author: entry.author, seq: entry.seq, first, second: signed.bytes })
+      return this.reject(signed, 'fork', `slot ${entry.seq} of ${entry.author} already holds ${holder}`, false, ctx)
+    }
+    if (entry.seq > head + 1) return this.hold(signed, [])
+    if (entry.prev !== chain?.head) {
+      return this.reject(signed, 'fork', `prev ${String(entry.prev)} is not the author's entry ${head} (${String(chain?.head)})`, false, ctx)
+    }
+    const unresolved = entry.acks.filter((ack) => !this.store.hasEntry(ack) && !this.store.hasQuarantine(ack))
+    if (unresolved.length > 0) return this.hold(signed, unresolved)
+
+    const acknowledged = new Map<string, bigint>()
+    for (const ack of entry.acks) {
+      for (const [currency, amount] of this.store.getUnacked(entry.author, ack) ?? []) sumInto(acknowledged, currency, amount)
+    }
+    const chainEntries = chain?.applied ?? 0
+    const verdict = judgeEntry(signed, {
+      chainEntries,
+      creditOf: (currency) => this.store.getCredit(entry.author, currency),
+      acknowledged,
+      limitOf: (currency, volume, n) => this.limitOf(entry.author, currency, volume, n),
+      hooks: this.hooks
+    })
+    if (!verdict.ok) return this.reject(signed, verdict.reason, verdict.detail, true, ctx)
+
+    this.store.putEntry(id, signed.bytes)
+    this.advanceChain(entry, id, chainEntries + 1)
+    const credited = new Map<Did, Map<string, bigint>>()
+    for (const change of verdict.changes) {
+      this.store.putBalance(change.account, change.currency, (this.store.getBalance(change.account, change.currency) ?? 0n) + change.net)
+      if (change.net > 0n && change.account !== entry.author) {
+        const credits = credited.get(change.account) ?? new Map<string, bigint>()
+        credits.set(change.currency, change.net)
+        credited.set(change.account, credits)
+      }
+    }
+    for (const account of new Set(entry.deltas.map((d) => d.account))) this.store.putHistory(account, entry.timestamp, id)
+    for (const [currency, credit] of verdict.credit) this.store.putCredit(entry.author, currency, credit)
+    for (const ack of entry.acks) this.store.removeUnacked(entry.author, ack)
+    for (const [account, credits] of credited) this.store.putUnacked(account, id, credits)
+    this.resolved(id, entry.author, ctx)
+    return { id, status: 'applied', released: [] }
+  }
+
+  private advanceChain (entry: JournalEntry, id: string, applied: number): void {
+    this.store.putSlot(entry.author, entry.seq, id)
+    this.store.putChain(entry.author, { seq: entry.seq, head: id, applied })
+  }
+
+  private hold (signed: SignedEntry, awaiting: readonly string[]): ApplyOutcome {
+    const { id, entry } = signed
+    this.store.putPending(entry.author, entry.seq, id, signed.bytes)
+    for (const ack of awaiting) this.store.putWait(ack, entry.author)
+    return { id, status: 'pending', released: [] }
+  }
+
+  private reject (signed: SignedEntry, reason: QuarantineReason, detail: string, chained: boolean, ctx: TxnContext): ApplyOutcome {
+    const { id, entry } = signed
+    if (ctx.local) throw new EntryRejectedError(reason, `entry rejected (${reason}): ${detail}`)
+    this.store.putQuarantine({ id, reason, detail, chained, bytes: signed.bytes })
+    if (chained) this.advanceChain(entry, id, this.store.getChain(entry.author)?.applied ?? 0)
+    this.resolved(id, chained ? entry.author : undefined, ctx)
+    return { id, status: 'quarantined', reason, detail, released: [] }
+  }
+
+  /** An entry reached its final verdict: its author's next entry and anything acknowledging it may now proceed. */
+  private resolved (id: string, author: Did | undefined, ctx: TxnContext): void {
+    if (author !== undefined) ctx.wake.push(author)
+    ctx.wake.push(...this.store.takeWaiters(id))
+  }
+
+  private drain (ctx: TxnContext): void {
+    // Each woken author gets its held entries at the next slot (and any stuck at a used slot: forks) placed.
+    // Terminates: an author is woken again only after some held entry reached a verdict.
+    for (;;) {
+      const author = ctx.wake.shift()
+      if (author === undefined) break
+      const chain = this.store.getChain(author)
+      const head = chain?.seq ?? 0
+      const candidates = [...this.store.pendingAt(author, head), ...this.store.pendingAt(author, head + 1)]
+      let progressed = false
+      for (const held of candidates) {
+        this.store.removePending(held.author, held.seq, held.id)
+        const outcome = this.place(decodeEntry(held.bytes), ctx)
+        if (outcome.status !== 'pending') {
+          ctx.released.push(held.id)
+          progressed = true
+        }
+      }
+      if (progressed) ctx.wake.push(author)
+    }
+  }
+
+  private limitOf (account: Did, currency: string, volume: bigint, chainEntries: number): bigint {
+    return this.store.getOverride(account, currency)?.limit ?? policyCreditLimit(this.policy, this.trustOf(account), volume, chainEntries)
+  }
+}

@@ -1,0 +1,265 @@
+import { type Did, decode, encode } from '@icn/identity'
+import { type Database, type RootDatabase, open } from 'lmdb'
+import type { BalanceRow, ChainCredit, ChainHead, QuarantineReason } from './rules.js'
+
+/** An author's chain: last used slot (applied or quarantined) and how many of its entries were applied. */
+export interface ChainRecord { readonly seq: number, readonly head: string, readonly applied: number }
+
+/** A quarantined entry: its bytes, the typed reason, and whether it used a slot in its author's chain. */
+export interface QuarantineRecord {
+  readonly id: string
+  readonly reason: QuarantineReason
+  readonly detail: string
+  /** True when the entry was judged at its chain turn (so the chain moved past it). */
+  readonly chained: boolean
+  readonly bytes: Uint8Array
+}
+
+/** Proof that an author signed two different entries for the same chain slot. */
+export interface ForkProof {
+  readonly author: Did
+  readonly seq: number
+  /** The entry that holds the slot. */
+  readonly first: Uint8Array
+  /** The conflicting entry. */
+  readonly second: Uint8Array
+}
+
+/** A governance override of a member's credit limit. */
+export interface LimitOverride { readonly account: Did, readonly currency: string, readonly limit: bigint, readonly reference: string }
+
+/** A pending (held) entry, waiting for a gap in its author's chain or for the entries it acknowledges. */
+export interface PendingRecord { readonly author: Did, readonly seq: number, readonly id: string, readonly bytes: Uint8Array }
+
+// Key parts (DIDs, CIDs, currencies, zero-padded numbers) never contain a space; '!' sorts right after it.
+// (NUL cannot be used: lmdb's ordered-binary key encoding treats it as an array separator.)
+const SEP = ' '
+const END = '!'
+const MARK = Uint8Array.of(1)
+const pad = (n: number): string => n.toString().padStart(16, '0')
+const key = (...parts: Array<string | number>): string => parts.map((p) => (typeof p === 'number' ? pad(p) : p)).join(SEP)
+const prefixRange = (...parts: Array<string | number>): { start: string, end: string } => {
+  const p = key(...parts)
+  return { start: p + SEP, end: p + END }
+}
+const bytesOf = (value: Uint8Array): Uint8Array => new Uint8Array(value)
+const decodeRecord = (value: Uint8Array): Record<string, unknown> => decode(bytesOf(value)) as Record<string, unknown>
+
+const DB_NAMES = ['entries', 'slots', 'chains', 'credit', 'balances', 'unacked', 'pending', 'waits', 'quarantine', 'forks', 'overrides', 'history'] as const
+type DbName = typeof DB_NAMES[number]
+
+/**
+ * The LMDB storage adapter: one environment per directory, one named database
+ * per table, binary values in canonical DAG-CBOR, string keys whose parts are
+ * joined by a space (numbers zero-padded so they sort). Every method is
+ * synchronous; group writes with `transaction` to make them atomic.
+ */
+export class LedgerStore {
+  private readonly dbs: Record<DbName, Database<Uint8Array, string>>
+  private closed = false
+
+  private constructor (readonly path: string, private readonly root: RootDatabase<Uint8Array, string>) {
+    this.dbs = Object.fromEntries(DB_NAMES.map((name) => [name, root.openDB<Uint8Array, string>(name, { encoding: 'binary' })])) as Record<DbName, Database<Uint8Array, string>>
+  }
+
+  /** Opens (creating if needed) the store in directory `path`. */
+  static open (path: string): LedgerStore {
+    return new LedgerStore(path, open<Uint8Array, string>({ path, maxDbs: DB_NAMES.length + 2, encoding: 'binary' }))
+  }
+
+  /** Runs `fn` in one durable LMDB write transaction: all of its writes commit together or not at all. */
+  transaction<T> (fn: () => T): T {
+    return this.root.transactionSync(fn)
+  }
+
+  get isClosed (): boolean { return this.closed }
+
+  /** Closes the environment (idempotent); the path can be opened again afterwards. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.root.close()
+  }
+
+  // entries: id → wire bytes of every applied entry
+  getEntry (id: string): Uint8Array | undefined {
+    const v = this.dbs.entries.get(id)
+    return v === undefined ? undefined : bytesOf(v)
+  }
+
+  hasEntry (id: string): boolean { return this.dbs.entries.doesExist(id) }
+  putEntry (id: string, bytes: Uint8Array): void { this.dbs.entries.putSync(id, bytes) }
+  * entries (): Generator<{ id: string, bytes: Uint8Array }> {
+    for (const { key: id, value } of this.dbs.entries.getRange()) yield { id, bytes: bytesOf(value) }
+  }
+
+  entryCount (): number { return this.dbs.entries.getCount() }
+
+  // slots: author, seq → id (applied or chained-quarantined)
+  getSlot (author: Did, seq: number): string | undefined {
+    const v = this.dbs.slots.get(key(author, seq))
+    return v === undefined ? undefined : decode(bytesOf(v)) as string
+  }
+
+  putSlot (author: Did, seq: number, id: string): void { this.dbs.slots.putSync(key(author, seq), encode(id)) }
+
+  // chains: author → chain record
+  getChain (author: Did): ChainRecord | undefined {
+    const v = this.dbs.chains.get(author)
+    if (v === undefined) return undefined
+    const r = decodeRecord(v)
+    return { seq: r.seq as number, head: r.head as string, applied: r.applied as number }
+  }
+
+  putChain (author: Did, record: ChainRecord): void { this.dbs.chains.putSync(author, encode(record)) }
+  heads (): ChainHead[] {
+    return [...this.dbs.chains.getRange()].map(({ key: author, value }) => {
+      const r = decodeRecord(value)
+      return { author: author as Did, seq: r.seq as number, id: r.head as string }
+    })
+  }
+
+  * chains (): Generator<{ author: Did, record: ChainRecord }> {
+    for (const { key: author } of this.dbs.chains.getRange()) {
+      const record = this.getChain(author as Did)
+      if (record !== undefined) yield { author: author as Did, record }
+    }
+  }
+
+  // credit: author, currency → the author's chain view
+  getCredit (author: Did, currency: string): ChainCredit {
+    const v = this.dbs.credit.get(key(author, currency))
+    if (v === undefined) return { known: 0n, volume: 0n }
+    const r = decodeRecord(v)
+    return { known: BigInt(r.known as string), volume: BigInt(r.volume as string) }
+  }
+
+  putCredit (author: Did, currency: string, credit: ChainCredit): void {
+    this.dbs.credit.putSync(key(author, currency), encode({ known: credit.known.toString(), volume: credit.volume.toString() }))
+  }
+
+  // balances: account, currency → decimal string (unbounded, so sums never overflow)
+  getBalance (account: Did, currency: string): bigint | undefined {
+    const v = this.dbs.balances.get(key(account, currency))
+    return v === undefined ? undefined : BigInt(decode(bytesOf(v)) as string)
+  }
+
+  putBalance (account: Did, currency: string, balance: bigint): void {
+    this.dbs.balances.putSync(key(account, currency), encode(balance.toString()))
+  }
+
+  balances (account?: Did): BalanceRow[] {
+    const range = account === undefined ? {} : prefixRange(account)
+    return [...this.dbs.balances.getRange(range)].map(({ key: k, value }) => {
+      const [acct, currency] = k.split(SEP) as [Did, string]
+      return { account: acct, currency, balance: BigInt(decode(bytesOf(value)) as string) }
+    })
+  }
+
+  // unacked: account, entry id → credits (currency → amount) not yet acknowledged by the account's own chain
+  getUnacked (account: Did, id: string): Map<string, bigint> | undefined {
+    const v = this.dbs.unacked.get(key(account, id))
+    return v === undefined ? undefined : new Map((decode(bytesOf(v)) as Array<[string, string]>).map(([c, a]) => [c, BigInt(a)]))
+  }
+
+  putUnacked (account: Did, id: string, credits: ReadonlyMap<string, bigint>): void {
+    const rows = [...credits].sort(([a], [b]) => (a < b ? -1 : 1)).map(([c, a]) => [c, a.toString()])
+    this.dbs.unacked.putSync(key(account, id), encode(rows))
+  }
+
+  removeUnacked (account: Did, id: string): void { this.dbs.unacked.removeSync(key(account, id)) }
+  unackedIds (account: Did, limit: number): string[] {
+    return [...this.dbs.unacked.getKeys({ ...prefixRange(account), limit })].map((k) => k.split(SEP)[1] as string)
+  }
+
+  // pending: author, seq, id → wire bytes
+  getPending (author: Did, seq: number, id: string): boolean { return this.dbs.pending.doesExist(key(author, seq, id)) }
+  putPending (author: Did, seq: number, id: string, bytes: Uint8Array): void { this.dbs.pending.putSync(key(author, seq, id), bytes) }
+  removePending (author: Did, seq: number, id: string): void { this.dbs.pending.removeSync(key(author, seq, id)) }
+  pendingAt (author: Did, seq: number): PendingRecord[] {
+    return [...this.dbs.pending.getRange(prefixRange(author, seq))].map(({ key: k, value }) => ({ author, seq, id: k.split(SEP)[2] as string, bytes: bytesOf(value) }))
+  }
+
+  pending (): PendingRecord[] {
+    return [...this.dbs.pending.getRange()].map(({ key: k, value }) => {
+      const [author, seq, id] = k.split(SEP) as [Did, string, string]
+      return { author, seq: Number(seq), id, bytes: bytesOf(value) }
+    })
+  }
+
+  // waits: acknowledged id, author → marker (the author's next entry waits for that id)
+  putWait (ackId: string, author: Did): void { this.dbs.waits.putSync(key(ackId, author), MARK) }
+  takeWaiters (ackId: string): Did[] {
+    const keys = [...this.dbs.waits.getKeys(prefixRange(ackId))]
+    for (const k of keys) this.dbs.waits.removeSync(k)
+    return keys.map((k) => k.split(SEP)[1] as Did)
+  }
+
+  // quarantine: id → record
+  getQuarantine (id: string): QuarantineRecord | undefined {
+    const v = this.dbs.quarantine.get(id)
+    if (v === undefined) return undefined
+    const r = decodeRecord(v)
+    return { id, reason: r.reason as QuarantineReason, detail: r.detail as string, chained: r.chained as boolean, bytes: r.bytes as Uint8Array }
+  }
+
+  hasQuarantine (id: string): boolean { return this.dbs.quarantine.doesExist(id) }
+  putQuarantine (record: QuarantineRecord): void {
+    this.dbs.quarantine.putSync(record.id, encode({ reason: record.reason, detail: record.detail, chained: record.chained, bytes: record.bytes }))
+  }
+
+  quarantine (): QuarantineRecord[] {
+    return [...this.dbs.quarantine.getKeys()].map((id) => this.getQuarantine(id) as QuarantineRecord)
+  }
+
+  // forks: author, seq, second id → proof
+  putFork (secondId: string, proof: ForkProof): void {
+    this.dbs.forks.putSync(key(proof.author, proof.seq, secondId), encode({ first: proof.first, second: proof.second }))
+  }
+
+  forks (): ForkProof[] {
+    return [...this.dbs.forks.getRange()].map(({ key: k, value }) => {
+      const [author, seq] = k.split(SEP) as [Did, string]
+      const r = decodeRecord(value)
+      return { author, seq: Number(seq), first: r.first as Uint8Array, second: r.second as Uint8Array }
+    })
+  }
+
+  // overrides: account, currency → governance limit
+  getOverride (account: Did, currency: string): LimitOverride | undefined {
+    const v = this.dbs.overrides.get(key(account, currency))
+    if (v === undefined) return undefined
+    const r = decodeRecord(v)
+    return { account, currency, limit: BigInt(r.limit as string), reference: r.reference as string }
+  }
+
+  putOverride (o: LimitOverride): void {
+    this.dbs.overrides.putSync(key(o.account, o.currency), encode({ limit: o.limit.toString(), reference: o.reference }))
+  }
+
+  overrides (): LimitOverride[] {
+    return [...this.dbs.overrides.getKeys()].map((k) => {
+      const [account, currency] = k.split(SEP) as [Did, string]
+      return this.getOverride(account, currency) as LimitOverride
+    })
+  }
+
+  // history: account, timestamp, id → marker (ordered by the author's timestamp, then id)
+  putHistory (account: Did, timestamp: number, id: string): void { this.dbs.history.putSync(key(account, timestamp, id), MARK) }
+  historyPage (account: Did, after: { timestamp: number, id: string } | undefined, limit: number): Array<{ timestamp: number, id: string }> {
+    const range = prefixRange(account)
+    const start = after === undefined ? range.start : key(account, after.timestamp, after.id) + END
+    return [...this.dbs.history.getKeys({ start, end: range.end, limit })].map((k) => {
+      const [, ts, id] = k.split(SEP) as [string, string, string]
+      return { timestamp: Number(ts), id }
+    })
+  }
+
+  /** Removes every record of every table (call inside `transaction` to replace state atomically). */
+  clearAll (): void {
+    for (const name of DB_NAMES) {
+      const db = this.dbs[name]
+      for (const k of [...db.getKeys()]) db.removeSync(k)
+    }
+  }
+}

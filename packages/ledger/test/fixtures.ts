@@ -1,0 +1,58 @@
+import { type Did, type KeyPair, keyPairFromSeed } from '@icn/identity'
+import { expect } from 'vitest'
+import { type Ledger, decodeEntry, netChanges } from '../src/index.js'
+
+/** Deterministic key pairs: member(0), member(1), … */
+export function member (index: number): KeyPair {
+  const seed = new Uint8Array(32)
+  seed[0] = 7
+  seed[31] = index + 1
+  return keyPairFromSeed(seed)
+}
+
+/** Balances recomputed from the applied journal alone, keyed `account currency`. */
+export function balancesFromJournal (ledger: Ledger): Map<string, bigint> {
+  const out = new Map<string, bigint>()
+  const state = ledger.balances()
+  const accounts = new Set(state.map((b) => b.account))
+  const ids = new Set<string>()
+  for (const account of accounts) {
+    let after: string | undefined
+    for (;;) {
+      const page = ledger.history(account as Did, { limit: 1000, ...(after === undefined ? {} : { after }) })
+      for (const e of page.entries) ids.add(e.id)
+      if (page.next === undefined) break
+      after = page.next
+    }
+  }
+  for (const id of ids) {
+    const record = ledger.entry(id)
+    if (record === undefined) throw new Error(`history names unknown entry ${id}`)
+    for (const c of netChanges(decodeEntry(record.bytes).entry).values()) {
+      const k = `${c.account} ${c.currency}`
+      out.set(k, (out.get(k) ?? 0n) + c.net)
+    }
+  }
+  return out
+}
+
+/** The four ledger invariants of the issue, asserted on a live handle. */
+export function assertInvariants (ledger: Ledger): void {
+  const rows = ledger.balances()
+  const perCurrency = new Map<string, bigint>()
+  for (const r of rows) {
+    perCurrency.set(r.currency, (perCurrency.get(r.currency) ?? 0n) + r.balance)
+    // no balance below its negative credit limit
+    expect(r.balance >= -ledger.creditLimit(r.account, r.currency)).toBe(true)
+  }
+  // sum of balances per currency is 0
+  for (const sum of perCurrency.values()) expect(sum).toBe(0n)
+  // each applied entry id appears once (and never also in quarantine)
+  const quarantined = new Set(ledger.quarantine().map((q) => q.id))
+  const applied = ledger.heads().length === 0 ? 0 : ledger.entryCount()
+  const journal = balancesFromJournal(ledger)
+  for (const q of quarantined) expect(ledger.entry(q)).toBeUndefined()
+  // journal and balances agree
+  expect(new Map(rows.map((r) => [`${r.account} ${r.currency}`, r.balance]))).toEqual(journal)
+  expect(applied).toBe(ledger.entryCount())
+}
