@@ -1,5 +1,198 @@
 /**
  * @packageDocumentation
- * @icn/gossip — skeleton created with the foundation; its issue fills it in.
+ * @icn/gossip — signed topic gossip for ICN nodes: eager push plus range-based
+ * anti-entropy that always completes, direct request/response messages, topic
+ * access rules and validators, persisted as an atomic checksummed JSON snapshot.
+ *
+ * Transport-agnostic: give it a {@link MessageTransport} (the testkit's
+ * `SimEndpoint` fits), a clock, a key pair and a `trustOf` lookup.
  */
-export const packageName = '@icn/gossip'
+import type { Clock, KeyPair } from '@icn/identity'
+import type { AccessRule } from './access.js'
+import { GossipNode } from './gossip.js'
+
+export { type AccessRule, DEFAULT_MIN_TRUST } from './access.js'
+export {
+  type GossipErrorCode, GossipError, UnknownTopicError, TopicExistsError, AccessDeniedError, PayloadTooLargeError,
+  InvalidArgumentError, EntryValidationError, InvalidEntryError, InvalidStateError, ClosedError, RequestTimeoutError
+} from './errors.js'
+export { type EntryBody, type StoredEntry, type EntryDraft, type EntryLimits, createEntry, parseEntry } from './entry.js'
+export { GossipStore, type GossipStoreInit, type PeerRecord, type TopicState } from './store.js'
+export { type Key, type Range, type ReconcileOptions, type ReconcileStep, reconcile, openingRanges, fingerprint, MIN_KEY } from './reconcile.js'
+export { type WireMessage, encodeMessage, decodeMessage, WireError } from './wire.js'
+export { ENTRY_DOMAIN } from './constants.js'
+
+/** The transport gossip runs over (interfaces.md §2); FIFO per peer pair, may lose on disconnect. */
+export interface MessageTransport {
+  /** The local peer id (a `did:icn` DID in a node). */
+  readonly id: string
+  send(peer: string, bytes: Uint8Array): void
+  onMessage(handler: (from: string, bytes: Uint8Array) => void | Promise<void>): () => void
+  /** Peers currently connected. */
+  peers(): string[]
+}
+
+/** Injected dependencies. */
+export interface GossipComponents {
+  transport: MessageTransport
+  clock: Clock
+  /** The node's identity: signs its entries. */
+  keyPair: KeyPair
+  /** Trust score in [0, 1] of a DID, for `min-trust` topics. Default: 0 for everyone (such topics admit no one). */
+  trustOf?: (did: string) => number
+  /** Uniform [0, 1) source for fanout choice. @default Math.random */
+  random?: () => number
+}
+
+/** Range-reconciliation tuning. */
+export interface ReconcileInit {
+  /** @default 16 */
+  branching?: number
+  /** @default 32 */
+  idThreshold?: number
+  /** @default 128 */
+  maxRanges?: number
+}
+
+/** Options. */
+export interface GossipInit {
+  /** Snapshot file holding the node's gossip state; omit for memory only. */
+  path?: string
+  /** Retention window of entries. @default 2_592_000_000 (30 days) */
+  retentionMs?: number
+  /** Entries kept per topic; the lowest (timestamp, id) goes first. @default 10000 */
+  maxEntriesPerTopic?: number
+  /** Largest uncompressed payload; also the inflate bound. @default 10485760 (10 MiB) */
+  maxPayloadBytes?: number
+  /** Payloads of this many bytes or more are deflated when smaller that way. @default 1024 */
+  compressThreshold?: number
+  /** Largest frame accepted from the transport. @default 16777216 (16 MiB) */
+  maxFrameBytes?: number
+  /** Eager-push fanout = clamp(ceil((log2 n + 1) × factor), min, max) over n peers sharing the topic. @default 1 */
+  fanoutFactor?: number
+  /** @default 3 */
+  minFanout?: number
+  /** @default 10 */
+  maxFanout?: number
+  /** Period of anti-entropy (one peer per tick, every shared topic). @default 2000 */
+  antiEntropyIntervalMs?: number
+  /** Re-announce carried topics to a peer after this long. @default 60000 */
+  announceIntervalMs?: number
+  /** Entries per pull page. @default 64 */
+  pullPageSize?: number
+  /** Re-request an unanswered pull page after this long. @default 5000 */
+  pullTimeoutMs?: number
+  /** Per-peer budget of reconciliation messages: burst and refill per second. @default { burst: 64, perSecond: 32 } */
+  syncRate?: { burst: number, perSecond: number }
+  /** Per-peer budget of pull requests. @default { burst: 32, perSecond: 16 } */
+  pullRate?: { burst: number, perSecond: number }
+  /** Digest nonces are remembered this long; digests stamped further than half of it from now are refused. @default 600000 */
+  nonceTtlMs?: number
+  /** Entries stamped further than this in the future are refused (until then). @default 300000 */
+  maxClockSkewMs?: number
+  /** Rounds after which a reconciliation exchange is abandoned. @default 64 */
+  maxSyncRounds?: number
+  /** Save the snapshot file this long after a change (and on close). @default 1000 */
+  saveDelayMs?: number
+  reconcile?: ReconcileInit
+}
+
+/** A delivered or stored entry. */
+export interface GossipEntry {
+  /** Hex sha-256 of the payload. */
+  readonly id: string
+  /** CID of the signed envelope. */
+  readonly cid: string
+  readonly topic: string
+  readonly author: string
+  readonly payload: Uint8Array
+  readonly timestamp: number
+  readonly clock: Readonly<Record<string, number>>
+}
+
+export type EntryHandler = (entry: GossipEntry) => void | Promise<void>
+/** Returns whether a received entry is acceptable (the owning subsystem's check). Throwing counts as false. */
+export type EntryValidator = (entry: GossipEntry) => boolean
+
+/** A received direct message; `reply` answers on the same topic to the sender. */
+export interface DirectMessageEvent {
+  readonly from: string
+  readonly topic: string
+  readonly payload: Uint8Array
+  reply(payload: Uint8Array): void
+}
+export type DirectHandler = (message: DirectMessageEvent) => void | Promise<void>
+
+/** Why a frame or entry was refused. */
+export type RejectReason =
+  | 'malformed' | 'too-large' | 'decompression' | 'bad-id' | 'bad-signature' | 'unknown-topic' | 'access-denied'
+  | 'validator' | 'expired' | 'future' | 'replayed-nonce' | 'stale-nonce' | 'rate-limited' | 'rounds-exceeded'
+  | 'no-handler' | 'unsolicited'
+
+export interface GossipStats {
+  published: number
+  /** Entries accepted from peers. */
+  accepted: number
+  /** Entries received again (already stored). */
+  duplicates: number
+  /** Handler calls made (subscriptions). */
+  delivered: number
+  handlerErrors: number
+  rejected: Record<RejectReason, number>
+  syncsStarted: number
+  syncMessagesSent: number
+  syncBytesSent: number
+  pullsSent: number
+  saves: number
+  saveFailures: number
+}
+
+export interface TopicInfo {
+  readonly name: string
+  readonly access: AccessRule
+  readonly entries: number
+}
+
+/** The gossip handle a node uses. */
+export interface Gossip {
+  readonly peerId: string
+  /** Creates a topic this node carries (idempotent for the same rule). Unknown topics are refused on the wire. */
+  createTopic(topic: string, access?: AccessRule): void
+  topics(): TopicInfo[]
+  /** Registers the topic's validator (replacing any earlier one). */
+  setValidator(topic: string, validator: EntryValidator): void
+  /** Adds a handler for entries received from peers; returns a function that removes it. */
+  subscribe(topic: string, handler: EntryHandler): () => void
+  /** Removes one handler, or every handler of the topic. */
+  unsubscribe(topic: string, handler?: EntryHandler): void
+  /** Signs, stores and pushes a payload; publishing the same payload again returns the stored entry. */
+  publish(topic: string, payload: Uint8Array): Promise<GossipEntry>
+  /** Stored entries of a topic in (timestamp, id) order. */
+  entries(topic: string): GossipEntry[]
+  /** Sends a direct message (point-to-point, FIFO). */
+  send(peer: string, topic: string, payload: Uint8Array): void
+  /** Sends a direct message and resolves with the reply; `RequestTimeoutError` after `timeoutMs` (default 10 s). */
+  request(peer: string, topic: string, payload: Uint8Array, options?: { timeoutMs?: number }): Promise<Uint8Array>
+  /** Sets the topic's direct-message handler; returns a function that removes it. */
+  handleDirect(topic: string, handler: DirectHandler): () => void
+  /** Observes every frame received from a peer, before processing (for channel recording). */
+  onIngress(observer: (from: string, bytes: Uint8Array) => void): () => void
+  /** Invalid entries and malformed frames received from `peer`. */
+  misbehaviour(peer: string): number
+  stats(): GossipStats
+  /** Runs one anti-entropy tick now (with `peer`, or the least recently synced). */
+  syncNow(peer?: string): void
+  /** Writes the snapshot file now. */
+  flush(): Promise<void>
+  exportState(): Promise<Uint8Array>
+  restoreState(state: Uint8Array): Promise<void>
+  /** Stops timers, awaits in-flight work and saves. Idempotent. */
+  close(): Promise<void>
+  /** Alias of `close`. */
+  shutdown(): Promise<void>
+}
+
+/** Opens a gossip node: loads `init.path` (refusing a corrupt file with `CorruptFileError`) and starts anti-entropy. */
+export async function createGossip (components: GossipComponents, init: GossipInit = {}): Promise<Gossip> {
+  return await GossipNode.open(components, init)
+}

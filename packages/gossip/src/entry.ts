@@ -1,0 +1,147 @@
+/**
+ * Gossip entries: a signed envelope (domain `icn/gossip/entry/v1`) whose body
+ * names the topic, author, vector clock, timestamp and content id
+ * (sha-256 of the uncompressed payload), with the payload deflated when that
+ * helps. `parseEntry` runs every content check a receiver needs before
+ * storage, dedup or callbacks.
+ */
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
+import {
+  type Did, type KeyPair, type SignedEnvelope, bytesEqual, decodeEnvelope, encodeEnvelope, isDid,
+  sha256, signEnvelope, toHex, verifyEnvelope, IdentityError
+} from '@icn/identity'
+import { ENTRY_DOMAIN, MAX_CLOCK_COMPONENTS, MAX_TOPIC_LENGTH } from './constants.js'
+import { InvalidEntryError } from './errors.js'
+import type { Key } from './reconcile.js'
+
+export type PayloadEncoding = 'raw' | 'deflate-raw'
+
+/** The signed body of an entry. */
+export interface EntryBody {
+  topic: string
+  author: Did
+  /** The author's vector clock when it published (DID → counter). */
+  clock: Record<string, number>
+  timestamp: number
+  /** sha-256 of the uncompressed payload. */
+  id: Uint8Array
+  encoding: PayloadEncoding
+  /** Uncompressed payload length in bytes. */
+  size: number
+  data: Uint8Array
+}
+
+/** An entry held by a node: its envelope, wire bytes, sort key and decoded payload. */
+export interface StoredEntry {
+  readonly key: Key
+  readonly idHex: string
+  readonly envelope: SignedEnvelope<EntryBody>
+  /** `encodeEnvelope(envelope)`: what is sent and saved. */
+  readonly bytes: Uint8Array
+  readonly payload: Uint8Array
+}
+
+/** What a new entry is made of. */
+export interface EntryDraft {
+  topic: string
+  payload: Uint8Array
+  clock: Record<string, number>
+  timestamp: number
+}
+
+export interface EntryLimits {
+  /** Payloads of at least this many bytes are deflated when that makes them smaller. */
+  compressThreshold: number
+  /** Largest uncompressed payload (also the inflate bound). */
+  maxPayloadBytes: number
+}
+
+/** Signs a new entry with `keyPair` (the author). */
+export function createEntry (keyPair: KeyPair, draft: EntryDraft, limits: EntryLimits): StoredEntry {
+  const id = sha256(draft.payload)
+  let encoding: PayloadEncoding = 'raw'
+  let data = draft.payload
+  if (draft.payload.length >= limits.compressThreshold) {
+    const deflated = new Uint8Array(deflateRawSync(draft.payload))
+    if (deflated.length < draft.payload.length) { encoding = 'deflate-raw'; data = deflated }
+  }
+  const body: EntryBody = {
+    topic: draft.topic, author: keyPair.did, clock: { ...draft.clock }, timestamp: draft.timestamp, id, encoding, size: draft.payload.length, data
+  }
+  const envelope = signEnvelope(ENTRY_DOMAIN, body, keyPair)
+  return { key: { ts: body.timestamp, id }, idHex: toHex(id), envelope, bytes: encodeEnvelope(envelope), payload: Uint8Array.from(draft.payload) }
+}
+
+/** Why an entry was refused; `InvalidEntryError.reason` takes one of these. */
+export type EntryRejection = 'malformed' | 'decompression' | 'too-large' | 'bad-id' | 'bad-signature'
+
+function fail (reason: EntryRejection, message: string, cause?: unknown): never {
+  throw new InvalidEntryError(reason, message, cause === undefined ? undefined : { cause })
+}
+
+function checkBody (value: unknown): EntryBody {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('malformed', 'entry body must be a map')
+  const body = value as Record<string, unknown>
+  const fields = Object.keys(body).sort().join(',')
+  if (fields !== 'author,clock,data,encoding,id,size,timestamp,topic') fail('malformed', `entry body has fields [${fields}]`)
+  const { topic, author, clock, timestamp, id, encoding, size, data } = body
+  if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) fail('malformed', 'entry topic must be a non-empty string')
+  if (!isDid(author)) fail('malformed', 'entry author must be a DID')
+  if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0) fail('malformed', 'entry timestamp must be a non-negative integer')
+  if (!(id instanceof Uint8Array) || id.length !== 32) fail('malformed', 'entry id must be 32 bytes')
+  if (encoding !== 'raw' && encoding !== 'deflate-raw') fail('malformed', 'entry encoding must be raw or deflate-raw')
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) fail('malformed', 'entry size must be a non-negative integer')
+  if (!(data instanceof Uint8Array)) fail('malformed', 'entry data must be bytes')
+  if (typeof clock !== 'object' || clock === null || Array.isArray(clock)) fail('malformed', 'entry clock must be a map')
+  const components = Object.entries(clock as Record<string, unknown>)
+  if (components.length > MAX_CLOCK_COMPONENTS) fail('malformed', 'entry clock has too many components')
+  for (const [who, counter] of components) {
+    if (!isDid(who) || typeof counter !== 'number' || !Number.isSafeInteger(counter) || counter < 0) fail('malformed', 'entry clock must map DIDs to counters')
+  }
+  return value as EntryBody
+}
+
+function inflate (body: EntryBody, limits: EntryLimits): Uint8Array {
+  if (body.size > limits.maxPayloadBytes) fail('too-large', `payload of ${body.size} bytes exceeds ${limits.maxPayloadBytes}`)
+  if (body.encoding === 'raw') return body.data
+  try {
+    return new Uint8Array(inflateRawSync(body.data, { maxOutputLength: limits.maxPayloadBytes }))
+  } catch (cause) {
+    return fail('decompression', `payload does not inflate within ${limits.maxPayloadBytes} bytes`, cause)
+  }
+}
+
+/**
+ * Decodes and checks entry wire bytes in the order the receive path needs:
+ * shape, bounded decompression, the id (sha-256 of the uncompressed payload),
+ * then — only if `verifySignature` — signer = author and the signature.
+ * Throws `InvalidEntryError` with a `reason`.
+ */
+export function parseEntry (bytes: Uint8Array, limits: EntryLimits, verifySignature = true): StoredEntry {
+  let envelope: SignedEnvelope
+  try {
+    envelope = decodeEnvelope(bytes)
+  } catch (cause) {
+    if (cause instanceof IdentityError) fail('malformed', `entry envelope: ${cause.message}`, cause)
+    throw cause
+  }
+  if (envelope.domain !== ENTRY_DOMAIN) fail('malformed', `entry domain '${envelope.domain}' is not '${ENTRY_DOMAIN}'`)
+  const body = checkBody(envelope.payload)
+  const payload = inflate(body, limits)
+  if (payload.length !== body.size) fail('bad-id', `payload is ${payload.length} bytes, entry says ${body.size}`)
+  if (!bytesEqual(sha256(payload), body.id)) fail('bad-id', 'entry id is not the sha-256 of its payload')
+  const stored: StoredEntry = { key: { ts: body.timestamp, id: body.id }, idHex: toHex(body.id), envelope: envelope as SignedEnvelope<EntryBody>, bytes, payload }
+  if (verifySignature) verifyEntrySignature(stored)
+  return stored
+}
+
+/** Checks that the envelope signer is the author and that the signature holds. */
+export function verifyEntrySignature (entry: StoredEntry): void {
+  if (entry.envelope.signer !== entry.envelope.payload.author) fail('bad-signature', 'entry signer is not its author')
+  try {
+    verifyEnvelope(entry.envelope, ENTRY_DOMAIN)
+  } catch (cause) {
+    if (cause instanceof IdentityError) fail('bad-signature', `entry signature: ${cause.message}`, cause)
+    throw cause
+  }
+}

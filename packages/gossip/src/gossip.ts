@@ -1,0 +1,630 @@
+/**
+ * The gossip node: the I/O shell around the store, entry checks and the pure
+ * reconciliation core. Frames are handled one at a time in arrival order
+ * (so direct messages stay FIFO); the receive path never throws — every
+ * refusal is counted by reason.
+ */
+import { type CancelTimer, fromHex, randomBytes, sha256, toHex } from '@icn/identity'
+import { admits, normaliseAccessRule, type AccessRule } from './access.js'
+import { MAX_REJECTED_IDS, MAX_TOPIC_LENGTH } from './constants.js'
+import { type StoredEntry, createEntry, parseEntry, verifyEntrySignature } from './entry.js'
+import {
+  AccessDeniedError, ClosedError, EntryValidationError, InvalidArgumentError, InvalidEntryError, PayloadTooLargeError, RequestTimeoutError
+} from './errors.js'
+import type {
+  DirectHandler, EntryHandler, EntryValidator, Gossip, GossipComponents, GossipEntry, GossipInit, GossipStats, RejectReason, TopicInfo
+} from './index.js'
+import { type GossipOptions, fanoutFor, resolveOptions } from './options.js'
+import { TokenBucket } from './rate-limit.js'
+import { RangeOrderError, compareKeys, openingRanges, reconcile } from './reconcile.js'
+import { GossipStore } from './store.js'
+import {
+  type DirectMessage, type EntriesMessage, type SyncMessage, type TopicsMessage, type WantMessage, type WireMessage,
+  decodeMessage, encodeMessage
+} from './wire.js'
+
+const REJECT_REASONS: readonly RejectReason[] = [
+  'malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'unknown-topic', 'access-denied', 'validator',
+  'expired', 'future', 'replayed-nonce', 'stale-nonce', 'rate-limited', 'rounds-exceeded', 'no-handler', 'unsolicited'
+]
+
+/** Reasons that say the sending peer broke the protocol (rather than merely disagreeing with us). */
+const MISBEHAVIOUR: ReadonlySet<RejectReason> = new Set<RejectReason>(['malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'validator'])
+
+/** The pull cursor towards one peer for one topic: ids still to fetch and the page in flight. */
+interface PullState {
+  queue: string[]
+  queued: Set<string>
+  inFlight?: { nonce: string, ids: string[], sentAt: number }
+}
+
+interface PendingRequest {
+  peer: string
+  topic: string
+  resolve: (payload: Uint8Array) => void
+  reject: (error: Error) => void
+  cancelTimer: CancelTimer
+}
+
+function toGossipEntry (entry: StoredEntry): GossipEntry {
+  const body = entry.envelope.payload
+  return { id: entry.idHex, cid: entry.envelope.cid, topic: body.topic, author: body.author, payload: entry.payload, timestamp: body.timestamp, clock: body.clock }
+}
+
+export class GossipNode implements Gossip {
+  private readonly trustOf: (did: string) => number
+  private readonly random: () => number
+  private readonly handlers = new Map<string, Set<EntryHandler>>()
+  private readonly validators = new Map<string, EntryValidator>()
+  private readonly directHandlers = new Map<string, DirectHandler>()
+  private readonly ingressObservers = new Set<(from: string, bytes: Uint8Array) => void>()
+  private readonly pending = new Map<number, PendingRequest>()
+  private readonly syncBuckets = new Map<string, TokenBucket>()
+  private readonly pullBuckets = new Map<string, TokenBucket>()
+  private readonly pulls = new Map<string, Map<string, PullState>>()
+  private readonly rejectedIds = new Map<string, Set<string>>()
+  private readonly announced = new Map<string, { version: number, at: number }>()
+  private readonly background = new Set<Promise<void>>()
+  private readonly noncePrefix = randomBytes(8)
+  private nonceCounter = 0
+  private nextDirectId = 1
+  private topicsVersion = 0
+  private inbox: Promise<void> = Promise.resolve()
+  private closed = false
+  private closing: Promise<void> | undefined
+  private cancelTick: CancelTimer | undefined
+  private cancelSave: CancelTimer | undefined
+  private stopListening: (() => void) | undefined
+  private readonly counters: GossipStats
+
+  private constructor (private readonly components: GossipComponents, private readonly options: GossipOptions, private readonly store: GossipStore) {
+    this.trustOf = components.trustOf ?? (() => 0)
+    this.random = components.random ?? Math.random
+    this.counters = {
+      published: 0, accepted: 0, duplicates: 0, delivered: 0, handlerErrors: 0,
+      rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
+      syncsStarted: 0, syncMessagesSent: 0, syncBytesSent: 0, pullsSent: 0, saves: 0, saveFailures: 0
+    }
+  }
+
+  static async open (components: GossipComponents, init: GossipInit): Promise<GossipNode> {
+    const options = resolveOptions(init)
+    const store = await GossipStore.open({
+      path: options.path,
+      now: components.clock.now(),
+      retentionMs: options.retentionMs,
+      maxEntries: options.maxEntriesPerTopic,
+      maxPayloadBytes: options.maxPayloadBytes,
+      compressThreshold: options.compressThreshold
+    })
+    const node = new GossipNode(components, options, store)
+    node.start()
+    return node
+  }
+
+  get peerId (): string { return this.components.transport.id }
+
+  private get did (): string { return this.components.keyPair.did }
+
+  private start (): void {
+    this.stopListening = this.components.transport.onMessage((from, bytes) => this.receive(from, bytes))
+    this.scheduleTick()
+    if (this.store.topics.size > 0) for (const peer of this.components.transport.peers()) this.announce(peer)
+  }
+
+  // ---------------------------------------------------------------- topics
+
+  createTopic (topic: string, access: AccessRule = { kind: 'public' }): void {
+    this.assertOpen()
+    this.checkTopicName(topic)
+    if (this.store.createTopic(topic, normaliseAccessRule(access))) {
+      this.topicsVersion++
+      for (const peer of this.components.transport.peers()) this.announce(peer)
+      this.scheduleSave()
+    }
+  }
+
+  topics (): TopicInfo[] {
+    return [...this.store.topics.entries()].map(([name, t]) => ({ name, access: t.access, entries: t.log.size }))
+  }
+
+  setValidator (topic: string, validator: EntryValidator): void {
+    this.store.topic(topic)
+    if (typeof validator !== 'function') throw new InvalidArgumentError('validator must be a function')
+    this.validators.set(topic, validator)
+  }
+
+  subscribe (topic: string, handler: EntryHandler): () => void {
+    this.assertOpen()
+    this.store.topic(topic)
+    if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function')
+    let set = this.handlers.get(topic)
+    if (set === undefined) { set = new Set(); this.handlers.set(topic, set) }
+    set.add(handler)
+    return () => { this.unsubscribe(topic, handler) }
+  }
+
+  unsubscribe (topic: string, handler?: EntryHandler): void {
+    if (handler === undefined) this.handlers.delete(topic)
+    else this.handlers.get(topic)?.delete(handler)
+  }
+
+  entries (topic: string): GossipEntry[] {
+    return this.store.topic(topic).log.items.map(toGossipEntry)
+  }
+
+  // ---------------------------------------------------------------- publish
+
+  async publish (topic: string, payload: Uint8Array): Promise<GossipEntry> {
+    this.assertOpen()
+    const state = this.store.topic(topic)
+    if (!(payload instanceof Uint8Array)) throw new InvalidArgumentError('payload must be a Uint8Array')
+    if (payload.length > this.options.maxPayloadBytes) throw new PayloadTooLargeError(payload.length, this.options.maxPayloadBytes)
+    if (!admits(state.access, this.did, this.trustOf)) throw new AccessDeniedError(topic, this.did)
+    const existing = state.log.get(toHex(sha256(payload)))
+    if (existing !== undefined) return toGossipEntry(existing)
+    const clock = Object.fromEntries(this.store.clock)
+    clock[this.did] = (this.store.clock.get(this.did) ?? 0) + 1
+    const entry = createEntry(this.components.keyPair, { topic, payload, clock, timestamp: this.components.clock.now() }, this.options)
+    const published = toGossipEntry(entry)
+    if (!this.runValidator(topic, published)) throw new EntryValidationError(topic)
+    if (this.store.add(entry, this.components.clock.now()) !== 'added') {
+      throw new InvalidEntryError('expired', `topic '${topic}' is full of entries newer than now; the entry would be evicted at once`)
+    }
+    this.counters.published++
+    this.scheduleSave()
+    this.pushEntry(entry, undefined)
+    return published
+  }
+
+  private runValidator (topic: string, entry: GossipEntry): boolean {
+    const validator = this.validators.get(topic)
+    if (validator === undefined) return true
+    try {
+      return validator(entry) === true
+    } catch {
+      return false
+    }
+  }
+
+  /** Eager push to a random fanout of connected peers that carry the topic and pass its access rule. */
+  private pushEntry (entry: StoredEntry, except: string | undefined): void {
+    const topic = entry.envelope.payload.topic
+    const candidates = this.sharingPeers(topic).filter((p) => p !== except && p !== entry.envelope.payload.author)
+    const count = fanoutFor(candidates.length, this.options)
+    const frame = encodeMessage({ t: 'push', entries: [entry.bytes] })
+    for (let i = 0; i < count; i++) {
+      const j = i + Math.floor(this.random() * (candidates.length - i))
+      const peer = candidates[j] as string
+      candidates[j] = candidates[i] as string
+      this.components.transport.send(peer, frame)
+    }
+  }
+
+  private sharingPeers (topic: string): string[] {
+    const access = this.store.topic(topic).access
+    return this.components.transport.peers().filter((p) => this.store.peers.get(p)?.topics.has(topic) === true && admits(access, p, this.trustOf))
+  }
+
+  // ---------------------------------------------------------------- direct messages
+
+  send (peer: string, topic: string, payload: Uint8Array): void {
+    this.sendDirect(peer, topic, payload, undefined)
+  }
+
+  async request (peer: string, topic: string, payload: Uint8Array, options: { timeoutMs?: number } = {}): Promise<Uint8Array> {
+    const timeoutMs = options.timeoutMs ?? 10_000
+    const id = this.sendDirect(peer, topic, payload, undefined)
+    return await new Promise<Uint8Array>((resolve, reject) => {
+      const cancelTimer = this.components.clock.setTimeout(() => {
+        this.pending.delete(id)
+        reject(new RequestTimeoutError(peer, topic, timeoutMs))
+      }, timeoutMs)
+      this.pending.set(id, { peer, topic, resolve, reject, cancelTimer })
+    })
+  }
+
+  handleDirect (topic: string, handler: DirectHandler): () => void {
+    this.store.topic(topic)
+    if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function')
+    this.directHandlers.set(topic, handler)
+    return () => { if (this.directHandlers.get(topic) === handler) this.directHandlers.delete(topic) }
+  }
+
+  private sendDirect (peer: string, topic: string, payload: Uint8Array, re: number | undefined): number {
+    this.assertOpen()
+    const state = this.store.topic(topic)
+    if (!(payload instanceof Uint8Array)) throw new InvalidArgumentError('payload must be a Uint8Array')
+    if (payload.length > this.options.maxPayloadBytes) throw new PayloadTooLargeError(payload.length, this.options.maxPayloadBytes)
+    if (!admits(state.access, peer, this.trustOf)) throw new AccessDeniedError(topic, peer)
+    const id = this.nextDirectId++
+    this.components.transport.send(peer, encodeMessage({ t: 'direct', topic, id, re, payload }))
+    return id
+  }
+
+  // ---------------------------------------------------------------- receive path
+
+  onIngress (observer: (from: string, bytes: Uint8Array) => void): () => void {
+    this.ingressObservers.add(observer)
+    return () => { this.ingressObservers.delete(observer) }
+  }
+
+  private receive (from: string, bytes: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.resolve()
+    for (const observer of this.ingressObservers) {
+      try { observer(from, bytes) } catch { this.counters.handlerErrors++ }
+    }
+    const run = this.inbox.then(async () => { await this.process(from, bytes) })
+    this.inbox = run
+    return run
+  }
+
+  private reject (from: string, reason: RejectReason): void {
+    this.counters.rejected[reason]++
+    if (MISBEHAVIOUR.has(reason)) this.store.peer(from).misbehaviour++
+  }
+
+  private async process (from: string, bytes: Uint8Array): Promise<void> {
+    try {
+      if (!(bytes instanceof Uint8Array) || bytes.length > this.options.maxFrameBytes) { this.reject(from, 'too-large'); return }
+      let message: WireMessage
+      try { message = decodeMessage(bytes) } catch { this.reject(from, 'malformed'); return }
+      switch (message.t) {
+        case 'push': for (const entry of message.entries) await this.acceptEntry(from, entry, true, undefined); break
+        case 'entries': await this.onEntries(from, message); break
+        case 'sync': this.onSync(from, message); break
+        case 'want': this.onWant(from, message); break
+        case 'topics': this.onTopics(from, message); break
+        case 'direct': await this.onDirect(from, message); break
+      }
+    } catch {
+      // Unreachable by design (every check above counts its own reason); kept so a bug can never escape the receive path.
+      this.reject(from, 'malformed')
+    }
+  }
+
+  /**
+   * The ingress checks of an entry, in order: shape, bounded inflate and id
+   * (before dedup or anything else), topic, dedup, peer access, signature,
+   * clock skew, author access, validator; then store, deliver, and — for
+   * pushed entries — push on.
+   */
+  private async acceptEntry (from: string, bytes: Uint8Array, pushed: boolean, expectedTopic: string | undefined): Promise<void> {
+    let entry: StoredEntry
+    try {
+      entry = parseEntry(bytes, this.options, false)
+    } catch (error) {
+      this.reject(from, error instanceof InvalidEntryError ? (error.reason as RejectReason) : 'malformed')
+      return
+    }
+    const body = entry.envelope.payload
+    if (expectedTopic !== undefined && body.topic !== expectedTopic) { this.reject(from, 'malformed'); return }
+    const topic = this.store.topics.get(body.topic)
+    if (topic === undefined) { this.reject(from, 'unknown-topic'); return }
+    if (topic.log.has(entry.idHex)) { this.counters.duplicates++; return }
+    if (!admits(topic.access, from, this.trustOf)) { this.reject(from, 'access-denied'); return }
+    try {
+      verifyEntrySignature(entry)
+    } catch {
+      this.reject(from, 'bad-signature')
+      return
+    }
+    const now = this.components.clock.now()
+    if (body.timestamp > now + this.options.maxClockSkewMs) { this.reject(from, 'future'); return }
+    const published = toGossipEntry(entry)
+    if (!admits(topic.access, body.author, this.trustOf)) { this.rememberRejected(body.topic, entry.idHex); this.reject(from, 'access-denied'); return }
+    if (!this.runValidator(body.topic, published)) { this.rememberRejected(body.topic, entry.idHex); this.reject(from, 'validator'); return }
+    if (this.store.add(entry, now) !== 'added') { this.reject(from, 'expired'); return }
+    this.counters.accepted++
+    this.scheduleSave()
+    for (const handler of [...(this.handlers.get(body.topic) ?? [])]) {
+      this.counters.delivered++
+      try { await handler(published) } catch { this.counters.handlerErrors++ }
+    }
+    if (pushed && !this.closed) this.pushEntry(entry, from)
+  }
+
+  private rememberRejected (topic: string, idHex: string): void {
+    let set = this.rejectedIds.get(topic)
+    if (set === undefined) { set = new Set(); this.rejectedIds.set(topic, set) }
+    if (set.size >= MAX_REJECTED_IDS) set.delete(set.values().next().value as string)
+    set.add(idHex)
+  }
+
+  private onTopics (from: string, message: TopicsMessage): void {
+    const record = this.store.peer(from)
+    record.topics = new Set(message.topics)
+    if (this.announced.get(from)?.version !== this.topicsVersion) this.announce(from)
+    this.scheduleSave()
+  }
+
+  private announce (peer: string): void {
+    this.components.transport.send(peer, encodeMessage({ t: 'topics', topics: [...this.store.topics.keys()].sort() }))
+    this.announced.set(peer, { version: this.topicsVersion, at: this.components.clock.now() })
+  }
+
+  private async onDirect (from: string, message: DirectMessage): Promise<void> {
+    const topic = this.store.topics.get(message.topic)
+    if (topic === undefined) { this.reject(from, 'unknown-topic'); return }
+    if (!admits(topic.access, from, this.trustOf)) { this.reject(from, 'access-denied'); return }
+    if (message.re !== undefined) {
+      const waiting = this.pending.get(message.re)
+      if (waiting !== undefined && waiting.peer === from && waiting.topic === message.topic) {
+        this.pending.delete(message.re)
+        waiting.cancelTimer()
+        waiting.resolve(message.payload)
+        return
+      }
+    }
+    const handler = this.directHandlers.get(message.topic)
+    if (handler === undefined) { this.reject(from, 'no-handler'); return }
+    const reply = (payload: Uint8Array): void => { this.sendDirect(from, message.topic, payload, message.id) }
+    try {
+      await handler({ from, topic: message.topic, payload: message.payload, reply })
+    } catch {
+      this.counters.handlerErrors++
+    }
+  }
+
+  // ---------------------------------------------------------------- anti-entropy
+
+  private newNonce (): Uint8Array {
+    const nonce = new Uint8Array(16)
+    nonce.set(this.noncePrefix, 0)
+    new DataView(nonce.buffer).setFloat64(8, ++this.nonceCounter)
+    return nonce
+  }
+
+  private bucket (buckets: Map<string, TokenBucket>, peer: string, rate: { burst: number, perSecond: number }): TokenBucket {
+    let bucket = buckets.get(peer)
+    if (bucket === undefined) {
+      bucket = new TokenBucket(rate.burst, rate.perSecond, this.components.clock.now())
+      buckets.set(peer, bucket)
+    }
+    return bucket
+  }
+
+  private sendSync (peer: string, message: Omit<SyncMessage, 't' | 'nonce' | 'at'>): void {
+    const frame = encodeMessage({ t: 'sync', nonce: this.newNonce(), at: this.components.clock.now(), ...message })
+    this.counters.syncMessagesSent++
+    this.counters.syncBytesSent += frame.length
+    this.components.transport.send(peer, frame)
+  }
+
+  private startSync (peer: string, topic: string): void {
+    const log = this.store.topic(topic).log
+    const lower = log.floor(this.components.clock.now())
+    this.counters.syncsStarted++
+    this.sendSync(peer, { topic, round: 0, lower, ranges: openingRanges(log.items, lower) })
+  }
+
+  private onSync (from: string, message: SyncMessage): void {
+    const topic = this.store.topics.get(message.topic)
+    if (topic === undefined) { this.reject(from, 'unknown-topic'); return }
+    if (!admits(topic.access, from, this.trustOf)) { this.reject(from, 'access-denied'); return }
+    const now = this.components.clock.now()
+    if (!this.bucket(this.syncBuckets, from, this.options.syncRate).take(now)) { this.reject(from, 'rate-limited'); return }
+    if (Math.abs(now - message.at) > this.options.nonceTtlMs / 2) { this.reject(from, 'stale-nonce'); return }
+    if (!this.store.rememberNonce(from, toHex(message.nonce), now, this.options.nonceTtlMs)) { this.reject(from, 'replayed-nonce'); return }
+    if (message.round >= this.options.maxSyncRounds) { this.reject(from, 'rounds-exceeded'); return }
+    this.store.peer(from).topics.add(message.topic)
+    const log = topic.log
+    const floor = log.floor(now)
+    if (compareKeys(floor, message.lower) > 0) {
+      // We keep less than the peer asked about: restart the exchange above our floor.
+      this.sendSync(from, { topic: message.topic, round: message.round + 1, lower: floor, ranges: openingRanges(log.items, floor) })
+      return
+    }
+    let step
+    try {
+      step = reconcile(log.items, message.lower, message.ranges, this.options.reconcile)
+    } catch (error) {
+      if (!(error instanceof RangeOrderError)) throw error
+      this.reject(from, 'malformed')
+      return
+    }
+    if (step.reply.length > 0) this.sendSync(from, { topic: message.topic, round: message.round + 1, lower: message.lower, ranges: step.reply })
+    if (step.need.length > 0) this.enqueuePull(from, message.topic, step.need.map(toHex))
+  }
+
+  private enqueuePull (peer: string, topic: string, ids: string[]): void {
+    let perTopic = this.pulls.get(peer)
+    if (perTopic === undefined) { perTopic = new Map(); this.pulls.set(peer, perTopic) }
+    let state = perTopic.get(topic)
+    if (state === undefined) { state = { queue: [], queued: new Set() }; perTopic.set(topic, state) }
+    const log = this.store.topic(topic).log
+    const rejected = this.rejectedIds.get(topic)
+    for (const id of ids) {
+      if (log.has(id) || rejected?.has(id) === true || state.queued.has(id)) continue
+      state.queue.push(id)
+      state.queued.add(id)
+    }
+    if (state.inFlight === undefined) this.sendPullPage(peer, topic, state)
+  }
+
+  /** Sends the next page of the pull cursor, or forgets the cursor when nothing is left. */
+  private sendPullPage (peer: string, topic: string, state: PullState): void {
+    const log = this.store.topics.get(topic)?.log
+    const page: string[] = []
+    while (page.length < this.options.pullPageSize && state.queue.length > 0) {
+      const id = state.queue.shift() as string
+      if (log?.has(id) === true) state.queued.delete(id)
+      else page.push(id)
+    }
+    if (page.length === 0) {
+      state.inFlight = undefined
+      this.pulls.get(peer)?.delete(topic)
+      return
+    }
+    const nonce = this.newNonce()
+    state.inFlight = { nonce: toHex(nonce), ids: page, sentAt: this.components.clock.now() }
+    this.counters.pullsSent++
+    this.components.transport.send(peer, encodeMessage({ t: 'want', topic, nonce, ids: page.map(fromHex) }))
+  }
+
+  private onWant (from: string, message: WantMessage): void {
+    const topic = this.store.topics.get(message.topic)
+    if (topic === undefined) { this.reject(from, 'unknown-topic'); return }
+    if (!admits(topic.access, from, this.trustOf)) { this.reject(from, 'access-denied'); return }
+    if (!this.bucket(this.pullBuckets, from, this.options.pullRate).take(this.components.clock.now())) { this.reject(from, 'rate-limited'); return }
+    const budget = Math.floor(this.options.maxFrameBytes / 2)
+    const entries: Uint8Array[] = []
+    let size = 0
+    for (const id of message.ids) {
+      const entry = topic.log.get(toHex(id))
+      if (entry === undefined) continue
+      if (size + entry.bytes.length > budget) break
+      entries.push(entry.bytes)
+      size += entry.bytes.length
+    }
+    this.components.transport.send(from, encodeMessage({ t: 'entries', topic: message.topic, re: message.nonce, entries }))
+  }
+
+  private async onEntries (from: string, message: EntriesMessage): Promise<void> {
+    if (!this.store.topics.has(message.topic)) { this.reject(from, 'unknown-topic'); return }
+    const state = this.pulls.get(from)?.get(message.topic)
+    const answersCursor = state?.inFlight?.nonce === toHex(message.re)
+    if (!answersCursor && message.entries.length > 0) this.counters.rejected.unsolicited++
+    // Late or unsolicited replies are still checked and used: every entry passes the same ingress checks.
+    for (const entry of message.entries) await this.acceptEntry(from, entry, false, message.topic)
+    if (answersCursor && state?.inFlight !== undefined && !this.closed) {
+      for (const id of state.inFlight.ids) state.queued.delete(id)
+      state.inFlight = undefined
+      this.sendPullPage(from, message.topic, state)
+    }
+  }
+
+  syncNow (peer?: string): void {
+    this.assertOpen()
+    const connected = this.components.transport.peers()
+    const shared = (p: string): string[] => [...this.store.topics.keys()].filter((t) => this.sharingPeers(t).includes(p))
+    let target = peer
+    if (target === undefined) {
+      const candidates = connected.filter((p) => shared(p).length > 0)
+      if (candidates.length === 0) return
+      const oldest = Math.min(...candidates.map((p) => this.store.peer(p).lastSyncAt))
+      const due = candidates.filter((p) => this.store.peer(p).lastSyncAt === oldest)
+      target = due[Math.floor(this.random() * due.length)] as string
+    }
+    this.store.peer(target).lastSyncAt = this.components.clock.now()
+    for (const topic of shared(target)) this.startSync(target, topic)
+  }
+
+  private tick (): void {
+    this.cancelTick = undefined
+    if (this.closed) return
+    const now = this.components.clock.now()
+    let evicted = 0
+    for (const { log } of this.store.topics.values()) evicted += log.evictExpired(now)
+    if (evicted > 0) this.scheduleSave()
+    const connected = new Set(this.components.transport.peers())
+    for (const peer of connected) {
+      const sent = this.announced.get(peer)
+      if (this.store.topics.size > 0 && (sent === undefined || sent.version !== this.topicsVersion || now - sent.at >= this.options.announceIntervalMs)) this.announce(peer)
+    }
+    for (const [peer, perTopic] of this.pulls) {
+      if (!connected.has(peer)) { this.pulls.delete(peer); continue }
+      for (const [topic, state] of perTopic) {
+        if (state.inFlight !== undefined && now - state.inFlight.sentAt >= this.options.pullTimeoutMs) {
+          state.queue.unshift(...state.inFlight.ids)
+          state.inFlight = undefined
+          this.sendPullPage(peer, topic, state)
+        }
+      }
+    }
+    this.syncNow()
+    this.scheduleTick()
+  }
+
+  private scheduleTick (): void {
+    this.cancelTick = this.components.clock.setTimeout(() => { this.tick() }, this.options.antiEntropyIntervalMs)
+  }
+
+  // ---------------------------------------------------------------- persistence and lifecycle
+
+  misbehaviour (peer: string): number {
+    return this.store.peers.get(peer)?.misbehaviour ?? 0
+  }
+
+  stats (): GossipStats {
+    return { ...this.counters, rejected: { ...this.counters.rejected } }
+  }
+
+  private scheduleSave (): void {
+    if (this.store.path === undefined || this.closed || this.cancelSave !== undefined) return
+    this.cancelSave = this.components.clock.setTimeout(() => {
+      this.cancelSave = undefined
+      this.track(this.save())
+    }, this.options.saveDelayMs)
+  }
+
+  private async save (): Promise<void> {
+    if (this.store.path === undefined) return
+    try {
+      await this.store.save()
+      this.counters.saves++
+    } catch (error) {
+      this.counters.saveFailures++
+      throw error
+    }
+  }
+
+  /** Keeps a background promise until it settles, so `close` can await it; its failure is already counted. */
+  private track (work: Promise<void>): void {
+    const settled = work.catch(() => undefined).finally(() => { this.background.delete(settled) })
+    this.background.add(settled)
+  }
+
+  async flush (): Promise<void> {
+    this.assertOpen()
+    await this.save()
+  }
+
+  async exportState (): Promise<Uint8Array> {
+    this.assertOpen()
+    await this.inbox
+    return this.store.exportState()
+  }
+
+  async restoreState (state: Uint8Array): Promise<void> {
+    this.assertOpen()
+    await this.inbox
+    this.store.restoreState(state, this.components.clock.now())
+    this.pulls.clear()
+    this.topicsVersion++
+    for (const peer of this.components.transport.peers()) this.announce(peer)
+    await this.save()
+  }
+
+  private assertOpen (): void {
+    if (this.closed) throw new ClosedError()
+  }
+
+  private checkTopicName (topic: string): void {
+    if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) throw new InvalidArgumentError(`topic must be a non-empty string of at most ${MAX_TOPIC_LENGTH} characters`)
+  }
+
+  async close (): Promise<void> {
+    if (this.closing !== undefined) { await this.closing; return }
+    this.closed = true
+    this.closing = (async () => {
+      this.stopListening?.()
+      this.cancelTick?.()
+      this.cancelSave?.()
+      this.cancelSave = undefined
+      for (const [id, request] of this.pending) {
+        request.cancelTimer()
+        request.reject(new ClosedError())
+        this.pending.delete(id)
+      }
+      await this.inbox
+      await Promise.all([...this.background])
+      await this.save()
+    })()
+    await this.closing
+  }
+
+  async shutdown (): Promise<void> {
+    await this.close()
+  }
+}

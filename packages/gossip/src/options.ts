@@ -1,0 +1,77 @@
+/** Defaults and validation of `GossipInit`. */
+import { DAY_MS, MIB } from './constants.js'
+import { InvalidArgumentError } from './errors.js'
+import type { GossipInit } from './index.js'
+import type { ReconcileOptions } from './reconcile.js'
+
+export interface GossipOptions {
+  path: string | undefined
+  retentionMs: number
+  maxEntriesPerTopic: number
+  maxPayloadBytes: number
+  compressThreshold: number
+  maxFrameBytes: number
+  fanoutFactor: number
+  minFanout: number
+  maxFanout: number
+  antiEntropyIntervalMs: number
+  announceIntervalMs: number
+  pullPageSize: number
+  pullTimeoutMs: number
+  syncRate: { burst: number, perSecond: number }
+  pullRate: { burst: number, perSecond: number }
+  nonceTtlMs: number
+  maxClockSkewMs: number
+  maxSyncRounds: number
+  saveDelayMs: number
+  reconcile: ReconcileOptions
+}
+
+function positive (name: string, value: number | undefined, fallback: number, min = 1): number {
+  const v = value ?? fallback
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min}`)
+  return v
+}
+
+/** Fills defaults; throws `InvalidArgumentError` for out-of-range options. */
+export function resolveOptions (init: GossipInit): GossipOptions {
+  const rate = (name: string, value: { burst: number, perSecond: number } | undefined, burst: number, perSecond: number): { burst: number, perSecond: number } => ({
+    burst: positive(`${name}.burst`, value?.burst, burst),
+    perSecond: positive(`${name}.perSecond`, value?.perSecond, perSecond, 0)
+  })
+  const options: GossipOptions = {
+    path: init.path,
+    retentionMs: positive('retentionMs', init.retentionMs, 30 * DAY_MS),
+    maxEntriesPerTopic: positive('maxEntriesPerTopic', init.maxEntriesPerTopic, 10_000),
+    maxPayloadBytes: positive('maxPayloadBytes', init.maxPayloadBytes, 10 * MIB, 0),
+    compressThreshold: positive('compressThreshold', init.compressThreshold, 1024, 0),
+    maxFrameBytes: positive('maxFrameBytes', init.maxFrameBytes, 16 * MIB),
+    fanoutFactor: positive('fanoutFactor', init.fanoutFactor, 1, 0),
+    minFanout: positive('minFanout', init.minFanout, 3, 0),
+    maxFanout: positive('maxFanout', init.maxFanout, 10, 0),
+    antiEntropyIntervalMs: positive('antiEntropyIntervalMs', init.antiEntropyIntervalMs, 2000),
+    announceIntervalMs: positive('announceIntervalMs', init.announceIntervalMs, 60_000),
+    pullPageSize: positive('pullPageSize', init.pullPageSize, 64),
+    pullTimeoutMs: positive('pullTimeoutMs', init.pullTimeoutMs, 5000),
+    syncRate: rate('syncRate', init.syncRate, 64, 32),
+    pullRate: rate('pullRate', init.pullRate, 32, 16),
+    nonceTtlMs: positive('nonceTtlMs', init.nonceTtlMs, 600_000),
+    maxClockSkewMs: positive('maxClockSkewMs', init.maxClockSkewMs, 300_000, 0),
+    maxSyncRounds: positive('maxSyncRounds', init.maxSyncRounds, 64),
+    saveDelayMs: positive('saveDelayMs', init.saveDelayMs, 1000, 0),
+    reconcile: {
+      branching: positive('reconcile.branching', init.reconcile?.branching, 16, 2),
+      idThreshold: positive('reconcile.idThreshold', init.reconcile?.idThreshold, 32),
+      maxRanges: positive('reconcile.maxRanges', init.reconcile?.maxRanges, 128, 2)
+    }
+  }
+  if (options.minFanout > options.maxFanout) throw new InvalidArgumentError('minFanout must not exceed maxFanout')
+  return options
+}
+
+/** Eager-push fanout for `n` peers sharing a topic: clamp(ceil((log2 n + 1) × factor), min, max), at most n. */
+export function fanoutFor (n: number, options: Pick<GossipOptions, 'fanoutFactor' | 'minFanout' | 'maxFanout'>): number {
+  if (n <= 0) return 0
+  const raw = Math.ceil((Math.log2(n) + 1) * options.fanoutFactor)
+  return Math.min(n, Math.max(options.minFanout, Math.min(options.maxFanout, raw)))
+}

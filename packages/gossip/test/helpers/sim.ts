@@ -1,0 +1,69 @@
+// Shared set-up for simulated-network tests: deterministic keys, a cluster of
+// gossip nodes whose peer ids are their DIDs, and set comparisons.
+import { type KeyPair, keyPairFromSeed, utf8 } from '@icn/identity'
+import { ManualClock, SeededRng, SimNetwork, type LinkConditions } from '@icn/testkit'
+import { type Gossip, type GossipEntry, type GossipInit, createGossip } from '../../src/index.js'
+
+export function keyOf (index: number): KeyPair {
+  const seed = new Uint8Array(32)
+  new DataView(seed.buffer).setUint32(0, index + 1)
+  return keyPairFromSeed(seed)
+}
+
+export interface SimCluster {
+  network: SimNetwork
+  clock: ManualClock
+  rng: SeededRng
+  keys: KeyPair[]
+  nodes: Gossip[]
+  /** Every entry each node's subscription handler saw, by node index. */
+  delivered: GossipEntry[][]
+  ids: string[]
+  close(): Promise<void>
+}
+
+export interface SimClusterInit {
+  size: number
+  seed: number
+  topic?: string
+  defaults?: Partial<LinkConditions>
+  init?: (index: number) => GossipInit
+  validator?: (entry: GossipEntry) => boolean
+}
+
+/** `size` gossip nodes on one SimNetwork, each carrying `topic` (public) with an optional validator. */
+export async function simCluster (options: SimClusterInit): Promise<SimCluster> {
+  const topic = options.topic ?? 'test:topic'
+  const network = new SimNetwork({ seed: options.seed, defaults: options.defaults })
+  const rng = new SeededRng(options.seed ^ 0x5eed)
+  const keys = Array.from({ length: options.size }, (_, i) => keyOf(i))
+  const endpoints = keys.map((k) => network.addNode(k.did))
+  const delivered: GossipEntry[][] = keys.map(() => [])
+  const nodes: Gossip[] = []
+  for (let i = 0; i < options.size; i++) {
+    const random = rng.fork()
+    const node = await createGossip(
+      { transport: endpoints[i]!, clock: network.clock, keyPair: keys[i]!, random: () => random.float() },
+      options.init?.(i) ?? {}
+    )
+    node.createTopic(topic)
+    if (options.validator !== undefined) node.setValidator(topic, options.validator)
+    node.subscribe(topic, (entry) => { delivered[i]!.push(entry) })
+    nodes.push(node)
+  }
+  return {
+    network, clock: network.clock, rng, keys, nodes, delivered, ids: keys.map((k) => k.did),
+    close: async () => { for (const node of nodes) await node.close() }
+  }
+}
+
+/** Sorted entry ids a node holds on `topic`. */
+export function idSet (node: Gossip, topic = 'test:topic'): string[] {
+  return node.entries(topic).map((e) => e.id).sort()
+}
+
+/** A unique payload: index, publisher and some padding so some payloads compress. */
+export function payloadFor (n: number, publisher: number, size = 48): Uint8Array {
+  const text = `entry-${n}-from-${publisher}-`.padEnd(size, 'x')
+  return utf8(text)
+}
