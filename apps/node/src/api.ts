@@ -1,0 +1,182 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { timingSafeEqual } from 'node:crypto'
+import { fromJson, toJson } from '@icn/identity'
+import { ApiError } from './errors.js'
+import type { Logger } from './logger.js'
+
+/** A parsed API request. */
+export interface ApiRequest {
+  /** The JSON body (bytes and bigints restored as by `fromJson`), `undefined` for GET. */
+  body: unknown
+  query: URLSearchParams
+  /** Path segments after the route prefix, e.g. `['abc']` for `/snapshots/abc/verify` on route `/snapshots/:id/verify`. */
+  params: Record<string, string>
+}
+
+export type ApiHandler = (request: ApiRequest) => Promise<unknown>
+
+/** A route: method, path pattern (`:name` captures one segment) and handler. */
+export interface ApiRoute {
+  method: 'GET' | 'POST'
+  path: string
+  handler: ApiHandler
+}
+
+export interface ApiServerInit {
+  token: string
+  routes: ApiRoute[]
+  logger: Logger
+  /** @default 0 (a free port) */
+  port?: number
+  /** @default 1048576 */
+  maxBodyBytes?: number
+}
+
+export interface ApiServer {
+  readonly port: number
+  close(): Promise<void>
+}
+
+function matchRoute (routes: ApiRoute[], method: string, path: string): { route: ApiRoute, params: Record<string, string> } | 'wrong-method' | undefined {
+  const segments = path.split('/').filter((s) => s !== '')
+  let methodMismatch = false
+  for (const route of routes) {
+    const pattern = route.path.split('/').filter((s) => s !== '')
+    if (pattern.length !== segments.length) continue
+    const params: Record<string, string> = {}
+    const matches = pattern.every((p, i) => {
+      if (p.startsWith(':')) { params[p.slice(1)] = decodeURIComponent(segments[i]!); return true }
+      return p === segments[i]
+    })
+    if (!matches) continue
+    if (route.method !== method) { methodMismatch = true; continue }
+    return { route, params }
+  }
+  return methodMismatch ? 'wrong-method' : undefined
+}
+
+function tokenMatches (header: string | undefined, token: string): boolean {
+  if (header === undefined || !header.startsWith('Bearer ')) return false
+  const given = Buffer.from(header.slice('Bearer '.length))
+  const expected = Buffer.from(token)
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}
+
+async function readBody (req: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  // An oversized body is drained (not kept) so the client still reads the 413 instead of a reset.
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size <= limit) chunks.push(chunk as Buffer)
+  }
+  if (size > limit) throw new ApiError(413, 'BAD_REQUEST', `request body exceeds ${limit} bytes`)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** Maps an error to an HTTP status: typed errors with a `code` are the caller's fault (4xx), anything else is 500. */
+function statusOf (err: unknown): number {
+  if (err instanceof ApiError) return err.status
+  if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string') return 422
+  return 500
+}
+
+function send (res: ServerResponse, status: number, value: unknown): void {
+  const body = toJson(value)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+/**
+ * The node's local HTTP/JSON API: bound to 127.0.0.1 only, every request must
+ * carry `Authorization: Bearer <token>` (401 otherwise); malformed JSON is 400,
+ * unknown routes 404, wrong methods 405, domain validation errors 422.
+ */
+export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
+  const maxBody = init.maxBodyBytes ?? 1024 * 1024
+  const inFlight = new Set<Promise<void>>()
+  const server = createServer((req, res) => {
+    const task = (async () => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1')
+      try {
+        if (!tokenMatches(req.headers.authorization, init.token)) throw new ApiError(401, 'UNAUTHORIZED', 'missing or wrong API token (Authorization: Bearer <token from the data directory>)')
+        const match = matchRoute(init.routes, req.method ?? 'GET', url.pathname)
+        if (match === undefined) throw new ApiError(404, 'NOT_FOUND', `no route ${req.method ?? ''} ${url.pathname}`)
+        if (match === 'wrong-method') throw new ApiError(405, 'BAD_REQUEST', `${req.method ?? ''} is not allowed on ${url.pathname}`)
+        let body: unknown
+        if (req.method === 'POST') {
+          const text = await readBody(req, maxBody)
+          if (text.trim() === '') body = {}
+          else {
+            try {
+              body = fromJson(text)
+            } catch {
+              throw new ApiError(400, 'BAD_REQUEST', 'request body is not valid JSON')
+            }
+          }
+          if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'BAD_REQUEST', 'request body must be a JSON object')
+        }
+        const result = await match.route.handler({ body, query: url.searchParams, params: match.params })
+        send(res, 200, result ?? { ok: true })
+      } catch (err) {
+        const status = statusOf(err)
+        const error = err as Error & { code?: unknown }
+        if (status >= 500) init.logger.error({ err: error.message, path: url.pathname }, 'API handler failed')
+        send(res, status, { error: error.name, code: typeof error.code === 'string' ? error.code : 'INTERNAL', message: error.message })
+      }
+    })()
+    inFlight.add(task)
+    void task.finally(() => inFlight.delete(task))
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(init.port ?? 0, '127.0.0.1', () => { server.off('error', reject); resolve() })
+  })
+  const port = (server.address() as AddressInfo).port
+  return {
+    port,
+    async close () {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+      await Promise.allSettled([...inFlight])
+    }
+  }
+}
+
+/** Reads a required string field of a request body. */
+export function requireString (body: unknown, field: string): string {
+  const value = (body as Record<string, unknown>)[field]
+  if (typeof value !== 'string' || value === '') throw new ApiError(400, 'BAD_REQUEST', `field '${field}' must be a non-empty string`)
+  return value
+}
+
+/** Reads an optional string field. */
+export function optionalString (body: unknown, field: string): string | undefined {
+  const value = (body as Record<string, unknown>)[field]
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') throw new ApiError(400, 'BAD_REQUEST', `field '${field}' must be a string`)
+  return value
+}
+
+/** Reads a required number field within [min, max]. */
+export function requireNumber (body: unknown, field: string, min: number, max: number): number {
+  const value = (body as Record<string, unknown>)[field]
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new ApiError(400, 'BAD_REQUEST', `field '${field}' must be a number in [${min}, ${max}]`)
+  }
+  return value
+}
+
+/** Reads a positive integer amount given as a decimal string, a bigint, or a safe integer. */
+export function requireAmount (body: unknown, field: string): bigint {
+  const value = (body as Record<string, unknown>)[field]
+  let amount: bigint | undefined
+  if (typeof value === 'bigint') amount = value
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) amount = BigInt(value)
+  else if (typeof value === 'string' && /^[0-9]+$/.test(value)) amount = BigInt(value)
+  if (amount === undefined || amount <= 0n) throw new ApiError(400, 'BAD_REQUEST', `field '${field}' must be a positive integer amount`)
+  return amount
+}

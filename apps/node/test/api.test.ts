@@ -1,0 +1,60 @@
+import { toJson } from '@icn/identity'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type ApiServer, requireAmount, requireString, startApiServer } from '../src/api.js'
+import { createLogger } from '../src/logger.js'
+
+const token = 'a'.repeat(64)
+let server: ApiServer | undefined
+afterEach(async () => { await server?.close(); server = undefined })
+
+class DomainError extends Error {
+  override readonly name = 'DomainError'
+  readonly code = 'INSUFFICIENT_CREDIT'
+}
+
+async function start (): Promise<ApiServer> {
+  server = await startApiServer({
+    token,
+    logger: createLogger('silent'),
+    routes: [
+      { method: 'GET', path: '/hello', handler: async ({ query }) => ({ hello: query.get('name') }) },
+      { method: 'POST', path: '/pay', handler: async ({ body }) => ({ to: requireString(body, 'to'), amount: requireAmount(body, 'amount') }) },
+      { method: 'POST', path: '/items/:id/check', handler: async ({ params }) => ({ id: params.id }) },
+      { method: 'POST', path: '/fail', handler: async () => { throw new DomainError('over the limit') } }
+    ]
+  })
+  return server
+}
+
+async function call (method: string, path: string, body?: string, auth: string | null = `Bearer ${token}`): Promise<{ status: number, json: unknown }> {
+  const response = await fetch(`http://127.0.0.1:${server!.port}${path}`, { method, body, headers: auth === null ? {} : { authorization: auth } })
+  return { status: response.status, json: await response.json() }
+}
+
+describe('local HTTP API', () => {
+  it('refuses requests without the right token with 401', async () => {
+    await start()
+    expect(await call('GET', '/hello', undefined, null)).toEqual({ status: 401, json: { error: 'ApiError', code: 'UNAUTHORIZED', message: expect.stringContaining('API token') as string } })
+    expect((await call('GET', '/hello', undefined, `Bearer ${'b'.repeat(64)}`)).status).toBe(401)
+    expect((await call('GET', '/hello', undefined, token)).status).toBe(401)
+  })
+
+  it('serves routes with query, body and path parameters', async () => {
+    await start()
+    expect(await call('GET', '/hello?name=coop')).toEqual({ status: 200, json: { hello: 'coop' } })
+    expect(await call('POST', '/pay', toJson({ to: 'bob', amount: '250' }))).toEqual({ status: 200, json: { to: 'bob', amount: { $bigint: '250' } } })
+    expect(await call('POST', '/items/x%2Fy/check', '{}')).toEqual({ status: 200, json: { id: 'x/y' } })
+  })
+
+  it('answers clear 4xx errors for malformed requests', async () => {
+    await start()
+    expect(await call('POST', '/pay', '{not json')).toEqual({ status: 400, json: { error: 'ApiError', code: 'BAD_REQUEST', message: 'request body is not valid JSON' } })
+    expect(await call('POST', '/pay', '[1,2]')).toEqual({ status: 400, json: { error: 'ApiError', code: 'BAD_REQUEST', message: 'request body must be a JSON object' } })
+    expect(await call('POST', '/pay', '{"to":"bob","amount":-5}')).toEqual({ status: 400, json: { error: 'ApiError', code: 'BAD_REQUEST', message: "field 'amount' must be a positive integer amount" } })
+    expect(await call('POST', '/pay', '{"amount":"5"}')).toEqual({ status: 400, json: { error: 'ApiError', code: 'BAD_REQUEST', message: "field 'to' must be a non-empty string" } })
+    expect((await call('POST', '/pay', 'x'.repeat(2 * 1024 * 1024))).status).toBe(413)
+    expect(await call('GET', '/nowhere')).toEqual({ status: 404, json: { error: 'ApiError', code: 'NOT_FOUND', message: 'no route GET /nowhere' } })
+    expect((await call('GET', '/pay')).status).toBe(405)
+    expect(await call('POST', '/fail', '{}')).toEqual({ status: 422, json: { error: 'DomainError', code: 'INSUFFICIENT_CREDIT', message: 'over the limit' } })
+  })
+})
