@@ -1,6 +1,6 @@
 import { type Did, type KeyPair, keyPairFromSeed } from '@icn/identity'
 import { expect } from 'vitest'
-import { type Ledger, decodeEntry, netChanges } from '../src/index.js'
+import { type AccountDelta, type Ledger, type SignedEntry, decodeEntry, netChanges, signEntry } from '../src/index.js'
 
 /** Deterministic key pairs: member(0), member(1), … */
 export function member (index: number): KeyPair {
@@ -55,4 +55,22 @@ export function assertInvariants (ledger: Ledger): void {
   // journal and balances agree
   expect(new Map(rows.map((r) => [`${r.account} ${r.currency}`, r.balance]))).toEqual(journal)
   expect(applied).toBe(ledger.entryCount())
+}
+
+/** Signs an entry by hand (for entries a correct ledger would never create: unbalanced, forks, gaps…). */
+export function handEntry (author: KeyPair, seq: number, prev: string | undefined, deltas: AccountDelta[], extra: { acks?: string[], reference?: string, timestamp?: number } = {}): SignedEntry {
+  return signEntry({
+    author: author.did,
+    seq,
+    ...(prev === undefined ? {} : { prev }),
+    timestamp: extra.timestamp ?? 1_700_000_000_000 + seq,
+    deltas,
+    ...(extra.reference === undefined ? {} : { reference: extra.reference }),
+    acks: extra.acks ?? []
+  }, author)
+}
+
+/** The two deltas of a payment. */
+export function payment (from: Did, to: Did, amount: bigint, currency = 'HOUR'): AccountDelta[] {
+  return [{ account: from, currency, debit: amount }, { account: to, currency, credit: amount }]
 }

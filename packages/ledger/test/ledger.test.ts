@@ -1,0 +1,347 @@
+import { DAG_CBOR_CODE, type KeyPair, cidOfBytes, decode, encode, encodeEnvelope } from '@icn/identity'
+import { ManualClock, withTempDir } from '@icn/testkit'
+import { describe, expect, test } from 'vitest'
+import {
+  AmountOutOfRangeError, EntryRejectedError, InvalidArgumentError, InvalidStateError, type Ledger, LedgerClosedError,
+  MalformedEntryError, PERMISSIVE_POLICY, openLedger
+} from '../src/index.js'
+import { assertInvariants, handEntry, member, payment } from './fixtures.js'
+
+const [alice, bob, carol] = [member(0), member(1), member(2)] as [KeyPair, KeyPair, KeyPair]
+
+async function withLedgers (fn: (a: Ledger, b: Ledger, clock: ManualClock) => Promise<void>, trust = 0): Promise<void> {
+  await withTempDir(async (dir) => {
+    const clock = new ManualClock()
+    const a = await openLedger({ path: `${dir}/a`, clock, trustOf: () => trust })
+    const b = await openLedger({ path: `${dir}/b`, clock, trustOf: () => trust })
+    try {
+      await fn(a, b, clock)
+      assertInvariants(a)
+      assertInvariants(b)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+}
+
+describe('local entries', () => {
+  test('payments move exact balances, chain, acks and ids', async () => {
+    await withLedgers(async (ledger, _b, clock) => {
+      const e1 = await ledger.pay(alice, bob.did, 'HOUR', 100n, 'coffee')
+      clock.advance(10)
+      const e2 = await ledger.pay(bob, alice.did, 'HOUR', 30n)
+      expect(e1.id).toBe(cidOfBytes(e1.bytes, DAG_CBOR_CODE).toString())
+      expect(e1.entry).toEqual({
+        author: alice.did, seq: 1, timestamp: 1_700_000_000_000, reference: 'coffee', acks: [],
+        deltas: [{ account: alice.did, currency: 'HOUR', debit: 100n }, { account: bob.did, currency: 'HOUR', credit: 100n }]
+      })
+      expect(e2.entry.seq).toBe(1)
+      expect(e2.entry.acks).toEqual([e1.id])
+      expect(e2.entry.timestamp).toBe(1_700_000_000_010)
+      const e3 = await ledger.pay(alice, carol.did, 'HOUR', 5n)
+      expect(e3.entry).toMatchObject({ seq: 2, prev: e1.id, acks: [e2.id] })
+      expect(ledger.balance(alice.did, 'HOUR')).toBe(-75n)
+      expect(ledger.balance(bob.did, 'HOUR')).toBe(70n)
+      expect(ledger.balance(carol.did, 'HOUR')).toBe(5n)
+      expect(ledger.balance(carol.did, 'OTHER')).toBe(0n)
+      expect(ledger.chainHead(alice.did)).toEqual({ author: alice.did, seq: 2, id: e3.id })
+      expect(ledger.entry(e2.id)?.bytes).toEqual(e2.bytes)
+      expect(ledger.entryCount()).toBe(3)
+    })
+  })
+
+  test('an entry over the credit limit is rejected and nothing is written', async () => {
+    await withLedgers(async (ledger) => {
+      // conservative policy, zero trust, first entry: 10,000 × 25 % ramp = 2,500
+      expect(ledger.creditLimit(alice.did, 'HOUR')).toBe(2500n)
+      const root = ledger.stateRoot()
+      const err = await ledger.pay(alice, bob.did, 'HOUR', 2501n).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(EntryRejectedError)
+      expect((err as EntryRejectedError).reason).toBe('exceeds-credit-limit')
+      expect(ledger.stateRoot()).toBe(root)
+      expect(ledger.chainHead(alice.did)).toBeUndefined()
+      expect(ledger.quarantine()).toEqual([])
+      await ledger.pay(alice, bob.did, 'HOUR', 2500n)
+      expect(ledger.balance(alice.did, 'HOUR')).toBe(-2500n)
+    })
+  })
+
+  test('acknowledged credits raise what the author may spend', async () => {
+    await withLedgers(async (ledger) => {
+      await ledger.pay(alice, bob.did, 'HOUR', 2000n)
+      // bob: known 0 + acked 2000, volume 2000 → limit (10,000 + 100) × 25 % = 2,525
+      await expect(ledger.pay(bob, carol.did, 'HOUR', 4526n)).rejects.toThrow(EntryRejectedError)
+      const paid = await ledger.pay(bob, carol.did, 'HOUR', 4525n)
+      expect(paid.entry.acks).toHaveLength(1)
+      expect(ledger.balance(bob.did, 'HOUR')).toBe(-2525n)
+    })
+  })
+
+  test('trust and history raise the limit; the ramp grows with the chain', async () => {
+    await withLedgers(async (ledger) => {
+      expect(ledger.creditLimit(alice.did, 'HOUR')).toBe(2875n) // (10,000 + 10,000 × 0.5 × 0.3) × 25 %
+      for (let i = 0; i < 10; i++) await ledger.pay(alice, bob.did, 'HOUR', 10n)
+      expect(ledger.creditLimit(alice.did, 'HOUR')).toBe(11_505n) // fully ramped: 10,000 + 1,500 + 100 × 0.05
+    }, 0.5)
+  })
+
+  test('governance override replaces the policy limit', async () => {
+    await withLedgers(async (ledger) => {
+      await ledger.setCreditLimit(alice.did, 'HOUR', 50_000n, 'proposal-7')
+      expect(ledger.creditLimit(alice.did, 'HOUR')).toBe(50_000n)
+      expect(ledger.overrides()).toEqual([{ account: alice.did, currency: 'HOUR', limit: 50_000n, reference: 'proposal-7' }])
+      await ledger.pay(alice, bob.did, 'HOUR', 50_000n)
+      expect(ledger.balance(alice.did, 'HOUR')).toBe(-50_000n)
+      await expect(ledger.setCreditLimit(alice.did, 'HOUR', -1n, 'x')).rejects.toThrow(InvalidArgumentError)
+      await expect(ledger.setCreditLimit(alice.did, 'HOUR', 1n << 63n, 'x')).rejects.toThrow(InvalidArgumentError)
+      await expect(ledger.setCreditLimit(alice.did, 'HOUR', 5n, '')).rejects.toThrow(InvalidArgumentError)
+      await expect(ledger.setCreditLimit('did:icn:nope' as never, 'HOUR', 5n, 'x')).rejects.toThrow(InvalidArgumentError)
+    })
+  })
+
+  test('validation hooks reject local and remote entries with a typed reason', async () => {
+    await withLedgers(async (source, target) => {
+      const remove = target.addValidationHook((entry) => entry.reference === 'weapons'
+        ? { ok: false, reason: 'charter-violation', detail: 'charter §3 forbids weapons' }
+        : { ok: true })
+      const entry = await source.pay(alice, bob.did, 'HOUR', 10n, 'weapons')
+      const outcome = await target.applyEnvelope(entry.bytes)
+      expect(outcome).toEqual({ id: entry.id, status: 'quarantined', reason: 'charter-violation', detail: 'charter §3 forbids weapons', released: [] })
+      expect(target.chainHead(alice.did)).toEqual({ author: alice.did, seq: 1, id: entry.id })
+      const local = await target.pay(bob, alice.did, 'HOUR', 1n, 'weapons').catch((e: unknown) => e)
+      expect((local as EntryRejectedError).reason).toBe('charter-violation')
+      remove()
+      expect((await target.pay(bob, alice.did, 'HOUR', 1n, 'weapons')).entry.seq).toBe(1)
+    })
+  })
+
+  test('bad arguments are typed errors and write nothing', async () => {
+    await withLedgers(async (ledger) => {
+      await expect(ledger.pay(alice, bob.did, 'HOUR', -1n)).rejects.toThrow(AmountOutOfRangeError)
+      await expect(ledger.pay(alice, bob.did, 'HOUR', 1n << 63n)).rejects.toThrow(AmountOutOfRangeError)
+      await expect(ledger.pay(alice, bob.did, 'HOUR', 1.5 as unknown as bigint)).rejects.toThrow(AmountOutOfRangeError)
+      await expect(ledger.pay(alice, bob.did, 'HOUR', '5' as unknown as bigint)).rejects.toThrow(MalformedEntryError)
+      await expect(ledger.pay(alice, bob.did, 'bad currency', 1n)).rejects.toThrow(InvalidArgumentError)
+      await expect(ledger.pay(alice, 'someone' as never, 'HOUR', 1n)).rejects.toThrow(InvalidArgumentError)
+      await expect(ledger.createEntry(alice, { deltas: [] })).rejects.toThrow(MalformedEntryError)
+      expect(() => ledger.history(alice.did, { limit: 0 })).toThrow(InvalidArgumentError)
+      expect(() => ledger.history(alice.did, { after: 'x' })).toThrow(InvalidArgumentError)
+      expect(ledger.entryCount()).toBe(0)
+      expect(ledger.heads()).toEqual([])
+    })
+  })
+})
+
+describe('remote entries', () => {
+  test('applied once, duplicates ignored, gaps held then released in order', async () => {
+    await withLedgers(async (source, target) => {
+      const e1 = await source.pay(alice, bob.did, 'HOUR', 10n)
+      const e2 = await source.pay(alice, bob.did, 'HOUR', 20n)
+      const e3 = await source.pay(alice, carol.did, 'HOUR', 30n)
+      expect(await target.applyEnvelope(e3.bytes)).toEqual({ id: e3.id, status: 'pending', released: [] })
+      expect(await target.applyEnvelope(e2.bytes)).toEqual({ id: e2.id, status: 'pending', released: [] })
+      expect(await target.applyEnvelope(e2.bytes)).toEqual({ id: e2.id, status: 'duplicate', released: [] })
+      expect(target.pending().sort()).toEqual([e2.id, e3.id].sort())
+      expect(await target.applyEnvelope(e1.bytes)).toEqual({ id: e1.id, status: 'applied', released: [e2.id, e3.id] })
+      expect(await target.applyEnvelope(e1.bytes)).toEqual({ id: e1.id, status: 'duplicate', released: [] })
+      expect(target.pending()).toEqual([])
+      expect(target.balance(alice.did, 'HOUR')).toBe(-60n)
+      expect(target.stateRoot()).toBe(source.stateRoot())
+    })
+  })
+
+  test('an entry waits for the entries it acknowledges', async () => {
+    await withLedgers(async (source, target) => {
+      const e1 = await source.pay(alice, bob.did, 'HOUR', 10n)
+      const e2 = await source.pay(bob, carol.did, 'HOUR', 3n)
+      expect(e2.entry.acks).toEqual([e1.id])
+      expect((await target.applyEnvelope(e2.bytes)).status).toBe('pending')
+      expect(await target.applyEnvelope(e1.bytes)).toEqual({ id: e1.id, status: 'applied', released: [e2.id] })
+      expect(target.stateRoot()).toBe(source.stateRoot())
+    })
+  })
+
+  test('a bad signature is quarantined without using the chain slot', async () => {
+    await withLedgers(async (source, target) => {
+      const e1 = await source.pay(alice, bob.did, 'HOUR', 10n)
+      const forged = { ...decodeEnvelopeOf(e1.bytes), signature: new Uint8Array(64).fill(3) }
+      const forgedBytes = encode(forged)
+      const outcome = await target.applyEnvelope(forgedBytes)
+      expect(outcome.status).toBe('quarantined')
+      expect(outcome.reason).toBe('invalid-signature')
+      expect(target.chainHead(alice.did)).toBeUndefined()
+      expect((await target.applyEnvelope(e1.bytes)).status).toBe('applied')
+      expect(target.quarantine().map((q) => [q.id, q.reason, q.chained])).toEqual([[outcome.id, 'invalid-signature', false]])
+      expect(target.quarantine()[0]?.bytes).toEqual(forgedBytes)
+    })
+  })
+
+  test('unbalanced and unauthorized entries are quarantined at their chain turn', async () => {
+    await withLedgers(async (_source, target) => {
+      const unbalanced = handEntry(alice, 1, undefined, [{ account: alice.did, currency: 'HOUR', debit: 5n }, { account: bob.did, currency: 'HOUR', credit: 6n }])
+      const stealing = handEntry(alice, 2, unbalanced.id, payment(bob.did, alice.did, 5n))
+      const fine = handEntry(alice, 3, stealing.id, payment(alice.did, bob.did, 5n))
+      expect((await target.applyEnvelope(unbalanced.bytes)).reason).toBe('unbalanced')
+      expect((await target.applyEnvelope(stealing.bytes)).reason).toBe('unauthorized')
+      expect((await target.applyEnvelope(fine.bytes)).status).toBe('applied')
+      expect(target.chainHead(alice.did)).toEqual({ author: alice.did, seq: 3, id: fine.id })
+      expect(target.quarantine().map((q) => [q.reason, q.chained]).sort()).toEqual([['unauthorized', true], ['unbalanced', true]])
+      expect(target.balance(bob.did, 'HOUR')).toBe(5n)
+      expect(target.creditLimit(alice.did, 'HOUR')).toBe(3250n) // one applied entry in the ramp
+    })
+  })
+
+  test('over-limit remote entries are quarantined deterministically', async () => {
+    await withTempDir(async (dir) => {
+      const generous = await openLedger({ path: `${dir}/g`, policy: PERMISSIVE_POLICY })
+      const strict = await openLedger({ path: `${dir}/s` })
+      const big = await generous.pay(alice, bob.did, 'HOUR', 20_000n)
+      const after = await generous.pay(alice, bob.did, 'HOUR', 1n)
+      expect((await strict.applyEnvelope(big.bytes)).reason).toBe('exceeds-credit-limit')
+      expect((await strict.applyEnvelope(after.bytes)).status).toBe('applied')
+      expect(strict.balance(bob.did, 'HOUR')).toBe(1n)
+      assertInvariants(strict)
+      await generous.close()
+      await strict.close()
+    })
+  })
+
+  test('a fork is detected with a proof holding both signed entries', async () => {
+    await withLedgers(async (_source, target) => {
+      const one = handEntry(alice, 1, undefined, payment(alice.did, bob.did, 5n))
+      const other = handEntry(alice, 1, undefined, payment(alice.did, carol.did, 5n))
+      const next = handEntry(alice, 2, other.id, payment(alice.did, carol.did, 1n))
+      expect((await target.applyEnvelope(one.bytes)).status).toBe('applied')
+      expect((await target.applyEnvelope(other.bytes)).reason).toBe('fork')
+      expect((await target.applyEnvelope(next.bytes)).reason).toBe('fork')
+      expect(target.forks()).toEqual([{ author: alice.did, seq: 1, first: one.bytes, second: other.bytes }])
+      expect(target.balance(carol.did, 'HOUR')).toBe(0n)
+    })
+  })
+
+  test('malformed input throws a typed error and writes nothing', async () => {
+    await withLedgers(async (source, target) => {
+      const good = await source.pay(alice, bob.did, 'HOUR', 10n)
+      const envelope = decodeEnvelopeOf(good.bytes)
+      const withPayload = (payload: unknown): Uint8Array => encode({ ...envelope, payload })
+      const payload = envelope.payload as Record<string, unknown>
+      const deltas = payload.deltas as Array<Record<string, unknown>>
+      const cases: Array<[Uint8Array, new (...args: never[]) => Error]> = [
+        [Uint8Array.of(1, 2, 3), MalformedEntryError],
+        [encode({ ...envelope, domain: 'icn/other' }), MalformedEntryError],
+        [withPayload({ ...payload, seq: 0 }), MalformedEntryError],
+        [withPayload({ ...payload, extra: 1 }), MalformedEntryError],
+        [withPayload({ ...payload, deltas: [{ ...deltas[0], debit: (1n << 63n) }, deltas[1]] }), AmountOutOfRangeError],
+        [withPayload({ ...payload, deltas: [{ ...deltas[0], debit: -1 }, deltas[1]] }), AmountOutOfRangeError],
+        [withPayload({ ...payload, deltas: [{ ...deltas[0], debit: 'ten' }, deltas[1]] }), MalformedEntryError],
+        [withPayload({ ...payload, author: bob.did }), MalformedEntryError]
+      ]
+      for (const [bytes, type] of cases) {
+        await expect(target.applyEnvelope(bytes)).rejects.toThrow(type)
+        await expect(target.applyBatch([good.bytes, bytes])).rejects.toThrow(type)
+      }
+      expect(target.entryCount()).toBe(0)
+      expect(target.quarantine()).toEqual([])
+      expect(target.pending()).toEqual([])
+    })
+  })
+
+  test('a batch applies in one transaction with per-entry outcomes', async () => {
+    await withLedgers(async (source, target) => {
+      const e1 = await source.pay(alice, bob.did, 'HOUR', 10n)
+      const e2 = await source.pay(bob, alice.did, 'HOUR', 4n)
+      const outcomes = await target.applyBatch([e2.bytes, e1.bytes, e1.bytes])
+      expect(outcomes.map((o) => o.status)).toEqual(['pending', 'applied', 'duplicate'])
+      expect(outcomes[1]?.released).toEqual([e2.id])
+      expect(target.stateRoot()).toBe(source.stateRoot())
+    })
+  })
+})
+
+describe('queries and state', () => {
+  test('history pages through an account by timestamp', async () => {
+    await withLedgers(async (ledger, _b, clock) => {
+      const ids: string[] = []
+      for (let i = 0; i < 5; i++) {
+        clock.advance(1000)
+        ids.push((await ledger.pay(alice, bob.did, 'HOUR', BigInt(i + 1))).id)
+      }
+      const first = ledger.history(bob.did, { limit: 2 })
+      expect(first.entries.map((e) => e.id)).toEqual(ids.slice(0, 2))
+      const second = ledger.history(bob.did, { limit: 2, after: first.next })
+      expect(second.entries.map((e) => e.id)).toEqual(ids.slice(2, 4))
+      const third = ledger.history(bob.did, { limit: 2, after: second.next })
+      expect(third).toEqual({ entries: [ledger.entry(ids[4] as string)] })
+      expect(ledger.history(carol.did)).toEqual({ entries: [] })
+    })
+  })
+
+  test('export → restore reproduces the ledger byte for byte', async () => {
+    await withLedgers(async (source, target) => {
+      await source.setCreditLimit(carol.did, 'HOUR', 9n, 'decision-1')
+      const e1 = await source.pay(alice, bob.did, 'HOUR', 10n)
+      await source.pay(bob, carol.did, 'HOUR', 4n)
+      const fork = handEntry(alice, 1, undefined, payment(alice.did, carol.did, 5n))
+      await source.applyEnvelope(fork.bytes)
+      const gap = handEntry(carol, 3, 'bafyreigapgapgapgapgap', payment(carol.did, alice.did, 1n))
+      await source.applyEnvelope(gap.bytes)
+      const waiting = handEntry(carol, 1, undefined, payment(carol.did, alice.did, 1n), { acks: ['bafyreinotyetseen'] })
+      await source.applyEnvelope(waiting.bytes)
+      const state = await source.exportState()
+      await target.pay(carol, alice.did, 'HOUR', 1n) // replaced by the restore
+      await target.restoreState(state)
+      expect(await target.exportState()).toEqual(state)
+      expect(target.stateRoot()).toBe(source.stateRoot())
+      expect(target.balances()).toEqual(source.balances())
+      expect(target.quarantine()).toEqual(source.quarantine())
+      expect(target.forks()).toEqual(source.forks())
+      expect(target.pending().sort()).toEqual([gap.id, waiting.id].sort())
+      expect(target.overrides()).toEqual(source.overrides())
+      expect(target.entry(e1.id)?.bytes).toEqual(e1.bytes)
+      expect(target.creditLimit(bob.did, 'HOUR')).toBe(source.creditLimit(bob.did, 'HOUR'))
+      // the restored ledger keeps working: bob's next entry links to his restored chain
+      const next = await target.pay(bob, alice.did, 'HOUR', 1n)
+      expect(next.entry.prev).toBe(source.chainHead(bob.did)?.id)
+    })
+  })
+
+  test('restore refuses bad state with a typed error and changes nothing', async () => {
+    await withLedgers(async (source, target) => {
+      await source.pay(alice, bob.did, 'HOUR', 10n)
+      await target.pay(carol, alice.did, 'HOUR', 2n)
+      const before = await target.exportState()
+      const state = decode(await source.exportState()) as Record<string, unknown>
+      const entry = (state.entries as Uint8Array[])[0] as Uint8Array
+      const envelope = decodeEnvelopeOf(entry)
+      const bad: unknown[] = [
+        Uint8Array.of(0xff),
+        encode({ ...state, version: 2 }),
+        encode({ ...state, entries: [encode({ ...envelope, signature: new Uint8Array(64) })] }),
+        encode({ ...state, entries: [entry, entry] }),
+        encode({ ...state, quarantine: [{ reason: 'bogus', detail: '', chained: false, bytes: entry }] }),
+        encode({ ...state, overrides: [{ account: alice.did, currency: 'HOUR', limit: '-1', reference: 'x' }] }),
+        'not bytes'
+      ]
+      for (const bytes of bad) await expect(target.restoreState(bytes as Uint8Array)).rejects.toThrow(InvalidStateError)
+      expect(await target.exportState()).toEqual(before)
+    })
+  })
+
+  test('a closed ledger refuses calls; close is idempotent', async () => {
+    await withTempDir(async (dir) => {
+      const ledger = await openLedger({ path: dir })
+      await ledger.close()
+      await ledger.shutdown()
+      expect(() => ledger.balance(alice.did, 'HOUR')).toThrow(LedgerClosedError)
+      await expect(ledger.pay(alice, bob.did, 'HOUR', 1n)).rejects.toThrow(LedgerClosedError)
+      await expect(ledger.exportState()).rejects.toThrow(LedgerClosedError)
+    })
+  })
+})
+
+function decodeEnvelopeOf (bytes: Uint8Array): { domain: string, payload: unknown, signer: string, signature: Uint8Array } {
+  const value = decode(bytes) as { domain: string, payload: unknown, signer: string, signature: Uint8Array }
+  expect(encodeEnvelope({ ...value, cid: '' } as never)).toEqual(bytes)
+  return value
+}
