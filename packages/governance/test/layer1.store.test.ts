@@ -1,0 +1,86 @@
+// Layer 1: the LMDB storage adapter alone. Write → close → reopen → exact values.
+import { signEnvelope } from '@icn/identity'
+import { withTempDir } from '@icn/testkit'
+import { describe, expect, it } from 'vitest'
+import {
+  type Charter, type EffectRecord, type ProposalPayload, type ProposalRecord, type VotePayload, type VoteRecord,
+  charterHash, GovernanceStore, PROPOSAL_DOMAIN, VOTE_DOMAIN
+} from '../src/index.js'
+import { alice, bob, key, START, testCharter, WEEK } from './fixtures.js'
+
+function fixtureRecords (): { v1: Charter, v2: Charter, proposal: ProposalRecord, votes: VoteRecord[], effect: EffectRecord } {
+  const v1 = testCharter()
+  const payload: ProposalPayload = {
+    domain: v1.domain, kind: 'membership', title: 'Dave joins', description: 'trusted neighbour',
+    payload: { action: 'add', member: key(5).did, role: 'member' }, charterVersion: 1, createdAt: START, deliberationMs: WEEK
+  }
+  const envelope = signEnvelope(PROPOSAL_DOMAIN, payload, alice)
+  const proposal: ProposalRecord = {
+    id: envelope.cid, envelope, state: 'open', submittedAt: START, opensAt: START + WEEK, closesAt: START + 2 * WEEK,
+    history: [{ state: 'draft', at: START, cause: envelope.cid }, { state: 'open', at: START + WEEK, cause: 'scheduler' }],
+    actions: [], result: null
+  }
+  const votes = [alice, bob].map((k, i): VoteRecord => {
+    const vote: VotePayload = { domain: v1.domain, proposal: envelope.cid, choice: i === 0 ? 'for' : 'abstain', castAt: START + WEEK + i }
+    const env = signEnvelope(VOTE_DOMAIN, vote, k)
+    return { proposal: envelope.cid, voter: k.did, choice: vote.choice, castAt: vote.castAt, cid: env.cid, envelope: env }
+  }).sort((a, b) => (a.voter < b.voter ? -1 : 1))
+  const v2: Charter = {
+    ...v1, version: 2, previous: charterHash(v1), amendedBy: envelope.cid,
+    members: [...v1.members, { did: key(5).did, role: 'member' as const, frozen: false }].sort((a, b) => (a.did < b.did ? -1 : 1))
+  }
+  const effect: EffectRecord = { seq: 1, proposal: envelope.cid, at: START + 2 * WEEK, applied: true, effect: { type: 'member-added', member: key(5).did, role: 'member' } }
+  return { v1, v2, proposal, votes, effect }
+}
+
+describe('layer 1: GovernanceStore persists charters, proposals, votes and effects', () => {
+  it('reads back exact values after close and reopen', async () => {
+    await withTempDir(async (dir) => {
+      const { v1, v2, proposal, votes, effect } = fixtureRecords()
+      const store = GovernanceStore.open(dir)
+      store.transaction(() => {
+        store.putCharter(v1)
+        store.putCharter(v2)
+        store.putProposal({ ...proposal, state: 'draft', history: proposal.history.slice(0, 1) })
+      })
+      store.transaction(() => {
+        store.putProposal(proposal, 'draft')
+        for (const vote of votes) store.putVote(vote)
+        store.putEffect(effect)
+      })
+      await store.close()
+
+      const reopened = GovernanceStore.open(dir)
+      expect(reopened.latestCharterVersion()).toBe(2)
+      expect(reopened.charter(1)).toEqual(v1)
+      expect(reopened.charter(2)).toEqual(v2)
+      expect(charterHash(reopened.charter(2)!)).toBe(charterHash(v2))
+      expect(reopened.charters().map((c) => c.version)).toEqual([1, 2])
+      const read = reopened.proposal(proposal.id)
+      expect(read).toEqual(proposal)
+      expect(read?.envelope.cid).toBe(proposal.envelope.cid)
+      expect(read?.envelope.signature).toEqual(proposal.envelope.signature)
+      expect(reopened.proposalIds('open')).toEqual([proposal.id])
+      expect(reopened.proposalIds('draft')).toEqual([])
+      expect(reopened.votes(proposal.id)).toEqual(votes)
+      expect(reopened.ballots(proposal.id)).toEqual(votes.map((v) => ({ voter: v.voter, choice: v.choice, castAt: v.castAt, cid: v.cid })))
+      expect(reopened.vote(proposal.id, alice.did)?.choice).toBe('for')
+      expect(reopened.effects()).toEqual([effect])
+      expect(reopened.lastEffectSeq()).toBe(1)
+      await reopened.close()
+    })
+  })
+
+  it('replace() swaps the whole content in one transaction', async () => {
+    await withTempDir(async (dir) => {
+      const { v1, v2, proposal, votes, effect } = fixtureRecords()
+      const store = GovernanceStore.open(dir)
+      store.transaction(() => { store.putCharter(v1) })
+      store.replace({ charters: [v1, v2], proposals: [proposal], votes, effects: [effect] })
+      await store.close()
+      const reopened = GovernanceStore.open(dir)
+      expect(reopened.contents()).toEqual({ charters: [v1, v2], proposals: [proposal], votes, effects: [effect] })
+      await reopened.close()
+    })
+  })
+})
