@@ -8,7 +8,7 @@ import { InvalidArgumentError } from './errors.js'
  */
 export type AccessRule =
   | { readonly kind: 'public' }
-  | { readonly kind: 'min-trust', readonly minTrust: number }
+  | { readonly kind: 'min-trust', /** @default 0.7 */ readonly minTrust?: number }
   | { readonly kind: 'participants', readonly participants: readonly string[] }
 
 /** The default minimum trust score of a `min-trust` topic. */
@@ -42,7 +42,7 @@ export function admits (rule: AccessRule, who: string, trustOf: (did: string) =>
     case 'min-trust': {
       let score: number
       try { score = trustOf(who) } catch { return false }
-      return typeof score === 'number' && score >= rule.minTrust && score <= 1
+      return typeof score === 'number' && score >= (rule.minTrust ?? DEFAULT_MIN_TRUST) && score <= 1
     }
   }
 }

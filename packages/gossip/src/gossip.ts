@@ -496,18 +496,23 @@ export class GossipNode implements Gossip {
 
   syncNow (peer?: string): void {
     this.assertOpen()
-    const connected = this.components.transport.peers()
     const shared = (p: string): string[] => [...this.store.topics.keys()].filter((t) => this.sharingPeers(t).includes(p))
     let target = peer
+    let topics: string[]
     if (target === undefined) {
-      const candidates = connected.filter((p) => shared(p).length > 0)
+      const candidates = this.components.transport.peers().filter((p) => shared(p).length > 0)
       if (candidates.length === 0) return
       const oldest = Math.min(...candidates.map((p) => this.store.peer(p).lastSyncAt))
       const due = candidates.filter((p) => this.store.peer(p).lastSyncAt === oldest)
       target = due[Math.floor(this.random() * due.length)] as string
+      topics = shared(target)
+    } else {
+      // An explicit peer is synced on every topic it may see, announced or not.
+      const who = target
+      topics = [...this.store.topics.entries()].filter(([, t]) => admits(t.access, who, this.trustOf)).map(([name]) => name)
     }
     this.store.peer(target).lastSyncAt = this.components.clock.now()
-    for (const topic of shared(target)) this.startSync(target, topic)
+    for (const topic of topics) this.startSync(target, topic)
   }
 
   private tick (): void {

@@ -1,7 +1,7 @@
 // Shared set-up for simulated-network tests: deterministic keys, a cluster of
 // gossip nodes whose peer ids are their DIDs, and set comparisons.
 import { type KeyPair, keyPairFromSeed, utf8 } from '@icn/identity'
-import { ManualClock, SeededRng, SimNetwork, type LinkConditions } from '@icn/testkit'
+import { ManualClock, SeededRng, SimNetwork, type LinkConditions, type SimEndpoint } from '@icn/testkit'
 import { type Gossip, type GossipEntry, type GossipInit, createGossip } from '../../src/index.js'
 
 export function keyOf (index: number): KeyPair {
@@ -15,6 +15,7 @@ export interface SimCluster {
   clock: ManualClock
   rng: SeededRng
   keys: KeyPair[]
+  endpoints: SimEndpoint[]
   nodes: Gossip[]
   /** Every entry each node's subscription handler saw, by node index. */
   delivered: GossipEntry[][]
@@ -52,7 +53,7 @@ export async function simCluster (options: SimClusterInit): Promise<SimCluster> 
     nodes.push(node)
   }
   return {
-    network, clock: network.clock, rng, keys, nodes, delivered, ids: keys.map((k) => k.did),
+    network, clock: network.clock, rng, keys, endpoints, nodes, delivered, ids: keys.map((k) => k.did),
     close: async () => { for (const node of nodes) await node.close() }
   }
 }
@@ -67,3 +68,29 @@ export function payloadFor (n: number, publisher: number, size = 48): Uint8Array
   const text = `entry-${n}-from-${publisher}-`.padEnd(size, 'x')
   return utf8(text)
 }
+
+/** A transport that records what is sent and lets a test deliver frames by hand. */
+export interface CaptureTransport {
+  transport: { readonly id: string, send(peer: string, bytes: Uint8Array): void, onMessage(h: (from: string, bytes: Uint8Array) => void | Promise<void>): () => void, peers(): string[] }
+  sent: Array<{ to: string, bytes: Uint8Array }>
+  deliver(from: string, bytes: Uint8Array): Promise<void>
+  listening(): boolean
+}
+
+export function captureTransport (id: string, peers: string[] = []): CaptureTransport {
+  let handler: ((from: string, bytes: Uint8Array) => void | Promise<void>) | undefined
+  const sent: Array<{ to: string, bytes: Uint8Array }> = []
+  return {
+    transport: {
+      id,
+      send: (to, bytes) => { sent.push({ to, bytes }) },
+      onMessage: (h) => { handler = h; return () => { handler = undefined } },
+      peers: () => peers
+    },
+    sent,
+    deliver: async (from, bytes) => { await handler?.(from, bytes) },
+    listening: () => handler !== undefined
+  }
+}
+
+export { ManualClock }
