@@ -110,10 +110,11 @@ export function checkAction (view: GovernanceView, record: ProposalRecord, envel
   const p = record.envelope.payload
   if (a.domain !== p.domain) throw new InvalidPayloadError(`action is for domain '${a.domain}', not '${p.domain}'`)
   if (envelope.signer !== record.envelope.signer) throw new NotPermittedError(`only the proposer may ${a.action} proposal ${record.id}`)
+  const to = transition(record.state, a.action)
   if (a.at < p.createdAt) throw new OutsideWindowError(`${a.action} at ${a.at} precedes the proposal (${p.createdAt})`)
   if (record.closesAt !== null && a.at >= record.closesAt) throw new OutsideWindowError(`${a.action} at ${a.at} is after voting closed (${record.closesAt})`)
   notInFuture(view, a.at, `${a.action} time`)
-  return transition(record.state, a.action)
+  return to
 }
 
 /** Members who may vote under `charter`: every member not frozen. */
