@@ -1,7 +1,7 @@
 import { toHex } from '@icn/identity'
 import { describe, expect, it } from 'vitest'
 import type { Marker, SnapshotOutcome } from '../src/index.js'
-import { createTokenCluster, recordedBalance, recordedInFlight } from './support/cluster.js'
+import { createTokenCluster, keyPairs, recordedBalance, recordedInFlight } from './support/cluster.js'
 import { Router } from './support/router.js'
 
 function complete (outcome: SnapshotOutcome): Extract<SnapshotOutcome, { status: 'complete' }>['snapshot'] {
@@ -80,7 +80,8 @@ function recordBalance (...records: Array<Parameters<typeof recordedBalance>[0]>
 
 describe('trust gating', () => {
   it('the initiator invites only peers it trusts at least minTrustForSnapshot', async () => {
-    const router = new Router({ size: 4, seed: 31, trustOf: (viewer, subject) => viewer === 0 && subject === router.nodes[3]!.did ? 0.49 : 0.5 })
+    const lowTrust = keyPairs(4, 31)[3]!.did
+    const router = new Router({ size: 4, seed: 31, trustOf: (viewer, subject) => viewer === 0 && subject === lowTrust ? 0.49 : 0.5 })
     const [a, b, c, d] = router.nodes
     const { snapshotId, outcome } = a!.snap.startSnapshot()
     await router.run()
@@ -92,7 +93,8 @@ describe('trust gating', () => {
   })
 
   it('a participant refuses an initiation from an initiator it does not trust enough; the snapshot then times out', async () => {
-    const router = new Router({ size: 3, seed: 32, config: { snapshotTimeout: 1000 }, trustOf: (viewer, subject) => viewer === 1 && subject === router.nodes[0]!.did ? 0.2 : 1 })
+    const initiator = keyPairs(3, 32)[0]!.did
+    const router = new Router({ size: 3, seed: 32, config: { snapshotTimeout: 1000 }, trustOf: (viewer, subject) => viewer === 1 && subject === initiator ? 0.2 : 1 })
     const [a, b] = router.nodes
     const { outcome } = a!.snap.startSnapshot()
     await router.run()

@@ -1,6 +1,7 @@
 import { decode, sha256, toHex, bytesEqual } from '@icn/identity'
 import { describe, expect, it } from 'vitest'
-import { type SnapshotOutcome, decodeLocalState, encodeMessage, packState } from '../src/index.js'
+import { type SnapshotAck, type SnapshotOutcome, type StateChunk, decodeLocalState, encodeMessage, packState } from '../src/index.js'
+import { keyPairs } from './support/cluster.js'
 import { BlobProvider, Router } from './support/router.js'
 
 function complete (outcome: SnapshotOutcome): Extract<SnapshotOutcome, { status: 'complete' }>['snapshot'] {
@@ -45,7 +46,7 @@ describe('traps of the original', () => {
     expect(gotB.ok && toHex(gotB.state.localState)).toBe(toHex(b!.snap.getCompleted(snapshotId)!.localState))
     expect(gotC.ok && toHex(gotC.state.localState)).toBe(toHex(c!.snap.getCompleted(snapshotId)!.localState))
     // A chunk signed by C that claims to be from B is refused at decode.
-    const forged = encodeMessage({ ...(chunks[0]!.message as never), sender: b!.did }, c!.keyPair)
+    const forged = encodeMessage({ ...(chunks[0]!.message as StateChunk), sender: b!.did }, c!.keyPair)
     await a!.inject(c!.did, forged)
     const rejected = a!.events.filter((e) => e.type === 'rejected')
     expect(rejected.length).toBe(1)
@@ -91,14 +92,15 @@ describe('traps of the original', () => {
   })
 
   it('acks from nodes that were not invited never count toward completion', async () => {
-    const router = new Router({ size: 4, seed: 55, trustOf: (viewer, subject) => viewer === 0 && subject === router.nodes[3]!.did ? 0 : 1 })
+    const outsider = keyPairs(4, 55)[3]!.did
+    const router = new Router({ size: 4, seed: 55, trustOf: (viewer, subject) => viewer === 0 && subject === outsider ? 0 : 1 })
     const [a, b, , d] = router.nodes
     const { snapshotId, outcome } = a!.snap.startSnapshot()
     await router.run((m) => m.message.type === 'SnapshotAck' && m.from === b!.did)
     expect(a!.snap.stats.active).toBe(1)
     const heldAck = router.held[0]!.message
     // D (not invited) acks with B's exact numbers, signed by D.
-    await a!.inject(d!.did, encodeMessage({ ...(heldAck as never), node: d!.did }, d!.keyPair))
+    await a!.inject(d!.did, encodeMessage({ ...(heldAck as SnapshotAck), node: d!.did }, d!.keyPair))
     expect(a!.snap.stats.active).toBe(1)
     const rejection = a!.events.find((e) => e.type === 'rejected')
     expect(rejection?.type === 'rejected' && rejection.error.message).toBe(`ack from ${d!.did}, who was not invited to ${snapshotId}`)
