@@ -69,7 +69,7 @@ describe('enforcement', () => {
           return { ...env, signature }
         }).map(refusal('FORGED_SIGNATURE')),
         member.map((k) => ({ ...vote(k, {}), payload: { domain: 'coop:enforce', proposal: open, choice: 'against', castAt: now } })).map(refusal('INVALID_ENVELOPE')),
-        member.map((k) => ({ ...vote(k, {}), signer: 'did:icn:zNotAKey' })).map(refusal('INVALID_ENVELOPE')),
+        member.map((k) => ({ ...vote(k, {}), signer: 'did:icn:zNotAKey' as const })).map(refusal('INVALID_ENVELOPE')),
         fc.constant(action(alice, { proposal: open })).map(refusal('INVALID_TRANSITION')),
         fc.constant(action(alice, { proposal: closed, action: 'cancel' })).map(refusal('INVALID_TRANSITION')),
         fc.constantFrom(bob, carol, steward).map((k) => action(k, { action: 'cancel' })).map(refusal('NOT_PERMITTED')),
