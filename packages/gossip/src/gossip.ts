@@ -125,7 +125,9 @@ export class GossipNode implements Gossip {
   }
 
   topics (): TopicInfo[] {
-    return [...this.store.topics.entries()].map(([name, t]) => ({ name, access: t.access, entries: t.log.size }))
+    return [...this.store.topics.entries()]
+      .map(([name, t]) => ({ name, access: t.access, entries: t.log.size }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   }
 
   setValidator (topic: string, validator: EntryValidator): void {

@@ -158,6 +158,7 @@ export interface Gossip {
   readonly peerId: string
   /** Creates a topic this node carries (idempotent for the same rule). Unknown topics are refused on the wire. */
   createTopic(topic: string, access?: AccessRule): void
+  /** Carried topics, sorted by name. */
   topics(): TopicInfo[]
   /** Registers the topic's validator (replacing any earlier one). */
   setValidator(topic: string, validator: EntryValidator): void

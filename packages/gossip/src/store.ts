@@ -144,9 +144,10 @@ export class GossipStore {
     await run
   }
 
-  /** Waits for any save in progress. */
-  async idle (): Promise<void> {
+  /** Waits for any save in progress, then writes the final state. */
+  async close (): Promise<void> {
     await this.saving
+    await this.save()
   }
 
   /** Canonical DAG-CBOR of the replicated state: topics, access rules and entries in key order. */

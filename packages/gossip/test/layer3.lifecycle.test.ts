@@ -1,0 +1,47 @@
+// Layer 3 — same-process lifecycle: shut the handle down (timers stopped,
+// saves awaited), open a brand-new handle on the same file, and the fresh
+// handle restores exact state and resumes background work.
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { utf8 } from '@icn/identity'
+import { withTempDir } from '@icn/testkit'
+import { createGossip } from '../src/index.js'
+import { ManualClock, captureTransport, keyOf } from './helpers/sim.js'
+
+const alice = keyOf(0)
+const bob = keyOf(1)
+
+describe('layer 3: shutdown → new handle in the same process', () => {
+  it('restores exact entries and topics, and resumes the vector clock and anti-entropy', async () => {
+    await withTempDir(async (dir) => {
+      const path = join(dir, 'gossip.json')
+      const clock = new ManualClock()
+      const first = await createGossip({ transport: captureTransport(alice.did).transport, clock, keyPair: alice, trustOf: () => 0.9 }, { path, saveDelayMs: 50 })
+      first.createTopic('trust:attest', { kind: 'min-trust', minTrust: 0.5 })
+      first.createTopic('ledger:tx')
+      const published = []
+      for (let i = 0; i < 5; i++) {
+        published.push(await first.publish(i % 2 === 0 ? 'ledger:tx' : 'trust:attest', utf8(`entry ${i}`)))
+        clock.advance(100)
+      }
+      await first.shutdown()
+      expect(clock.pendingTimers).toBe(0)
+
+      const wire = captureTransport(alice.did, [bob.did])
+      const second = await createGossip({ transport: wire.transport, clock, keyPair: alice, trustOf: () => 1 }, { path })
+      expect(second.topics()).toEqual([
+        { name: 'ledger:tx', access: { kind: 'public' }, entries: 3 },
+        { name: 'trust:attest', access: { kind: 'min-trust', minTrust: 0.5 }, entries: 2 }
+      ])
+      expect(second.entries('ledger:tx')).toEqual([published[0], published[2], published[4]])
+      expect(second.entries('trust:attest')).toEqual([published[1], published[3]])
+      const next = await second.publish('ledger:tx', utf8('after restart'))
+      expect(next.clock).toEqual({ [alice.did]: 6 })
+      clock.advance(2000)
+      expect(wire.sent.filter((s) => s.to === bob.did).length).toBeGreaterThan(0)
+      expect(clock.pendingTimers).toBeGreaterThan(0)
+      await second.close()
+      expect(clock.pendingTimers).toBe(0)
+    })
+  })
+})
