@@ -86,5 +86,5 @@ export class UnknownProviderError extends SnapshotError {
 /** The snapshot node or store was closed. */
 export class SnapshotClosedError extends SnapshotError {
   override readonly name = 'SnapshotClosedError'
-  constructor () { super('CLOSED', 'snapshot node is closed') }
+  constructor (what: 'snapshot node' | 'snapshot store' = 'snapshot node') { super('CLOSED', `${what} is closed`) }
 }

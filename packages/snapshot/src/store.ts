@@ -229,7 +229,7 @@ class FileSnapshotStore implements SnapshotStore {
 
   /** Writes and prunes run one at a time, in call order. */
   private async serial<T> (task: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new SnapshotClosedError()
+    if (this.closed) throw new SnapshotClosedError('snapshot store')
     const run = this.queue.then(task)
     this.queue = run.then(() => undefined, () => undefined)
     return await run
@@ -243,12 +243,12 @@ class FileSnapshotStore implements SnapshotStore {
   }
 
   async load (snapshotId: string): Promise<CompletedSnapshot> {
-    if (this.closed) throw new SnapshotClosedError()
+    if (this.closed) throw new SnapshotClosedError('snapshot store')
     return await readSnapshotFiles(this.path, snapshotId)
   }
 
   async list (): Promise<SnapshotSummary[]> {
-    if (this.closed) throw new SnapshotClosedError()
+    if (this.closed) throw new SnapshotClosedError('snapshot store')
     return await listSnapshotFiles(this.path)
   }
 

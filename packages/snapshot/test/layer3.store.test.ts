@@ -1,0 +1,43 @@
+import { decode, toHex } from '@icn/identity'
+import { withTempDir } from '@icn/testkit'
+import { describe, expect, it } from 'vitest'
+import { decodeLocalState, openSnapshotStore, verifyInclusion } from '../src/index.js'
+import { Router } from './support/router.js'
+
+describe('L3 same-process lifecycle: close, then fresh handles restore from disk alone', () => {
+  it('after node and store close, fresh nodes on the same directories restore exact state and can verify again', async () => {
+    await withTempDir(async (dir) => {
+      const paths = [0, 1, 2].map((i) => `${dir}/${i}`)
+      const firstStores = await Promise.all(paths.map(async (path) => await openSnapshotStore({ path })))
+      const first = new Router({ size: 3, seed: 301, stores: firstStores })
+      first.nodes[1]!.account.balance = 4242
+      const { snapshotId, outcome } = first.nodes[0]!.snap.startSnapshot()
+      await first.run()
+      const done = await outcome
+      if (done.status !== 'complete') throw new Error(done.reason)
+      const root = toHex(done.snapshot.root)
+      await first.close()
+      for (const s of firstStores) await s.close()
+      await expect(firstStores[0]!.list()).rejects.toThrow('snapshot store is closed')
+
+      const stores = await Promise.all(paths.map(async (path) => await openSnapshotStore({ path })))
+      const fresh = new Router({ size: 3, seed: 301, stores })
+      for (const n of fresh.nodes) n.account.balance = 0
+      expect(fresh.nodes[0]!.snap.getCompleted(snapshotId)).toBe(undefined)
+      for (const n of fresh.nodes) await n.snap.restore(snapshotId)
+      expect(fresh.nodes.map((n) => n.account.balance)).toEqual([100, 4242, 102])
+      const record = fresh.nodes[1]!.snap.getCompleted(snapshotId)!
+      expect(toHex(record.root)).toBe(root)
+      expect(decode(decodeLocalState(record.localState).get('tokens')!)).toEqual({ balance: 4242 })
+      const proof = fresh.nodes[1]!.snap.inclusionProof(snapshotId)
+      expect([proof.leaf.did, toHex(proof.root), verifyInclusion(proof)]).toEqual([fresh.nodes[1]!.did, root, true])
+      // Serving and verification resume from the loaded records.
+      const report = fresh.nodes[2]!.snap.verify(snapshotId)
+      await fresh.run()
+      expect((await report).results.map((r) => [r.valid, toHex(r.computedRoot!)])).toEqual([[true, root], [true, root], [true, root]])
+      await fresh.close()
+      for (const s of stores) await s.close()
+      expect(fresh.clock.pendingTimers).toBe(0)
+    })
+  })
+})
