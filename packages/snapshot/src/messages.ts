@@ -1,5 +1,5 @@
 import {
-  type Did, type KeyPair, decodeEnvelope, encodeEnvelope, envelopeSigningBytes, isDid, publicKeyFromDid, signEnvelope, verify, verifyEnvelope
+  type Did, type KeyPair, decodeEnvelope, encodeEnvelope, envelopeSigningBytes, isDid, publicKeyFromDid, sha256, signEnvelope, toHex, verify, verifyEnvelope
 } from '@icn/identity'
 import { InvalidMessageError } from './errors.js'
 import type { SnapshotLeaf } from './merkle.js'
@@ -267,6 +267,21 @@ export function signInitiation (initiation: InitiateSnapshot, keyPair: KeyPair):
   return { payload: initiation, signature: signEnvelope(SNAPSHOT_DOMAIN, initiation, keyPair).signature }
 }
 
+// Every participant receives the same signed initiation in up to n-1 markers:
+// remember the (signed bytes, signature) pairs that verified, keyed by both.
+const VERIFIED_INITIATIONS_LIMIT = 256
+const verifiedInitiations = new Set<string>()
+
+function initiationVerifies ({ payload, signature }: SignedInitiation): boolean {
+  const body = envelopeSigningBytes(SNAPSHOT_DOMAIN, payload, payload.initiator as Did)
+  const key = `${toHex(sha256(body))}:${toHex(signature)}`
+  if (verifiedInitiations.has(key)) return true
+  if (!verify(signature, body, publicKeyFromDid(payload.initiator))) return false
+  if (verifiedInitiations.size >= VERIFIED_INITIATIONS_LIMIT) verifiedInitiations.delete(verifiedInitiations.values().next().value as string)
+  verifiedInitiations.add(key)
+  return true
+}
+
 /**
  * Decodes wire bytes: canonical envelope, snapshot domain, valid signature,
  * well-formed payload, and the payload's author field equal to the signer
@@ -287,10 +302,6 @@ export function decodeMessage (wire: Uint8Array): ReceivedMessage {
     throw new InvalidMessageError(`not a valid snapshot envelope: ${(cause as Error).message}`, { cause })
   }
   if (claimedAuthor(message) !== signer) throw new InvalidMessageError(`${message.type} claims author ${claimedAuthor(message)} but is signed by ${signer}`)
-  if (message.type === 'Marker') {
-    const { payload, signature } = message.initiation
-    const ok = verify(signature, envelopeSigningBytes(SNAPSHOT_DOMAIN, payload, payload.initiator as Did), publicKeyFromDid(payload.initiator))
-    if (!ok) throw new InvalidMessageError('marker carries an initiation whose signature does not verify')
-  }
+  if (message.type === 'Marker' && !initiationVerifies(message.initiation)) throw new InvalidMessageError('marker carries an initiation whose signature does not verify')
   return { message, signer, signature, wire }
 }
