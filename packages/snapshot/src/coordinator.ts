@@ -97,6 +97,8 @@ interface VerificationRun {
 }
 
 const FINISHED_MEMORY = 1024
+/** How far back in a channel recording to look for the frame that carried a snapshot message. */
+const CONTROL_FRAME_SEARCH = 64
 
 const fetchKey = (snapshotId: string, peer: string): string => `${snapshotId}\u0000${peer}`
 
@@ -172,13 +174,15 @@ export class SnapshotCoordinator {
   /**
    * Handles one verified message from peer `from` (= its DID). Throws
    * `ProtocolViolationError` / `InvalidMessageError` for messages the protocol
-   * forbids; the node's state is unchanged when it throws.
+   * forbids; a refused message changes nothing except that the frame which
+   * carried it no longer counts as application traffic.
    */
   handleMessage (from: string, received: ReceivedMessage, now: number): Effect[] {
     if (received.signer !== from) throw new ProtocolViolationError(`message from peer ${from} is signed by ${received.signer}`)
     if (from === this.self) throw new ProtocolViolationError('message claims to come from this node')
-    this.dropControlFrame(from, received.wire)
     const message = received.message
+    const closes = message.type === 'InitiateSnapshot' || message.type === 'Marker' ? message.snapshotId : undefined
+    this.unrecordControlFrame(from, received.wire, closes)
     switch (message.type) {
       case 'InitiateSnapshot':
         return this.onMarker(from, message, { payload: message, signature: received.signature }, now)
@@ -470,16 +474,25 @@ export class SnapshotCoordinator {
     while (this.completed.size > this.config.keepCompleted) this.completed.delete(this.completed.keys().next().value as string)
   }
 
-  /** A snapshot message that reached us through the application's stream was observed as traffic: unrecord it. */
-  private dropControlFrame (from: string, wire: Uint8Array): void {
-    for (const snapshot of this.active.values()) {
-      if (!snapshot.open.has(from)) continue
-      const channel = snapshot.recorded.get(from)
-      const last = channel?.[channel.length - 1]
-      if (channel !== undefined && last !== undefined && frameCarries(last, wire)) {
-        channel.pop()
-        snapshot.channelBytes -= last.length
-      }
+  /**
+   * When the node feeds `observeIncoming` with every frame of the stream that
+   * also carries snapshot messages, the frame that carried this message was
+   * recorded as if it were application traffic: unrecord it. For the marker
+   * that closes a channel, frames observed after it on that (FIFO) channel
+   * were sent after the sender's marker, so they are unrecorded too — this
+   * keeps the cut exact even if the node dispatches the marker a little
+   * after observing later frames.
+   */
+  private unrecordControlFrame (from: string, wire: Uint8Array, closesSnapshot: string | undefined): void {
+    for (const [id, snapshot] of this.active) {
+      const channel = snapshot.open.has(from) ? snapshot.recorded.get(from) : undefined
+      if (channel === undefined) continue
+      const lowest = Math.max(0, channel.length - CONTROL_FRAME_SEARCH)
+      let index = -1
+      for (let i = channel.length - 1; i >= lowest && index < 0; i--) if (frameCarries(channel[i] as Uint8Array, wire)) index = i
+      if (index < 0) continue
+      const removed = id === closesSnapshot ? channel.splice(index) : channel.splice(index, 1)
+      for (const frame of removed) snapshot.channelBytes -= frame.length
     }
   }
 

@@ -1,4 +1,4 @@
-import { toHex } from '@icn/identity'
+import { decode, toHex } from '@icn/identity'
 import { describe, expect, it } from 'vitest'
 import type { Marker, SnapshotOutcome } from '../src/index.js'
 import { createTokenCluster, keyPairs, recordedBalance, recordedInFlight } from './support/cluster.js'
@@ -71,6 +71,28 @@ describe('channel recording', () => {
     expect(recordedInFlight(recordB)).toEqual({ tokens: 0, frames: 0 })
     expect(a!.account.balance).toBe(107)
     await cluster.close()
+  })
+})
+
+describe('channel recording through observeIncoming (the node\'s gossip ingress wiring)', () => {
+  it('the frame carrying a marker, and frames observed after it on that channel, are not channel state', async () => {
+    const router = new Router({ size: 3, seed: 22 })
+    const [a, b] = router.nodes
+    const { snapshotId, outcome } = a!.snap.startSnapshot()
+    await router.run((m) => m.from === b!.did && m.to === a!.did && m.message.type === 'Marker')
+    const marker = router.held[0]!
+    // As gossip would: app frame, then the frame that wraps B's marker, then a later app frame, all observed before dispatch.
+    const wrap = (inner: Uint8Array): Uint8Array => Uint8Array.from([0xa2, 9, ...inner, 9])
+    a!.snap.observeIncoming(b!.did, Uint8Array.of(1, 2, 3))
+    a!.snap.observeIncoming(b!.did, wrap(marker.bytes))
+    a!.snap.observeIncoming(b!.did, Uint8Array.of(4, 5, 6))
+    await router.release()
+    const result = await outcome
+    if (result.status !== 'complete') throw new Error(result.reason)
+    const { channels } = decode(result.snapshot.channelState) as { channels: Record<string, Uint8Array[]> }
+    expect(channels).toEqual({ [b!.did]: [Uint8Array.of(1, 2, 3)], [router.nodes[2]!.did]: [] })
+    expect(router.nodes.every((n) => n.snap.getCompleted(snapshotId) !== undefined)).toBe(true)
+    await router.close()
   })
 })
 
