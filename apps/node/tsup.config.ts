@@ -1,3 +1,4 @@
 import { icnTsup } from '@icn/tooling/tsup'
 
-export default icnTsup({ entry: ['src/index.ts', 'src/cli.ts'] })
+// node.ts is its own entry: the CLI imports it lazily (only `run` and `demo` need the subsystems).
+export default icnTsup({ entry: ['src/index.ts', 'src/cli.ts', 'src/node.ts'] })

@@ -6,9 +6,16 @@ import { connectApi } from './client.js'
 import { LOG_LEVELS, type LogLevel, loadConfig } from './config.js'
 import { initDataDir } from './data-dir.js'
 import { createLogger } from './logger.js'
-import { startNode } from './node.js'
 
 interface CommonOptions { dataDir: string, logLevel: LogLevel }
+
+/**
+ * The composed node (every subsystem package) is loaded only by the commands
+ * that run one, so client commands start fast and need nothing but the API.
+ */
+async function loadNodeModule (): Promise<typeof import('./node.js')> {
+  return await import(new URL('./node.js', import.meta.url).href) as typeof import('./node.js')
+}
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
 
@@ -67,6 +74,7 @@ common(program.command('run'), 'info')
       ...(opts.snapshotEvery !== undefined ? { snapshotEveryMs: opts.snapshotEvery * 1000 } : {})
     })
     const logger = createLogger(config.logLevel, {}, 1)
+    const { startNode } = await loadNodeModule()
     const node = await startNode({ logger }, config)
     await new Promise<void>((resolveSignal) => {
       const onSignal = (signal: string): void => {
@@ -89,6 +97,83 @@ common(program.command('peers'))
   .option('--add <multiaddr>', 'dial this peer and keep redialling it')
   .action(async (opts: CommonOptions & { add?: string }) => {
     await withApi(opts, async (api) => opts.add !== undefined ? await api.post('/peers', { multiaddr: opts.add }) : await api.get('/peers'))
+  })
+
+common(program.command('pay'))
+  .description('pay another member: a signed double entry, applied here and gossiped')
+  .requiredOption('--to <did>', 'the payee\'s DID')
+  .requiredOption('--amount <n>', 'amount in minor units (a positive integer)')
+  .option('--currency <code>', 'currency', 'ICN')
+  .option('--reference <text>', 'free reference')
+  .action(async (opts: CommonOptions & { to: string, amount: string, currency: string, reference?: string }) => {
+    await withApi(opts, async (api) => await api.post('/pay', { to: opts.to, amount: opts.amount, currency: opts.currency, reference: opts.reference }))
+  })
+
+common(program.command('balance'))
+  .description('show an account\'s balance and credit limit (default: this node\'s own account)')
+  .option('--account <did>', 'account DID')
+  .option('--currency <code>', 'currency', 'ICN')
+  .option('--all', 'every balance this node knows')
+  .action(async (opts: CommonOptions & { account?: string, currency: string, all?: boolean }) => {
+    const query = new URLSearchParams({ currency: opts.currency, ...(opts.account === undefined ? {} : { account: opts.account }) })
+    await withApi(opts, async (api) => opts.all === true ? await api.get('/balances') : await api.get(`/balance?${query.toString()}`))
+  })
+
+common(program.command('trust'))
+  .description('attest trust in a DID (with --score), or show this node\'s computed trust in it')
+  .requiredOption('--subject <did>', 'the DID trusted')
+  .option('--score <0..1>', 'attest this score (0 revokes)', Number)
+  .addOption(new Option('--graph <graph>', 'trust graph').choices(['social', 'economic', 'technical']).default('economic'))
+  .action(async (opts: CommonOptions & { subject: string, score?: number, graph: string }) => {
+    await withApi(opts, async (api) => opts.score === undefined
+      ? await api.get(`/trust?${new URLSearchParams({ subject: opts.subject, graph: opts.graph }).toString()}`)
+      : await api.post('/trust', { subject: opts.subject, score: opts.score, graph: opts.graph }))
+  })
+
+common(program.command('propose'))
+  .description('raise and submit a governance proposal (or list proposals with --list)')
+  .option('--kind <kind>', 'proposal kind (text, config-change, membership, …)')
+  .option('--title <title>', 'title')
+  .option('--payload <json>', 'the kind\'s payload as JSON, e.g. \'{"key":"ledger.creditLimit","subject":"did:icn:…","value":{"currency":"ICN","limit":"50000"}}\'')
+  .option('--description <text>', 'description')
+  .option('--deliberation-ms <ms>', 'deliberation period within the charter\'s bounds', Number)
+  .option('--list', 'list proposals instead')
+  .action(async (opts: CommonOptions & { kind?: string, title?: string, payload?: string, description?: string, deliberationMs?: number, list?: boolean }) => {
+    if (opts.list === true) { await withApi(opts, async (api) => await api.get('/proposals')); return }
+    if (opts.kind === undefined || opts.title === undefined) throw new InvalidArgumentError('--kind and --title are required to propose')
+    let payload: unknown = {}
+    if (opts.payload !== undefined) {
+      try { payload = JSON.parse(opts.payload) } catch { throw new InvalidArgumentError('--payload must be JSON') }
+    }
+    await withApi(opts, async (api) => await api.post('/proposals', {
+      kind: opts.kind, title: opts.title, payload, description: opts.description, ...(opts.deliberationMs === undefined ? {} : { deliberationMs: opts.deliberationMs })
+    }))
+  })
+
+common(program.command('vote'))
+  .description('vote on a proposal (a later vote replaces an earlier one while it is open)')
+  .requiredOption('--proposal <id>', 'proposal id')
+  .addOption(new Option('--choice <choice>', 'your vote').choices(['for', 'against', 'abstain']).makeOptionMandatory())
+  .action(async (opts: CommonOptions & { proposal: string, choice: string }) => {
+    await withApi(opts, async (api) => await api.post('/votes', { proposal: opts.proposal, choice: opts.choice }))
+  })
+
+const snapshotCommand = program.command('snapshot').description('distributed snapshots: take, list, verify')
+common(snapshotCommand.command('take'))
+  .description('take a distributed snapshot with every connected peer (waits for completion)')
+  .action(async (opts: CommonOptions) => {
+    process.stderr.write('taking a distributed snapshot (markers out, waiting for every participant\'s ack)…\n')
+    await withApi(opts, async (api) => await api.post('/snapshots'))
+  })
+common(snapshotCommand.command('list'))
+  .description('list completed snapshots stored on this node, newest first')
+  .action(async (opts: CommonOptions) => { await withApi(opts, async (api) => await api.get('/snapshots')) })
+common(snapshotCommand.command('verify'))
+  .description('verify a completed snapshot: every participant recomputes the global root')
+  .argument('<id>', 'snapshot id')
+  .action(async (id: string, opts: CommonOptions) => {
+    process.stderr.write(`verifying ${id} with every participant…\n`)
+    await withApi(opts, async (api) => await api.post(`/snapshots/${encodeURIComponent(id)}/verify`))
   })
 
 try {

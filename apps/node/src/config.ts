@@ -23,6 +23,8 @@ export interface NodeConfig {
   snapshotEveryMs?: number
   /** Largest frame accepted or sent on `/icn/gossip/1.0.0`. @default 4194304 */
   maxFrameBytes: number
+  /** A distributed snapshot that has not completed after this long fails. @default 60000 */
+  snapshotTimeoutMs: number
 }
 
 /** Fields an operator may put in `<data-dir>/config.json`. */
@@ -33,7 +35,8 @@ const DEFAULTS: Omit<NodeConfig, 'dataDir'> = {
   peers: [],
   apiPort: 0,
   logLevel: 'info',
-  maxFrameBytes: 4 * 1024 * 1024
+  maxFrameBytes: 4 * 1024 * 1024,
+  snapshotTimeoutMs: 60_000
 }
 
 function checkMultiaddrs (field: string, value: unknown): string[] {
@@ -59,7 +62,7 @@ function checkPositiveInteger (field: string, value: unknown, allowZero = false)
 export function validateConfigFile (value: unknown): NodeConfigFile {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('config must be a JSON object')
   const input = value as Record<string, unknown>
-  const known = new Set(['listen', 'peers', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes'])
+  const known = new Set(['listen', 'peers', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs'])
   for (const key of Object.keys(input)) if (!known.has(key)) throw new InvalidConfigError(`unknown config field '${key}'`)
   const out: NodeConfigFile = {}
   if (input.listen !== undefined) out.listen = checkMultiaddrs('listen', input.listen)
@@ -74,6 +77,7 @@ export function validateConfigFile (value: unknown): NodeConfigFile {
   }
   if (input.snapshotEveryMs !== undefined) out.snapshotEveryMs = checkPositiveInteger('snapshotEveryMs', input.snapshotEveryMs)
   if (input.maxFrameBytes !== undefined) out.maxFrameBytes = checkPositiveInteger('maxFrameBytes', input.maxFrameBytes)
+  if (input.snapshotTimeoutMs !== undefined) out.snapshotTimeoutMs = checkPositiveInteger('snapshotTimeoutMs', input.snapshotTimeoutMs)
   return out
 }
 

@@ -1,13 +1,33 @@
 import { rm } from 'node:fs/promises'
-import { type Clock, type Did, type KeyPair, systemClock } from '@icn/identity'
+import { join } from 'node:path'
+import { type Gossip, type GossipStats, createGossip } from '@icn/gossip'
+import { type Governance, openGovernance } from '@icn/governance'
+import { type CancelTimer, type Clock, type Did, type KeyPair, systemClock } from '@icn/identity'
 import { writeFileAtomic } from '@icn/identity/fs'
-import { type ApiRoute, type ApiServer, requireString, startApiServer } from './api.js'
+import { type Ledger, openLedger } from '@icn/ledger'
+import { type SnapshotNode, type SnapshotStats, type SnapshotStore, createSnapshotNode, openSnapshotStore } from '@icn/snapshot'
+import { type TrustGraph, type TrustGraphName, openTrustGraph } from '@icn/trust'
+import { type ApiServer, startApiServer } from './api.js'
+import { TOPICS, bridgeGovernance, bridgeGovernanceEffects, bridgeLedger, bridgeTrust, snapshotMessaging } from './bridges.js'
+import { loadCharter } from './charter.js'
 import type { RuntimeInfo } from './client.js'
 import type { NodeConfig } from './config.js'
 import { dataDirLayout, loadIdentity, writeApiToken } from './data-dir.js'
 import type { Logger } from './logger.js'
+import { nodeRoutes } from './routes.js'
 import { createSupervisor } from './supervisor.js'
 import { type ConnectedPeer, type Libp2pTransport, type TransportStats, createLibp2pTransport } from './transport.js'
+
+/** Which trust graph each consumer reads (the node's own view: viewer = this node). */
+export const TRUST_GRAPH_OF = {
+  /** Credit limits. */
+  ledger: 'economic',
+  /** Who may propose a new member. */
+  governance: 'social',
+  /** Snapshot gating (invite / join) and gossip's min-trust topics. */
+  snapshot: 'technical',
+  gossip: 'technical'
+} as const satisfies Record<string, TrustGraphName>
 
 /** What `GET /status` answers. */
 export interface NodeStatus {
@@ -17,14 +37,31 @@ export interface NodeStatus {
   peers: number
   services: string[]
   transport: TransportStats
+  gossip: GossipStats
+  ledger: { entries: number, stateRoot: string, pending: number, quarantined: number }
+  trust: { attestations: number }
+  governance: { domain: string, members: number, proposals: number }
+  snapshots: SnapshotStats
   uptimeMs: number
 }
 
-/** A running node. */
-export interface IcnNode {
-  readonly did: Did
+/** The subsystems of a running node, as the API routes use them. */
+export interface NodeServices {
   readonly keyPair: KeyPair
+  readonly clock: Clock
+  readonly logger: Logger
   readonly transport: Libp2pTransport
+  readonly trust: TrustGraph
+  readonly ledger: Ledger
+  readonly governance: Governance
+  readonly gossip: Gossip
+  readonly snapshot: SnapshotNode
+  readonly snapshotStore: SnapshotStore
+}
+
+/** A running node. */
+export interface IcnNode extends NodeServices {
+  readonly did: Did
   readonly apiPort: number
   status(): NodeStatus
   peers(): ConnectedPeer[]
@@ -38,10 +75,20 @@ export interface NodeComponents {
   clock?: Clock
 }
 
+/** Runs `task` in the background and remembers it so a service's stop can await it. */
+function taskSet (): { track: (task: Promise<void>) => void, settle: () => Promise<void> } {
+  const tasks = new Set<Promise<void>>()
+  return {
+    track: (task) => { tasks.add(task); void task.finally(() => tasks.delete(task)) },
+    settle: async () => { while (tasks.size > 0) await Promise.allSettled([...tasks]) }
+  }
+}
+
 /**
- * Starts a node from its data directory: identity → transport → local API,
- * each under the supervisor so `stop()` (SIGINT/SIGTERM in `icn-node run`)
- * takes them down in reverse order.
+ * Starts a node from its data directory, in dependency order under the
+ * supervisor: identity → trust → ledger → governance (+ its effects on the
+ * ledger) → transport → gossip (+ topic bridges) → snapshot coordinator → local
+ * API. `stop()` (SIGINT/SIGTERM in `icn-node run`) takes them down in reverse.
  */
 export async function startNode (components: NodeComponents, config: NodeConfig): Promise<IcnNode> {
   const { logger } = components
@@ -49,11 +96,41 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   const layout = dataDirLayout(config.dataDir)
   const supervisor = createSupervisor(logger)
   const startedAt = clock.now()
+  const log = (service: string): Logger => logger.child({ service })
+  const noop = async (): Promise<void> => {}
 
-  const keyPair = await supervisor.start('identity', async () => ({ value: await loadIdentity(config.dataDir), stop: async () => {} }))
+  const keyPair = await supervisor.start('identity', async () => ({ value: await loadIdentity(config.dataDir), stop: noop }))
+  const self = keyPair.did
+
+  const trust = await supervisor.start('trust', async () => {
+    const value = await openTrustGraph({ clock }, { path: layout.trust })
+    return { value, stop: async () => { await value.close() } }
+  })
+  const trustOf = (graph: TrustGraphName) => (did: string): number => trust.trustOf(self, did, graph)
+
+  const ledger = await supervisor.start('ledger', async () => {
+    const value = await openLedger({ path: layout.ledger, clock, trustOf: trustOf(TRUST_GRAPH_OF.ledger) })
+    return { value, stop: async () => { await value.close() } }
+  })
+
+  const governance = await supervisor.start('governance', async () => {
+    const charter = await loadCharter(config.dataDir, self)
+    const governanceLog = log('governance')
+    const value = await openGovernance(
+      { clock, trustOf: trustOf(TRUST_GRAPH_OF.governance), onError: (err) => { governanceLog.error({ err: (err as Error).message }, 'governance background error') } },
+      { path: layout.governance, charter }
+    )
+    return { value, stop: async () => { await value.close() } }
+  })
+
+  await supervisor.start('governance-effects', async () => {
+    const tasks = taskSet()
+    const off = bridgeGovernanceEffects(governance, ledger, log('governance-effects'), tasks.track)
+    return { value: undefined, stop: async () => { off(); await tasks.settle() } }
+  })
 
   const transport = await supervisor.start('transport', async () => {
-    const value = await createLibp2pTransport({ keyPair, logger: logger.child({ service: 'transport' }), clock }, {
+    const value = await createLibp2pTransport({ keyPair, logger: log('transport'), clock }, {
       listen: config.listen,
       peers: config.peers,
       maxFrameBytes: config.maxFrameBytes
@@ -61,34 +138,108 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     return { value, stop: async () => { await value.close() } }
   })
 
+  const gossip = await supervisor.start('gossip', async () => {
+    const value = await createGossip(
+      { transport, clock, keyPair, trustOf: trustOf(TRUST_GRAPH_OF.gossip) },
+      { path: join(layout.gossip, 'state.json'), maxFrameBytes: config.maxFrameBytes }
+    )
+    for (const topic of Object.values(TOPICS)) value.createTopic(topic, { kind: 'public' })
+    const gossipLog = log('gossip')
+    const offs = [
+      bridgeTrust(value, trust, gossipLog),
+      bridgeLedger(value, ledger, gossipLog),
+      bridgeGovernance(value, governance, gossipLog),
+      // A peer whose frames gossip refuses (malformed, forged, invalid) is cut off; the others keep being served.
+      transport.onMessage((from) => {
+        const count = value.misbehaviour(from)
+        if (count > (misbehaviourSeen.get(from) ?? 0)) {
+          misbehaviourSeen.set(from, count)
+          void transport.disconnect(from, `misbehaviour (${count} refused frames or entries)`)
+        }
+      })
+    ]
+    return { value, stop: async () => { for (const off of offs) off(); await value.close() } }
+  })
+  const misbehaviourSeen = new Map<string, number>()
+
+  const snapshotStore = await supervisor.start('snapshot-store', async () => {
+    const value = await openSnapshotStore({ path: layout.snapshots, keepNewest: 50 })
+    return { value, stop: async () => { await value.close() } }
+  })
+
+  const snapshot = await supervisor.start('snapshot', async () => {
+    const value = createSnapshotNode({
+      keyPair,
+      transport: snapshotMessaging(gossip, transport),
+      trustOf: trustOf(TRUST_GRAPH_OF.snapshot),
+      clock,
+      providers: [
+        { name: 'trust', exportState: async () => await trust.exportState(), restoreState: async (s) => { await trust.restoreState(s) } },
+        { name: 'ledger', exportState: async () => await ledger.exportState(), restoreState: async (s) => { await ledger.restoreState(s) } },
+        { name: 'governance', exportState: async () => await governance.exportState(), restoreState: async (s) => { await governance.restoreState(s) } },
+        { name: 'gossip', exportState: async () => await gossip.exportState(), restoreState: async (s) => { await gossip.restoreState(s) } }
+      ],
+      store: snapshotStore
+    }, { snapshotTimeout: config.snapshotTimeoutMs })
+    // Chandy–Lamport channel recording: every frame from a peer, before gossip processes it.
+    const offIngress = gossip.onIngress((from, bytes) => { value.observeIncoming(from, bytes) })
+    const snapshotLog = log('snapshot')
+    const offEvents = value.onEvent((event) => {
+      if (event.type === 'completed') snapshotLog.info({ snapshotId: event.snapshot.snapshotId, root: Buffer.from(event.snapshot.root).toString('hex') }, 'snapshot completed')
+      else if (event.type === 'failed') snapshotLog.warn({ snapshotId: event.snapshotId, reason: event.reason }, 'snapshot failed')
+      else if (event.type === 'rejected') snapshotLog.warn({ from: event.from, err: event.error.message }, 'snapshot message rejected')
+      else snapshotLog.error({ snapshotId: event.snapshotId }, 'snapshot persist failed')
+    })
+    return { value, stop: async () => { offIngress(); offEvents(); await value.close() } }
+  })
+
+  if (config.snapshotEveryMs !== undefined) {
+    const every = config.snapshotEveryMs
+    await supervisor.start('periodic-snapshots', async () => {
+      const tasks = taskSet()
+      let cancel: CancelTimer | undefined
+      let stopped = false
+      const periodicLog = log('periodic-snapshots')
+      const tick = (): void => {
+        if (stopped) return
+        tasks.track((async () => {
+          if (transport.peers().length + 1 >= snapshot.config.minParticipants) {
+            try {
+              const { snapshotId, outcome } = snapshot.startSnapshot()
+              const result = await outcome
+              periodicLog.info({ snapshotId, status: result.status }, 'periodic snapshot finished')
+            } catch (err) {
+              periodicLog.warn({ err: (err as Error).message }, 'periodic snapshot not started')
+            }
+          }
+          if (!stopped) cancel = clock.setTimeout(tick, every)
+        })())
+      }
+      cancel = clock.setTimeout(tick, every)
+      return { value: undefined, stop: async () => { stopped = true; cancel?.(); await tasks.settle() } }
+    })
+  }
+
+  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore }
   const status = (): NodeStatus => ({
-    did: keyPair.did,
+    did: self,
     peerId: transport.peerId,
     multiaddrs: transport.multiaddrs(),
     peers: transport.peers().length,
     services: supervisor.running(),
     transport: { ...transport.stats },
+    gossip: gossip.stats(),
+    ledger: { entries: ledger.entryCount(), stateRoot: ledger.stateRoot(), pending: ledger.pending().length, quarantined: ledger.quarantine().length },
+    trust: { attestations: trust.size },
+    governance: { domain: governance.domain, members: governance.members().length, proposals: governance.proposals().length },
+    snapshots: { ...snapshot.stats },
     uptimeMs: clock.now() - startedAt
   })
 
-  const routes: ApiRoute[] = [
-    { method: 'GET', path: '/status', handler: async () => status() },
-    { method: 'GET', path: '/peers', handler: async () => transport.connectedPeers() },
-    {
-      method: 'POST',
-      path: '/peers',
-      handler: async ({ body }) => {
-        const addr = requireString(body, 'multiaddr')
-        transport.addPeer(addr)
-        return { added: addr }
-      }
-    }
-  ]
-
   const api = await supervisor.start<ApiServer>('api', async () => {
     const token = await writeApiToken(config.dataDir)
-    const server = await startApiServer({ token, routes, logger: logger.child({ service: 'api' }), port: config.apiPort })
-    const runtime: RuntimeInfo = { did: keyPair.did, peerId: transport.peerId, pid: process.pid, apiPort: server.port, multiaddrs: transport.multiaddrs() }
+    const server = await startApiServer({ token, routes: nodeRoutes(services, status), logger: log('api'), port: config.apiPort })
+    const runtime: RuntimeInfo = { did: self, peerId: transport.peerId, pid: process.pid, apiPort: server.port, multiaddrs: transport.multiaddrs() }
     await writeFileAtomic(layout.runtime, new TextEncoder().encode(JSON.stringify(runtime, null, 2) + '\n'))
     return {
       value: server,
@@ -99,11 +250,10 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     }
   })
 
-  logger.info({ did: keyPair.did, peerId: transport.peerId, multiaddrs: transport.multiaddrs(), apiPort: api.port }, 'node ready')
+  logger.info({ did: self, peerId: transport.peerId, multiaddrs: transport.multiaddrs(), apiPort: api.port }, 'node ready')
   return {
-    did: keyPair.did,
-    keyPair,
-    transport,
+    ...services,
+    did: self,
     apiPort: api.port,
     status,
     peers: () => transport.connectedPeers(),

@@ -23,8 +23,8 @@ describe('icn-node init', () => {
   })
 
   it('prints help for every command', async () => {
-    for (const command of ['init', 'run', 'status', 'peers']) {
-      const help = await cli([command, '--help'])
+    for (const command of ['init', 'run', 'status', 'peers', 'pay', 'balance', 'trust', 'propose', 'vote', 'snapshot take', 'snapshot list', 'snapshot verify']) {
+      const help = await cli([...command.split(' '), '--help'])
       expect(help).toContain(`Usage: icn-node ${command} [options]`)
       expect(help).toContain('--data-dir <dir>')
       expect(help).toContain('--log-level <level>')
@@ -48,14 +48,14 @@ describe('icn-node run: two processes, local API, clean shutdown', () => {
         const status = await a.cli(['status']) as { did: string, peers: number, services: string[], multiaddrs: string[] }
         expect(status.did).toBe(didA)
         expect(status.peers).toBe(1)
-        expect(status.services).toEqual(['identity', 'transport', 'api'])
+        expect(status.services).toEqual(['identity', 'trust', 'ledger', 'governance', 'governance-effects', 'transport', 'gossip', 'snapshot-store', 'snapshot', 'api'])
         expect(status.multiaddrs).toEqual(a.runtime.multiaddrs)
       } finally {
         expect(await b?.stop()).toBe(0)
         expect(await a.stop()).toBe(0)
       }
       const log = a.proc.stdout().split('\n').filter((l) => l.includes('"service stopped"')).map((l) => (JSON.parse(l) as { service: string }).service)
-      expect(log).toEqual(['api', 'transport', 'identity'])
+      expect(log).toEqual(['api', 'snapshot', 'snapshot-store', 'gossip', 'transport', 'governance-effects', 'governance', 'ledger', 'trust', 'identity'])
       await expect(stat(join(dir, 'a', 'node.json'))).rejects.toThrow('ENOENT')
     })
   })

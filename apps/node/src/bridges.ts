@@ -1,0 +1,139 @@
+// The node's wiring between subsystems: each subsystem publishes its signed
+// envelopes on its gossip topic, checks received ones in a topic validator
+// (signature, signer = gossip author: state-independent, so arrival order never
+// makes an honest entry look invalid) and applies them in a subscription.
+import type { Gossip, GossipEntry } from '@icn/gossip'
+import type { Governance } from '@icn/governance'
+import { ACTION_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN } from '@icn/governance'
+import { type SignedEnvelope, decodeEnvelope, isValidEnvelope } from '@icn/identity'
+import { type Ledger, decodeEntry, hasValidSignature } from '@icn/ledger'
+import type { TrustGraph } from '@icn/trust'
+import type { Logger } from './logger.js'
+import type { MessageTransport } from './transport.js'
+
+/** The gossip topics of the node's subsystems. */
+export const TOPICS = {
+  ledger: 'ledger:tx',
+  trust: 'trust:attest',
+  proposal: 'governance:proposal',
+  vote: 'governance:vote',
+  snapshot: 'snapshot:coordinate'
+} as const
+
+/** Decodes an envelope signed under one of `domains` by the entry's gossip author, or undefined. */
+function signedByAuthor (entry: GossipEntry, domains: readonly string[]): SignedEnvelope | undefined {
+  try {
+    const envelope = decodeEnvelope(entry.payload)
+    if (envelope.signer !== entry.author || !domains.includes(envelope.domain)) return undefined
+    return isValidEnvelope(envelope, envelope.domain) ? envelope : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** `ledger:tx`: journal entries signed by their author, applied with `applyEnvelope` (gaps wait as pending). */
+export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger): () => void {
+  gossip.setValidator(TOPICS.ledger, (entry) => {
+    const signed = decodeEntry(entry.payload)
+    return signed.entry.author === entry.author && hasValidSignature(signed)
+  })
+  return gossip.subscribe(TOPICS.ledger, async (entry) => {
+    const outcome = await ledger.applyEnvelope(entry.payload)
+    logger.debug({ id: outcome.id, status: outcome.status, reason: outcome.reason, from: entry.author }, 'ledger entry received')
+  })
+}
+
+/** `trust:attest`: attestations signed by their source. */
+export function bridgeTrust (gossip: Gossip, trust: TrustGraph, logger: Logger): () => void {
+  gossip.setValidator(TOPICS.trust, (entry) => {
+    const envelope = decodeEnvelope(entry.payload)
+    return envelope.signer === entry.author && trust.validate(envelope) !== undefined
+  })
+  return gossip.subscribe(TOPICS.trust, async (entry) => {
+    const outcome = await trust.attest(trust.validate(decodeEnvelope(entry.payload)))
+    logger.debug({ from: entry.author, outcome }, 'trust attestation received')
+  })
+}
+
+/** Governance refusals that only mean "not yet": the proposal or its submit action has not arrived. */
+const RETRYABLE = new Set(['UNKNOWN_PROPOSAL', 'OUTSIDE_WINDOW', 'INVALID_TRANSITION'])
+const MAX_WAITING = 1000
+
+/**
+ * `governance:proposal` (proposals and proposer actions) and `governance:vote`.
+ * Topics are not ordered with each other, so a vote can arrive before its
+ * proposal: such envelopes wait (bounded) and are retried after every envelope
+ * that applies.
+ */
+export function bridgeGovernance (gossip: Gossip, governance: Governance, logger: Logger): () => void {
+  gossip.setValidator(TOPICS.proposal, (entry) => signedByAuthor(entry, [PROPOSAL_DOMAIN, ACTION_DOMAIN]) !== undefined)
+  gossip.setValidator(TOPICS.vote, (entry) => signedByAuthor(entry, [VOTE_DOMAIN]) !== undefined)
+  const waiting: SignedEnvelope[] = []
+
+  const tryApply = async (envelope: SignedEnvelope): Promise<boolean> => {
+    try {
+      const result = await governance.apply(envelope)
+      logger.debug({ type: result.type, proposal: result.proposal, status: result.status }, 'governance envelope applied')
+      return true
+    } catch (err) {
+      const code = (err as { code?: unknown }).code
+      if (typeof code === 'string' && RETRYABLE.has(code)) {
+        if (waiting.length >= MAX_WAITING) waiting.shift()
+        waiting.push(envelope)
+        return false
+      }
+      logger.warn({ err: (err as Error).message, cid: envelope.cid }, 'governance envelope refused')
+      return false
+    }
+  }
+
+  const onEntry = async (entry: GossipEntry): Promise<void> => {
+    if (!(await tryApply(decodeEnvelope(entry.payload)))) return
+    // Something new applied: envelopes that were early may fit now (repeat until no progress).
+    let progress = true
+    while (progress && waiting.length > 0) {
+      progress = false
+      for (const envelope of waiting.splice(0)) {
+        if (await tryApply(envelope)) progress = true
+      }
+    }
+  }
+  const offProposals = gossip.subscribe(TOPICS.proposal, onEntry)
+  const offVotes = gossip.subscribe(TOPICS.vote, onEntry)
+  return () => { offProposals(); offVotes() }
+}
+
+/**
+ * Applies executed governance effects to the ledger: a `config-change` with key
+ * `ledger.creditLimit`, a `subject` and `{ currency, limit }` sets that member's
+ * credit-limit override. Replays the durable outbox first (idempotent: the
+ * last override wins), then follows new effects.
+ */
+export function bridgeGovernanceEffects (governance: Governance, ledger: Ledger, logger: Logger, track: (task: Promise<void>) => void): () => void {
+  const apply = async (effect: ReturnType<Governance['effects']>[number]): Promise<void> => {
+    const e = effect.effect
+    if (e.type !== 'config-change' || e.key !== 'ledger.creditLimit' || !effect.applied) return
+    const value = e.value as { currency?: unknown, limit?: unknown } | null
+    if (e.subject === undefined || typeof value?.currency !== 'string' || typeof value.limit !== 'string' || !/^[0-9]+$/.test(value.limit)) {
+      logger.warn({ proposal: effect.proposal }, 'ledger.creditLimit effect without subject, currency or limit: ignored')
+      return
+    }
+    await ledger.setCreditLimit(e.subject, value.currency, BigInt(value.limit), effect.proposal)
+    logger.info({ member: e.subject, currency: value.currency, limit: value.limit, proposal: effect.proposal }, 'credit limit set by governance')
+  }
+  const run = (effect: ReturnType<Governance['effects']>[number]): void => {
+    track(apply(effect).catch((err: unknown) => { logger.error({ err: (err as Error).message, proposal: effect.proposal }, 'applying governance effect failed') }))
+  }
+  for (const effect of governance.effects()) run(effect)
+  return governance.onEffect(run)
+}
+
+/** Snapshot messages travel as gossip direct messages on `snapshot:coordinate`, over the same FIFO peer streams. */
+export function snapshotMessaging (gossip: Gossip, transport: MessageTransport): MessageTransport {
+  return {
+    id: transport.id,
+    send: (peer, bytes) => { gossip.send(peer, TOPICS.snapshot, bytes) },
+    onMessage: (handler) => gossip.handleDirect(TOPICS.snapshot, async (message) => { await handler(message.from, message.payload) }),
+    peers: () => transport.peers()
+  }
+}
