@@ -83,7 +83,7 @@ export class GossipNode implements Gossip {
     this.counters = {
       published: 0, accepted: 0, duplicates: 0, delivered: 0, handlerErrors: 0,
       rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
-      syncsStarted: 0, syncMessagesSent: 0, syncBytesSent: 0, pullsSent: 0, saves: 0, saveFailures: 0
+      syncsStarted: 0, syncMessagesSent: 0, syncBytesSent: 0, pullsSent: 0, saves: 0, saveFailures: 0, tickErrors: 0
     }
   }
 
@@ -520,6 +520,16 @@ export class GossipNode implements Gossip {
   private tick (): void {
     this.cancelTick = undefined
     if (this.closed) return
+    try {
+      this.runTick()
+    } catch {
+      // A timer callback must never throw into the clock; the next tick retries.
+      this.counters.tickErrors++
+    }
+    this.scheduleTick()
+  }
+
+  private runTick (): void {
     const now = this.components.clock.now()
     let evicted = 0
     for (const { log } of this.store.topics.values()) evicted += log.evictExpired(now)
@@ -540,7 +550,6 @@ export class GossipNode implements Gossip {
       }
     }
     this.syncNow()
-    this.scheduleTick()
   }
 
   private scheduleTick (): void {
@@ -587,15 +596,16 @@ export class GossipNode implements Gossip {
     await this.save()
   }
 
+  // Neither waits for the frame being processed: the snapshot coordinator calls
+  // these from inside a direct-message handler, and every store change is
+  // synchronous, so the state read here is always a consistent one.
   async exportState (): Promise<Uint8Array> {
     this.assertOpen()
-    await this.inbox
     return this.store.exportState()
   }
 
   async restoreState (state: Uint8Array): Promise<void> {
     this.assertOpen()
-    await this.inbox
     this.store.restoreState(state, this.components.clock.now())
     this.pulls.clear()
     this.topicsVersion++

@@ -145,6 +145,8 @@ export interface GossipStats {
   pullsSent: number
   saves: number
   saveFailures: number
+  /** Anti-entropy ticks that hit an unexpected error (the timer keeps running). */
+  tickErrors: number
 }
 
 export interface TopicInfo {

@@ -220,6 +220,16 @@ describe('direct messages', () => {
     await expect(pending).rejects.toThrow(ClosedError)
   })
 
+  it('a direct handler can export state while its frame is being processed (snapshot markers)', async () => {
+    const c = await simCluster({ size: 2, seed: 8, topic: 'snapshot:coordinate' })
+    await c.nodes[1]!.publish('snapshot:coordinate', utf8('state entry'))
+    c.nodes[1]!.handleDirect('snapshot:coordinate', async (m) => { m.reply(await c.nodes[1]!.exportState()) })
+    const reply = c.nodes[0]!.request(c.ids[1]!, 'snapshot:coordinate', utf8('marker'))
+    await c.network.runFor(100)
+    expect(await reply).toEqual(await c.nodes[1]!.exportState())
+    await c.close()
+  })
+
   it('onIngress sees every frame before it is processed', async () => {
     const { gossip, wire } = await lonely()
     gossip.createTopic('t')
