@@ -1,6 +1,6 @@
 import {
-  type Did, type KeyPair, type SignedEnvelope, DAG_CBOR_CODE, IdentityError, cidOfBytes, decodeEnvelope, encodeEnvelope,
-  isDid, signEnvelope, verifyEnvelope
+  type Did, type KeyPair, type SignedEnvelope, IdentityError, decode, encodeEnvelope, envelopeSigningBytes, isDid,
+  publicKeyFromDid, sha256, signEnvelope, toHex, verify
 } from '@icn/identity'
 import { CURRENCY_PATTERN, LEDGER_DOMAIN, MAX_ACKS, MAX_AMOUNT, MAX_DELTAS, MAX_REFERENCE_LENGTH } from './constants.js'
 import { AmountOutOfRangeError, InvalidArgumentError, MalformedEntryError } from './errors.js'
@@ -28,14 +28,17 @@ export interface JournalEntry {
   readonly acks: readonly string[]
 }
 
-/** A decoded, signature-checked or not, journal entry with its identity. */
+/** A decoded journal entry with its identity and the bytes its signature covers (checked or not: see `hasValidSignature`). */
 export interface SignedEntry {
-  /** CIDv1 (dag-cbor, sha-256) of `bytes`. */
+  /** sha-256 (hex) of `bytes`. */
   readonly id: string
   readonly entry: JournalEntry
-  readonly envelope: SignedEnvelope
-  /** Canonical wire bytes (`encodeEnvelope`), signature included. */
+  /** Canonical wire bytes (`encodeEnvelope`: domain, payload, signer, signature). */
   readonly bytes: Uint8Array
+  /** The author's ed25519 signature… */
+  readonly signature: Uint8Array
+  /** …over these bytes (`envelopeSigningBytes(LEDGER_DOMAIN, payload, author)`). */
+  readonly body: Uint8Array
 }
 
 const DELTA_KEYS = new Set(['account', 'currency', 'debit', 'credit'])
@@ -147,46 +150,56 @@ export function entryPayload (entry: JournalEntry): Record<string, unknown> {
   }
 }
 
-function fromEnvelope (envelope: SignedEnvelope, bytes: Uint8Array): SignedEntry {
-  if (envelope.domain !== LEDGER_DOMAIN) throw new MalformedEntryError(`envelope domain '${envelope.domain}' is not '${LEDGER_DOMAIN}'`)
-  const entry = parseEntry(envelope.payload)
-  if (entry.author !== envelope.signer) throw new MalformedEntryError('entry author is not the envelope signer')
-  return { id: cidOfBytes(bytes, DAG_CBOR_CODE).toString(), entry, envelope, bytes }
+const ENVELOPE_KEYS = 'domain,payload,signature,signer'
+
+/** Checks a decoded envelope map and its payload; computes id and signed body once. */
+function fromWire (value: unknown, bytes: Uint8Array): SignedEntry {
+  if (!isRecord(value) || Object.keys(value).sort().join(',') !== ENVELOPE_KEYS) {
+    throw new MalformedEntryError(`entry envelope must be a map of ${ENVELOPE_KEYS}`)
+  }
+  const { domain, payload, signer, signature } = value
+  if (domain !== LEDGER_DOMAIN) throw new MalformedEntryError(`envelope domain '${String(domain)}' is not '${LEDGER_DOMAIN}'`)
+  if (!(signature instanceof Uint8Array) || signature.length !== 64) throw new MalformedEntryError('envelope signature must be 64 bytes')
+  const entry = parseEntry(payload)
+  if (entry.author !== signer) throw new MalformedEntryError('entry author is not the envelope signer')
+  return { id: toHex(sha256(bytes)), entry, bytes, signature, body: envelopeSigningBytes(LEDGER_DOMAIN, payload, entry.author) }
 }
 
-/** Signs `entry` with `keyPair` (which must be the author's). */
+/** Signs `entry` with `keyPair` (which must be the author's) through `signEnvelope` under `LEDGER_DOMAIN`. */
 export function signEntry (entry: JournalEntry, keyPair: KeyPair): SignedEntry {
   if (keyPair.did !== entry.author) throw new InvalidArgumentError('the signing key is not the entry author')
   const envelope = signEnvelope(LEDGER_DOMAIN, entryPayload(entry), keyPair)
-  return fromEnvelope(envelope, encodeEnvelope(envelope))
+  const bytes = encodeEnvelope(envelope)
+  return fromWire(decode(bytes), bytes)
 }
 
 /**
  * Parses wire bytes (or an envelope object) into a `SignedEntry`. Checks
- * encoding, shape, types, amounts and domain — not the signature
+ * canonical encoding, shape, types, amounts and domain — not the signature
  * (`hasValidSignature`). Throws `MalformedEntryError` / `AmountOutOfRangeError`.
  */
 export function decodeEntry (input: Uint8Array | SignedEnvelope): SignedEntry {
   try {
-    if (input instanceof Uint8Array) return fromEnvelope(decodeEnvelope(input), new Uint8Array(input))
+    if (input instanceof Uint8Array) {
+      const bytes = new Uint8Array(input)
+      return fromWire(decode(bytes), bytes)
+    }
     if (!isRecord(input)) throw new MalformedEntryError('entry input must be bytes or a signed envelope')
     const bytes = encodeEnvelope(input)
-    return fromEnvelope(decodeEnvelope(bytes), bytes)
+    return fromWire(decode(bytes), bytes)
   } catch (err) {
     if (err instanceof IdentityError) throw new MalformedEntryError(`not a ledger envelope: ${err.message}`, { cause: err })
     throw err
   }
 }
 
-/** True when the entry's signature verifies for its author under the ledger domain. */
+/**
+ * True when the signature verifies for the author: exactly `verifyEnvelope`'s
+ * check (ed25519 over `envelopeSigningBytes`), without recomputing the
+ * envelope CID, which the ledger does not use as the entry id.
+ */
 export function hasValidSignature (signed: SignedEntry): boolean {
-  try {
-    verifyEnvelope(signed.envelope, LEDGER_DOMAIN)
-    return true
-  } catch (err) {
-    if (err instanceof IdentityError) return false
-    throw err
-  }
+  return verify(signed.signature, signed.body, publicKeyFromDid(signed.entry.author))
 }
 
 /** Net balance change per account and currency (credit − debit), keyed `account\0currency`. */

@@ -335,6 +335,10 @@ export class LedgerHandle {
     for (;;) {
       const author = ctx.wake.shift()
       if (author === undefined) break
+      if (!this.store.hasAnyPending()) {
+        ctx.wake.length = 0
+        break
+      }
       const chain = this.store.getChain(author)
       const head = chain?.seq ?? 0
       const candidates = [...this.store.pendingAt(author, head), ...this.store.pendingAt(author, head + 1)]

@@ -43,7 +43,21 @@ const prefixRange = (...parts: Array<string | number>): { start: string, end: st
   return { start: p + SEP, end: p + END }
 }
 const bytesOf = (value: Uint8Array): Uint8Array => new Uint8Array(value)
+// Hot small records (slots, chains, credit, balances, unacked credits) are space-separated text: several
+// times cheaper than canonical CBOR here, and still unambiguous (no part contains a space).
+const text = (value: string): Uint8Array => Buffer.from(value, 'utf8')
+const fromText = (value: Uint8Array): string => Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8')
 const decodeRecord = (value: Uint8Array): Record<string, unknown> => decode(bytesOf(value)) as Record<string, unknown>
+
+function isEmpty (db: Database<Uint8Array, string>): boolean {
+  for (const _ of db.getKeys({ limit: 1 })) return false
+  return true
+}
+
+function parseChain (value: Uint8Array): ChainRecord {
+  const [seq, applied, head] = fromText(value).split(SEP) as [string, string, string]
+  return { seq: Number(seq), applied: Number(applied), head }
+}
 
 const DB_NAMES = ['entries', 'slots', 'chains', 'credit', 'balances', 'unacked', 'pending', 'waits', 'quarantine', 'forks', 'overrides', 'history'] as const
 type DbName = typeof DB_NAMES[number]
@@ -57,6 +71,10 @@ type DbName = typeof DB_NAMES[number]
 export class LedgerStore {
   private readonly dbs: Record<DbName, Database<Uint8Array, string>>
   private closed = false
+  // Hints that let the hot path skip cursor scans of usually-empty tables. Only ever stale towards
+  // `true` (costing a scan): reset to true whenever a transaction aborts and writes roll back.
+  private mayHavePending = true
+  private mayHaveWaits = true
 
   private constructor (readonly path: string, private readonly root: RootDatabase<Uint8Array, string>) {
     this.dbs = Object.fromEntries(DB_NAMES.map((name) => [name, root.openDB<Uint8Array, string>(name, { encoding: 'binary' })])) as Record<DbName, Database<Uint8Array, string>>
@@ -69,7 +87,13 @@ export class LedgerStore {
 
   /** Runs `fn` in one durable LMDB write transaction: all of its writes commit together or not at all. */
   transaction<T> (fn: () => T): T {
-    return this.root.transactionSync(fn)
+    try {
+      return this.root.transactionSync(fn)
+    } catch (err) {
+      this.mayHavePending = true
+      this.mayHaveWaits = true
+      throw err
+    }
   }
 
   get isClosed (): boolean { return this.closed }
@@ -98,24 +122,22 @@ export class LedgerStore {
   // slots: author, seq → id (applied or chained-quarantined)
   getSlot (author: Did, seq: number): string | undefined {
     const v = this.dbs.slots.get(key(author, seq))
-    return v === undefined ? undefined : decode(bytesOf(v)) as string
+    return v === undefined ? undefined : fromText(v)
   }
 
-  putSlot (author: Did, seq: number, id: string): void { this.dbs.slots.putSync(key(author, seq), encode(id)) }
+  putSlot (author: Did, seq: number, id: string): void { this.dbs.slots.putSync(key(author, seq), text(id)) }
 
   // chains: author → chain record
   getChain (author: Did): ChainRecord | undefined {
     const v = this.dbs.chains.get(author)
-    if (v === undefined) return undefined
-    const r = decodeRecord(v)
-    return { seq: r.seq as number, head: r.head as string, applied: r.applied as number }
+    return v === undefined ? undefined : parseChain(v)
   }
 
-  putChain (author: Did, record: ChainRecord): void { this.dbs.chains.putSync(author, encode(record)) }
+  putChain (author: Did, record: ChainRecord): void { this.dbs.chains.putSync(author, text(`${record.seq} ${record.applied} ${record.head}`)) }
   heads (): ChainHead[] {
     return [...this.dbs.chains.getRange()].map(({ key: author, value }) => {
-      const r = decodeRecord(value)
-      return { author: author as Did, seq: r.seq as number, id: r.head as string }
+      const r = parseChain(value)
+      return { author: author as Did, seq: r.seq, id: r.head }
     })
   }
 
@@ -130,41 +152,45 @@ export class LedgerStore {
   getCredit (author: Did, currency: string): ChainCredit {
     const v = this.dbs.credit.get(key(author, currency))
     if (v === undefined) return { known: 0n, volume: 0n }
-    const r = decodeRecord(v)
-    return { known: BigInt(r.known as string), volume: BigInt(r.volume as string) }
+    const [known, volume] = fromText(v).split(SEP) as [string, string]
+    return { known: BigInt(known), volume: BigInt(volume) }
   }
 
   putCredit (author: Did, currency: string, credit: ChainCredit): void {
-    this.dbs.credit.putSync(key(author, currency), encode({ known: credit.known.toString(), volume: credit.volume.toString() }))
+    this.dbs.credit.putSync(key(author, currency), text(`${credit.known} ${credit.volume}`))
   }
 
   // balances: account, currency → decimal string (unbounded, so sums never overflow)
   getBalance (account: Did, currency: string): bigint | undefined {
     const v = this.dbs.balances.get(key(account, currency))
-    return v === undefined ? undefined : BigInt(decode(bytesOf(v)) as string)
+    return v === undefined ? undefined : BigInt(fromText(v))
   }
 
   putBalance (account: Did, currency: string, balance: bigint): void {
-    this.dbs.balances.putSync(key(account, currency), encode(balance.toString()))
+    this.dbs.balances.putSync(key(account, currency), text(balance.toString()))
   }
 
   balances (account?: Did): BalanceRow[] {
     const range = account === undefined ? {} : prefixRange(account)
     return [...this.dbs.balances.getRange(range)].map(({ key: k, value }) => {
       const [acct, currency] = k.split(SEP) as [Did, string]
-      return { account: acct, currency, balance: BigInt(decode(bytesOf(value)) as string) }
+      return { account: acct, currency, balance: BigInt(fromText(value)) }
     })
   }
 
   // unacked: account, entry id → credits (currency → amount) not yet acknowledged by the account's own chain
   getUnacked (account: Did, id: string): Map<string, bigint> | undefined {
     const v = this.dbs.unacked.get(key(account, id))
-    return v === undefined ? undefined : new Map((decode(bytesOf(v)) as Array<[string, string]>).map(([c, a]) => [c, BigInt(a)]))
+    if (v === undefined) return undefined
+    const parts = fromText(v).split(SEP)
+    const credits = new Map<string, bigint>()
+    for (let i = 0; i + 1 < parts.length; i += 2) credits.set(parts[i] as string, BigInt(parts[i + 1] as string))
+    return credits
   }
 
   putUnacked (account: Did, id: string, credits: ReadonlyMap<string, bigint>): void {
-    const rows = [...credits].sort(([a], [b]) => (a < b ? -1 : 1)).map(([c, a]) => [c, a.toString()])
-    this.dbs.unacked.putSync(key(account, id), encode(rows))
+    const rows = [...credits].sort(([a], [b]) => (a < b ? -1 : 1)).map(([c, a]) => `${c} ${a}`)
+    this.dbs.unacked.putSync(key(account, id), text(rows.join(SEP)))
   }
 
   removeUnacked (account: Did, id: string): void { this.dbs.unacked.removeSync(key(account, id)) }
@@ -174,7 +200,16 @@ export class LedgerStore {
 
   // pending: author, seq, id → wire bytes
   getPending (author: Did, seq: number, id: string): boolean { return this.dbs.pending.doesExist(key(author, seq, id)) }
-  putPending (author: Did, seq: number, id: string, bytes: Uint8Array): void { this.dbs.pending.putSync(key(author, seq, id), bytes) }
+  putPending (author: Did, seq: number, id: string, bytes: Uint8Array): void {
+    this.mayHavePending = true
+    this.dbs.pending.putSync(key(author, seq, id), bytes)
+  }
+
+  /** False when no entry is held (cheap: usually answered without touching LMDB). */
+  hasAnyPending (): boolean {
+    if (this.mayHavePending) this.mayHavePending = !isEmpty(this.dbs.pending)
+    return this.mayHavePending
+  }
   removePending (author: Did, seq: number, id: string): void { this.dbs.pending.removeSync(key(author, seq, id)) }
   pendingAt (author: Did, seq: number): PendingRecord[] {
     return [...this.dbs.pending.getRange(prefixRange(author, seq))].map(({ key: k, value }) => ({ author, seq, id: k.split(SEP)[2] as string, bytes: bytesOf(value) }))
@@ -188,8 +223,14 @@ export class LedgerStore {
   }
 
   // waits: acknowledged id, author → marker (the author's next entry waits for that id)
-  putWait (ackId: string, author: Did): void { this.dbs.waits.putSync(key(ackId, author), MARK) }
+  putWait (ackId: string, author: Did): void {
+    this.mayHaveWaits = true
+    this.dbs.waits.putSync(key(ackId, author), MARK)
+  }
+
   takeWaiters (ackId: string): Did[] {
+    if (this.mayHaveWaits) this.mayHaveWaits = !isEmpty(this.dbs.waits)
+    if (!this.mayHaveWaits) return []
     const keys = [...this.dbs.waits.getKeys(prefixRange(ackId))]
     for (const k of keys) this.dbs.waits.removeSync(k)
     return keys.map((k) => k.split(SEP)[1] as Did)

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// Signed payments applied per second (one durable LMDB transaction each, and batched), next to raw lmdb
+// puts of the same bytes and the raw ed25519 verify rate, all measured in this run; prints ratios.
+// Run after `pnpm build`: `pnpm bench`. Sizes: ICN_BENCH_SINGLE (default 300), ICN_BENCH_BATCHED (default 4000).
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { keyPairFromSeed, verify } from '@icn/identity'
+import { open } from 'lmdb'
+import { openLedger, signEntry } from '../dist/index.js'
+
+const SINGLE = Number(process.env.ICN_BENCH_SINGLE ?? 300)
+const BATCHED = Number(process.env.ICN_BENCH_BATCHED ?? 4000)
+const BATCH_SIZE = 500
+const AUTHORS = Array.from({ length: 16 }, (_, i) => keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, j) => (j === 0 ? 99 : j === 31 ? i + 1 : 0))))
+
+/** `count` valid payments: authors take turns, each extending its own chain (no acks, amounts within limits). */
+function payments (count, salt) {
+  const heads = new Map()
+  const out = []
+  for (let i = 0; i < count; i++) {
+    const author = AUTHORS[i % AUTHORS.length]
+    const to = AUTHORS[(i + 1 + salt) % AUTHORS.length]
+    const head = heads.get(author.did)
+    const signed = signEntry({
+      author: author.did,
+      seq: (head?.seq ?? 0) + 1,
+      ...(head === undefined ? {} : { prev: head.id }),
+      timestamp: 1_700_000_000_000 + i,
+      deltas: [{ account: author.did, currency: 'HOUR', debit: 1n }, { account: to.did, currency: 'HOUR', credit: 1n }],
+      acks: []
+    }, author)
+    heads.set(author.did, { seq: (head?.seq ?? 0) + 1, id: signed.id })
+    out.push(signed)
+  }
+  return out
+}
+
+const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
+const dirs = []
+const tempDir = () => { const d = mkdtempSync(join(tmpdir(), 'icn-ledger-bench-')); dirs.push(d); return d }
+
+async function applyRate (entries, batched) {
+  const ledger = await openLedger({ path: tempDir() })
+  const start = process.hrtime.bigint()
+  if (batched) {
+    for (let i = 0; i < entries.length; i += BATCH_SIZE) await ledger.applyBatch(entries.slice(i, i + BATCH_SIZE).map((e) => e.bytes))
+  } else {
+    for (const e of entries) await ledger.applyEnvelope(e.bytes)
+  }
+  const rate = entries.length / seconds(start)
+  if (ledger.entryCount() !== entries.length) throw new Error(`applied ${ledger.entryCount()} of ${entries.length}`)
+  await ledger.close()
+  return rate
+}
+
+async function rawPutRate (entries, batched) {
+  const db = open({ path: tempDir(), encoding: 'binary' })
+  const start = process.hrtime.bigint()
+  if (batched) {
+    let last
+    for (const e of entries) last = db.put(e.id, e.bytes)
+    await last
+  } else {
+    for (const e of entries) db.transactionSync(() => db.putSync(e.id, e.bytes))
+  }
+  const rate = entries.length / seconds(start)
+  await db.close()
+  return rate
+}
+
+function verifyRate (entries) {
+  const prepared = entries.map((e) => ({ body: e.body, signature: e.signature, key: AUTHORS.find((a) => a.did === e.entry.author).publicKey }))
+  const start = process.hrtime.bigint()
+  for (const p of prepared) if (!verify(p.signature, p.body, p.key)) throw new Error('bad signature')
+  return prepared.length / seconds(start)
+}
+
+try {
+  const single = payments(SINGLE, 0)
+  const batch = payments(BATCHED, 1)
+  verifyRate(single.slice(0, 50)) // warm up
+  const rows = {
+    verify: verifyRate(batch),
+    rawDurable: await rawPutRate(single, false),
+    applySingle: await applyRate(single, false),
+    rawBatched: await rawPutRate(batch, true),
+    applyBatched: await applyRate(batch, true)
+  }
+  const f = (x) => Math.round(x).toLocaleString('en-US').padStart(9)
+  console.log(`\n@icn/ledger apply rates (same run; ${SINGLE} single, ${BATCHED} batched in transactions of ${BATCH_SIZE})`)
+  console.log(`raw ed25519 verify (OpenSSL, 1 core)       ${f(rows.verify)} /s`)
+  console.log(`raw lmdb durable transaction per put        ${f(rows.rawDurable)} /s`)
+  console.log(`raw lmdb batched async puts                 ${f(rows.rawBatched)} /s`)
+  console.log(`ledger apply, one transaction per payment   ${f(rows.applySingle)} /s`)
+  console.log(`ledger apply, batched                       ${f(rows.applyBatched)} /s`)
+  const ratio = (a, b, goal) => `${(100 * a / b).toFixed(0)} % (goal ≥ ${goal} %: ${100 * a / b >= goal ? 'met' : 'NOT met'})`
+  console.log(`one-per-transaction apply / raw durable put: ${ratio(rows.applySingle, rows.rawDurable, 80)}`)
+  console.log(`batched apply / raw ed25519 verify:          ${ratio(rows.applyBatched, rows.verify, 70)}`)
+} finally {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+}
