@@ -70,6 +70,8 @@ export class GovernanceHandle implements Governance {
   /** Due time of every proposal waiting on the clock (deliberation → opensAt, open → closesAt). */
   private readonly deadlines = new Map<string, number>()
   private readonly listeners = new Set<EffectListener>()
+  /** Applies queued for the next write transaction: close() lets them finish. */
+  private readonly inFlight = new Set<Promise<unknown>>()
   private readonly scheduler: DeadlineScheduler
   private readonly clock
   private readonly maxClockSkewMs: number
@@ -114,7 +116,8 @@ export class GovernanceHandle implements Governance {
   // ── charters and members ────────────────────────────────────────────────
 
   charter (): Charter {
-    return this.entry(this.currentVersion()).charter
+    this.assertOpen()
+    return this.currentCharter()
   }
 
   charterAt (version: number): Charter | undefined {
@@ -169,16 +172,28 @@ export class GovernanceHandle implements Governance {
   // ── envelopes from anywhere ─────────────────────────────────────────────
 
   async apply (envelope: SignedEnvelope): Promise<ApplyResult> {
-    const prepared = this.prepare(envelope)
-    if (prepared.write !== undefined) {
-      const write = prepared.write
-      const record = this.store.transaction(write)
-      if (record !== undefined) this.trackDeadline(record)
-      this.scheduler.wake()
-      // A submit whose deliberation is already over (emergency kinds) opens at once.
-      this.runDue()
+    this.assertOpen()
+    // Deadlines that fell due since the last tick apply first, so every check sees the state at `now`.
+    this.runDue()
+    // Checks run inside the write transaction, so envelopes applied concurrently are checked
+    // against each other's writes; concurrent calls share one commit.
+    const task = this.store.transactionAsync(() => {
+      const prepared = this.prepare(envelope)
+      return { result: prepared.result, record: prepared.write?.(), wrote: prepared.write !== undefined }
+    })
+    this.inFlight.add(task)
+    try {
+      const { result, record, wrote } = await task
+      if (wrote && this.closing === undefined) {
+        if (record !== undefined) this.trackDeadline(record)
+        this.scheduler.wake()
+        // A submit whose deliberation is already over (emergency kinds) opens at once.
+        this.runDue()
+      }
+      return result
+    } finally {
+      this.inFlight.delete(task)
     }
-    return prepared.result
   }
 
   async applyBytes (bytes: Uint8Array): Promise<ApplyResult> {
@@ -193,14 +208,14 @@ export class GovernanceHandle implements Governance {
   }
 
   check (envelope: SignedEnvelope): ApplyResult {
+    this.assertOpen()
+    this.runDue()
     return this.prepare(envelope).result
   }
 
+  /** Validates an envelope against the stored state; never writes (the returned `write` does). */
   private prepare (envelope: SignedEnvelope): Prepared {
-    this.assertOpen()
     if (!isRecord(envelope)) throw new InvalidEnvelopeError('not a signed envelope')
-    // Deadlines that fell due since the last tick apply first, so every check sees the state at `now`.
-    this.runDue()
     switch (envelope.domain) {
       case PROPOSAL_DOMAIN: return this.prepareProposal(envelope)
       case VOTE_DOMAIN: return this.prepareVote(envelope)
@@ -277,6 +292,7 @@ export class GovernanceHandle implements Governance {
   }
 
   tally (proposal: string): TallyResult {
+    this.assertOpen()
     const record = this.requireRecord(proposal)
     return record.result ?? this.liveTally(record)
   }
@@ -319,6 +335,7 @@ export class GovernanceHandle implements Governance {
 
   async close (): Promise<void> {
     this.closing ??= (async () => {
+      await Promise.allSettled([...this.inFlight])
       await this.scheduler.shutdown()
       this.listeners.clear()
       await this.store.close()
@@ -336,9 +353,8 @@ export class GovernanceHandle implements Governance {
     if (this.closing !== undefined) throw new GovernanceClosedError()
   }
 
-  private currentVersion (): number {
-    this.assertOpen()
-    return this.store.latestCharterVersion()
+  private currentCharter (): Charter {
+    return this.entry(this.store.latestCharterVersion()).charter
   }
 
   private findEntry (version: number): CharterEntry | undefined {
@@ -361,7 +377,7 @@ export class GovernanceHandle implements Governance {
     return {
       now: this.clock.now(),
       maxClockSkewMs: this.maxClockSkewMs,
-      charter: this.charter(),
+      charter: this.currentCharter(),
       charterAt: (version) => this.findEntry(version)?.charter,
       member: (version, did) => this.findEntry(version)?.members.get(did),
       proposal: (id) => this.store.proposal(id),
@@ -370,7 +386,6 @@ export class GovernanceHandle implements Governance {
   }
 
   private requireRecord (id: string): ProposalRecord {
-    this.assertOpen()
     const record = this.store.proposal(id)
     if (record === undefined) throw new UnknownProposalError(`proposal ${id} is unknown`)
     return record
@@ -431,7 +446,7 @@ export class GovernanceHandle implements Governance {
       const result = this.liveTally(record)
       let closed: ProposalRecord = { ...moveTo(record, 'voting-closes', at, 'scheduler', result.outcome), result }
       if (closed.state === 'accepted' && ACTIONABLE_KINDS.has(record.envelope.payload.kind)) {
-        const execution = execute(closed, this.entry(this.store.latestCharterVersion()).charter, (target) => this.store.proposal(target)?.state)
+        const execution = execute(closed, this.currentCharter(), (target) => this.store.proposal(target)?.state)
         if (execution.charter !== null) this.store.putCharter(execution.charter)
         if (execution.closes !== null) {
           const target = this.requireRecord(execution.closes.target)

@@ -6,10 +6,11 @@ import { CorruptStateError } from './errors.js'
 import type { Ballot } from './tally.js'
 import type { Charter, EffectRecord, ProposalRecord, ProposalState, VoteRecord } from './types.js'
 import { VOTE_CHOICES } from './types.js'
-import { checkInteger, checkOneOf, checkRecord } from './utils/shape.js'
+import { checkInteger, checkOneOf, checkRecord, checkString } from './utils/shape.js'
 
 const corrupt = (message: string): Error => new CorruptStateError(message)
 const asBytes = (value: Uint8Array): Uint8Array => new Uint8Array(value)
+const PROPOSAL_CACHE_SIZE = 1_024
 
 /** Everything the store holds, as plain records (the `exportState` content). */
 export interface StoreContents {
@@ -23,7 +24,8 @@ export interface StoreContents {
  * The LMDB storage adapter: one environment per directory, values are
  * canonical DAG-CBOR. Sub-databases: `charters` (version → charter),
  * `proposals` (id → proposal), `states` (`state/id` index), `votes`
- * (`proposal/voter` → latest vote), `effects` (seq → effect record).
+ * (`proposal/voter` → latest vote), `ballots` (same key → `castAt|choice|cid`,
+ * the tally's compact index of `votes`), `effects` (seq → effect record).
  * Writes must run inside `transaction` so each change is one atomic commit.
  */
 export class GovernanceStore {
@@ -33,8 +35,15 @@ export class GovernanceStore {
     private readonly proposalDb: Database<Uint8Array, string>,
     private readonly stateDb: Database<string, string>,
     private readonly voteDb: Database<Uint8Array, string>,
+    private readonly ballotDb: Database<string, string>,
     private readonly effectDb: Database<Uint8Array, number>
   ) {}
+
+  /**
+   * Decoded proposals by id (every vote reads its proposal). An entry is dropped
+   * whenever that proposal is written, and the whole cache when a transaction fails.
+   */
+  private readonly proposalCache = new Map<string, ProposalRecord>()
 
   /** Opens (creating if needed) the store in directory `path`. */
   static open (path: string): GovernanceStore {
@@ -46,13 +55,34 @@ export class GovernanceStore {
       root.openDB<Uint8Array, string>('proposals', binary),
       root.openDB<string, string>('states', { encoding: 'string' }),
       root.openDB<Uint8Array, string>('votes', binary),
+      root.openDB<string, string>('ballots', { encoding: 'string' }),
       root.openDB<Uint8Array, number>('effects', binary)
     )
   }
 
-  /** Runs `fn` in one synchronous write transaction; a throw aborts every write in it. */
+  /** Runs `fn` in one synchronous write transaction, durable on return; a throw aborts every write in it. */
   transaction<T> (fn: () => T): T {
-    return this.root.transactionSync(fn)
+    try {
+      return this.root.transactionSync(fn)
+    } catch (err) {
+      this.proposalCache.clear()
+      throw err
+    }
+  }
+
+  /**
+   * Queues `fn` to run in the next asynchronous write transaction; calls made in
+   * the same event turn share one commit (and one disk flush). Resolves with
+   * `fn`'s value once committed. `fn` must finish its checks before its first
+   * write: a throw rejects only this call, and writes made before it would stay.
+   */
+  async transactionAsync<T> (fn: () => T): Promise<T> {
+    try {
+      return await this.root.transaction(fn)
+    } catch (err) {
+      this.proposalCache.clear()
+      throw err
+    }
   }
 
   charter (version: number): Charter | undefined {
@@ -87,14 +117,21 @@ export class GovernanceStore {
   }
 
   proposal (id: string): ProposalRecord | undefined {
+    const cached = this.proposalCache.get(id)
+    if (cached !== undefined) return cached
     const bytes = this.proposalDb.get(id)
-    return bytes === undefined ? undefined : proposalFromDoc(decodeStored(asBytes(bytes), `proposal ${id}`), false)
+    if (bytes === undefined) return undefined
+    const record = proposalFromDoc(decodeStored(asBytes(bytes), `proposal ${id}`), false)
+    if (this.proposalCache.size >= PROPOSAL_CACHE_SIZE) this.proposalCache.clear()
+    this.proposalCache.set(id, record)
+    return record
   }
 
   /** Stores a proposal and keeps the state index in step (`previous` = its state before, if stored). */
   putProposal (record: ProposalRecord, previous?: ProposalState): void {
     if (previous !== undefined) this.stateDb.removeSync(`${previous}/${record.id}`)
     this.stateDb.putSync(`${record.state}/${record.id}`, '')
+    this.proposalCache.delete(record.id)
     this.proposalDb.putSync(record.id, encode(proposalToDoc(record)))
   }
 
@@ -119,22 +156,24 @@ export class GovernanceStore {
 
   /** Replaces the voter's stored vote on the proposal. */
   putVote (record: VoteRecord): void {
-    this.voteDb.putSync(`${record.proposal}/${record.voter}`, encode(voteToDoc(record)))
+    const key = `${record.proposal}/${record.voter}`
+    this.voteDb.putSync(key, encode(voteToDoc(record)))
+    this.ballotDb.putSync(key, `${record.castAt}|${record.choice}|${record.cid}`)
   }
 
   votes (proposal: string): VoteRecord[] {
     return this.voteRange(proposal).map(({ value, key }) => voteFromDoc(decodeStored(asBytes(value), `vote ${key}`), false))
   }
 
-  /** The ballots of a proposal without decoding each envelope (the tally's hot path). */
+  /** The ballots of a proposal from the compact index (the tally's hot path). */
   ballots (proposal: string): Ballot[] {
-    return this.voteRange(proposal).map(({ key, value }) => {
-      const doc = checkRecord(decodeStored(asBytes(value), `vote ${key}`), 'vote', ['proposal', 'voter', 'choice', 'castAt', 'cid', 'envelope'], [], corrupt)
+    return [...this.ballotDb.getRange({ start: `${proposal}/`, end: `${proposal}0` })].map(({ key, value }) => {
+      const [castAt, choice, cid] = value.split('|')
       return {
-        voter: String(doc.voter) as Did,
-        choice: checkOneOf(doc.choice, VOTE_CHOICES, 'vote choice', corrupt),
-        castAt: checkInteger(doc.castAt, 'vote castAt', corrupt),
-        cid: String(doc.cid)
+        voter: key.slice(proposal.length + 1) as Did,
+        choice: checkOneOf(choice, VOTE_CHOICES, `ballot ${key} choice`, corrupt),
+        castAt: checkInteger(Number(castAt), `ballot ${key} castAt`, corrupt),
+        cid: checkString(cid, `ballot ${key} cid`, corrupt, { min: 1, max: 200 })
       }
     })
   }
@@ -175,7 +214,8 @@ export class GovernanceStore {
   /** Replaces everything with `contents` in one transaction. */
   replace (contents: StoreContents): void {
     this.transaction(() => {
-      for (const db of [this.charterDb, this.proposalDb, this.stateDb, this.voteDb, this.effectDb]) db.clearSync()
+      for (const db of [this.charterDb, this.proposalDb, this.stateDb, this.voteDb, this.ballotDb, this.effectDb]) db.clearSync()
+      this.proposalCache.clear()
       for (const charter of contents.charters) this.putCharter(charter)
       for (const proposal of contents.proposals) this.putProposal(proposal)
       for (const vote of contents.votes) this.putVote(vote)

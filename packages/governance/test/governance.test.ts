@@ -1,7 +1,8 @@
 import { withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
-import { type EffectRecord, charterHash, DAY_MS, HOUR_MS } from '../src/index.js'
-import { advance, alice, bob, carol, key, openFixture, START, steward, WEEK } from './fixtures.js'
+import { signEnvelope } from '@icn/identity'
+import { type EffectRecord, type VotePayload, charterHash, DAY_MS, HOUR_MS, NotAMemberError, VOTE_DOMAIN } from '../src/index.js'
+import { advance, alice, bob, carol, key, openFixture, outsider, START, steward, WEEK } from './fixtures.js'
 
 describe('Governance handle: proposal lifecycle', () => {
   it('runs draft → deliberation → open → accepted → executed and emits the config-change effect', async () => {
@@ -147,6 +148,25 @@ describe('Governance handle: proposal lifecycle', () => {
       await expect(gov.submit(bob, other)).rejects.toMatchObject({ code: 'INVALID_TRANSITION' })
       await advance(clock, 3 * WEEK)
       expect(gov.proposal(target)?.state).toBe('vetoed')
+      await gov.close()
+    })
+  })
+
+  it('a concurrent burst shares one commit: the later of two votes by one member wins, a refused one rejects alone', async () => {
+    await withTempDir(async (dir) => {
+      const { gov, clock } = await openFixture(dir)
+      const { proposal } = await gov.propose(alice, { kind: 'text', title: 'burst', payload: { text: '' } })
+      await gov.submit(alice, proposal)
+      await advance(clock, WEEK + HOUR_MS)
+      const vote = (k: typeof alice, choice: VotePayload['choice'], castAt: number) =>
+        signEnvelope<VotePayload>(VOTE_DOMAIN, { domain: 'coop:test', proposal, choice, castAt }, k)
+      const opensAt = START + WEEK
+      const burst = [vote(bob, 'against', opensAt + 2), vote(alice, 'for', opensAt), vote(bob, 'for', opensAt + 1), vote(outsider, 'for', opensAt), vote(carol, 'abstain', opensAt)]
+      const settled = await Promise.allSettled(burst.map(async (env) => await gov.apply(env)))
+      expect(settled.map((s) => (s.status === 'fulfilled' ? s.value.status : (s.reason as Error).name))).toEqual(['recorded', 'recorded', 'superseded', 'NotAMemberError', 'recorded'])
+      expect((settled[3] as PromiseRejectedResult).reason).toBeInstanceOf(NotAMemberError)
+      expect(gov.votes(proposal).map((v) => [v.voter, v.choice]).sort()).toEqual([[alice.did, 'for'], [bob.did, 'against'], [carol.did, 'abstain']].sort())
+      expect(gov.tally(proposal)).toMatchObject({ for: 1, against: 1, abstain: 1 })
       await gov.close()
     })
   })
