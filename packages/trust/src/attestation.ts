@@ -1,5 +1,5 @@
 import {
-  type Did, type KeyPair, type SignedEnvelope, IdentityError, isDid, signEnvelope, verifyEnvelope
+  type Did, type KeyPair, type SignedEnvelope, IdentityError, InvalidDidError, isDid, signEnvelope, verifyEnvelope
 } from '@icn/identity'
 import { TRUST_ATTESTATION_DOMAIN, TRUST_GRAPHS, type TrustGraphName } from './constants.js'
 import { BadSignatureError, InvalidAttestationError, InvalidScoreError, SelfTrustError, UnknownGraphError } from './errors.js'
@@ -70,13 +70,26 @@ function checkTimestamp (value: unknown, field: string): number {
   return value
 }
 
+/** Options of `validateEdge`. */
+export interface ValidateEdgeOptions {
+  /**
+   * Parse both DIDs down to their curve points. Off only where the DIDs were
+   * checked before (records this package stored, or the source that signature
+   * verification parses anyway); the `did:icn:z` prefix is always checked.
+   * @default true
+   */
+  checkDids?: boolean
+}
+
+const looksLikeDid = (value: unknown): value is Did => typeof value === 'string' && value.startsWith('did:icn:z')
+
 /**
  * Checks the fields of an edge (graph, score, DIDs, no self-edge, lists,
  * timestamps, no unknown fields) and returns it typed. Throws
  * `UnknownGraphError`, `InvalidScoreError`, `SelfTrustError` or
  * `InvalidAttestationError`. Does not check a signature.
  */
-export function validateEdge (value: unknown): TrustEdge {
+export function validateEdge (value: unknown, options: ValidateEdgeOptions = {}): TrustEdge {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidAttestationError('trust edge must be a map')
   const record = value as Record<string, unknown>
   for (const key of Object.keys(record)) {
@@ -90,8 +103,9 @@ export function validateEdge (value: unknown): TrustEdge {
   if (typeof score !== 'number' || Number.isNaN(score) || score < 0 || score > 1) {
     throw new InvalidScoreError(`trust score must be a number in [0, 1], got ${String(score)}`)
   }
-  if (!isDid(source)) throw new InvalidAttestationError(`source is not a did:icn DID: ${String(source).slice(0, 80)}`)
-  if (!isDid(target)) throw new InvalidAttestationError(`target is not a did:icn DID: ${String(target).slice(0, 80)}`)
+  const didCheck = options.checkDids === false ? looksLikeDid : isDid
+  if (!didCheck(source)) throw new InvalidAttestationError(`source is not a did:icn DID: ${String(source).slice(0, 80)}`)
+  if (!didCheck(target)) throw new InvalidAttestationError(`target is not a did:icn DID: ${String(target).slice(0, 80)}`)
   if (source === target) throw new SelfTrustError(`${source} cannot attest trust in itself`)
   const labels = checkStringList(record.labels, 'labels')
   const evidence = checkStringList(record.evidence, 'evidence')
@@ -131,12 +145,15 @@ export function verifyAttestation (envelope: unknown): TrustAttestation {
   if (!(signature instanceof Uint8Array) || typeof cid !== 'string' || typeof signer !== 'string') {
     throw new InvalidAttestationError('attestation envelope needs signer, signature bytes and cid')
   }
-  const edge = validateEdge(payload)
+  // The source is parsed by signature verification below (signer = source).
+  const edge = validateEdge(payload, { checkDids: false })
+  if (!isDid(edge.target)) throw new InvalidAttestationError(`target is not a did:icn DID: ${String(edge.target).slice(0, 80)}`)
   if (signer !== edge.source) throw new BadSignatureError(`attestation signed by ${signer.slice(0, 80)}, not by its source ${edge.source}`)
   const attestation: TrustAttestation = { domain, payload: edge, signer: edge.source, signature, cid }
   try {
     verifyEnvelope(attestation, TRUST_ATTESTATION_DOMAIN)
   } catch (cause) {
+    if (cause instanceof InvalidDidError) throw new InvalidAttestationError(`source is not a did:icn DID: ${edge.source.slice(0, 80)}`, { cause })
     if (cause instanceof IdentityError) throw new BadSignatureError(`attestation ${cid.slice(0, 80)} does not verify: ${cause.message}`, { cause })
     throw cause
   }

@@ -1,11 +1,11 @@
-import { decodeEnvelope, encodeEnvelope, fromUtf8, utf8 } from '@icn/identity'
+import { fromUtf8, utf8 } from '@icn/identity'
 import { open, type Database, type RootDatabase } from 'lmdb'
-import { type TrustAttestation, validateEdge } from './attestation.js'
+import { type TrustAttestation, type TrustEdge, validateEdge } from './attestation.js'
 import { TRUST_ATTESTATION_DOMAIN, type TrustGraphName } from './constants.js'
 import { ClosedError, CorruptStoreError, TrustError } from './errors.js'
 
 /** Format tag kept in the environment so a directory written by something else is refused. */
-const STORE_FORMAT = 'icn-trust-lmdb/1'
+const STORE_FORMAT = 'icn-trust-lmdb/2'
 const FORMAT_KEY = 'format'
 
 type EdgeKey = [TrustGraphName, string, string]
@@ -15,27 +15,50 @@ function keyOf (attestation: TrustAttestation): EdgeKey {
   return [graph, source, target]
 }
 
+/** A stored record: the attestation without its constant domain (msgpack-encoded by LMDB). */
+interface StoredRecord {
+  readonly cid: string
+  readonly signature: Uint8Array
+  readonly payload: TrustEdge
+}
+
+function toRecord (attestation: TrustAttestation): StoredRecord {
+  return { cid: attestation.cid, signature: attestation.signature, payload: attestation.payload }
+}
+
 /**
- * Decodes a stored record. Signatures were verified before the record was
- * written, so loading re-checks shape, domain and fields (cheap) but not the
- * signature (about 50 µs each, seconds for a large graph).
+ * Rebuilds an attestation from a stored record. Records were fully verified
+ * before they were written, so loading re-checks shape and fields but neither
+ * the signature nor the DIDs' curve points (tens of µs each: seconds for a
+ * large graph on every open).
  */
-function decodeRecord (bytes: Uint8Array, key: unknown): TrustAttestation {
+function fromRecord (value: unknown, key: unknown): TrustAttestation {
   try {
-    const envelope = decodeEnvelope(bytes)
-    if (envelope.domain !== TRUST_ATTESTATION_DOMAIN) throw new CorruptStoreError(`record ${String(key)} has domain '${envelope.domain}'`)
-    const edge = validateEdge(envelope.payload)
-    if (envelope.signer !== edge.source) throw new CorruptStoreError(`record ${String(key)} is not signed by its source`)
-    return { ...envelope, payload: edge }
+    if (typeof value !== 'object' || value === null) throw new CorruptStoreError('record is not a map')
+    const { cid, signature, payload } = value as Record<string, unknown>
+    if (typeof cid !== 'string' || !(signature instanceof Uint8Array) || signature.length !== 64) {
+      throw new CorruptStoreError('record lacks a cid or a 64-byte signature')
+    }
+    const edge = validateEdge(payload, { checkDids: false })
+    return { domain: TRUST_ATTESTATION_DOMAIN, payload: edge, signer: edge.source, signature: new Uint8Array(signature), cid }
   } catch (cause) {
-    if (cause instanceof CorruptStoreError) throw cause
-    throw new CorruptStoreError(`stored trust record ${String(key)} cannot be decoded: ${(cause as Error).message}`, { cause })
+    throw new CorruptStoreError(`stored trust record ${JSON.stringify(key)} is invalid: ${(cause as Error).message}`, { cause })
+  }
+}
+
+/** Runs an LMDB read, turning a record msgpack cannot decode into `CorruptStoreError`. */
+function readRecord<T> (read: () => T, key: unknown): T {
+  try {
+    return read()
+  } catch (cause) {
+    if (cause instanceof TrustError) throw cause
+    throw new CorruptStoreError(`stored trust record ${JSON.stringify(key)} cannot be decoded: ${(cause as Error).message}`, { cause })
   }
 }
 
 /**
- * LMDB storage adapter: one record per (graph, source, target), the current
- * attestation's canonical envelope bytes. The lowest persistence layer (L1).
+ * LMDB storage adapter: one record per (graph, source, target) holding the
+ * current attestation (CID, signature, signed edge). The lowest persistence layer (L1).
  */
 export interface TrustStore {
   readonly path: string
@@ -60,26 +83,28 @@ class LmdbTrustStore implements TrustStore {
   constructor (
     readonly path: string,
     private readonly root: RootDatabase<Uint8Array, string>,
-    private readonly edges: Database<Uint8Array, EdgeKey>
+    private readonly edges: Database<StoredRecord, EdgeKey>
   ) {}
 
   get (graph: TrustGraphName, source: string, target: string): TrustAttestation | undefined {
     this.assertOpen()
     const key: EdgeKey = [graph, source, target]
-    const bytes = this.edges.getBinary(key)
-    return bytes === undefined ? undefined : decodeRecord(new Uint8Array(bytes), key)
+    const value = readRecord(() => this.edges.get(key), key)
+    return value === undefined ? undefined : fromRecord(value, key)
   }
 
   all (): TrustAttestation[] {
     this.assertOpen()
     const out: TrustAttestation[] = []
-    for (const { key, value } of this.edges.getRange()) out.push(decodeRecord(new Uint8Array(value), key))
+    readRecord(() => {
+      for (const { key, value } of this.edges.getRange()) out.push(fromRecord(value, key))
+    }, 'range')
     return out
   }
 
   async put (attestation: TrustAttestation): Promise<void> {
     this.assertOpen()
-    const write = this.edges.put(keyOf(attestation), encodeEnvelope(attestation))
+    const write = this.edges.put(keyOf(attestation), toRecord(attestation))
     this.pending.add(write)
     try {
       await write
@@ -90,10 +115,10 @@ class LmdbTrustStore implements TrustStore {
 
   replaceAll (attestations: readonly TrustAttestation[]): void {
     this.assertOpen()
-    const records = attestations.map((a) => [keyOf(a), encodeEnvelope(a)] as const)
+    const records = attestations.map((a) => [keyOf(a), toRecord(a)] as const)
     this.root.transactionSync(() => {
       for (const key of this.edges.getKeys()) this.edges.removeSync(key)
-      for (const [key, bytes] of records) this.edges.putSync(key, bytes)
+      for (const [key, record] of records) this.edges.putSync(key, record)
     })
   }
 
@@ -128,7 +153,7 @@ export async function openTrustStore (path: string): Promise<TrustStore> {
     else if (fromUtf8(new Uint8Array(format)) !== STORE_FORMAT) {
       throw new CorruptStoreError(`${path} holds '${fromUtf8(new Uint8Array(format)).slice(0, 40)}', not a ${STORE_FORMAT} store`)
     }
-    const edges = root.openDB<Uint8Array, EdgeKey>({ name: 'edges', encoding: 'binary' })
+    const edges = root.openDB<StoredRecord, EdgeKey>({ name: 'edges', encoding: 'msgpack' })
     return new LmdbTrustStore(path, root, edges)
   } catch (cause) {
     await root.close()

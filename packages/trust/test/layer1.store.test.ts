@@ -1,5 +1,4 @@
 // Layer 1: the LMDB storage adapter alone — write, close, reopen, exact records.
-import { encodeEnvelope } from '@icn/identity'
 import { withTempDir } from '@icn/testkit'
 import { open } from 'lmdb'
 import { describe, expect, it } from 'vitest'
@@ -51,12 +50,16 @@ describe('layer 1: trust store persistence', () => {
       await store.put(attest('A', 'B', 0.75))
       await store.close()
       const raw = open<Uint8Array, string>({ path: `${dir}/trust`, encoding: 'binary', maxDbs: 4 })
-      const edges = raw.openDB<Uint8Array, string[]>({ name: 'edges', encoding: 'binary' })
-      await edges.put(['social', didOf('A'), didOf('C')], new Uint8Array([0xa1, 0x00]))
-      await edges.put(['social', didOf('B'), didOf('C')], encodeEnvelope({ ...attest('B', 'C', 1), domain: 'icn/ledger/tx' }))
+      // 0xc1 is never used by msgpack: the record cannot be decoded at all
+      await raw.openDB<Uint8Array, string[]>({ name: 'edges', encoding: 'binary' }).put(['social', didOf('A'), didOf('C')], new Uint8Array([0xc1]))
+      // a well-formed record whose edge breaks the rules (score 2)
+      const good = attest('B', 'C', 1)
+      await raw.openDB<unknown, string[]>({ name: 'edges', encoding: 'msgpack' })
+        .put(['social', didOf('B'), didOf('C')], { cid: good.cid, signature: good.signature, payload: { ...good.payload, score: 2 } })
       await raw.close()
       const reopened = await openTrustStore(`${dir}/trust`)
       expect(() => reopened.all()).toThrow(CorruptStoreError)
+      expect(() => reopened.get('social', didOf('A'), didOf('C'))).toThrow(CorruptStoreError)
       expect(() => reopened.get('social', didOf('B'), didOf('C'))).toThrow(CorruptStoreError)
       expect(summary(reopened.get('social', didOf('A'), didOf('B')))).toEqual(summary(attest('A', 'B', 0.75)))
       await reopened.close()

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// Benchmark of @icn/trust on a random graph (default 10,000 DIDs, 100,000 social edges):
+// attestations ingested/s (verify + index + LMDB commit), reopen time (index load),
+// and trustOf queries/s cold (first query of a viewer) and warm (cached), at depth 2 and 3.
+// Runs the built package: `pnpm bench` (turbo builds first). Sizes: ICN_BENCH_DIDS, ICN_BENCH_EDGES.
+import { performance } from 'node:perf_hooks'
+import { keyPairFromSeed } from '@icn/identity'
+import { SeededRng, withTempDir } from '@icn/testkit'
+import { createAttestation, openTrustGraph } from '../dist/index.js'
+
+const DIDS = Number(process.env.ICN_BENCH_DIDS ?? 10_000)
+const EDGES = Number(process.env.ICN_BENCH_EDGES ?? 100_000)
+const QUERIES = 10_000
+const T0 = 1_700_006_400_000
+const clock = { now: () => T0 + 86_400_000, setTimeout: () => () => {} }
+const rng = new SeededRng(2026)
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US')
+const time = async (fn) => { const start = performance.now(); const result = await fn(); return [performance.now() - start, result] }
+
+const [keysMs, keys] = await time(() => Array.from({ length: DIDS }, () => keyPairFromSeed(rng.bytes(32))))
+const dids = keys.map((k) => k.did)
+
+const [signMs, attestations] = await time(() => {
+  const seen = new Set()
+  const out = []
+  while (out.length < EDGES) {
+    const s = rng.int(0, DIDS - 1)
+    const t = rng.int(0, DIDS - 1)
+    if (s === t || seen.has(s * DIDS + t)) continue
+    seen.add(s * DIDS + t)
+    out.push(createAttestation(keys[s], {
+      target: dids[t], graph: 'social', score: Math.round(rng.float() * 1000) / 1000, createdAt: T0 - rng.int(0, 30 * 86_400_000)
+    }))
+  }
+  return out
+})
+console.log(`setup: ${fmt(DIDS)} key pairs in ${fmt(keysMs)} ms, ${fmt(EDGES)} attestations signed (OpenSSL) in ${fmt(signMs)} ms`)
+
+function queries (graph, viewers, subjects) {
+  let sum = 0
+  for (let i = 0; i < viewers.length; i++) sum += graph.trustOf(viewers[i], subjects[i], 'social')
+  return sum
+}
+
+await withTempDir(async (dir) => {
+  const graph = await openTrustGraph({ clock }, { path: dir, halfLifeMs: 180 * 86_400_000 })
+  const [ingestMs] = await time(async () => {
+    for (let i = 0; i < attestations.length; i += 1000) {
+      await Promise.all(attestations.slice(i, i + 1000).map((a) => graph.attest(a)))
+    }
+  })
+  const ingestRate = EDGES / (ingestMs / 1000)
+  console.log(`ingest: ${fmt(EDGES)} attestations in ${fmt(ingestMs)} ms = ${fmt(ingestRate)} attestations/s (verify + index + LMDB commit)`)
+  await graph.close()
+
+  for (const depth of [2, 3]) {
+    const [openMs, reopened] = await time(() => openTrustGraph({ clock }, { path: dir, depth, cacheSize: QUERIES, halfLifeMs: 180 * 86_400_000 }))
+    const viewers = Array.from({ length: QUERIES }, (_, i) => dids[i % DIDS])
+    const subjects = Array.from({ length: QUERIES }, () => dids[rng.int(0, DIDS - 1)])
+    const [coldMs, coldSum] = await time(() => queries(reopened, viewers, subjects))
+    const [warmMs, warmSum] = await time(() => queries(reopened, viewers, subjects))
+    if (coldSum !== warmSum) throw new Error('warm scores differ from cold scores')
+    const cold = QUERIES / (coldMs / 1000)
+    const warm = QUERIES / (warmMs / 1000)
+    // A write invalidates only the viewers upstream of its source; measure queries right after one.
+    const [writeMs] = await time(() => reopened.attest(createAttestation(keys[1], { target: dids[2], graph: 'social', score: 1, createdAt: T0 + 1 })))
+    const [afterMs] = await time(() => queries(reopened, viewers, subjects))
+    console.log(`depth ${depth}: reopen (index load of ${fmt(reopened.size)} edges) ${fmt(openMs)} ms; ` +
+      `trustOf cold ${fmt(cold)} q/s, warm ${fmt(warm)} q/s (warm/cold ${(warm / cold).toFixed(1)}x); ` +
+      `after one attestation (${writeMs.toFixed(1)} ms) ${fmt(QUERIES / (afterMs / 1000))} q/s; mean score ${(coldSum / QUERIES).toFixed(4)}`)
+    await reopened.close()
+  }
+})
