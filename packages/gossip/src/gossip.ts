@@ -88,7 +88,13 @@ export class GossipNode implements Gossip {
   }
 
   static async open (components: GossipComponents, init: GossipInit): Promise<GossipNode> {
-    const options = resolveOptions(init)
+    const { transport, clock, keyPair } = components ?? {}
+    if (typeof transport?.send !== 'function' || typeof transport.onMessage !== 'function' || typeof transport.peers !== 'function') {
+      throw new InvalidArgumentError('components.transport must have send, onMessage and peers')
+    }
+    if (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function') throw new InvalidArgumentError('components.clock must be a Clock')
+    if (!(keyPair?.seed instanceof Uint8Array) || typeof keyPair.did !== 'string') throw new InvalidArgumentError('components.keyPair must be a KeyPair')
+    const options = resolveOptions(init ?? {})
     const store = await GossipStore.open({
       path: options.path,
       now: components.clock.now(),

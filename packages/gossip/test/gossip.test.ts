@@ -188,6 +188,38 @@ describe('anti-entropy hardening', () => {
   })
 })
 
+describe('pull cursor', () => {
+  it('pulls what a peer lacks in pages of pullPageSize, one page in flight at a time', async () => {
+    const c = await simCluster({ size: 2, seed: 21, init: () => ({ pullPageSize: 64, antiEntropyIntervalMs: 1e9 }) })
+    await c.network.runFor(100)
+    c.network.splitAt(1)
+    for (let i = 0; i < 150; i++) await c.nodes[1]!.publish('test:topic', payloadFor(i, 1))
+    await c.network.runFor(100)
+    c.network.heal()
+    const pages: number[] = []
+    c.nodes[1]!.onIngress((_, bytes) => { const m = decodeMessage(bytes); if (m.t === 'want') pages.push(m.ids.length) })
+    c.nodes[0]!.syncNow(c.ids[1]!)
+    await c.network.runFor(1000)
+    expect(pages).toEqual([64, 64, 22])
+    expect(idSet(c.nodes[0]!)).toEqual(idSet(c.nodes[1]!))
+    expect(c.delivered[0]!.length).toBe(150)
+    await c.close()
+  })
+
+  it('rate-limits pull requests per peer', async () => {
+    const c = await simCluster({ size: 2, seed: 22, init: () => ({ pullPageSize: 10, antiEntropyIntervalMs: 1e9, pullRate: { burst: 2, perSecond: 0 } }) })
+    await c.network.runFor(100)
+    c.network.splitAt(1)
+    for (let i = 0; i < 30; i++) await c.nodes[1]!.publish('test:topic', payloadFor(i, 1))
+    c.network.heal()
+    c.nodes[0]!.syncNow(c.ids[1]!)
+    await c.network.runFor(1000)
+    expect(c.nodes[0]!.entries('test:topic').length).toBe(20)
+    expect(c.nodes[1]!.stats().rejected['rate-limited']).toBe(1)
+    await c.close()
+  })
+})
+
 describe('direct messages', () => {
   it('request gets the reply routed back; point-to-point order is FIFO', async () => {
     const c = await simCluster({ size: 2, seed: 3, topic: 'snapshot:coordinate' })
@@ -244,6 +276,12 @@ describe('direct messages', () => {
 })
 
 describe('lifecycle and state', () => {
+  it('refuses missing components with a typed error', async () => {
+    await expect(createGossip({ transport: undefined, clock: new ManualClock(), keyPair: alice } as never)).rejects.toThrow(InvalidArgumentError)
+    await expect(createGossip({ transport: captureTransport('x').transport, clock: {}, keyPair: alice } as never)).rejects.toThrow(InvalidArgumentError)
+    await expect(createGossip({ transport: captureTransport('x').transport, clock: new ManualClock(), keyPair: alice }, { antiEntropyIntervalMs: 0 })).rejects.toThrow(InvalidArgumentError)
+  })
+
   it('close stops every timer, stops listening, is idempotent and refuses later calls', async () => {
     const { gossip, clock, wire } = await lonely({ path: undefined })
     gossip.createTopic('t')
