@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import {
   type Charter, type ProposalState, charterHash, COOPERATIVE_KIND_RULES, cooperativeCharter, DAY_MS, findTransition, HOUR_MS,
@@ -81,5 +82,14 @@ describe('transition table', () => {
     expect(() => transition('deliberation', 'submit')).toThrow(InvalidTransitionError)
     expect(() => transition('open', 'voting-closes', 'executed')).toThrow(InvalidTransitionError)
     expect(transition('open', 'voting-closes', 'no-quorum')).toBe('no-quorum')
+  })
+
+  it('docs/governance.md reproduces the table row for row', () => {
+    const doc = readFileSync(new URL('../../../docs/governance.md', import.meta.url), 'utf8')
+    const section = doc.slice(doc.indexOf('| from | trigger | to |'))
+    const lines = section.split('\n')
+    const table = lines.slice(2, lines.findIndex((line) => !line.startsWith('|')))
+    const rows = table.map((line) => line.split('|').slice(1, 4).map((c) => c.trim()))
+    expect(rows).toEqual(TRANSITIONS.map((t) => [t.from, t.trigger, t.to]))
   })
 })
