@@ -176,6 +176,16 @@ common(snapshotCommand.command('verify'))
     await withApi(opts, async (api) => await api.post(`/snapshots/${encodeURIComponent(id)}/verify`))
   })
 
+program.command('demo')
+  .description('start N real node processes on loopback, run a scenario (trust, payments, a proposal, snapshots) and print a summary')
+  .option('--nodes <n>', 'number of node processes (3-20)', positiveInteger, 3)
+  .option('--timeout <seconds>', 'hard limit for the whole demo', positiveInteger, 55)
+  .option('--keep', 'keep the temporary data directories and logs')
+  .action(async (opts: { nodes: number, timeout: number, keep?: boolean }) => {
+    const { runDemo } = await import(new URL('./demo.js', import.meta.url).href) as typeof import('./demo.js')
+    await runDemo({ nodes: opts.nodes, timeoutMs: opts.timeout * 1000, keep: opts.keep === true })
+  })
+
 try {
   await program.parseAsync()
 } catch (err) {
