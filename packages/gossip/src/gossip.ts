@@ -25,7 +25,7 @@ import {
 
 const REJECT_REASONS: readonly RejectReason[] = [
   'malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'unknown-topic', 'access-denied', 'validator',
-  'expired', 'future', 'replayed-nonce', 'stale-nonce', 'rate-limited', 'rounds-exceeded', 'no-handler', 'unsolicited'
+  'expired', 'future', 'replayed-nonce', 'stale-nonce', 'rate-limited', 'rounds-exceeded', 'no-handler'
 ]
 
 /** Reasons that say the sending peer broke the protocol (rather than merely disagreeing with us). */
@@ -81,7 +81,7 @@ export class GossipNode implements Gossip {
     this.trustOf = components.trustOf ?? (() => 0)
     this.random = components.random ?? Math.random
     this.counters = {
-      published: 0, accepted: 0, duplicates: 0, delivered: 0, handlerErrors: 0,
+      published: 0, accepted: 0, duplicates: 0, delivered: 0, handlerErrors: 0, unsolicitedReplies: 0,
       rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
       syncsStarted: 0, syncMessagesSent: 0, syncBytesSent: 0, pullsSent: 0, saves: 0, saveFailures: 0, tickErrors: 0
     }
@@ -492,7 +492,7 @@ export class GossipNode implements Gossip {
     if (!this.store.topics.has(message.topic)) { this.reject(from, 'unknown-topic'); return }
     const state = this.pulls.get(from)?.get(message.topic)
     const answersCursor = state?.inFlight?.nonce === toHex(message.re)
-    if (!answersCursor && message.entries.length > 0) this.counters.rejected.unsolicited++
+    if (!answersCursor) this.counters.unsolicitedReplies++
     // Late or unsolicited replies are still checked and used: every entry passes the same ingress checks.
     for (const entry of message.entries) await this.acceptEntry(from, entry, false, message.topic)
     if (answersCursor && state?.inFlight !== undefined && !this.closed) {

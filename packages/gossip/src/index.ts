@@ -127,7 +127,7 @@ export type DirectHandler = (message: DirectMessageEvent) => void | Promise<void
 export type RejectReason =
   | 'malformed' | 'too-large' | 'decompression' | 'bad-id' | 'bad-signature' | 'unknown-topic' | 'access-denied'
   | 'validator' | 'expired' | 'future' | 'replayed-nonce' | 'stale-nonce' | 'rate-limited' | 'rounds-exceeded'
-  | 'no-handler' | 'unsolicited'
+  | 'no-handler'
 
 export interface GossipStats {
   published: number
@@ -138,6 +138,8 @@ export interface GossipStats {
   /** Handler calls made (subscriptions). */
   delivered: number
   handlerErrors: number
+  /** Pull replies that answer no page in flight (late or unasked); their entries still pass every check and are used. */
+  unsolicitedReplies: number
   rejected: Record<RejectReason, number>
   syncsStarted: number
   syncMessagesSent: number

@@ -152,14 +152,15 @@ export function reconcile (items: readonly Keyed[], lower: Key, ranges: readonly
         break
       }
       case 'ids': {
-        const mine = new Set(idsOf(items, prevIndex, end).map(toHex))
+        const own = idsOf(items, prevIndex, end)
+        const mine = new Set(own.map(toHex))
         const theirs = new Set<string>()
         for (const id of range.ids ?? []) {
           const hex = toHex(id)
           theirs.add(hex)
           if (!mine.has(hex)) need.push(id)
         }
-        const offer = idsOf(items, prevIndex, end).filter((id) => !theirs.has(toHex(id)))
+        const offer = own.filter((id) => !theirs.has(toHex(id)))
         push(offer.length > 0 ? { upper: range.upper, mode: 'offer', ids: offer } : { upper: range.upper, mode: 'skip' })
         break
       }
