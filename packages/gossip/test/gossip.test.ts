@@ -173,6 +173,22 @@ describe('anti-entropy hardening', () => {
     await gossip.close()
   })
 
+  it('remembers digest nonces across a restart (persisted peer state)', async () => {
+    await withTempDir(async (dir) => {
+      const path = join(dir, 'gossip.json')
+      const frame = await syncFrame()
+      const first = await lonely({ path })
+      first.gossip.createTopic('t')
+      await first.wire.deliver(bob.did, frame)
+      expect(first.gossip.stats().rejected['replayed-nonce']).toBe(0)
+      await first.gossip.close()
+      const second = await lonely({ path })
+      await second.wire.deliver(bob.did, frame)
+      expect(second.gossip.stats().rejected['replayed-nonce']).toBe(1)
+      await second.gossip.close()
+    })
+  })
+
   it('rate-limits digests per peer (burst, then refill on the clock)', async () => {
     const { gossip, wire, clock } = await lonely({ syncRate: { burst: 4, perSecond: 2 } })
     gossip.createTopic('t')
