@@ -541,7 +541,8 @@ export class SnapshotCoordinator {
     this.fetches.delete(key)
     // Kept whether or not this node has seen the snapshot complete.
     this.fetchedStates.set(key, state)
-    while (this.fetchedStates.size > this.config.keepCompleted * 64) this.fetchedStates.delete(this.fetchedStates.keys().next().value as string)
+    // A reuse cache only (jobs hold their own references): keep it as small as the completed set.
+    while (this.fetchedStates.size > this.config.keepCompleted) this.fetchedStates.delete(this.fetchedStates.keys().next().value as string)
     return [{ kind: 'fetched', snapshotId: chunk.snapshotId, peer: from, state, reason: '' }, ...this.feedJobs(chunk.snapshotId, from, state, undefined, now)]
   }
 

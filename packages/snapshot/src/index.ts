@@ -24,7 +24,7 @@ export {
   type SnapshotComplete, type VerifySnapshot, type VerificationResult, type SignedInitiation, type ReceivedMessage,
   SNAPSHOT_DOMAIN, encodeMessage, decodeMessage, parseMessage, signInitiation, isSnapshotId
 } from './messages.js'
-export { type ParticipantState, type ChunkedPayload, packState, unpackState, chunkPayload, ChunkAssembler } from './transfer.js'
+export { type ParticipantState, type ChunkedPayload, packState, unpackState, chunkPayload, effectiveLevel, ChunkAssembler } from './transfer.js'
 export {
   type CompletedSnapshot, type Effect, type SnapshotCounters, type VerificationReport, type VerifierOutcome, SnapshotCoordinator
 } from './coordinator.js'

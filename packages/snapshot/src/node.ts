@@ -66,8 +66,8 @@ export interface SnapshotComponents {
   store?: SnapshotStore
 }
 
-/** Options of a snapshot node: the protocol config (see `SnapshotConfig` for defaults). */
-export type SnapshotInit = Partial<SnapshotConfig>
+/** Options of a snapshot node: every protocol setting is optional; each defaults as documented on `SnapshotConfig` (the original's values). */
+export interface SnapshotInit extends Partial<SnapshotConfig> {}
 
 /** A participant in distributed snapshots: coordinator of its own, participant in others'. */
 export interface SnapshotNode {
@@ -82,7 +82,11 @@ export interface SnapshotNode {
    * Throws `InsufficientParticipantsError` synchronously; the outcome never rejects.
    */
   startSnapshot(options?: { participants?: string[], snapshotId?: string }): { snapshotId: string, outcome: Promise<SnapshotOutcome> }
-  /** The outcome of a snapshot this node initiated or joined (or will join). */
+  /**
+   * The outcome of a snapshot this node initiated or joined, or will join
+   * (pending until then, or until `close()`). Completed records come from
+   * memory (the newest `keepCompleted`) or the store.
+   */
   waitForSnapshot(snapshotId: string): Promise<SnapshotOutcome>
   /**
    * Records an incoming application frame from `from` on every snapshot whose
@@ -112,6 +116,13 @@ function waiter<T> (): Waiter<T> {
   let resolve!: (value: T) => void
   const promise = new Promise<T>((r) => { resolve = r })
   return { promise, resolve }
+}
+
+const SETTLED_MEMORY = 1024
+
+/** Bounds a set or map of finished ids to the most recent `SETTLED_MEMORY`. */
+function trimOldest (seen: Set<string> | Map<string, unknown>): void {
+  if (seen.size > SETTLED_MEMORY) seen.delete(seen.keys().next().value as string)
 }
 
 /** Bundles every provider's state as canonical `{ providers: { [name]: bytes } }`. */
@@ -150,7 +161,9 @@ class Node implements SnapshotNode {
   private readonly store: SnapshotStore | undefined
   private readonly unsubscribe: () => void
   private readonly outcomes = new Map<string, Waiter<SnapshotOutcome>>()
-  private readonly finished = new Map<string, SnapshotOutcome>()
+  /** Failed outcomes (small), and ids whose completion was settled (the records live in the core or the store). */
+  private readonly failures = new Map<string, SnapshotOutcome>()
+  private readonly settledComplete = new Set<string>()
   private readonly fetchWaiters = new Map<string, Array<Waiter<FetchOutcome>>>()
   private readonly verifyWaiters = new Map<string, Array<Waiter<VerificationReport>>>()
   private readonly listeners = new Set<(event: SnapshotEvent) => void>()
@@ -189,8 +202,14 @@ class Node implements SnapshotNode {
   }
 
   async waitForSnapshot (snapshotId: string): Promise<SnapshotOutcome> {
-    const done = this.finished.get(snapshotId)
-    if (done !== undefined) return done
+    const failed = this.failures.get(snapshotId)
+    if (failed !== undefined) return failed
+    if (this.settledComplete.has(snapshotId)) {
+      const snapshot = this.core.getCompleted(snapshotId) ?? await this.store?.load(snapshotId).catch(() => undefined)
+      return snapshot !== undefined
+        ? { status: 'complete', snapshot }
+        : { status: 'failed', snapshotId, reason: 'completed here, but no longer in memory and not in the store' }
+    }
     if (this.closed) return { status: 'failed', snapshotId, reason: 'snapshot node closed' }
     let w = this.outcomes.get(snapshotId)
     if (w === undefined) { w = waiter(); this.outcomes.set(snapshotId, w) }
@@ -346,8 +365,13 @@ class Node implements SnapshotNode {
 
   private settle (outcome: SnapshotOutcome): void {
     const id = outcome.status === 'complete' ? outcome.snapshot.snapshotId : outcome.snapshotId
-    this.finished.set(id, outcome)
-    if (this.finished.size > 1024) this.finished.delete(this.finished.keys().next().value as string)
+    if (outcome.status === 'complete') {
+      this.settledComplete.add(id)
+      trimOldest(this.settledComplete)
+    } else {
+      this.failures.set(id, outcome)
+      trimOldest(this.failures)
+    }
     this.outcomes.get(id)?.resolve(outcome)
     this.outcomes.delete(id)
   }

@@ -39,9 +39,22 @@ export interface ChunkedPayload {
   readonly chunks: Uint8Array[]
 }
 
+const SAMPLE_SIZE = 64 * 1024
+
+/**
+ * The deflate level to use: `level`, unless a 64 KiB sample barely compresses
+ * (under 10% saved), in which case 0 (stored blocks) — deflating
+ * incompressible data costs ~100 ms/MB here and saves nothing.
+ */
+export function effectiveLevel (payload: Uint8Array, level: number): number {
+  if (level === 0 || payload.length <= SAMPLE_SIZE) return level
+  const sample = payload.subarray(0, SAMPLE_SIZE)
+  return deflateRawSync(sample, { level }).length > 0.9 * sample.length ? 0 : level
+}
+
 /** Compresses (raw deflate) and splits a payload into chunks of at most `chunkSize` bytes. */
 export function chunkPayload (payload: Uint8Array, chunkSize: number, level: number): ChunkedPayload {
-  const compressed = deflateRawSync(payload, { level })
+  const compressed = deflateRawSync(payload, { level: effectiveLevel(payload, level) })
   const chunks: Uint8Array[] = []
   for (let offset = 0; offset < compressed.length || chunks.length === 0; offset += chunkSize) {
     chunks.push(new Uint8Array(compressed.buffer, compressed.byteOffset + offset, Math.min(chunkSize, compressed.length - offset)))

@@ -2,7 +2,7 @@ import { sha256, toHex } from '@icn/identity'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  ChunkAssembler, InvalidMessageError, SnapshotTooLargeError, type StateChunk, chunkPayload, packState, unpackState
+  ChunkAssembler, InvalidMessageError, SnapshotTooLargeError, type StateChunk, chunkPayload, effectiveLevel, packState, unpackState
 } from '../src/index.js'
 import { keyPairs } from './support/cluster.js'
 
@@ -37,6 +37,17 @@ describe('chunked, compressed state transfer', () => {
     expect(chunks.length).toBe(1)
     expect(chunks[0]!.data.length).toBeLessThan(1024)
     expect(chunks[0]!.totalSize).toBe(60_000)
+  })
+
+  it('stores incompressible payloads instead of deflating them (sampled), and still round-trips them', () => {
+    const noise = new Uint8Array(200_000)
+    for (let i = 0; i < noise.length; i += 32) noise.set(sha256(Uint8Array.of(i & 255, i >> 8, i >> 16)), i)
+    expect(effectiveLevel(noise, 1)).toBe(0)
+    expect(effectiveLevel(new Uint8Array(200_000).fill(3), 1)).toBe(1)
+    const chunks = chunksOf(noise, 64 * 1024)
+    expect(chunks.length).toBe(4)
+    const assembler = new ChunkAssembler(chunks[0]!, { maxSnapshotSize: 1 << 20, chunkSize: 64 * 1024 })
+    expect(toHex(chunks.map((c) => assembler.add(c)).find((p) => p !== undefined)!)).toBe(toHex(noise))
   })
 
   it('refuses an over-size transfer as soon as it is announced', () => {
