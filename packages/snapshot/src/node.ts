@@ -5,7 +5,7 @@ import {
 } from './coordinator.js'
 import { CorruptSnapshotError, InvalidConfigError, SnapshotClosedError, SnapshotError, SnapshotNotFoundError, UnknownProviderError } from './errors.js'
 import { type InclusionProof, proveInclusion } from './merkle.js'
-import { decodeMessage, encodeMessage, isSnapshotId } from './messages.js'
+import { type SnapshotMessage, decodeMessage, encodeMessage, isSnapshotId } from './messages.js'
 import type { SnapshotStore } from './store.js'
 import type { ParticipantState } from './transfer.js'
 
@@ -45,6 +45,7 @@ export type SnapshotEvent =
   | { readonly type: 'failed', readonly snapshotId: string, readonly reason: string }
   | { readonly type: 'rejected', readonly from: string, readonly error: SnapshotError }
   | { readonly type: 'persist-failed', readonly snapshotId: string, readonly error: unknown }
+  | { readonly type: 'send-failed', readonly to: string, readonly messageType: SnapshotMessage['type'], readonly error: unknown }
 
 /** Counters: snapshots active/completed/failed here, and messages rejected. */
 export interface SnapshotStats extends SnapshotCounters {
@@ -314,7 +315,7 @@ class Node implements SnapshotNode {
     for (const effect of effects) {
       switch (effect.kind) {
         case 'send':
-          if (!this.closed) this.transport.send(effect.to, encodeMessage(effect.message, this.keyPair))
+          this.send(effect.to, effect.message)
           break
         case 'capture':
           this.capture(effect.snapshotId)
@@ -340,6 +341,16 @@ class Node implements SnapshotNode {
       }
     }
     this.schedule()
+  }
+
+  /** A transport that throws (unknown or vanished peer) loses that one message, like a dropped link; the protocol's timeouts cover it. */
+  private send (to: string, message: SnapshotMessage): void {
+    if (this.closed) return
+    try {
+      this.transport.send(to, encodeMessage(message, this.keyPair))
+    } catch (error) {
+      this.emit({ type: 'send-failed', to, messageType: message.type, error })
+    }
   }
 
   /** Starts every provider's export in this same tick, so the recorded state is the one at marker time. */

@@ -158,6 +158,21 @@ describe('timeouts, partitions and recovery', () => {
     await cluster.close()
   })
 
+  it('a participant the transport cannot reach (send throws) makes the snapshot time out, without crashing the sender', async () => {
+    const cluster = createTokenCluster({ size: 3, seed: 44, config: { snapshotTimeout: 2000 } })
+    const stranger = keyPairs(1, 999)[0]!.did // not in the network: SimNetwork.send throws for it
+    const [a] = cluster.nodes
+    const failures: string[] = []
+    a!.snap.onEvent((e) => { if (e.type === 'send-failed') failures.push(`${e.messageType}>${e.to}`) })
+    const { outcome } = a!.snap.startSnapshot({ participants: [...cluster.nodes.map((n) => n.did), stranger] })
+    await cluster.net.runUntilIdle(10_000)
+    expect(failures).toEqual([`InitiateSnapshot>${stranger}`])
+    const result = await outcome
+    expect(result.status === 'failed' && result.reason).toBe(`timed out after 2000 ms: no marker from ${stranger}`)
+    expect(cluster.net.handlerErrors).toEqual([])
+    await cluster.close()
+  })
+
   it('a participant that acks but never gets SnapshotComplete fails with that reason', async () => {
     const router = new Router({ size: 3, seed: 42, config: { snapshotTimeout: 2000 } })
     const [a, b] = router.nodes
