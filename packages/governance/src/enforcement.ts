@@ -13,7 +13,6 @@ export interface GovernanceView {
   readonly maxClockSkewMs: number
   /** The charter in force. */
   readonly charter: Charter
-  charterAt(version: number): Charter | undefined
   member(version: number, did: string): Member | undefined
   proposal(id: string): ProposalRecord | undefined
   trustOf(did: Did): number

@@ -1,6 +1,6 @@
 import { type Did, type KeyPair, type SignedEnvelope, decodeEnvelope, encode, IdentityError, signEnvelope, systemClock } from '@icn/identity'
 import { charterHash, validateCharter } from './charter.js'
-import { decodeStored, proposalFromDoc, proposalToDoc, voteFromDoc, voteToDoc } from './codec.js'
+import { decodeStored, proposalFromDoc, voteFromDoc } from './codec.js'
 import { ACTION_DOMAIN, PROPOSAL_DOMAIN, STATE_FORMAT, VOTE_DOMAIN } from './constants.js'
 import { type GovernanceView, checkAction, checkProposal, checkVote, electorateOf, ruleOf } from './enforcement.js'
 import {
@@ -311,14 +311,8 @@ export class GovernanceHandle implements Governance {
 
   async exportState (): Promise<Uint8Array> {
     this.assertOpen()
-    const contents = this.store.contents()
-    return encode({
-      format: STATE_FORMAT,
-      charters: contents.charters,
-      proposals: contents.proposals.map(proposalToDoc),
-      votes: contents.votes.map(voteToDoc),
-      effects: contents.effects
-    })
+    // Stored values are already the canonical documents, sorted by key.
+    return encode({ format: STATE_FORMAT, ...this.store.documents() })
   }
 
   async restoreState (state: Uint8Array): Promise<void> {
@@ -378,7 +372,6 @@ export class GovernanceHandle implements Governance {
       now: this.clock.now(),
       maxClockSkewMs: this.maxClockSkewMs,
       charter: this.currentCharter(),
-      charterAt: (version) => this.findEntry(version)?.charter,
       member: (version, did) => this.findEntry(version)?.members.get(did),
       proposal: (id) => this.store.proposal(id),
       trustOf: (did) => (this.components.trustOf === undefined ? 1 : this.components.trustOf(did))

@@ -211,6 +211,19 @@ export class GovernanceStore {
     }
   }
 
+  /**
+   * Every record as its stored document (`proposalToDoc` / `voteToDoc` form),
+   * decoded without re-reading the envelopes inside: the `exportState` path.
+   */
+  documents (): { charters: Charter[], proposals: unknown[], votes: unknown[], effects: EffectRecord[] } {
+    return {
+      charters: this.charters(),
+      proposals: [...this.proposalDb.getRange()].map(({ key, value }) => decodeStored(asBytes(value), `proposal ${key}`)),
+      votes: [...this.voteDb.getRange()].map(({ key, value }) => decodeStored(asBytes(value), `vote ${key}`)),
+      effects: this.effects()
+    }
+  }
+
   /** Replaces everything with `contents` in one transaction. */
   replace (contents: StoreContents): void {
     this.transaction(() => {
