@@ -11,6 +11,7 @@ import { InvalidArgumentError } from './errors.js'
 import { type ApplyOutcome, type EntryDraft, type EntryRecord, type HistoryPage, LedgerHandle } from './ledger.js'
 import { type CreditPolicy, CONSERVATIVE_POLICY, checkPolicy } from './policy.js'
 import type { BalanceRow, ChainHead, ValidationHook } from './rules.js'
+import { SignatureVerifier } from './verifier.js'
 import { LedgerStore, type ForkProof, type LimitOverride, type QuarantineRecord } from './store.js'
 import type { Did, KeyPair, SignedEnvelope } from '@icn/identity'
 
@@ -82,6 +83,14 @@ export interface LedgerInit {
   policy?: CreditPolicy
   /** Validation hooks (charter rules) installed from the start. @default [] */
   hooks?: readonly ValidationHook[]
+  /**
+   * Worker threads that verify signatures of large `applyBatch` calls beside the calling thread
+   * (0 = verify inline). Started on the first batch of ≥ 64 entries; stopped by `close()`.
+   * Off by default: on the shared 2-core benchmark machine inline verification was faster
+   * (docs/ledger.md); worth enabling on a node with idle cores.
+   * @default 0
+   */
+  verifyWorkers?: number
 }
 
 /** Opens (or creates) the ledger stored in `init.path`. */
@@ -93,11 +102,14 @@ export async function openLedger (init: LedgerInit & LedgerComponents): Promise<
   } catch (cause) {
     throw new InvalidArgumentError((cause as Error).message, { cause })
   }
+  const verifyWorkers = init.verifyWorkers ?? 0
+  if (!Number.isSafeInteger(verifyWorkers) || verifyWorkers < 0 || verifyWorkers > 64) throw new InvalidArgumentError('verifyWorkers must be an integer in 0..64')
   return new LedgerHandle({
     store: LedgerStore.open(init.path),
     clock: init.clock ?? systemClock,
     trustOf: init.trustOf ?? (() => 0),
     policy,
-    hooks: init.hooks ?? []
+    hooks: init.hooks ?? [],
+    verifier: new SignatureVerifier(verifyWorkers)
   })
 }

@@ -8,6 +8,7 @@ import { EntryRejectedError, InvalidArgumentError, InvalidStateError, LedgerClos
 import { type CreditPolicy, policyCreditLimit } from './policy.js'
 import { type BalanceRow, type ChainHead, type QuarantineReason, type ValidationHook, computeStateRoot, judgeEntry } from './rules.js'
 import { deriveLedgerState, exportLedgerState, writeLedgerState } from './state.js'
+import type { SignatureVerifier } from './verifier.js'
 import type { ForkProof, LedgerStore, LimitOverride, QuarantineRecord } from './store.js'
 
 /** What happened to one entry handed to the ledger. */
@@ -40,6 +41,7 @@ export interface LedgerParts {
   readonly trustOf: (did: string) => number
   readonly policy: CreditPolicy
   readonly hooks: readonly ValidationHook[]
+  readonly verifier: SignatureVerifier
 }
 
 /** Mutable per-call state of one write transaction. */
@@ -62,6 +64,7 @@ export class LedgerHandle {
   private readonly trustOf: (did: string) => number
   private readonly policy: CreditPolicy
   private readonly hooks: ValidationHook[]
+  private readonly verifier: SignatureVerifier
   private closing: Promise<void> | undefined
 
   constructor (parts: LedgerParts) {
@@ -70,6 +73,7 @@ export class LedgerHandle {
     this.trustOf = parts.trustOf
     this.policy = parts.policy
     this.hooks = [...parts.hooks]
+    this.verifier = parts.verifier
   }
 
   get path (): string { return this.store.path }
@@ -119,14 +123,19 @@ export class LedgerHandle {
   async applyEnvelope (input: Uint8Array | SignedEnvelope): Promise<ApplyOutcome> {
     this.open()
     const signed = decodeEntry(input)
-    return this.store.transaction(() => this.ingestAll([signed]))[0] as ApplyOutcome
+    return this.store.transaction(() => this.ingestAll([signed], [hasValidSignature(signed)]))[0] as ApplyOutcome
   }
 
-  /** Applies many entries in ONE transaction (all decoded first: a malformed one throws and nothing is written). */
+  /**
+   * Applies many entries in ONE transaction. All are decoded first (a malformed
+   * one throws and nothing is written), signatures are checked in parallel.
+   */
   async applyBatch (inputs: ReadonlyArray<Uint8Array | SignedEnvelope>): Promise<ApplyOutcome[]> {
     this.open()
     const signed = inputs.map((input) => decodeEntry(input))
-    return this.store.transaction(() => this.ingestAll(signed))
+    const valid = await this.verifier.verifyAll(signed)
+    this.open()
+    return this.store.transaction(() => this.ingestAll(signed, valid))
   }
 
   /** Governance override of a member's credit limit (applies to entries judged from now on). */
@@ -207,7 +216,7 @@ export class LedgerHandle {
   stateRoot (): string { this.open(); return computeStateRoot(this.store.balances(), this.store.heads()) }
 
   async close (): Promise<void> {
-    this.closing ??= this.store.close()
+    this.closing ??= Promise.all([this.verifier.close(), this.store.close()]).then(() => undefined)
     await this.closing
   }
 
@@ -233,21 +242,21 @@ export class LedgerHandle {
     if (this.closing !== undefined || this.store.isClosed) throw new LedgerClosedError()
   }
 
-  private ingestAll (entries: readonly SignedEntry[]): ApplyOutcome[] {
-    return entries.map((signed) => {
+  private ingestAll (entries: readonly SignedEntry[], validSignature: readonly boolean[]): ApplyOutcome[] {
+    return entries.map((signed, i) => {
       const ctx: TxnContext = { wake: [], released: [], local: false }
-      const outcome = this.ingest(signed, ctx)
+      const outcome = this.ingest(signed, validSignature[i] === true, ctx)
       this.drain(ctx)
       return { ...outcome, released: ctx.released }
     })
   }
 
-  private ingest (signed: SignedEntry, ctx: TxnContext): ApplyOutcome {
+  private ingest (signed: SignedEntry, validSignature: boolean, ctx: TxnContext): ApplyOutcome {
     const { id, entry } = signed
     if (this.store.hasEntry(id) || this.store.hasQuarantine(id) || this.store.getPending(entry.author, entry.seq, id)) {
       return { id, status: 'duplicate', released: [] }
     }
-    if (!hasValidSignature(signed)) return this.reject(signed, 'invalid-signature', 'signature does not verify for the author', false, ctx)
+    if (!validSignature) return this.reject(signed, 'invalid-signature', 'signature does not verify for the author', false, ctx)
     return this.place(signed, ctx)
   }
 

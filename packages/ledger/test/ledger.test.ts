@@ -257,6 +257,25 @@ describe('remote entries', () => {
       expect(target.stateRoot()).toBe(source.stateRoot())
     })
   })
+
+  test('a large batch verified on a worker thread gives the same verdicts', async () => {
+    await withTempDir(async (dir) => {
+      const source = await openLedger({ path: `${dir}/source` })
+      await source.setCreditLimit(alice.did, 'HOUR', 1_000_000n, 'bench')
+      const entries: Uint8Array[] = []
+      for (let i = 0; i < 80; i++) entries.push((await source.pay(alice, bob.did, 'HOUR', BigInt(i + 1))).bytes)
+      const forged = encode({ ...decodeEnvelopeOf(entries[79] as Uint8Array), signature: new Uint8Array(64).fill(1) })
+      const parallel = await openLedger({ path: `${dir}/parallel`, verifyWorkers: 1 })
+      await parallel.setCreditLimit(alice.did, 'HOUR', 1_000_000n, 'bench')
+      const outcomes = await parallel.applyBatch([forged, ...entries])
+      expect(outcomes[0]?.reason).toBe('invalid-signature')
+      expect(outcomes.slice(1).every((o) => o.status === 'applied')).toBe(true)
+      expect(parallel.stateRoot()).toBe(source.stateRoot())
+      await parallel.close()
+      await source.close()
+      await expect(openLedger({ path: `${dir}/x`, verifyWorkers: -1 })).rejects.toThrow(InvalidArgumentError)
+    })
+  })
 })
 
 describe('queries and state', () => {
