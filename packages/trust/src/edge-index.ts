@@ -82,8 +82,9 @@ export class EdgeIndex {
   /**
    * `did` and every DID that reaches it in at most `hops` edges (following
    * edges backwards): the viewers whose scores may read an edge from `did`.
+   * Returns `undefined` once more than `limit` DIDs are found.
    */
-  upstream (graph: TrustGraphName, did: string, hops: number): Set<string> {
+  upstream (graph: TrustGraphName, did: string, hops: number, limit = Number.POSITIVE_INFINITY): Set<string> | undefined {
     const seen = new Set<string>([did])
     let frontier = [did]
     for (let hop = 0; hop < hops && frontier.length > 0; hop++) {
@@ -92,6 +93,7 @@ export class EdgeIndex {
         for (const source of this.incoming(graph, node) ?? []) {
           if (!seen.has(source)) {
             seen.add(source)
+            if (seen.size > limit) return undefined
             next.push(source)
           }
         }

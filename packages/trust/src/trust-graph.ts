@@ -185,11 +185,17 @@ export class TrustGraphHandle {
     return scores
   }
 
-  /** Drops cached scores of every viewer within depth − 1 hops upstream of `source`: only they can read its edges. */
+  /**
+   * Drops cached scores of every viewer within depth − 1 hops upstream of
+   * `source`: only they can read its edges. When that set is larger than
+   * the cache (a hub at depth ≥ 3), clearing the graph's cache is cheaper.
+   */
   private invalidate (graph: TrustGraphName, source: string): void {
     const cache = this.caches.get(graph) as Map<string, ViewerScores>
     if (cache.size === 0) return
-    for (const viewer of this.index.upstream(graph, source, this.settings.depth - 1)) cache.delete(viewer)
+    const viewers = this.index.upstream(graph, source, this.settings.depth - 1, this.settings.cacheSize)
+    if (viewers === undefined) cache.clear()
+    else for (const viewer of viewers) cache.delete(viewer)
   }
 
   private assertOpen (): void {

@@ -88,10 +88,11 @@ describe('trust properties', () => {
     await withTempDir(async (dir) => {
       await fc.assert(fc.asyncProperty(
         fc.array(fc.tuple(edgeArb, fc.nat(NAMES.length - 1), fc.nat(NAMES.length - 1)), { minLength: 1, maxLength: 30 }),
-        fc.integer({ min: 1, max: 4 }),
-        async (steps, depth) => {
-          const { graph } = await openTestGraph(`${dir}/${runs++}`, { depth })
-          for (const [spec, v, s] of steps) {
+        fc.integer({ min: 1, max: 4 }), fc.constantFrom(1, 2, 4096),
+        async (steps, depth, cacheSize) => {
+          // tiny caches exercise LRU eviction and the clear-all path of invalidation
+          const { graph } = await openTestGraph(`${dir}/${runs++}`, { depth, cacheSize })
+          for (const [step, [spec, v, s]] of steps.entries()) {
             // Warm the cache for the queried pair, then write, then query again.
             graph.trustOf(DIDS[v] as string, DIDS[s] as string, spec.graph)
             await graph.attest(sign(spec))
@@ -99,7 +100,8 @@ describe('trust properties', () => {
             for (const a of graph.attestations(spec.graph)) {
               byAdjacency.set(a.payload.source, [...(byAdjacency.get(a.payload.source) ?? []), a])
             }
-            for (const viewer of DIDS) {
+            // alternate the order, so the viewers a small cache still holds are read first after the next write
+            for (const viewer of step % 2 === 0 ? DIDS : [...DIDS].reverse()) {
               const fresh = computeViewerScores(viewer, (d) => byAdjacency.get(d), { ...graph.settings, weights: graph.settings.weights[spec.graph] }, T0)
               for (const subject of DIDS) {
                 if (subject === viewer) continue

@@ -1,9 +1,10 @@
 import { encode } from '@icn/identity'
 import { withTempDir } from '@icn/testkit'
+import { open } from 'lmdb'
 import { describe, expect, it } from 'vitest'
 import { DAY_MS } from '../src/constants.js'
 import {
-  ClosedError, InvalidArgumentError, InvalidStateError, STATE_FORMAT, UnknownGraphError, encodeTrustState, openTrustGraph
+  ClosedError, CorruptStoreError, InvalidArgumentError, InvalidStateError, STATE_FORMAT, UnknownGraphError, encodeTrustState, openTrustGraph
 } from '../src/index.js'
 import { T0, attest, didOf, openTestGraph, summary } from './fixtures.js'
 
@@ -164,6 +165,24 @@ describe('TrustGraph handle', () => {
       expect(await graph.exportState()).toEqual(before)
       expect(graph.trustOf(A, B, 'social')).toBeCloseTo(0.54, 15)
       await graph.close()
+    })
+  })
+
+  it('refuses to open a store holding a corrupt record, and releases the directory', async () => {
+    await withTempDir(async (dir) => {
+      const { graph } = await openTestGraph(dir)
+      await graph.attest(attest('A', 'B', 0.8))
+      await graph.close()
+      const raw = open<Uint8Array, string>({ path: dir, encoding: 'binary', maxDbs: 4 })
+      await raw.openDB<Uint8Array, string[]>({ name: 'edges', encoding: 'binary' }).put(['social', A, C], new Uint8Array([0xc1]))
+      await raw.close()
+      await expect(openTestGraph(dir)).rejects.toThrow(CorruptStoreError)
+      const repair = open<Uint8Array, string>({ path: dir, encoding: 'binary', maxDbs: 4 })
+      await repair.openDB<Uint8Array, string[]>({ name: 'edges', encoding: 'binary' }).remove(['social', A, C])
+      await repair.close()
+      const reopened = await openTestGraph(dir)
+      expect(reopened.graph.trustOf(A, B, 'social')).toBeCloseTo(0.48, 15)
+      await reopened.graph.close()
     })
   })
 
