@@ -5,7 +5,7 @@ import { ACTION_DOMAIN, PROPOSAL_DOMAIN, STATE_FORMAT, VOTE_DOMAIN } from './con
 import { type GovernanceView, checkAction, checkProposal, checkVote, electorateOf, ruleOf } from './enforcement.js'
 import {
   CharterMismatchError, CorruptStateError, GovernanceClosedError, InvalidCharterError,
-  InvalidEnvelopeError, UnknownProposalError
+  InvalidEnvelopeError, InvalidPayloadError, UnknownProposalError
 } from './errors.js'
 import { execute } from './execution.js'
 import type { EffectListener, Governance, GovernanceComponents, GovernanceInit } from './index.js'
@@ -57,6 +57,16 @@ function toProposal (record: ProposalRecord): Proposal {
     result: record.result,
     envelope: record.envelope
   } as Proposal
+}
+
+/** Signs a locally built payload; a value that cannot be encoded canonically is the caller's bad input. */
+function signLocal<T> (domain: string, payload: T, keyPair: KeyPair): SignedEnvelope<T> {
+  try {
+    return signEnvelope(domain, payload, keyPair)
+  } catch (cause) {
+    if (cause instanceof IdentityError) throw new InvalidPayloadError(`cannot sign payload: ${cause.message}`)
+    throw cause
+  }
 }
 
 function moveTo (record: ProposalRecord, trigger: TransitionTrigger, at: number, cause: string, to?: ProposalState): ProposalRecord {
@@ -148,7 +158,7 @@ export class GovernanceHandle implements Governance {
       createdAt: this.clock.now(),
       deliberationMs: input.deliberationMs ?? charter.rules.kinds[input.kind]?.deliberation.defaultMs ?? 0
     } as ProposalPayload
-    return await this.apply(signEnvelope(PROPOSAL_DOMAIN, payload, keyPair)) as ApplyResult<ProposalPayload>
+    return await this.apply(signLocal(PROPOSAL_DOMAIN, payload, keyPair)) as ApplyResult<ProposalPayload>
   }
 
   async submit (keyPair: KeyPair, proposal: string): Promise<ApplyResult<ActionPayload>> {
@@ -161,12 +171,12 @@ export class GovernanceHandle implements Governance {
 
   async vote (keyPair: KeyPair, proposal: string, choice: VoteChoice): Promise<ApplyResult<VotePayload>> {
     const payload: VotePayload = { domain: this.domain, proposal, choice, castAt: this.clock.now() }
-    return await this.apply(signEnvelope(VOTE_DOMAIN, payload, keyPair)) as ApplyResult<VotePayload>
+    return await this.apply(signLocal(VOTE_DOMAIN, payload, keyPair)) as ApplyResult<VotePayload>
   }
 
   private async act (keyPair: KeyPair, proposal: string, action: ProposalAction): Promise<ApplyResult<ActionPayload>> {
     const payload: ActionPayload = { domain: this.domain, action, proposal, at: this.clock.now() }
-    return await this.apply(signEnvelope(ACTION_DOMAIN, payload, keyPair)) as ApplyResult<ActionPayload>
+    return await this.apply(signLocal(ACTION_DOMAIN, payload, keyPair)) as ApplyResult<ActionPayload>
   }
 
   // ── envelopes from anywhere ─────────────────────────────────────────────
@@ -426,6 +436,20 @@ export class GovernanceHandle implements Governance {
   private step (id: string): void {
     const changed: ProposalRecord[] = []
     const emitted: EffectRecord[] = []
+    try {
+      this.writeStep(id, changed, emitted)
+    } catch (err) {
+      // The cache may hold a charter version read inside the aborted transaction.
+      this.charterCache.clear()
+      throw err
+    }
+    // Whatever happened, this proposal no longer waits on this deadline.
+    this.deadlines.delete(id)
+    for (const record of changed) this.trackDeadline(record)
+    for (const effect of emitted) this.emit(effect)
+  }
+
+  private writeStep (id: string, changed: ProposalRecord[], emitted: EffectRecord[]): void {
     this.store.transaction(() => {
       const record = this.requireRecord(id)
       if (record.state === 'deliberation' && record.opensAt !== null) {
@@ -455,10 +479,6 @@ export class GovernanceHandle implements Governance {
       this.store.putProposal(closed, record.state)
       changed.push(closed)
     })
-    // Whatever happened, this proposal no longer waits on this deadline.
-    this.deadlines.delete(id)
-    for (const record of changed) this.trackDeadline(record)
-    for (const effect of emitted) this.emit(effect)
   }
 
   private emit (effect: EffectRecord): void {

@@ -170,4 +170,14 @@ describe('Governance handle: proposal lifecycle', () => {
       await gov.close()
     })
   })
+
+  it('a local payload that cannot be encoded is refused as InvalidPayloadError', async () => {
+    await withTempDir(async (dir) => {
+      const { gov } = await openFixture(dir)
+      await expect(gov.propose(alice, { kind: 'config-change', title: 'nan', payload: { key: 'x', value: Number.NaN } }))
+        .rejects.toMatchObject({ name: 'InvalidPayloadError', code: 'INVALID_PAYLOAD' })
+      expect(gov.proposals()).toEqual([])
+      await gov.close()
+    })
+  })
 })
