@@ -99,7 +99,7 @@ test('same entries in any arrival order ⇒ same balances, state root, quarantin
       }
       for (const node of nodes) await node.close()
     })
-  }), { numRuns: Number(process.env.ICN_PROPERTY_RUNS ?? 20) })
+  }), { numRuns: Number(process.env.ICN_PROPERTY_RUNS ?? 12) })
   expect([...seen.reasons].sort()).toEqual(['charter-violation', 'exceeds-credit-limit', 'invalid-signature', 'unbalanced'])
   expect(seen.released).toBeGreaterThan(0)
 })

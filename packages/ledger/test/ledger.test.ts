@@ -1,9 +1,9 @@
-import { type KeyPair, decode, encode, encodeEnvelope, sha256, toHex } from '@icn/identity'
+import { type KeyPair, decode, encode, encodeEnvelope, envelopeSigningBytes, sha256, toHex } from '@icn/identity'
 import { ManualClock, withTempDir } from '@icn/testkit'
 import { describe, expect, test } from 'vitest'
 import {
   AmountOutOfRangeError, EntryRejectedError, InvalidArgumentError, InvalidStateError, type Ledger, LedgerClosedError,
-  MalformedEntryError, PERMISSIVE_POLICY, openLedger
+  MalformedEntryError, PERMISSIVE_POLICY, decodeEntry, openLedger
 } from '../src/index.js'
 import { assertInvariants, handEntry, member, payment } from './fixtures.js'
 
@@ -32,6 +32,9 @@ describe('local entries', () => {
       clock.advance(10)
       const e2 = await ledger.pay(bob, alice.did, 'HOUR', 30n)
       expect(e1.id).toBe(toHex(sha256(e1.bytes)))
+      // the signed body sliced out of the wire bytes is exactly what signEnvelope signed
+      const wire = decode(e1.bytes) as { domain: string, payload: unknown, signer: string }
+      expect(decodeEntry(e1.bytes).body).toEqual(envelopeSigningBytes(wire.domain, wire.payload, wire.signer as never))
       expect(e1.entry).toEqual({
         author: alice.did, seq: 1, timestamp: 1_700_000_000_000, reference: 'coffee', acks: [],
         deltas: [{ account: alice.did, currency: 'HOUR', debit: 100n }, { account: bob.did, currency: 'HOUR', credit: 100n }]
