@@ -69,8 +69,9 @@ function strongestChains (
 ): Map<string, number> {
   const best = new Map<string, number>()
   let frontier = new Map<string, number>([[start, 1]])
-  for (let hop = 0; hop < hops && frontier.size > 0; hop++) {
-    const next = new Map<string, number>()
+  for (let hop = 1; hop <= hops && frontier.size > 0; hop++) {
+    // The last hop's improvements are never expanded: skip building its frontier.
+    const next = hop < hops ? new Map<string, number>() : undefined
     for (const [node, strength] of frontier) {
       for (const { payload: edge } of outgoing(node) ?? []) {
         const to = edge.target
@@ -80,10 +81,11 @@ function strongestChains (
         const chain = strength * weight
         if (chain > (best.get(to) ?? 0)) {
           best.set(to, chain)
-          next.set(to, chain)
+          next?.set(to, chain)
         }
       }
     }
+    if (next === undefined) break
     frontier = next
   }
   return best

@@ -64,7 +64,7 @@ describe('trust properties', () => {
           }
           expect(second.scores).toEqual(first.scores)
           expect(second.state).toEqual(first.state)
-        }), { numRuns: 40, seed: 5 })
+        }), { numRuns: 30, seed: 5 })
     })
   })
 
@@ -80,7 +80,7 @@ describe('trust properties', () => {
           const withRevocation = await scoresAfter(`${dir}/${runs++}`, [...attestations, revocation], depth)
           const without = await scoresAfter(`${dir}/${runs++}`, specs.filter((e) => e !== revoked).map(sign), depth)
           expect(withRevocation.scores).toEqual(without.scores)
-        }), { numRuns: 40, seed: 7 })
+        }), { numRuns: 30, seed: 7 })
     })
   })
 
