@@ -1,3 +1,5 @@
+import type { QuarantineReason } from './rules.js'
+
 /** Machine-readable reason carried by every ledger error. */
 export type LedgerErrorCode =
   | 'MALFORMED_ENTRY'
@@ -42,8 +44,8 @@ export class InvalidArgumentError extends LedgerError {
  */
 export class EntryRejectedError extends LedgerError {
   override readonly name = 'EntryRejectedError'
-  readonly reason: string
-  constructor (reason: string, message: string) {
+  readonly reason: QuarantineReason
+  constructor (reason: QuarantineReason, message: string) {
     super('ENTRY_REJECTED', message)
     this.reason = reason
   }

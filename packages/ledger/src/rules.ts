@@ -91,7 +91,13 @@ export function judgeEntry (signed: SignedEntry, input: JudgeInput): Verdict {
     credit.set(currency, { known: known + net, volume: volume + abs(net) })
   }
   for (const hook of input.hooks) {
-    const verdict = hook(entry, signed.id)
+    let verdict: HookVerdict
+    try {
+      verdict = hook(entry, signed.id)
+    } catch (err) {
+      // A throwing hook rejects the entry rather than aborting the whole transaction (or batch).
+      verdict = { ok: false, reason: 'rejected-by-hook', detail: `hook threw: ${err instanceof Error ? err.message : String(err)}` }
+    }
     if (!verdict.ok) return { ok: false, reason: verdict.reason, detail: verdict.detail }
   }
   return { ok: true, changes, credit }

@@ -116,6 +116,9 @@ describe('local entries', () => {
       expect((local as EntryRejectedError).reason).toBe('charter-violation')
       remove()
       expect((await target.pay(bob, alice.did, 'HOUR', 1n, 'weapons')).entry.seq).toBe(1)
+      target.addValidationHook(() => { throw new Error('charter store offline') })
+      const next = await source.pay(alice, bob.did, 'HOUR', 1n)
+      expect(await target.applyEnvelope(next.bytes)).toEqual({ id: next.id, status: 'quarantined', reason: 'rejected-by-hook', detail: 'hook threw: charter store offline', released: [] })
     })
   })
 
