@@ -241,6 +241,10 @@ export class SnapshotCoordinator {
 
   /** Asks `peer` for its recorded state in `snapshotId`; the answer arrives as a `fetched` effect. */
   fetchState (snapshotId: string, peer: string, now: number): Effect[] {
+    if (peer === this.self) {
+      const own = this.ownState(snapshotId)
+      return [own !== undefined ? { kind: 'fetched', snapshotId, peer, state: own, reason: '' } : { kind: 'fetched', snapshotId, peer, reason: 'no recorded state here' }]
+    }
     const key = fetchKey(snapshotId, peer)
     const cached = this.fetchedStates.get(key)
     if (cached !== undefined) return [{ kind: 'fetched', snapshotId, peer, state: cached, reason: '' }]

@@ -97,8 +97,17 @@ export interface SnapshotNode {
   observeIncoming(from: string, bytes: Uint8Array): void
   /** Fetches `peer`'s recorded state in `snapshotId` (chunked, compressed, hash-checked). */
   fetchState(snapshotId: string, peer: string): Promise<FetchOutcome>
-  /** Verifies a completed snapshot with every participant recomputing the root. Throws `SnapshotNotFoundError` synchronously. */
+  /**
+   * Verifies a completed snapshot (memory, else the store) with every
+   * participant recomputing the root. Rejects with `SnapshotNotFoundError`
+   * or `CorruptSnapshotError`; network failures are results in the report.
+   */
   verify(snapshotId: string): Promise<VerificationReport>
+  /**
+   * Loads the newest `keepCompleted` snapshots from the store into memory so
+   * this node can serve transfers and verification after a restart. Returns their ids.
+   */
+  loadStored(): Promise<string[]>
   /** This node's inclusion proof in a completed snapshot. */
   inclusionProof(snapshotId: string): InclusionProof
   /** A completed snapshot held in memory (recent ones) or loaded by `restore`. */
@@ -231,13 +240,33 @@ class Node implements SnapshotNode {
     return await w.promise
   }
 
-  verify (snapshotId: string): Promise<VerificationReport> {
+  async verify (snapshotId: string): Promise<VerificationReport> {
+    await this.completedRecord(snapshotId)
     if (this.closed) throw new SnapshotClosedError()
     const effects = this.core.startVerification(snapshotId, this.clock.now())
     const w = waiter<VerificationReport>()
     this.verifyWaiters.set(snapshotId, [...(this.verifyWaiters.get(snapshotId) ?? []), w])
     this.apply(effects)
-    return w.promise
+    return await w.promise
+  }
+
+  async loadStored (): Promise<string[]> {
+    if (this.closed) throw new SnapshotClosedError()
+    if (this.store === undefined) return []
+    const newest = (await this.store.list()).slice(0, this.config.keepCompleted).reverse()
+    for (const summary of newest) this.core.loadCompleted(await this.store.load(summary.snapshotId))
+    return newest.map((s) => s.snapshotId).reverse()
+  }
+
+  /** A completed snapshot from memory, else loaded from the store into memory. */
+  private async completedRecord (snapshotId: string): Promise<CompletedSnapshot> {
+    if (this.closed) throw new SnapshotClosedError()
+    const held = this.core.getCompleted(snapshotId)
+    if (held !== undefined) return held
+    if (this.store === undefined) throw new SnapshotNotFoundError(snapshotId)
+    const record = await this.store.load(snapshotId)
+    this.core.loadCompleted(record)
+    return record
   }
 
   inclusionProof (snapshotId: string): InclusionProof {
@@ -251,13 +280,7 @@ class Node implements SnapshotNode {
   }
 
   async restore (snapshotId: string): Promise<void> {
-    if (this.closed) throw new SnapshotClosedError()
-    let record = this.core.getCompleted(snapshotId)
-    if (record === undefined) {
-      if (this.store === undefined) throw new SnapshotNotFoundError(snapshotId)
-      record = await this.store.load(snapshotId)
-      this.core.loadCompleted(record)
-    }
+    const record = await this.completedRecord(snapshotId)
     const states = decodeLocalState(record.localState)
     const byName = new Map(this.providers.map((p) => [p.name, p]))
     for (const name of states.keys()) {

@@ -24,6 +24,11 @@ describe('L3 same-process lifecycle: close, then fresh handles restore from disk
       const fresh = new Router({ size: 3, seed: 301, stores })
       for (const n of fresh.nodes) n.account.balance = 0
       expect(fresh.nodes[0]!.snap.getCompleted(snapshotId)).toBe(undefined)
+      // Serving and verification resume from the records on disk.
+      expect(await fresh.nodes[0]!.snap.loadStored()).toEqual([snapshotId])
+      expect(await fresh.nodes[1]!.snap.loadStored()).toEqual([snapshotId])
+      const report = await fresh.runUntil(fresh.nodes[2]!.snap.verify(snapshotId)) // loads node 2's record from its store
+      expect(report.results.map((r) => [r.valid, toHex(r.computedRoot!)])).toEqual([[true, root], [true, root], [true, root]])
       for (const n of fresh.nodes) await n.snap.restore(snapshotId)
       expect(fresh.nodes.map((n) => n.account.balance)).toEqual([100, 4242, 102])
       const record = fresh.nodes[1]!.snap.getCompleted(snapshotId)!
@@ -31,10 +36,6 @@ describe('L3 same-process lifecycle: close, then fresh handles restore from disk
       expect(decode(decodeLocalState(record.localState).get('tokens')!)).toEqual({ balance: 4242 })
       const proof = fresh.nodes[1]!.snap.inclusionProof(snapshotId)
       expect([proof.leaf.did, toHex(proof.root), verifyInclusion(proof)]).toEqual([fresh.nodes[1]!.did, root, true])
-      // Serving and verification resume from the loaded records.
-      const report = fresh.nodes[2]!.snap.verify(snapshotId)
-      await fresh.run()
-      expect((await report).results.map((r) => [r.valid, toHex(r.computedRoot!)])).toEqual([[true, root], [true, root], [true, root]])
       await fresh.close()
       for (const s of stores) await s.close()
       expect(fresh.clock.pendingTimers).toBe(0)

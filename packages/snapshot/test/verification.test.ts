@@ -1,7 +1,7 @@
 import { encode, toHex } from '@icn/identity'
 import { describe, expect, it } from 'vitest'
 import {
-  ChunkAssembler, type StateChunk, chunkPayload, encodeLocalState, encodeMessage, packState, resolveConfig, unpackState
+  ChunkAssembler, SnapshotNotFoundError, type StateChunk, chunkPayload, encodeLocalState, encodeMessage, packState, resolveConfig, unpackState
 } from '../src/index.js'
 import { Router } from './support/router.js'
 
@@ -78,6 +78,9 @@ describe('cross-node verification', () => {
     await router.run((m) => m.from === b!.did || m.to === b!.did)
     await router.clock.advanceAsync(1000)
     const report = await pending
+    await expect(a!.snap.verify('never-taken')).rejects.toThrow(SnapshotNotFoundError)
+    const own = await a!.snap.fetchState(snapshotId, a!.did)
+    expect(own.ok && toHex(packState(own.state))).toBe(toHex(packState(a!.snap.getCompleted(snapshotId)!)))
     expect(report.valid).toBe(false)
     expect(report.results.map((r) => [r.verifier, r.valid, r.reason])).toEqual(router.nodes.map((n) => n.did).sort().map((did) => [
       did, false,

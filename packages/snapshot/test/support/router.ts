@@ -101,6 +101,17 @@ export class Router {
     }
   }
 
+  /** Keeps routing (yielding to the event loop for file I/O in between) until `pending` settles. */
+  async runUntil<T> (pending: Promise<T>): Promise<T> {
+    let settled = false
+    const done = pending.finally(() => { settled = true })
+    while (!settled) {
+      await this.run()
+      await flushMicrotasks(5)
+    }
+    return await done
+  }
+
   /** Delivers the held messages matching `which` (in order), then runs. */
   async release (which: (m: Routed) => boolean = () => true): Promise<void> {
     const chosen = this.held.filter(which)
