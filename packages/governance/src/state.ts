@@ -1,0 +1,64 @@
+import type { Charter, EffectRecord } from './types.js'
+import { charterHash, validateCharter } from './charter.js'
+import { decodeStored, proposalFromDoc, voteFromDoc } from './codec.js'
+import { STATE_FORMAT } from './constants.js'
+import { CorruptStateError } from './errors.js'
+import type { StoreContents } from './store.js'
+import { checkInteger, checkRecord, isRecord } from './utils/shape.js'
+
+const corrupt = (message: string): Error => new CorruptStateError(message)
+
+/** Validates an `exportState` document completely before anything is replaced. Throws `CorruptStateError`. */
+export function parseState (bytes: Uint8Array): StoreContents {
+  const doc = checkRecord(decodeStored(bytes, 'governance state'), 'governance state', ['format', 'charters', 'proposals', 'votes', 'effects'], [], corrupt)
+  if (doc.format !== STATE_FORMAT) throw corrupt(`state format '${String(doc.format)}' is not '${STATE_FORMAT}'`)
+  if (!Array.isArray(doc.charters) || !Array.isArray(doc.proposals) || !Array.isArray(doc.votes) || !Array.isArray(doc.effects)) {
+    throw corrupt('charters, proposals, votes and effects must be lists')
+  }
+  const charters = doc.charters.map((value, i) => {
+    let charter: Charter
+    try {
+      charter = validateCharter(value)
+    } catch (cause) {
+      throw new CorruptStateError(`charter #${i}: ${(cause as Error).message}`, { cause })
+    }
+    return charter
+  })
+  if (charters.length === 0) throw corrupt('state holds no charter')
+  charters.forEach((charter, i) => {
+    const before = charters[i - 1]
+    if (charter.version !== i + 1) throw corrupt(`charter #${i} has version ${charter.version}`)
+    if (before !== undefined && (charter.previous !== charterHash(before) || charter.domain !== before.domain)) throw corrupt(`charter v${charter.version} does not follow v${before.version}`)
+  })
+  const domain = (charters[0] as Charter).domain
+  const proposals = doc.proposals.map((value) => proposalFromDoc(value, true))
+  const ids = new Set<string>()
+  let lastId = ''
+  for (const p of proposals) {
+    if (p.id <= lastId) throw corrupt('proposals must be sorted by id without duplicates')
+    if (p.envelope.payload.domain !== domain) throw corrupt(`proposal ${p.id} belongs to domain '${p.envelope.payload.domain}'`)
+    lastId = p.id
+    ids.add(p.id)
+  }
+  for (const charter of charters) {
+    if (charter.amendedBy !== null && !ids.has(charter.amendedBy)) throw corrupt(`charter v${charter.version} names unknown proposal ${charter.amendedBy}`)
+  }
+  const votes = doc.votes.map((value) => voteFromDoc(value, true))
+  let lastKey = ''
+  for (const v of votes) {
+    const key = `${v.proposal}/${v.voter}`
+    if (key <= lastKey) throw corrupt('votes must be sorted by proposal and voter without duplicates')
+    if (!ids.has(v.proposal)) throw corrupt(`vote ${v.cid} is for unknown proposal ${v.proposal}`)
+    lastKey = key
+  }
+  const effects = doc.effects.map((value, i) => {
+    const e = checkRecord(value, 'effect', ['seq', 'proposal', 'at', 'applied', 'effect'], [], corrupt)
+    if (checkInteger(e.seq, 'effect seq', corrupt) !== i + 1) throw corrupt(`effect #${i} has seq ${String(e.seq)}`)
+    checkInteger(e.at, 'effect time', corrupt)
+    if (typeof e.proposal !== 'string' || !ids.has(e.proposal)) throw corrupt(`effect ${i + 1} names unknown proposal`)
+    if (typeof e.applied !== 'boolean' || !isRecord(e.effect) || typeof e.effect.type !== 'string') throw corrupt(`effect ${i + 1} is malformed`)
+    return value as unknown as EffectRecord
+  })
+  return { charters, proposals, votes, effects }
+}
+
