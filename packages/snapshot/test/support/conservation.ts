@@ -1,6 +1,6 @@
 import { toHex } from '@icn/identity'
 import { expect } from 'vitest'
-import { createTokenCluster, recordedBalance, recordedInFlight } from './cluster.js'
+import { createTokenCluster, recordedBalance, recordedInFlight, startTraffic } from './cluster.js'
 
 export interface ConservationRun { size: number, snapshots: number, inFlightFrames: number }
 
@@ -17,7 +17,6 @@ export async function checkConservation (seed: number, size: number, concurrent:
   const { clock, rng, nodes, net } = cluster
   const start = clock.now()
   const trafficEnd = start + 200
-  const { startTraffic } = await import('./cluster.js')
   startTraffic(cluster, trafficEnd)
   const ids: string[] = []
   for (let i = 0; i < concurrent; i++) {
