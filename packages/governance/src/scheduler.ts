@@ -1,5 +1,12 @@
 import type { CancelTimer, Clock } from '@icn/identity'
 
+/**
+ * Longest single sleep. Node fires a timer over 2^31 − 1 ms (~24.8 days) at
+ * once, and deadlines can be 37 days away, so the task wakes at least this
+ * often and re-plans.
+ */
+export const MAX_SLEEP_MS = 2 ** 31 - 1
+
 /** What the scheduler drives: the next due time and the work to do when it comes. */
 export interface SchedulerTarget {
   /** The earliest pending deadline, or undefined when nothing is pending. */
@@ -53,7 +60,7 @@ export class DeadlineScheduler {
       if (this.stopping) break
       await new Promise<void>((resolve) => {
         this.wakeUp = resolve
-        if (due !== undefined) this.cancelTimer = this.clock.setTimeout(resolve, Math.max(0, due - this.clock.now()))
+        if (due !== undefined) this.cancelTimer = this.clock.setTimeout(resolve, Math.min(MAX_SLEEP_MS, Math.max(0, due - this.clock.now())))
       })
       this.wakeUp = undefined
       this.cancelTimer?.()
