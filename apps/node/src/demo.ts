@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { KindRule } from '@icn/governance'
 import { type ApiClient, connectApi } from './client.js'
+import { writeFileAtomic } from '@icn/identity/fs'
 import { writeCharterFile } from './charter.js'
 import { initDataDir } from './data-dir.js'
 import { DemoFailedError } from './errors.js'
@@ -20,6 +21,8 @@ export interface DemoOptions {
   keep: boolean
   /** Where progress and the summary go. @default process.stdout */
   out: NodeJS.WritableStream
+  /** The built CLI each node process runs. @default the `cli.js` next to this module */
+  cliPath: string
 }
 
 /** What the demo established, for tests and the summary. */
@@ -34,6 +37,7 @@ export interface DemoResult {
 
 const CURRENCY = 'ICN'
 const VOTING_MS = 3000
+const SNAPSHOT_TIMEOUT_MS = 8000
 
 interface DemoNode {
   index: number
@@ -55,12 +59,12 @@ const short = (did: string): string => `${did.slice(0, 12)}…${did.slice(-6)}`
  * and fails the demo rather than hang.
  */
 export async function runDemo (options: Partial<DemoOptions> = {}): Promise<DemoResult> {
-  const opts: DemoOptions = { nodes: 3, timeoutMs: 55_000, keep: false, out: process.stdout, ...options }
+  const opts: DemoOptions = { nodes: 3, timeoutMs: 55_000, keep: false, out: process.stdout, cliPath: fileURLToPath(new URL('./cli.js', import.meta.url)), ...options }
   if (!Number.isSafeInteger(opts.nodes) || opts.nodes < 3 || opts.nodes > 20) throw new DemoFailedError('--nodes must be an integer from 3 to 20')
   const began = Date.now()
   const say = (text: string): void => { opts.out.write(`[${((Date.now() - began) / 1000).toFixed(1).padStart(5)}s] ${text}\n`) }
   const root = await mkdtemp(join(tmpdir(), 'icn-demo-'))
-  const cli = fileURLToPath(new URL('./cli.js', import.meta.url))
+  const cli = opts.cliPath
   const nodes: DemoNode[] = []
   let timedOut = false
   const deadline = began + opts.timeoutMs
@@ -87,6 +91,8 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
     // One cooperative for all nodes; short windows so a proposal passes within the demo.
     const quick: KindRule = { proposers: ['member', 'steward'], quorumBps: 5000, approvalBps: 5000, deliberation: { defaultMs: 0, minMs: 0, maxMs: 60_000 }, votingMs: VOTING_MS }
     for (let i = 0; i < opts.nodes; i++) {
+      // A snapshot started before every participant trusts the initiator is refused by some of them: fail it fast.
+      await writeFileAtomic(join(root, `node${i}`, 'config.json'), new TextEncoder().encode(JSON.stringify({ listen: ['/ip4/127.0.0.1/tcp/0'], peers: [], snapshotTimeoutMs: SNAPSHOT_TIMEOUT_MS }, null, 2)))
       await writeCharterFile(join(root, `node${i}`), {
         domain: 'coop:demo',
         name: 'Demo cooperative',
@@ -119,12 +125,12 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
     }
     say(`full mesh: every node has ${opts.nodes - 1} libp2p peers (noise + yamux, /icn/gossip/1.0.0)`)
 
-    for (const n of nodes) {
+    await Promise.all(nodes.map(async (n) => {
       for (const m of nodes) {
         if (m === n) continue
         for (const graph of ['technical', 'economic', 'social']) await api(n).post('/trust', { subject: m.did, score: 0.9, graph })
       }
-    }
+    }))
     const attestations = opts.nodes * (opts.nodes - 1) * 3
     for (const n of nodes) {
       await waitFor(`node${n.index} to hold every attestation`, async () => {
@@ -134,10 +140,10 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
     }
     say(`trust: ${attestations} signed attestations gossiped to every node`)
 
-    for (const n of nodes) {
+    await Promise.all(nodes.map(async (n) => {
       const to = nodes[(n.index + 1) % opts.nodes]!
       await api(n).post('/pay', { to: to.did, amount: String(100 + 50 * n.index), currency: CURRENCY })
-    }
+    }))
     const stateRoot = await waitFor('every node to apply every payment', async () => {
       const roots = await Promise.all(nodes.map(async (n) => (await api(n).get('/status') as { ledger: { entries: number, stateRoot: string } }).ledger))
       return roots.every((r) => r.entries === opts.nodes && r.stateRoot === roots[0]!.stateRoot) ? roots[0]!.stateRoot : undefined

@@ -188,7 +188,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       if (event.type === 'completed') snapshotLog.info({ snapshotId: event.snapshot.snapshotId, root: Buffer.from(event.snapshot.root).toString('hex') }, 'snapshot completed')
       else if (event.type === 'failed') snapshotLog.warn({ snapshotId: event.snapshotId, reason: event.reason }, 'snapshot failed')
       else if (event.type === 'rejected') snapshotLog.warn({ from: event.from, err: event.error.message }, 'snapshot message rejected')
-      else snapshotLog.error({ snapshotId: event.snapshotId }, 'snapshot persist failed')
+      else snapshotLog.error({ event: event.type, err: String(event.error) }, 'snapshot background failure')
     })
     return { value, stop: async () => { offIngress(); offEvents(); await value.close() } }
   })

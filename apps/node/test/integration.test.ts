@@ -1,0 +1,41 @@
+import { PassThrough } from 'node:stream'
+import { isDid } from '@icn/identity'
+import { describe, expect, it } from 'vitest'
+import { runDemo } from '../src/demo.js'
+import { cliScript } from './helpers/cluster.js'
+
+// Real OS processes (`icn-node run`) on loopback, driven through their local APIs.
+async function demo (nodes: number): Promise<{ result: Awaited<ReturnType<typeof runDemo>>, output: string }> {
+  const out = new PassThrough()
+  let output = ''
+  out.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const result = await runDemo({ nodes, out, cliPath: cliScript, timeoutMs: 90_000 })
+  return { result, output }
+}
+
+describe('multi-node integration over libp2p (real processes)', () => {
+  it('3 nodes: payments made on one node are applied on the others, a proposal passes with votes from every node and changes a credit limit, snapshots complete with one root verified everywhere', async () => {
+    const { result, output } = await demo(3)
+    expect(result.dids).toHaveLength(3)
+    expect(result.dids.every((did) => isDid(did))).toBe(true)
+    // node i pays node i+1 (100 + 50 i): 0→1 100, 1→2 150, 2→0 200.
+    expect(result.balances).toEqual(['100', '-50', '-50'])
+    expect(result.stateRoot).toMatch(/^[0-9a-f]{64}$/)
+    expect(result.proposal.state).toBe('executed')
+    expect(result.proposal.creditLimit).toBe('50000')
+    expect(result.periodicSnapshot).toMatch(/^[0-9a-f]+$/)
+    expect(result.snapshot.verifiedBy).toBe(3)
+    expect(result.snapshot.root).toMatch(/^[0-9a-f]{64}$/)
+    expect(output).toContain(`global state root         ${result.snapshot.root}`)
+    expect(output).toContain('(exit codes 0, 0, 0)')
+  }, 120_000)
+
+  it('5 nodes: the same scenario converges on every node', async () => {
+    const { result, output } = await demo(5)
+    // 0→1 100, 1→2 150, 2→3 200, 3→4 250, 4→0 300.
+    expect(result.balances).toEqual(['200', '-50', '-50', '-50', '-50'])
+    expect(result.proposal.creditLimit).toBe('50000')
+    expect(result.snapshot.verifiedBy).toBe(5)
+    expect(output).toContain('(exit codes 0, 0, 0, 0, 0)')
+  }, 120_000)
+})
