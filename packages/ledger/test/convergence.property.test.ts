@@ -73,6 +73,8 @@ async function receive (ledger: Ledger, entries: readonly Uint8Array[], rng: See
   }
 }
 
+const RUNS = Number(process.env.ICN_PROPERTY_RUNS ?? 12)
+
 test('same entries in any arrival order ⇒ same balances, state root, quarantine and export', async () => {
   await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 24 }), fc.integer(), async (ops, seed) => {
     await withTempDir(async (dir) => {
@@ -115,7 +117,7 @@ test('same entries in any arrival order ⇒ same balances, state root, quarantin
       await restored.close()
       for (const node of nodes) await node.close()
     })
-  }), { numRuns: Number(process.env.ICN_PROPERTY_RUNS ?? 12) })
+  }), { numRuns: RUNS })
   expect([...seen.reasons].sort()).toEqual(['charter-violation', 'exceeds-credit-limit', 'invalid-signature', 'unbalanced'])
   expect(seen.released).toBeGreaterThan(0)
-})
+}, Math.max(60_000, RUNS * 5_000))
