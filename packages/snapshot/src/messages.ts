@@ -1,5 +1,5 @@
 import {
-  type Did, type KeyPair, decodeEnvelope, encodeEnvelope, envelopeSigningBytes, isDid, publicKeyFromDid, sha256, signEnvelope, toHex, verify, verifyEnvelope
+  type Did, type KeyPair, bytesEqual, decodeEnvelope, encodeEnvelope, envelopeSigningBytes, isDid, publicKeyFromDid, sha256, signEnvelope, toHex, verify, verifyEnvelope
 } from '@icn/identity'
 import { InvalidMessageError } from './errors.js'
 import type { SnapshotLeaf } from './merkle.js'
@@ -183,7 +183,10 @@ function initiationOf (f: Fields): InitiateSnapshot {
   return { type: 'InitiateSnapshot', snapshotId: snapshotIdOf(f), initiator, timestamp: count(f, 'timestamp'), participants }
 }
 
-/** Checks a decoded payload field by field; throws `InvalidMessageError` naming the first problem. */
+/**
+ * Checks a decoded envelope payload field by field; throws `InvalidMessageError`
+ * naming the first problem. (`StateChunk`s are not envelopes: see `decodeMessage`.)
+ */
 export function parseMessage (payload: unknown): SnapshotMessage {
   const type = typeof payload === 'object' && payload !== null ? (payload as Fields).type : undefined
   switch (type) {
@@ -209,16 +212,8 @@ export function parseMessage (payload: unknown): SnapshotMessage {
       const f = exactFields(payload, type, ['type', 'snapshotId', 'requester'])
       return { type, snapshotId: snapshotIdOf(f), requester: did(f, 'requester') }
     }
-    case 'StateChunk': {
-      const f = exactFields(payload, type, ['type', 'snapshotId', 'sender', 'chunkIndex', 'totalChunks', 'totalSize', 'payloadHash', 'data'])
-      const totalChunks = count(f, 'totalChunks', 1)
-      const data = f.data
-      if (!(data instanceof Uint8Array)) fail('data must be bytes')
-      return {
-        type, snapshotId: snapshotIdOf(f), sender: did(f, 'sender'), chunkIndex: count(f, 'chunkIndex', 0, totalChunks - 1), totalChunks,
-        totalSize: count(f, 'totalSize'), payloadHash: hash(f, 'payloadHash'), data
-      }
-    }
+    case 'StateChunk':
+      fail('a StateChunk travels in a chunk frame, not a plain envelope')
     case 'SnapshotComplete': {
       const f = exactFields(payload, type, ['type', 'snapshotId', 'coordinator', 'globalStateRoot', 'participants', 'leaves'])
       const participants = didList(f, 'participants')
@@ -243,6 +238,68 @@ export function parseMessage (payload: unknown): SnapshotMessage {
   }
 }
 
+/** What a chunk frame's envelope signs: every `StateChunk` field except `data`, plus `dataHash` = sha-256(data). */
+interface ChunkHeader extends Omit<StateChunk, 'data'> {
+  readonly dataHash: Uint8Array
+}
+
+function parseChunkHeader (payload: unknown): ChunkHeader {
+  const f = exactFields(payload, 'StateChunk header', ['type', 'snapshotId', 'sender', 'chunkIndex', 'totalChunks', 'totalSize', 'payloadHash', 'dataHash'])
+  if (f.type !== 'StateChunk') fail('chunk frame must carry a StateChunk header')
+  const totalChunks = count(f, 'totalChunks', 1)
+  return {
+    type: 'StateChunk', snapshotId: snapshotIdOf(f), sender: did(f, 'sender'), chunkIndex: count(f, 'chunkIndex', 0, totalChunks - 1), totalChunks,
+    totalSize: count(f, 'totalSize'), payloadHash: hash(f, 'payloadHash'), dataHash: hash(f, 'dataHash')
+  }
+}
+
+/** First byte of a chunk frame (a plain envelope, a CBOR map, never starts with 0x00). */
+const CHUNK_FRAME = 0x00
+const CHUNK_FRAME_PREFIX = 5
+
+/**
+ * A `StateChunk` on the wire: 0x00, the header envelope's length (u32 big
+ * endian), the signed header envelope, then the raw chunk bytes. Signing the
+ * data's hash instead of the data keeps a 1 MiB chunk from being encoded,
+ * hashed and signed several times over by the envelope code.
+ */
+function encodeChunkFrame (chunk: StateChunk, keyPair: KeyPair): Uint8Array {
+  const { data, ...fields } = chunk
+  const header: ChunkHeader = { ...fields, dataHash: sha256(data) }
+  const envelope = encodeEnvelope(signEnvelope(SNAPSHOT_DOMAIN, header, keyPair))
+  const frame = new Uint8Array(CHUNK_FRAME_PREFIX + envelope.length + data.length)
+  frame[0] = CHUNK_FRAME
+  new DataView(frame.buffer).setUint32(1, envelope.length)
+  frame.set(envelope, CHUNK_FRAME_PREFIX)
+  frame.set(data, CHUNK_FRAME_PREFIX + envelope.length)
+  return frame
+}
+
+function decodeChunkFrame (wire: Uint8Array): ReceivedMessage {
+  if (wire.length < CHUNK_FRAME_PREFIX) fail('chunk frame is truncated')
+  const headerLength = new DataView(wire.buffer, wire.byteOffset, wire.byteLength).getUint32(1)
+  if (CHUNK_FRAME_PREFIX + headerLength > wire.length) fail('chunk frame header runs past the end')
+  let header: ChunkHeader
+  let signer: string
+  let signature: Uint8Array
+  try {
+    const envelope = decodeEnvelope(wire.subarray(CHUNK_FRAME_PREFIX, CHUNK_FRAME_PREFIX + headerLength))
+    verifyEnvelope(envelope, SNAPSHOT_DOMAIN)
+    signer = envelope.signer
+    signature = envelope.signature
+    header = parseChunkHeader(envelope.payload)
+  } catch (cause) {
+    if (cause instanceof InvalidMessageError) throw cause
+    throw new InvalidMessageError(`not a valid chunk header envelope: ${(cause as Error).message}`, { cause })
+  }
+  const data = Uint8Array.from(wire.subarray(CHUNK_FRAME_PREFIX + headerLength))
+  if (!bytesEqual(sha256(data), header.dataHash)) fail('chunk data does not match its signed hash')
+  const { dataHash: _dataHash, ...fields } = header
+  const message: StateChunk = { ...fields, data }
+  if (message.sender !== signer) fail(`StateChunk claims author ${message.sender} but is signed by ${signer}`)
+  return { message, signer, signature, wire }
+}
+
 /** The DID a message claims as its author; must equal the envelope signer. */
 export function claimedAuthor (message: SnapshotMessage): string {
   switch (message.type) {
@@ -257,8 +314,12 @@ export function claimedAuthor (message: SnapshotMessage): string {
   }
 }
 
-/** Signs `message` with `keyPair` (domain `SNAPSHOT_DOMAIN`) and returns its canonical wire bytes. */
+/**
+ * Signs `message` with `keyPair` (domain `SNAPSHOT_DOMAIN`) and returns its
+ * wire bytes: the canonical envelope, or for a `StateChunk` a chunk frame.
+ */
 export function encodeMessage (message: SnapshotMessage, keyPair: KeyPair): Uint8Array {
+  if (message.type === 'StateChunk') return encodeChunkFrame(message, keyPair)
   return encodeEnvelope(signEnvelope(SNAPSHOT_DOMAIN, message, keyPair))
 }
 
@@ -285,9 +346,11 @@ function initiationVerifies ({ payload, signature }: SignedInitiation): boolean 
 /**
  * Decodes wire bytes: canonical envelope, snapshot domain, valid signature,
  * well-formed payload, and the payload's author field equal to the signer
- * (for markers, the embedded initiation's signature too). Throws `InvalidMessageError`.
+ * (for markers, the embedded initiation's signature too; for chunk frames,
+ * the data's hash against the signed header). Throws `InvalidMessageError`.
  */
 export function decodeMessage (wire: Uint8Array): ReceivedMessage {
+  if (wire[0] === CHUNK_FRAME) return decodeChunkFrame(wire)
   let message: SnapshotMessage
   let signer: string
   let signature: Uint8Array

@@ -2,7 +2,7 @@ import { encode, encodeEnvelope, sha256, signEnvelope } from '@icn/identity'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  InvalidMessageError, SNAPSHOT_DOMAIN, type SnapshotMessage, decodeMessage, encodeMessage, leafHash, signInitiation
+  InvalidMessageError, SNAPSHOT_DOMAIN, type SnapshotMessage, type StateChunk, decodeMessage, encodeMessage, leafHash, signInitiation
 } from '../src/index.js'
 import { keyPairs } from './support/cluster.js'
 import { Router } from './support/router.js'
@@ -54,6 +54,15 @@ describe('snapshot messages: signed, canonical, validated', () => {
     const forgedInitiation = { payload: initiation, signature: signInitiation(initiation, bob).signature }
     expectInvalid(encodeMessage({ type: 'Marker', snapshotId: 'abc123', sender: bob.did, initiation: forgedInitiation }, bob), 'initiation whose signature does not verify')
     expectInvalid(encodeMessage({ ...examples[4]![0], chunkIndex: 2 } as never, bob), 'chunkIndex must be an integer in [0, 1]')
+    // StateChunks travel only in chunk frames, whose data must match the signed hash.
+    expectInvalid(encodeEnvelope(signEnvelope(SNAPSHOT_DOMAIN, examples[4]![0], bob)), 'a StateChunk travels in a chunk frame')
+    const frame = encodeMessage(examples[4]![0], bob)
+    expect(frame[0]).toBe(0)
+    const tampered = Uint8Array.from(frame)
+    tampered[tampered.length - 1]! ^= 1
+    expectInvalid(tampered, 'chunk data does not match its signed hash')
+    expectInvalid(frame.subarray(0, 3), 'chunk frame is truncated')
+    expectInvalid(Uint8Array.of(0, 0, 0, 1, 0), 'chunk frame header runs past the end')
   })
 })
 
@@ -65,7 +74,8 @@ describe('fuzzed snapshot messages never crash a participant', () => {
     // Real traffic to mutate.
     a!.snap.startSnapshot()
     await router.run()
-    const real = router.log.map((m) => m.bytes)
+    const chunkFromA = encodeMessage({ ...(examples[4]![0] as StateChunk), sender: a!.did, data: new Uint8Array(40).fill(9) }, a!.keyPair)
+    const real = [...router.log.map((m) => m.bytes), chunkFromA, chunkFromA]
     let calls = 0
     const inject = async (bytes: Uint8Array): Promise<void> => { calls++; await b!.inject(a!.did, bytes) }
 
