@@ -1,9 +1,9 @@
 // Starts real `icn-node run` processes (built dist/cli.js) on loopback for the multi-process tests.
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type RunningSubprocess, runSubprocess, startSubprocess } from '@icn/testkit'
-import type { RuntimeInfo } from '../../src/client.js'
+import { type ApiClient, type RuntimeInfo, connectApi } from '../../src/client.js'
 
 export const cliScript = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
 
@@ -41,4 +41,54 @@ export async function startNodeProcess (dataDir: string, args: string[] = []): P
       return await proc.exited
     }
   }
+}
+
+/** Polls `probe` every 100 ms until it returns a value (not undefined), or throws after `timeoutMs`. */
+export async function eventually<T> (what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await probe()
+      if (value !== undefined) return value
+    } catch (err) { last = err }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+export interface MeshNode extends NodeProcess { api: ApiClient, index: number }
+
+/** Writes `config.json` (fast snapshot timeout) into an initialised data dir. */
+export async function writeNodeConfig (dataDir: string, snapshotTimeoutMs: number): Promise<void> {
+  await writeFile(join(dataDir, 'config.json'), JSON.stringify({ listen: ['/ip4/127.0.0.1/tcp/0'], peers: [], snapshotTimeoutMs }))
+}
+
+/** Starts the node process on an existing data dir and connects its API client. */
+export async function startMeshNode (dataDir: string, index: number, args: string[] = []): Promise<MeshNode> {
+  const node = await startNodeProcess(dataDir, args)
+  return { ...node, api: await connectApi(dataDir), index }
+}
+
+/** N fresh nodes, connected in a full mesh, each trusting every other at 0.9 (technical and economic). */
+export async function startMesh (root: string, count: number, snapshotTimeoutMs = 4000): Promise<MeshNode[]> {
+  const dirs = Array.from({ length: count }, (_, i) => join(root, `node${i}`))
+  for (const dir of dirs) { await initNode(dir); await writeNodeConfig(dir, snapshotTimeoutMs) }
+  const nodes = await Promise.all(dirs.map(async (dir, i) => await startMeshNode(dir, i)))
+  for (const n of nodes) for (const m of nodes.slice(0, n.index)) await n.api.post('/peers', { multiaddr: m.runtime.multiaddrs[0] })
+  for (const n of nodes) await eventually(`node${n.index} peers`, async () => (await n.api.get('/peers') as unknown[]).length === count - 1 ? true : undefined)
+  await Promise.all(nodes.map(async (n) => {
+    for (const m of nodes) {
+      if (m === n) continue
+      for (const graph of ['technical', 'economic']) await n.api.post('/trust', { subject: m.did, score: 0.9, graph })
+    }
+  }))
+  const attestations = count * (count - 1) * 2
+  for (const n of nodes) await eventually(`node${n.index} attestations`, async () => (await n.api.get('/status') as { trust: { attestations: number } }).trust.attestations === attestations ? true : undefined)
+  return nodes
+}
+
+/** The ledger summary from a node's status. */
+export async function ledgerOf (node: MeshNode): Promise<{ entries: number, stateRoot: string }> {
+  return (await node.api.get('/status') as { ledger: { entries: number, stateRoot: string } }).ledger
 }

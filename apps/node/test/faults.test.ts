@@ -1,0 +1,68 @@
+import { withTempDir } from '@icn/testkit'
+import { describe, expect, it } from 'vitest'
+import { ApiCallError } from '../src/client.js'
+import { type MeshNode, eventually, ledgerOf, startMesh, startMeshNode } from './helpers/cluster.js'
+
+async function pay (from: MeshNode, to: MeshNode, amount: number): Promise<void> {
+  await from.api.post('/pay', { to: to.did, amount: String(amount) })
+}
+
+async function balance (node: MeshNode, of: MeshNode): Promise<string> {
+  return (await node.api.get(`/balance?account=${of.did}`) as { balance: string }).balance
+}
+
+describe('faults across real node processes', () => {
+  it('SIGKILL during traffic and during a snapshot: the snapshot times out cleanly, the node restarts from its data dir, catches up by anti-entropy, and the next snapshot succeeds', async () => {
+    await withTempDir(async (dir) => {
+      const nodes = await startMesh(dir, 3)
+      const [a, b, c] = nodes as [MeshNode, MeshNode, MeshNode]
+      try {
+        await pay(a, b, 10)
+        await pay(c, a, 5)
+        await eventually('first payments everywhere', async () => (await Promise.all(nodes.map(ledgerOf))).every((l) => l.entries === 2) ? true : undefined)
+
+        // C freezes (connections stay up, nothing answers), a snapshot starts, C is SIGKILLed while it runs.
+        c.proc.kill('SIGSTOP')
+        const snapshot = a.api.post('/snapshots').then(() => undefined, (err: unknown) => err)
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        c.proc.kill('SIGKILL')
+        expect(await c.proc.exited).toBe('SIGKILL')
+        const failure = await snapshot
+        expect(failure).toBeInstanceOf(ApiCallError)
+        expect((failure as ApiCallError).status).toBe(409)
+        expect((failure as ApiCallError).message).toMatch(/failed/)
+
+        // Traffic goes on without C.
+        await pay(a, b, 20)
+        await pay(b, a, 7)
+        await eventually('payments on A and B', async () => (await ledgerOf(a)).entries === 4 && (await ledgerOf(b)).entries === 4 ? true : undefined)
+        expect((await a.api.get('/status') as { services: string[] }).services).toContain('snapshot')
+
+        // C restarts from its data dir and catches up.
+        const restarted = await startMeshNode(c.dataDir, 2, ['--peer', a.runtime.multiaddrs[0]!, '--peer', b.runtime.multiaddrs[0]!])
+        nodes[2] = restarted
+        expect(restarted.did).toBe(c.did)
+        const aLedger = await ledgerOf(a)
+        await eventually('C to catch up', async () => {
+          const l = await ledgerOf(restarted)
+          return l.entries === 4 && l.stateRoot === aLedger.stateRoot ? true : undefined
+        })
+        expect(await balance(restarted, b)).toBe('23') // +10 +20 -7
+        expect(await balance(restarted, a)).toBe('-18') // -10 +5 -20 +7
+
+        await eventually('C connected to both', async () => (await a.api.get('/peers') as unknown[]).length === 2 && (await restarted.api.get('/peers') as unknown[]).length === 2 ? true : undefined)
+        const taken = await a.api.post('/snapshots') as { snapshotId: string, root: string, participants: string[] }
+        expect(taken.participants).toEqual([a.did, b.did, c.did].sort())
+        for (const n of [a, b, restarted]) {
+          const stored = await eventually('snapshot stored', async () => (await n.api.get('/snapshots') as Array<{ snapshotId: string, root: string }>).find((s) => s.snapshotId === taken.snapshotId))
+          expect(stored.root).toBe(taken.root)
+        }
+        const report = await restarted.api.post(`/snapshots/${taken.snapshotId}/verify`) as { valid: boolean }
+        expect(report.valid).toBe(true)
+      } finally {
+        const codes = await Promise.all(nodes.map(async (n) => n.proc.child.exitCode === null && n.proc.child.signalCode === null ? await n.stop() : 'already-stopped'))
+        expect(codes.filter((code) => code !== 'already-stopped')).toEqual([0, 0, 0])
+      }
+    })
+  }, 120_000)
+})
