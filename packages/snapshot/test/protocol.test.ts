@@ -1,8 +1,8 @@
 import { decode, toHex } from '@icn/identity'
 import { describe, expect, it } from 'vitest'
-import type { Marker, SnapshotOutcome } from '../src/index.js'
+import type { Marker, SnapshotOutcome, SnapshotStore } from '../src/index.js'
 import { createTokenCluster, keyPairs, recordedBalance, recordedInFlight } from './support/cluster.js'
-import { Router } from './support/router.js'
+import { BlobProvider, Router } from './support/router.js'
 
 function complete (outcome: SnapshotOutcome): Extract<SnapshotOutcome, { status: 'complete' }>['snapshot'] {
   if (outcome.status !== 'complete') throw new Error(`snapshot failed: ${outcome.reason}`)
@@ -193,5 +193,60 @@ describe('timeouts, partitions and recovery', () => {
     for (const n of router.nodes) await n.snap.restore(snapshotId)
     expect(router.nodes.map((n) => n.account.balance)).toEqual([100, 101, 102])
     await router.close()
+  })
+})
+
+describe('failure paths of the shell', () => {
+  it('a provider that throws fails the snapshot with its message; the others time out', async () => {
+    const failing = { name: 'broken', exportState: async (): Promise<Uint8Array> => { throw new Error('disk on fire') }, restoreState: async (): Promise<void> => {} }
+    const router = new Router({ size: 3, seed: 71, config: { snapshotTimeout: 500 }, providers: (i, account) => i === 1 ? [failing] : [account] })
+    const [a, b] = router.nodes
+    const { snapshotId, outcome } = a!.snap.startSnapshot()
+    await router.run()
+    const atB = await b!.snap.waitForSnapshot(snapshotId)
+    expect(atB.status === 'failed' && atB.reason).toBe('local state capture failed: disk on fire')
+    await router.clock.advanceAsync(500)
+    const atA = await outcome
+    expect(atA.status === 'failed' && atA.reason).toBe(`timed out after 500 ms: no ack from ${b!.did}`)
+    await router.close()
+  })
+
+  it('channel recording larger than maxSnapshotSize fails the snapshot', async () => {
+    const router = new Router({ size: 3, seed: 72, config: { maxSnapshotSize: 2048 } })
+    const [a, b] = router.nodes
+    const { outcome } = a!.snap.startSnapshot()
+    a!.snap.observeIncoming(b!.did, new Uint8Array(1500))
+    a!.snap.observeIncoming(b!.did, new Uint8Array(1500))
+    const result = await outcome
+    expect(result.status === 'failed' && result.reason).toBe('channel recording exceeds maxSnapshotSize 2048')
+    expect(a!.snap.stats.active).toBe(0)
+    await router.close()
+  })
+
+  it('restore refuses a snapshot naming a provider this node lacks, and restores nothing', async () => {
+    const router = new Router({ size: 3, seed: 73, providers: (_i, account) => [account, new BlobProvider('extra', Uint8Array.of(1))] })
+    const { snapshotId } = router.nodes[0]!.snap.startSnapshot()
+    await router.run()
+    const record = router.nodes[0]!.snap.getCompleted(snapshotId)!
+    await router.close()
+    // A node with only the 'extra' provider, whose store holds that snapshot.
+    const store: SnapshotStore = { path: '', save: async () => {}, load: async () => record, list: async () => [], keepNewest: async () => [], close: async () => {} }
+    const extra = new BlobProvider('extra', Uint8Array.of(7))
+    const lacking = new Router({ size: 3, seed: 73, stores: [store], providers: () => [extra] })
+    await expect(lacking.nodes[0]!.snap.restore(snapshotId)).rejects.toThrow(`snapshot ${snapshotId} has state for provider 'tokens', which this node does not have`)
+    expect(extra.restored).toEqual([])
+    expect(extra.state).toEqual(Uint8Array.of(7))
+    await lacking.close()
+  })
+
+  it('close() ends pending outcomes as failed and leaves no timers', async () => {
+    const router = new Router({ size: 3, seed: 74 })
+    const { snapshotId, outcome } = router.nodes[0]!.snap.startSnapshot()
+    const elsewhere = router.nodes[1]!.snap.waitForSnapshot('never-started')
+    await router.close()
+    expect(await outcome).toEqual({ status: 'failed', snapshotId, reason: 'snapshot node closed' })
+    expect(await elsewhere).toEqual({ status: 'failed', snapshotId: 'never-started', reason: 'snapshot node closed' })
+    expect(router.clock.pendingTimers).toBe(0)
+    expect(() => router.nodes[0]!.snap.startSnapshot()).toThrow('snapshot node is closed')
   })
 })
