@@ -1,5 +1,5 @@
 import { type Did, decode, encode } from '@icn/identity'
-import { type Database, type RootDatabase, open } from 'lmdb'
+import { type RootDatabase, open } from 'lmdb'
 import type { BalanceRow, ChainCredit, ChainHead, QuarantineReason } from './rules.js'
 
 /** An author's chain: last used slot (applied or quarantined) and how many of its entries were applied. */
@@ -49,7 +49,43 @@ const text = (value: string): Uint8Array => Buffer.from(value, 'utf8')
 const fromText = (value: Uint8Array): string => Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8')
 const decodeRecord = (value: Uint8Array): Record<string, unknown> => decode(bytesOf(value)) as Record<string, unknown>
 
-function isEmpty (db: Database<Uint8Array, string>): boolean {
+interface RangeQuery { start?: string, end?: string, limit?: number }
+
+/**
+ * One table of the ledger, stored as the key range `name + ' '` … `name + '!'` of the single LMDB
+ * database: one B-tree instead of twelve means far fewer dirty pages to write per commit.
+ */
+class Table {
+  private readonly prefix: string
+  private readonly end: string
+
+  constructor (private readonly db: RootDatabase<Uint8Array, string>, name: string) {
+    this.prefix = name + SEP
+    this.end = name + END
+  }
+
+  get (k: string): Uint8Array | undefined { return this.db.get(this.prefix + k) }
+  doesExist (k: string): boolean { return this.db.doesExist(this.prefix + k) }
+  putSync (k: string, value: Uint8Array): void { this.db.putSync(this.prefix + k, value) }
+  removeSync (k: string): void { this.db.removeSync(this.prefix + k) }
+
+  * getRange (query: RangeQuery = {}): Generator<{ key: string, value: Uint8Array }> {
+    const range = this.db.getRange({
+      start: this.prefix + (query.start ?? ''),
+      end: query.end === undefined ? this.end : this.prefix + query.end,
+      ...(query.limit === undefined ? {} : { limit: query.limit })
+    })
+    for (const { key: k, value } of range) yield { key: k.slice(this.prefix.length), value }
+  }
+
+  * getKeys (query: RangeQuery = {}): Generator<string> {
+    for (const { key: k } of this.getRange(query)) yield k
+  }
+
+  getCount (): number { return this.db.getKeysCount({ start: this.prefix, end: this.end }) }
+}
+
+function isEmpty (db: Table): boolean {
   for (const _ of db.getKeys({ limit: 1 })) return false
   return true
 }
@@ -61,28 +97,30 @@ function parseChain (value: Uint8Array): ChainRecord {
 
 const DB_NAMES = ['entries', 'slots', 'chains', 'credit', 'balances', 'unacked', 'pending', 'waits', 'quarantine', 'forks', 'overrides', 'history'] as const
 type DbName = typeof DB_NAMES[number]
+const SPARSE_TABLES: readonly DbName[] = ['pending', 'waits', 'quarantine', 'overrides']
 
 /**
- * The LMDB storage adapter: one environment per directory, one named database
- * per table, binary values in canonical DAG-CBOR, string keys whose parts are
+ * The LMDB storage adapter: one environment per directory, one key range of one
+ * database per table, binary values (canonical DAG-CBOR or text), string keys whose parts are
  * joined by a space (numbers zero-padded so they sort). Every method is
  * synchronous; group writes with `transaction` to make them atomic.
  */
 export class LedgerStore {
-  private readonly dbs: Record<DbName, Database<Uint8Array, string>>
+  private readonly dbs: Record<DbName, Table>
   private closed = false
-  // Hints that let the hot path skip cursor scans of usually-empty tables. Only ever stale towards
-  // `true` (costing a scan): reset to true whenever a transaction aborts and writes roll back.
-  private mayHavePending = true
-  private mayHaveWaits = true
+  // Lets the hot path skip reads of usually-empty tables (pending, waits, quarantine, overrides).
+  // A table is "known empty" only after a check found it empty and nothing was put since; any
+  // removal schedules a re-check, and an aborted transaction (writes rolled back) re-checks all.
+  private readonly knownEmpty = new Set<DbName>()
+  private readonly recheck = new Set<DbName>(SPARSE_TABLES)
 
   private constructor (readonly path: string, private readonly root: RootDatabase<Uint8Array, string>) {
-    this.dbs = Object.fromEntries(DB_NAMES.map((name) => [name, root.openDB<Uint8Array, string>(name, { encoding: 'binary' })])) as Record<DbName, Database<Uint8Array, string>>
+    this.dbs = Object.fromEntries(DB_NAMES.map((name) => [name, new Table(root, name)])) as Record<DbName, Table>
   }
 
   /** Opens (creating if needed) the store in directory `path`. */
   static open (path: string): LedgerStore {
-    return new LedgerStore(path, open<Uint8Array, string>({ path, maxDbs: DB_NAMES.length + 2, encoding: 'binary' }))
+    return new LedgerStore(path, open<Uint8Array, string>({ path, encoding: 'binary' }))
   }
 
   /** Runs `fn` in one durable LMDB write transaction: all of its writes commit together or not at all. */
@@ -90,8 +128,8 @@ export class LedgerStore {
     try {
       return this.root.transactionSync(fn)
     } catch (err) {
-      this.mayHavePending = true
-      this.mayHaveWaits = true
+      this.knownEmpty.clear()
+      for (const name of SPARSE_TABLES) this.recheck.add(name)
       throw err
     }
   }
@@ -199,18 +237,18 @@ export class LedgerStore {
   }
 
   // pending: author, seq, id → wire bytes
-  getPending (author: Did, seq: number, id: string): boolean { return this.dbs.pending.doesExist(key(author, seq, id)) }
+  getPending (author: Did, seq: number, id: string): boolean { return this.hasRows('pending') && this.dbs.pending.doesExist(key(author, seq, id)) }
   putPending (author: Did, seq: number, id: string, bytes: Uint8Array): void {
-    this.mayHavePending = true
+    this.knownEmpty.delete('pending')
     this.dbs.pending.putSync(key(author, seq, id), bytes)
   }
 
   /** False when no entry is held (cheap: usually answered without touching LMDB). */
-  hasAnyPending (): boolean {
-    if (this.mayHavePending) this.mayHavePending = !isEmpty(this.dbs.pending)
-    return this.mayHavePending
+  hasAnyPending (): boolean { return this.hasRows('pending') }
+  removePending (author: Did, seq: number, id: string): void {
+    this.recheck.add('pending')
+    this.dbs.pending.removeSync(key(author, seq, id))
   }
-  removePending (author: Did, seq: number, id: string): void { this.dbs.pending.removeSync(key(author, seq, id)) }
   pendingAt (author: Did, seq: number): PendingRecord[] {
     return [...this.dbs.pending.getRange(prefixRange(author, seq))].map(({ key: k, value }) => ({ author, seq, id: k.split(SEP)[2] as string, bytes: bytesOf(value) }))
   }
@@ -224,14 +262,14 @@ export class LedgerStore {
 
   // waits: acknowledged id, author → marker (the author's next entry waits for that id)
   putWait (ackId: string, author: Did): void {
-    this.mayHaveWaits = true
+    this.knownEmpty.delete('waits')
     this.dbs.waits.putSync(key(ackId, author), MARK)
   }
 
   takeWaiters (ackId: string): Did[] {
-    if (this.mayHaveWaits) this.mayHaveWaits = !isEmpty(this.dbs.waits)
-    if (!this.mayHaveWaits) return []
+    if (!this.hasRows('waits')) return []
     const keys = [...this.dbs.waits.getKeys(prefixRange(ackId))]
+    if (keys.length > 0) this.recheck.add('waits')
     for (const k of keys) this.dbs.waits.removeSync(k)
     return keys.map((k) => k.split(SEP)[1] as Did)
   }
@@ -244,8 +282,9 @@ export class LedgerStore {
     return { id, reason: r.reason as QuarantineReason, detail: r.detail as string, chained: r.chained as boolean, bytes: r.bytes as Uint8Array }
   }
 
-  hasQuarantine (id: string): boolean { return this.dbs.quarantine.doesExist(id) }
+  hasQuarantine (id: string): boolean { return this.hasRows('quarantine') && this.dbs.quarantine.doesExist(id) }
   putQuarantine (record: QuarantineRecord): void {
+    this.knownEmpty.delete('quarantine')
     this.dbs.quarantine.putSync(record.id, encode({ reason: record.reason, detail: record.detail, chained: record.chained, bytes: record.bytes }))
   }
 
@@ -268,6 +307,7 @@ export class LedgerStore {
 
   // overrides: account, currency → governance limit
   getOverride (account: Did, currency: string): LimitOverride | undefined {
+    if (!this.hasRows('overrides')) return undefined
     const v = this.dbs.overrides.get(key(account, currency))
     if (v === undefined) return undefined
     const r = decodeRecord(v)
@@ -275,6 +315,7 @@ export class LedgerStore {
   }
 
   putOverride (o: LimitOverride): void {
+    this.knownEmpty.delete('overrides')
     this.dbs.overrides.putSync(key(o.account, o.currency), encode({ limit: o.limit.toString(), reference: o.reference }))
   }
 
@@ -296,8 +337,17 @@ export class LedgerStore {
     })
   }
 
+  private hasRows (name: DbName): boolean {
+    if (this.recheck.delete(name)) {
+      if (isEmpty(this.dbs[name])) this.knownEmpty.add(name)
+      else this.knownEmpty.delete(name)
+    }
+    return !this.knownEmpty.has(name)
+  }
+
   /** Removes every record of every table (call inside `transaction` to replace state atomically). */
   clearAll (): void {
+    for (const name of SPARSE_TABLES) this.recheck.add(name)
     for (const name of DB_NAMES) {
       const db = this.dbs[name]
       for (const k of [...db.getKeys()]) db.removeSync(k)
