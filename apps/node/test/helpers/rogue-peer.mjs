@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// A misbehaving ICN peer with a real libp2p transport and real gossip:
+//   rogue-peer.mjs <node multiaddr> <node did> <tmp dir>
+// 1. publishes a valid payment on ledger:tx (it must be applied once),
+// 2. replays every frame it has sent so far (nothing may be applied twice),
+// 3. publishes a payment whose signature is forged (a flipped bit),
+// then prints "DISCONNECTED" once the node has cut it off (or "STILL-CONNECTED" after 10 s).
+// With a 4th argument "garbage" it instead sends one frame of random bytes.
+import { decodeEnvelope, encodeEnvelope, generateKeyPair, randomBytes } from '@icn/identity'
+import { createGossip } from '@icn/gossip'
+import { openLedger } from '@icn/ledger'
+import { createLibp2pTransport, createLogger } from '../../dist/index.js'
+
+const [target, nodeDid, dir, mode] = process.argv.slice(2)
+const keyPair = generateKeyPair()
+const logger = createLogger('silent')
+const transport = await createLibp2pTransport({ keyPair, logger }, { peers: [target] })
+await transport.waitForPeer(nodeDid, 20_000)
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function waitForDisconnect () {
+  for (let i = 0; i < 100; i++) {
+    if (!transport.peers().includes(nodeDid)) return 'DISCONNECTED'
+    await sleep(100)
+  }
+  return 'STILL-CONNECTED'
+}
+
+if (mode === 'garbage') {
+  transport.send(nodeDid, randomBytes(200))
+  console.log(await waitForDisconnect())
+} else {
+  const sent = []
+  const recording = {
+    id: transport.id,
+    send: (peer, bytes) => { sent.push([peer, bytes]); transport.send(peer, bytes) },
+    onMessage: (handler) => transport.onMessage(handler),
+    peers: () => transport.peers()
+  }
+  const gossip = await createGossip({ transport: recording, clock: { now: () => Date.now(), setTimeout: (cb, ms) => { const t = setTimeout(cb, ms); return () => clearTimeout(t) } }, keyPair }, { antiEntropyIntervalMs: 200 })
+  gossip.createTopic('ledger:tx', { kind: 'public' })
+  const ledger = await openLedger({ path: dir })
+  const payee = generateKeyPair().did
+  const honest = await ledger.pay(keyPair, payee, 'ICN', 5n)
+  await gossip.publish('ledger:tx', honest.bytes)
+  console.log(`HONEST ${honest.id}`)
+  await sleep(2500)
+  for (const [peer, bytes] of sent.splice(0)) transport.send(peer, bytes)
+  console.log('REPLAYED')
+  await sleep(1000)
+  const second = await ledger.pay(keyPair, payee, 'ICN', 6n)
+  const envelope = decodeEnvelope(second.bytes)
+  const signature = Uint8Array.from(envelope.signature)
+  signature[0] ^= 1
+  await gossip.publish('ledger:tx', encodeEnvelope({ ...envelope, signature }))
+  console.log('FORGED')
+  console.log(await waitForDisconnect())
+  await gossip.close()
+  await ledger.close()
+}
+await transport.close()
