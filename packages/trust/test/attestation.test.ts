@@ -76,6 +76,20 @@ describe('attestations', () => {
       await expect(graph.attest(signRaw(edge({ graph: 'romantic' }) as unknown as Record<string, unknown>))).rejects.toThrow(UnknownGraphError)
       await expect(graph.attest(signRaw(edge({ target: didOf('A') }) as unknown as Record<string, unknown>))).rejects.toThrow(SelfTrustError)
       expect(graph.size).toBe(0)
+      // with DIDs already in the graph, an unknown malformed target is still parsed and refused
+      expect(await graph.attest(attest('A', 'B', 0.5))).toBe('applied')
+      await expect(graph.attest(signRaw(edge({ target: 'did:icn:zNotAKey' }) as unknown as Record<string, unknown>))).rejects.toThrow(InvalidAttestationError)
+      await expect(graph.attest(signRaw(edge({ target: `did:icn:z${'1'.repeat(44)}` }) as unknown as Record<string, unknown>))).rejects.toThrow(InvalidAttestationError)
+      expect(graph.attestations().map((a) => a.cid)).toEqual([attest('A', 'B', 0.5).cid])
+      await graph.close()
+    })
+  })
+
+  it('a refused attestation leaves an empty graph empty', async () => {
+    await withTempDir(async (dir) => {
+      const { graph } = await openTestGraph(dir)
+      await expect(graph.attest({ ...attest('A', 'B', 0.5), signature: new Uint8Array(64) })).rejects.toThrow(BadSignatureError)
+      expect(graph.size).toBe(0)
       expect(graph.attestations()).toEqual([])
       expect(await graph.exportState()).toEqual(encodeTrustState([]))
       await graph.close()
