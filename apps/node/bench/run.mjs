@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// Node benchmarks over real processes on loopback (built dist/): prints figures, asserts nothing.
+//   payments/s end to end across 3 processes, payment gossip latency node-to-node (p50/p99),
+//   distributed snapshot time for 3 and 10 nodes (ICN_BENCH_SNAPSHOT_NODES=3,10).
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { connectApi, initDataDir } from '../dist/index.js'
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
+
+async function until (probe, timeoutMs = 60_000, intervalMs = 20) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe().catch(() => undefined)
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error('bench: timed out')
+    await sleep(intervalMs)
+  }
+}
+
+async function cluster (root, count) {
+  const procs = []
+  const apis = []
+  for (let i = 0; i < count; i++) {
+    const dir = join(root, `n${i}`)
+    await initDataDir(dir)
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ snapshotTimeoutMs: 30_000, logLevel: 'warn' }))
+    procs.push(spawn(process.execPath, [cli, 'run', '--data-dir', dir, '--log-level', 'warn'], { stdio: 'ignore' }))
+  }
+  for (let i = 0; i < count; i++) apis.push(await until(() => connectApi(join(root, `n${i}`)), 60_000, 100))
+  for (let i = 0; i < count; i++) for (let j = 0; j < i; j++) await apis[i].post('/peers', { multiaddr: apis[j].runtime.multiaddrs[0] })
+  for (const api of apis) await until(async () => (await api.get('/peers')).length === count - 1 ? true : undefined, 60_000, 100)
+  await Promise.all(apis.map(async (api, i) => {
+    for (let j = 0; j < count; j++) {
+      if (j === i) continue
+      for (const graph of ['technical', 'economic']) await api.post('/trust', { subject: apis[j].runtime.did, score: 0.9, graph })
+    }
+  }))
+  const want = count * (count - 1) * 2
+  for (const api of apis) await until(async () => (await api.get('/status')).trust.attestations === want ? true : undefined, 60_000, 100)
+  return {
+    apis,
+    stop: async () => {
+      await Promise.all(procs.map((p) => new Promise((resolve) => { p.on('exit', resolve); p.kill('SIGTERM') })))
+    }
+  }
+}
+
+const entries = async (api) => (await api.get('/status')).ledger.entries
+const root = await mkdtemp(join(tmpdir(), 'icn-bench-'))
+try {
+  console.log('# @icn/node benchmarks (real node processes on 127.0.0.1)\n')
+  const three = await cluster(join(root, 'three'), 3)
+  const [a, b, c] = three.apis
+
+  // Gossip latency: a payment posted on A until it is applied on B (polled every 1 ms).
+  const latencies = []
+  for (let i = 0; i < 40; i++) {
+    const before = await entries(b)
+    const started = performance.now()
+    await a.post('/pay', { to: b.runtime.did, amount: '1' })
+    await until(async () => (await entries(b)) > before ? true : undefined, 10_000, 1)
+    latencies.push(performance.now() - started)
+  }
+  latencies.sort((x, y) => x - y)
+  console.log(`payment latency A→B (API post → applied on B), 40 payments: p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms`)
+
+  // Throughput: 300 payments from three payers (8 in flight each) until all three nodes applied all.
+  const base = await entries(c)
+  const perPayer = 100
+  const started = performance.now()
+  await Promise.all([[a, b], [b, c], [c, a]].map(async ([from, to]) => {
+    let next = 0
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (next < perPayer) { next++; await from.post('/pay', { to: to.runtime.did, amount: '1' }) }
+    }))
+  }))
+  const posted = performance.now() - started
+  await until(async () => (await Promise.all(three.apis.map(entries))).every((n) => n === base + 3 * perPayer) ? true : undefined, 60_000, 5)
+  const total = performance.now() - started
+  console.log(`payments end to end, 3 processes: ${3 * perPayer} payments posted in ${posted.toFixed(0)} ms, applied on all 3 nodes after ${total.toFixed(0)} ms → ${(3 * perPayer / (total / 1000)).toFixed(0)} payments/s`)
+
+  const sizes = (process.env.ICN_BENCH_SNAPSHOT_NODES ?? '3,10').split(',').map(Number)
+  for (const size of sizes) {
+    const net = size === 3 ? three : await cluster(join(root, `s${size}`), size)
+    const times = []
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now()
+      const snap = await net.apis[0].post('/snapshots')
+      times.push(performance.now() - t0)
+      if (snap.participants.length !== size) throw new Error(`snapshot had ${snap.participants.length} participants`)
+    }
+    times.sort((x, y) => x - y)
+    console.log(`distributed snapshot, ${size} nodes (API post → complete at the initiator), 3 runs: median ${times[1].toFixed(0)} ms, min ${times[0].toFixed(0)} ms, max ${times[2].toFixed(0)} ms`)
+    if (net !== three) await net.stop()
+  }
+  await three.stop()
+} finally {
+  await rm(root, { recursive: true, force: true })
+}
