@@ -95,8 +95,14 @@ common(program.command('status'))
 common(program.command('peers'))
   .description('list connected peers, or add one with --add')
   .option('--add <multiaddr>', 'dial this peer and keep redialling it')
-  .action(async (opts: CommonOptions & { add?: string }) => {
-    await withApi(opts, async (api) => opts.add !== undefined ? await api.post('/peers', { multiaddr: opts.add }) : await api.get('/peers'))
+  .option('--block <did>', 'cut the link to this peer and refuse it for --for ms (then redials heal it)')
+  .option('--for <ms>', 'how long --block lasts', positiveInteger, 10_000)
+  .action(async (opts: CommonOptions & { add?: string, block?: string, for: number }) => {
+    await withApi(opts, async (api) => {
+      if (opts.add !== undefined) return await api.post('/peers', { multiaddr: opts.add })
+      if (opts.block !== undefined) return await api.post('/peers/block', { did: opts.block, ms: opts.for })
+      return await api.get('/peers')
+    })
   })
 
 common(program.command('pay'))

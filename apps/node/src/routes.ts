@@ -43,6 +43,17 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
       }
     },
 
+    {
+      method: 'POST',
+      path: '/peers/block',
+      handler: async ({ body }) => {
+        const did = requireDid(requireString(body, 'did'), 'did')
+        const ms = requireNumber(body, 'ms', 1, 24 * 3600 * 1000)
+        await transport.block(did, ms)
+        return { blocked: did, ms }
+      }
+    },
+
     // Ledger: a payment is signed and applied locally, then gossiped.
     {
       method: 'POST',

@@ -88,6 +88,8 @@ export interface Libp2pTransport extends MessageTransport {
   waitForPeer(did: string, timeoutMs?: number): Promise<void>
   /** Drops every connection to `did` (a misbehaving peer); configured peers are redialled later. */
   disconnect(did: string, reason: string): Promise<void>
+  /** Cuts the link to `did` and refuses it (dials both ways) for `ms`; afterwards redials heal it. */
+  block(did: string, ms: number): Promise<void>
   close(): Promise<void>
 }
 
@@ -130,14 +132,19 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private readonly tasks = new Set<Promise<void>>()
   private heartbeat: CancelTimer | undefined
   private closed = false
+  /** DIDs refused until a clock time (`block`); consulted by the libp2p connection gater. */
+  readonly blockedUntil: Map<string, number>
+  private readonly unblockTimers = new Set<CancelTimer>()
 
   constructor (
     private readonly node: Libp2p,
     private readonly keyPair: KeyPair,
     private readonly logger: Logger,
     private readonly clock: Clock,
-    private readonly settings: Required<Omit<Libp2pTransportInit, 'listen' | 'peers'>>
+    private readonly settings: Required<Omit<Libp2pTransportInit, 'listen' | 'peers'>>,
+    blockedUntil: Map<string, number>
   ) {
+    this.blockedUntil = blockedUntil
     this.id = keyPair.did
     this.peerId = node.peerId.toString()
   }
@@ -220,10 +227,24 @@ class Libp2pTransportImpl implements Libp2pTransport {
     await this.node.hangUp(peerId).catch(() => {})
   }
 
+  async block (did: string, ms: number): Promise<void> {
+    this.blockedUntil.set(did, this.clock.now() + ms)
+    await this.disconnect(did, `link blocked for ${ms} ms`)
+    const cancel = this.clock.setTimeout(() => {
+      this.unblockTimers.delete(cancel)
+      this.blockedUntil.delete(did)
+      for (const target of this.targets.values()) {
+        if (target.did === did) { target.timer?.(); target.timer = undefined; target.attempt = 0; this.dial(target) }
+      }
+    }, ms)
+    this.unblockTimers.add(cancel)
+  }
+
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
     this.heartbeat?.()
+    for (const cancel of this.unblockTimers) cancel()
     for (const target of this.targets.values()) target.timer?.()
     for (const entry of this.streams.values()) entry.stream.abort(new Error('transport closing'))
     this.streams.clear()
@@ -375,7 +396,18 @@ class Libp2pTransportImpl implements Libp2pTransport {
 /** Starts libp2p (TCP, noise, yamux, identify) with the node's own ed25519 key and the ICN stream protocol. */
 export async function createLibp2pTransport (components: Libp2pTransportComponents, init: Libp2pTransportInit = {}): Promise<Libp2pTransport> {
   const privateKey = await generateKeyPairFromSeed('Ed25519', components.keyPair.seed)
+  const clock = components.clock ?? systemClock
+  const blockedUntil = new Map<string, number>()
+  const isBlocked = (peerId: PeerId): boolean => {
+    const did = didOfPeerId(peerId)
+    return did !== undefined && (blockedUntil.get(did) ?? 0) > clock.now()
+  }
   const node = await createLibp2p({
+    connectionGater: {
+      denyDialPeer: isBlocked,
+      denyInboundEncryptedConnection: isBlocked,
+      denyOutboundEncryptedConnection: isBlocked
+    },
     privateKey,
     addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
@@ -383,13 +415,13 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
     streamMuxers: [yamux()],
     services: { identify: identify() }
   })
-  const transport = new Libp2pTransportImpl(node, components.keyPair, components.logger, components.clock ?? systemClock, {
+  const transport = new Libp2pTransportImpl(node, components.keyPair, components.logger, clock, {
     maxFrameBytes: init.maxFrameBytes ?? 4 * 1024 * 1024,
     maxQueuedBytes: init.maxQueuedBytes ?? 16 * 1024 * 1024,
     redialMinMs: init.redialMinMs ?? 250,
     redialMaxMs: init.redialMaxMs ?? 10_000,
     heartbeatMs: init.heartbeatMs ?? 20_000
-  })
+  }, blockedUntil)
   await transport.start(init.peers ?? [])
   return transport
 }

@@ -65,4 +65,31 @@ describe('faults across real node processes', () => {
       }
     })
   }, 120_000)
+
+  it('cut links and heal them: entries made on both sides of a partition converge once the links are back', async () => {
+    await withTempDir(async (dir) => {
+      const nodes = await startMesh(dir, 3)
+      const [a, b, c] = nodes as [MeshNode, MeshNode, MeshNode]
+      try {
+        // A cuts its links to B and C for 3 s: A is partitioned from {B, C}.
+        await a.api.post('/peers/block', { did: b.did, ms: 3000 })
+        await a.api.post('/peers/block', { did: c.did, ms: 3000 })
+        expect(await a.api.get('/peers')).toEqual([])
+        await pay(a, b, 11)
+        await pay(b, c, 4)
+        await eventually('C to apply B\'s payment', async () => (await ledgerOf(c)).entries === 1 ? true : undefined)
+        expect((await ledgerOf(a)).entries).toBe(1)
+        expect((await ledgerOf(a)).stateRoot).not.toBe((await ledgerOf(b)).stateRoot)
+        // Healed by redial (B and C keep A as a configured peer): every node converges to the same ledger.
+        await eventually('all nodes to converge', async () => {
+          const ledgers = await Promise.all(nodes.map(ledgerOf))
+          return ledgers.every((l) => l.entries === 2 && l.stateRoot === ledgers[0]!.stateRoot) ? true : undefined
+        }, 40_000)
+        expect(await balance(c, b)).toBe('7')
+        expect(await balance(c, a)).toBe('-11')
+      } finally {
+        for (const n of nodes) expect(await n.stop()).toBe(0)
+      }
+    })
+  }, 120_000)
 })
