@@ -10,7 +10,6 @@ export type NodeErrorCode =
   | 'UNAUTHORIZED'
   | 'NOT_FOUND'
   | 'API_UNREACHABLE'
-  | 'NODE_NOT_RUNNING'
   | 'DEMO_FAILED'
 
 /** Base class of every error thrown by `@icn/node`. */

@@ -138,6 +138,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     return { value, stop: async () => { await value.close() } }
   })
 
+  const misbehaviourSeen = new Map<string, number>()
   const gossip = await supervisor.start('gossip', async () => {
     const value = await createGossip(
       { transport, clock, keyPair, trustOf: trustOf(TRUST_GRAPH_OF.gossip) },
@@ -160,7 +161,6 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     ]
     return { value, stop: async () => { for (const off of offs) off(); await value.close() } }
   })
-  const misbehaviourSeen = new Map<string, number>()
 
   const snapshotStore = await supervisor.start('snapshot-store', async () => {
     const value = await openSnapshotStore({ path: layout.snapshots, keepNewest: 50 })

@@ -1,0 +1,66 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { withTempDir } from '@icn/testkit'
+import { describe, expect, it } from 'vitest'
+import { loadConfig, validateConfigFile } from '../src/config.js'
+import { dataDirLayout, initDataDir, loadIdentity } from '../src/data-dir.js'
+import { DataDirExistsError, DataDirMissingError, InvalidConfigError, InvalidIdentityError } from '../src/errors.js'
+import { keyPairFromSeed } from '@icn/identity'
+import { writeJsonSnapshot } from '@icn/identity/fs'
+
+describe('config', () => {
+  it('merges defaults, the config file and flags (peers are merged, flags win)', async () => {
+    await withTempDir(async (dir) => {
+      await writeFile(join(dir, 'config.json'), JSON.stringify({ peers: ['/ip4/127.0.0.1/tcp/4001'], apiPort: 7000, logLevel: 'debug' }))
+      const config = await loadConfig(dir, { peers: ['/ip4/127.0.0.1/tcp/4002'], apiPort: 7001 })
+      expect(config).toEqual({
+        dataDir: dir,
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        peers: ['/ip4/127.0.0.1/tcp/4001', '/ip4/127.0.0.1/tcp/4002'],
+        apiPort: 7001,
+        logLevel: 'debug',
+        maxFrameBytes: 4 * 1024 * 1024,
+        snapshotTimeoutMs: 60_000
+      })
+    })
+  })
+
+  it('refuses bad fields with a typed error naming the field', async () => {
+    expect(() => validateConfigFile({ peers: ['not a multiaddr'] })).toThrow(InvalidConfigError)
+    expect(() => validateConfigFile({ peers: ['not a multiaddr'] })).toThrow("peers: 'not a multiaddr' is not a multiaddr")
+    expect(() => validateConfigFile({ apiPort: 70000 })).toThrow('apiPort must be at most 65535, got 70000')
+    expect(() => validateConfigFile({ logLevel: 'loud' })).toThrow('logLevel must be one of')
+    expect(() => validateConfigFile({ snapshotEveryMs: 0 })).toThrow('snapshotEveryMs must be a positive integer, got 0')
+    expect(() => validateConfigFile({ colour: 'red' })).toThrow("unknown config field 'colour'")
+    expect(() => validateConfigFile([])).toThrow('config must be a JSON object')
+    await withTempDir(async (dir) => {
+      await writeFile(join(dir, 'config.json'), '{ broken')
+      await expect(loadConfig(dir)).rejects.toThrow(InvalidConfigError)
+    })
+  })
+})
+
+describe('data directory', () => {
+  it('stores the identity so it loads back exactly, and never overwrites it', async () => {
+    await withTempDir(async (dir) => {
+      const keyPair = keyPairFromSeed(new Uint8Array(32).fill(9))
+      expect((await initDataDir(dir, keyPair)).did).toBe(keyPair.did)
+      const loaded = await loadIdentity(dir)
+      expect(loaded.did).toBe(keyPair.did)
+      expect(loaded.seed).toEqual(keyPair.seed)
+      await expect(initDataDir(dir)).rejects.toThrow(DataDirExistsError)
+      expect((await loadIdentity(dir)).did).toBe(keyPair.did)
+    })
+  })
+
+  it('refuses a missing, corrupt or inconsistent identity with typed errors', async () => {
+    await withTempDir(async (dir) => {
+      await expect(loadIdentity(dir)).rejects.toThrow(DataDirMissingError)
+      await writeFile(dataDirLayout(dir).identity, 'garbage')
+      await expect(loadIdentity(dir)).rejects.toMatchObject({ code: 'CORRUPT_FILE' })
+      const other = keyPairFromSeed(new Uint8Array(32).fill(1))
+      await writeJsonSnapshot(dataDirLayout(dir).identity, { version: 1, did: other.did, seed: new Uint8Array(32).fill(2) })
+      await expect(loadIdentity(dir)).rejects.toThrow(InvalidIdentityError)
+    })
+  })
+})
