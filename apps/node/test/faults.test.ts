@@ -21,7 +21,9 @@ describe('faults across real node processes', () => {
         await pay(c, a, 5)
         await eventually('first payments everywhere', async () => (await Promise.all(nodes.map(ledgerOf))).every((l) => l.entries === 2) ? true : undefined)
 
-        // C freezes (connections stay up, nothing answers), a snapshot starts, C is SIGKILLed while it runs.
+        // Traffic runs (10 payments A→B) while C freezes (connections stay up, nothing answers),
+        // a snapshot starts, and C is SIGKILLed while both are in flight.
+        const traffic = (async () => { for (let i = 0; i < 10; i++) await pay(a, b, 1) })()
         c.proc.kill('SIGSTOP')
         const snapshot = a.api.post('/snapshots').then(() => undefined, (err: unknown) => err)
         await new Promise((resolve) => setTimeout(resolve, 300))
@@ -31,11 +33,12 @@ describe('faults across real node processes', () => {
         expect(failure).toBeInstanceOf(ApiCallError)
         expect((failure as ApiCallError).status).toBe(409)
         expect((failure as ApiCallError).message).toMatch(/failed/)
+        await traffic
 
         // Traffic goes on without C.
         await pay(a, b, 20)
         await pay(b, a, 7)
-        await eventually('payments on A and B', async () => (await ledgerOf(a)).entries === 4 && (await ledgerOf(b)).entries === 4 ? true : undefined)
+        await eventually('payments on A and B', async () => (await ledgerOf(a)).entries === 14 && (await ledgerOf(b)).entries === 14 ? true : undefined)
         expect((await a.api.get('/status') as { services: string[] }).services).toContain('snapshot')
 
         // C restarts from its data dir and catches up.
@@ -45,10 +48,10 @@ describe('faults across real node processes', () => {
         const aLedger = await ledgerOf(a)
         await eventually('C to catch up', async () => {
           const l = await ledgerOf(restarted)
-          return l.entries === 4 && l.stateRoot === aLedger.stateRoot ? true : undefined
+          return l.entries === 14 && l.stateRoot === aLedger.stateRoot ? true : undefined
         })
-        expect(await balance(restarted, b)).toBe('23') // +10 +20 -7
-        expect(await balance(restarted, a)).toBe('-18') // -10 +5 -20 +7
+        expect(await balance(restarted, b)).toBe('33') // +10 +10×1 +20 -7
+        expect(await balance(restarted, a)).toBe('-28') // -10 +5 -10×1 -20 +7
 
         await eventually('C connected to both', async () => (await a.api.get('/peers') as unknown[]).length === 2 && (await restarted.api.get('/peers') as unknown[]).length === 2 ? true : undefined)
         const taken = await a.api.post('/snapshots') as { snapshotId: string, root: string, participants: string[] }
