@@ -63,11 +63,13 @@ export function edgeWeight (edge: TrustEdge, now: number, params: Pick<ScorePara
  * passing through `excluded` (the viewer): the maximum, over walks, of the
  * product of effective weights. Weights are ≤ 1, so the maximum is reached on
  * a simple path; max is order-independent, so arrival order never matters.
+ * Fills and returns `best` (cleared first; reused to spare allocations).
  */
 function strongestChains (
-  start: string, hops: number, excluded: string, outgoing: OutgoingEdges, params: ScoreParams, moment: Moment
+  start: string, hops: number, excluded: string, outgoing: OutgoingEdges, params: ScoreParams, moment: Moment,
+  best: Map<string, number>
 ): Map<string, number> {
-  const best = new Map<string, number>()
+  best.clear()
   let frontier = new Map<string, number>([[start, 1]])
   for (let hop = 1; hop <= hops && frontier.size > 0; hop++) {
     // The last hop's improvements are never expanded: skip building its frontier.
@@ -117,23 +119,31 @@ export function computeViewerScores (viewer: string, outgoing: OutgoingEdges, pa
     const weight = effectiveWeight(edge, moment, params.halfLifeMs)
     if (weight > 0) direct.set(edge.target, weight)
   }
-  const contributions = new Map<string, number[]>()
+  // One contribution is kept as a number, more as a list (most subjects have one).
+  const contributions = new Map<string, number | number[]>()
   if (params.depth >= 2) {
+    const chains = new Map<string, number>()
     for (const [intermediate, firstHop] of direct) {
-      for (const [subject, chain] of strongestChains(intermediate, params.depth - 1, viewer, outgoing, params, moment)) {
-        const list = contributions.get(subject)
-        if (list === undefined) contributions.set(subject, [firstHop * chain])
-        else list.push(firstHop * chain)
+      for (const [subject, chain] of strongestChains(intermediate, params.depth - 1, viewer, outgoing, params, moment, chains)) {
+        const previous = contributions.get(subject)
+        const contribution = firstHop * chain
+        if (previous === undefined) contributions.set(subject, contribution)
+        else if (typeof previous === 'number') contributions.set(subject, [previous, contribution])
+        else previous.push(contribution)
       }
     }
   }
   const { direct: wd, transitive: wt } = params.weights
   const scores = new Map<string, number>()
-  for (const subject of new Set([...direct.keys(), ...contributions.keys()])) {
-    const list = contributions.get(subject)
-    const transitive = list === undefined ? 0 : canonicalSum(list) / list.length
+  const record = (subject: string, transitive: number): void => {
     const score = Math.min(1, (direct.get(subject) ?? 0) * wd + transitive * wt)
     if (score > 0) scores.set(subject, score)
+  }
+  for (const [subject, found] of contributions) {
+    record(subject, typeof found === 'number' ? found : canonicalSum(found) / found.length)
+  }
+  for (const subject of direct.keys()) {
+    if (!contributions.has(subject)) record(subject, 0)
   }
   const nextStep = params.halfLifeMs === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : ageOrigin + params.decayStepMs
   return { scores, computedAt: now, validUntil: Math.min(nextStep, moment.nextExpiry) }
