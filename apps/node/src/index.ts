@@ -29,3 +29,4 @@ export { type ApiClient, type RuntimeInfo, ApiCallError, connectApi, readRuntime
 export { TOPICS, bridgeLedger, bridgeTrust, bridgeGovernance, bridgeGovernanceEffects, snapshotMessaging } from './bridges.js'
 export { charterPath, loadCharter, writeCharterFile } from './charter.js'
 export { DEFAULT_CURRENCY, nodeRoutes } from './routes.js'
+export { type DemoOptions, type DemoResult, runDemo } from './demo.js'
