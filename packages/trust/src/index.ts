@@ -44,7 +44,7 @@ export interface TrustGraphInit {
   halfLifeMs?: number
   /** Decay ages are measured from the clock rounded down to this step, so cached scores stay exact within it. @default 60_000 */
   decayStepMs?: number
-  /** Viewers whose scores are cached per graph (least recently used evicted first). @default 4096 */
+  /** Viewers whose scores are cached per graph (least recently used evicted first); a node mostly queries as itself. @default 1024 */
   cacheSize?: number
   /** Direct / transitive weights per graph. @default social 0.6/0.4, economic 0.8/0.2, technical 0.9/0.1 */
   weights?: Partial<Record<TrustGraphName, TrustWeights>>
@@ -108,7 +108,7 @@ function resolveSettings (init: TrustGraphInit): TrustGraphSettings {
     depth: positiveInteger(init.depth ?? 2, 'depth'),
     halfLifeMs,
     decayStepMs: positiveInteger(init.decayStepMs ?? 60_000, 'decayStepMs'),
-    cacheSize: positiveInteger(init.cacheSize ?? 4096, 'cacheSize'),
+    cacheSize: positiveInteger(init.cacheSize ?? 1024, 'cacheSize'),
     weights
   }
 }

@@ -88,7 +88,7 @@ describe('trust properties', () => {
     await withTempDir(async (dir) => {
       await fc.assert(fc.asyncProperty(
         fc.array(fc.tuple(edgeArb, fc.nat(NAMES.length - 1), fc.nat(NAMES.length - 1)), { minLength: 1, maxLength: 30 }),
-        fc.integer({ min: 1, max: 4 }), fc.constantFrom(1, 2, 4096),
+        fc.integer({ min: 1, max: 4 }), fc.constantFrom(1, 2, 1024),
         async (steps, depth, cacheSize) => {
           // tiny caches exercise LRU eviction and the clear-all path of invalidation
           const { graph } = await openTestGraph(`${dir}/${runs++}`, { depth, cacheSize })
