@@ -3,7 +3,7 @@
  * `decodeMessage` checks every field and bound and throws `WireError` (never
  * anything else) for bytes that are not a well-formed message.
  */
-import { IdentityError, decode, encode } from '@icn/identity'
+import { IdentityError, checkFields, decode, encode } from '@icn/identity'
 import { MAX_ANNOUNCED_TOPICS, MAX_TOPIC_LENGTH, MAX_WIRE_IDS, MAX_WIRE_RANGES } from './constants.js'
 import { FINGERPRINT_BYTES, type Key, type Range, type RangeMode } from './reconcile.js'
 
@@ -48,10 +48,7 @@ export function encodeMessage (message: WireMessage): Uint8Array {
 function fail (message: string): never { throw new WireError(message) }
 
 function record (value: unknown, fields: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) fail('message must be a map')
-  const keys = Object.keys(value).sort().join(',')
-  if (keys !== fields) fail(`message has fields [${keys}], expected [${fields}]`)
-  return value as Record<string, unknown>
+  return checkFields(value, 'message', fields.split(','), [], (message) => new WireError(message))
 }
 
 function topicName (value: unknown): string {

@@ -2,7 +2,7 @@ import { cidOf, type Did } from '@icn/identity'
 import { BPS, DAY_MS, HOUR_MS } from './constants.js'
 import { InvalidCharterError } from './errors.js'
 import { type Charter, type CharterRules, type KindRule, type Member, type ProposalKind, type Role, PROPOSAL_KINDS, ROLES } from './types.js'
-import { checkDid, checkInteger, checkOneOf, checkRecord, checkString, isRecord } from './utils/shape.js'
+import { checkDid, checkInteger, checkOneOf, checkFields, checkString, isPlainMap } from '@icn/identity'
 
 const fail = (message: string): Error => new InvalidCharterError(message)
 
@@ -93,13 +93,13 @@ export function charterHash (charter: Charter): string {
 
 function validateKindRule (value: unknown, kind: string): KindRule {
   const what = `rule for '${kind}'`
-  const rule = checkRecord(value, what, ['proposers', 'quorumBps', 'approvalBps', 'deliberation', 'votingMs'], [], fail)
+  const rule = checkFields(value, what, ['proposers', 'quorumBps', 'approvalBps', 'deliberation', 'votingMs'], [], fail)
   if (!Array.isArray(rule.proposers) || rule.proposers.length === 0) throw fail(`${what}: proposers must be a non-empty list`)
   const proposers = rule.proposers.map((r) => checkOneOf(r, ROLES, `${what}: proposer role`, fail))
   if (new Set(proposers).size !== proposers.length) throw fail(`${what}: proposers repeat a role`)
   checkInteger(rule.quorumBps, `${what}: quorumBps`, fail, 1, BPS)
   checkInteger(rule.approvalBps, `${what}: approvalBps`, fail, 0, BPS)
-  const d = checkRecord(rule.deliberation, `${what}: deliberation`, ['defaultMs', 'minMs', 'maxMs'], [], fail)
+  const d = checkFields(rule.deliberation, `${what}: deliberation`, ['defaultMs', 'minMs', 'maxMs'], [], fail)
   const minMs = checkInteger(d.minMs, `${what}: deliberation.minMs`, fail)
   const maxMs = checkInteger(d.maxMs, `${what}: deliberation.maxMs`, fail)
   const defaultMs = checkInteger(d.defaultMs, `${what}: deliberation.defaultMs`, fail)
@@ -110,10 +110,10 @@ function validateKindRule (value: unknown, kind: string): KindRule {
 
 /** Checks charter rules (used for genesis charters and for amendments). Throws `InvalidCharterError`. */
 export function validateRules (value: unknown): CharterRules {
-  const rules = checkRecord(value, 'charter rules', ['name', 'minJoinTrust', 'kinds'], [], fail)
+  const rules = checkFields(value, 'charter rules', ['name', 'minJoinTrust', 'kinds'], [], fail)
   checkString(rules.name, 'charter name', fail, { min: 1, max: 200 })
   if (typeof rules.minJoinTrust !== 'number' || !(rules.minJoinTrust >= 0 && rules.minJoinTrust <= 1)) throw fail('minJoinTrust must be a number in [0, 1]')
-  if (!isRecord(rules.kinds)) throw fail('kinds must be a map')
+  if (!isPlainMap(rules.kinds)) throw fail('kinds must be a map')
   for (const [kind, rule] of Object.entries(rules.kinds)) {
     checkOneOf(kind, PROPOSAL_KINDS, 'kind', fail)
     validateKindRule(rule, kind)
@@ -128,7 +128,7 @@ export function validateRules (value: unknown): CharterRules {
  * every member's key, which dominates for large domains).
  */
 export function validateCharter (value: unknown, { verifyDids = true } = {}): Charter {
-  const charter = checkRecord(value, 'charter', ['domain', 'version', 'previous', 'amendedBy', 'rules', 'members'], [], fail)
+  const charter = checkFields(value, 'charter', ['domain', 'version', 'previous', 'amendedBy', 'rules', 'members'], [], fail)
   checkString(charter.domain, 'charter domain', fail, { min: 1, max: 200 })
   const version = checkInteger(charter.version, 'charter version', fail, 1)
   if (version === 1 ? charter.previous !== null || charter.amendedBy !== null : typeof charter.previous !== 'string' || typeof charter.amendedBy !== 'string') {
@@ -138,7 +138,7 @@ export function validateCharter (value: unknown, { verifyDids = true } = {}): Ch
   if (!Array.isArray(charter.members)) throw fail('members must be a list')
   let last = ''
   for (const entry of charter.members) {
-    const member = checkRecord(entry, 'member', ['did', 'role', 'frozen'], [], fail)
+    const member = checkFields(entry, 'member', ['did', 'role', 'frozen'], [], fail)
     const did = verifyDids ? checkDid(member.did, 'member did', fail) : checkString(member.did, 'member did', fail, { min: 10, max: 100 })
     if (!did.startsWith('did:icn:z')) throw fail('member did must be a did:icn DID')
     checkOneOf(member.role, ROLES, 'member role', fail)

@@ -4,7 +4,7 @@ import { CorruptStateError, GovernanceError } from './errors.js'
 import { parseActionPayload, parseProposalPayload, parseVotePayload } from './payloads.js'
 import type { ActionPayload, ProposalPayload, ProposalRecord, ProposalState, TallyResult, Transition, VotePayload, VoteRecord } from './types.js'
 import { verifyAs } from './utils/envelope.js'
-import { checkInteger, checkOneOf, checkRecord, isRecord } from './utils/shape.js'
+import { checkInteger, checkOneOf, checkFields, isPlainMap } from '@icn/identity'
 
 const corrupt = (message: string): Error => new CorruptStateError(message)
 
@@ -88,7 +88,7 @@ const nullableTime = (value: unknown, what: string): number | null => (value ===
 
 function readResult (value: unknown): TallyResult | null {
   if (value === null) return null
-  const r = checkRecord(value, 'tally', ['electorate', 'for', 'against', 'abstain', 'quorumReached', 'approved', 'outcome'], [], corrupt)
+  const r = checkFields(value, 'tally', ['electorate', 'for', 'against', 'abstain', 'quorumReached', 'approved', 'outcome'], [], corrupt)
   for (const key of ['electorate', 'for', 'against', 'abstain']) checkInteger(r[key], `tally ${key}`, corrupt)
   if (typeof r.quorumReached !== 'boolean' || typeof r.approved !== 'boolean') throw corrupt('tally flags must be booleans')
   checkOneOf(r.outcome, ['accepted', 'rejected', 'no-quorum'] as const, 'tally outcome', corrupt)
@@ -97,19 +97,19 @@ function readResult (value: unknown): TallyResult | null {
 
 /** A proposal document back to a record; `verify` re-checks every signature (for restored state). */
 export function proposalFromDoc (value: unknown, verify: boolean): ProposalRecord {
-  const doc = checkRecord(value, 'proposal', ['id', 'envelope', 'state', 'submittedAt', 'opensAt', 'closesAt', 'history', 'actions', 'result'], [], corrupt)
+  const doc = checkFields(value, 'proposal', ['id', 'envelope', 'state', 'submittedAt', 'opensAt', 'closesAt', 'history', 'actions', 'result'], [], corrupt)
   const envelope = readEnvelope<ProposalPayload>(doc.envelope, PROPOSAL_DOMAIN, parseProposalPayload, verify)
   if (envelope.cid !== doc.id) throw corrupt(`proposal id ${String(doc.id)} is not its envelope's CID ${envelope.cid}`)
   const state = checkOneOf(doc.state, PROPOSAL_STATES, 'proposal state', corrupt)
   if (!Array.isArray(doc.history) || !Array.isArray(doc.actions)) throw corrupt('proposal history and actions must be lists')
   for (const step of doc.history) {
-    const t = checkRecord(step, 'transition', ['state', 'at', 'cause'], [], corrupt)
+    const t = checkFields(step, 'transition', ['state', 'at', 'cause'], [], corrupt)
     checkOneOf(t.state, PROPOSAL_STATES, 'transition state', corrupt)
     checkInteger(t.at, 'transition time', corrupt)
     if (typeof t.cause !== 'string') throw corrupt('transition cause must be a string')
   }
   const last = doc.history[doc.history.length - 1] as unknown
-  if (!isRecord(last) || last.state !== state) throw corrupt(`proposal ${envelope.cid} history does not end in its state '${state}'`)
+  if (!isPlainMap(last) || last.state !== state) throw corrupt(`proposal ${envelope.cid} history does not end in its state '${state}'`)
   const actions = doc.actions.map((bytes) => readEnvelope<ActionPayload>(bytes, ACTION_DOMAIN, parseActionPayload, verify))
   return {
     id: envelope.cid,
@@ -126,7 +126,7 @@ export function proposalFromDoc (value: unknown, verify: boolean): ProposalRecor
 
 /** A vote document back to a record; `verify` re-checks the signature and that the fields repeat the envelope. */
 export function voteFromDoc (value: unknown, verify: boolean): VoteRecord {
-  const doc = checkRecord(value, 'vote', ['proposal', 'voter', 'choice', 'castAt', 'cid', 'envelope'], [], corrupt)
+  const doc = checkFields(value, 'vote', ['proposal', 'voter', 'choice', 'castAt', 'cid', 'envelope'], [], corrupt)
   const envelope = readEnvelope<VotePayload>(doc.envelope, VOTE_DOMAIN, parseVotePayload, verify)
   const p = envelope.payload
   if (doc.proposal !== p.proposal || doc.voter !== envelope.signer || doc.choice !== p.choice || doc.castAt !== p.castAt || doc.cid !== envelope.cid) {

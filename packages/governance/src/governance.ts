@@ -19,7 +19,7 @@ import type {
   ProposalRecord, ProposalState, ProposalWithTally, TallyResult, VoteChoice, VotePayload, VoteRecord
 } from './types.js'
 import { verifyAs } from './utils/envelope.js'
-import { isRecord } from './utils/shape.js'
+import { isPlainMap } from '@icn/identity'
 
 /** A charter version with its lookups, cached (charter versions never change). */
 interface CharterEntry {
@@ -225,7 +225,7 @@ export class GovernanceHandle implements Governance {
 
   /** Validates an envelope against the stored state; never writes (the returned `write` does). */
   private prepare (envelope: SignedEnvelope): Prepared {
-    if (!isRecord(envelope)) throw new InvalidEnvelopeError('not a signed envelope')
+    if (!isPlainMap(envelope)) throw new InvalidEnvelopeError('not a signed envelope')
     switch (envelope.domain) {
       case PROPOSAL_DOMAIN: return this.prepareProposal(envelope)
       case VOTE_DOMAIN: return this.prepareVote(envelope)

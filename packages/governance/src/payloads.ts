@@ -6,7 +6,7 @@ import {
   type ActionPayload, type KindPayloads, type ProposalKind, type ProposalPayload, type VotePayload,
   PROPOSAL_KINDS, ROLES, VOTE_CHOICES
 } from './types.js'
-import { checkDecimal, checkDid, checkInteger, checkOneOf, checkRecord, checkString } from './utils/shape.js'
+import { checkDecimal, checkDid, checkInteger, checkOneOf, checkFields, checkString } from '@icn/identity'
 
 const fail = (message: string): Error => new InvalidPayloadError(message)
 
@@ -21,7 +21,7 @@ const currency = (value: unknown): string => checkString(value, 'currency', fail
 /** Config keys whose value shape governance checks because another subsystem consumes them (interfaces §7). */
 const KNOWN_CONFIG: Readonly<Record<string, (value: unknown, subject: unknown) => void>> = {
   'ledger.creditLimit': (value, subject) => {
-    const v = checkRecord(value, "'ledger.creditLimit' value", ['currency', 'limit'], [], fail)
+    const v = checkFields(value, "'ledger.creditLimit' value", ['currency', 'limit'], [], fail)
     currency(v.currency)
     checkDecimal(v.limit, 'credit limit', fail)
     checkDid(subject, "'ledger.creditLimit' subject", fail)
@@ -31,17 +31,17 @@ const KNOWN_CONFIG: Readonly<Record<string, (value: unknown, subject: unknown) =
 /** Shape checks of each kind's payload. */
 const KIND_VALIDATORS: { readonly [K in ProposalKind]: (value: unknown) => KindPayloads[K] } = {
   'text': (value) => {
-    const p = checkRecord(value, 'text payload', ['text'], [], fail)
+    const p = checkFields(value, 'text payload', ['text'], [], fail)
     checkString(p.text, 'text', fail, { max: MAX_DESCRIPTION_LENGTH })
     return value as KindPayloads['text']
   },
   'charter-amendment': (value) => {
-    const p = checkRecord(value, 'charter-amendment payload', ['rules'], [], fail)
+    const p = checkFields(value, 'charter-amendment payload', ['rules'], [], fail)
     validateRules(p.rules)
     return value as KindPayloads['charter-amendment']
   },
   'membership': (value) => {
-    const p = checkRecord(value, 'membership payload', ['action', 'member'], ['role'], fail)
+    const p = checkFields(value, 'membership payload', ['action', 'member'], ['role'], fail)
     const action = checkOneOf(p.action, ['add', 'remove'] as const, 'membership action', fail)
     checkDid(p.member, 'membership member', fail)
     if (action === 'add') checkOneOf(p.role, ROLES, 'membership role', fail)
@@ -49,7 +49,7 @@ const KIND_VALIDATORS: { readonly [K in ProposalKind]: (value: unknown) => KindP
     return value as KindPayloads['membership']
   },
   'config-change': (value) => {
-    const p = checkRecord(value, 'config-change payload', ['key', 'value'], ['subject'], fail)
+    const p = checkFields(value, 'config-change payload', ['key', 'value'], ['subject'], fail)
     const key = checkString(p.key, 'config key', fail, { min: 1, max: 200 })
     if (p.subject !== undefined) checkDid(p.subject, 'config subject', fail)
     try {
@@ -61,14 +61,14 @@ const KIND_VALIDATORS: { readonly [K in ProposalKind]: (value: unknown) => KindP
     return value as KindPayloads['config-change']
   },
   'budget': (value) => {
-    const p = checkRecord(value, 'budget payload', ['currency', 'amount', 'purpose'], [], fail)
+    const p = checkFields(value, 'budget payload', ['currency', 'amount', 'purpose'], [], fail)
     currency(p.currency)
     checkDecimal(p.amount, 'amount', fail)
     checkString(p.purpose, 'purpose', fail)
     return value as KindPayloads['budget']
   },
   'treasury-withdrawal': (value) => {
-    const p = checkRecord(value, 'treasury-withdrawal payload', ['currency', 'amount', 'recipient', 'purpose'], [], fail)
+    const p = checkFields(value, 'treasury-withdrawal payload', ['currency', 'amount', 'recipient', 'purpose'], [], fail)
     currency(p.currency)
     checkDecimal(p.amount, 'amount', fail)
     checkDid(p.recipient, 'recipient', fail)
@@ -76,39 +76,39 @@ const KIND_VALIDATORS: { readonly [K in ProposalKind]: (value: unknown) => KindP
     return value as KindPayloads['treasury-withdrawal']
   },
   'spending-rule': (value) => {
-    const p = checkRecord(value, 'spending-rule payload', ['currency', 'limit', 'periodDays'], [], fail)
+    const p = checkFields(value, 'spending-rule payload', ['currency', 'limit', 'periodDays'], [], fail)
     currency(p.currency)
     checkDecimal(p.limit, 'limit', fail)
     checkInteger(p.periodDays, 'periodDays', fail, 1, 3660)
     return value as KindPayloads['spending-rule']
   },
   'ledger-rollback': (value) => {
-    const p = checkRecord(value, 'ledger-rollback payload', ['to', 'reason'], [], fail)
+    const p = checkFields(value, 'ledger-rollback payload', ['to', 'reason'], [], fail)
     checkString(p.to, 'rollback target', fail, { min: 1, max: 200 })
     checkString(p.reason, 'reason', fail)
     return value as KindPayloads['ledger-rollback']
   },
   'freeze': (value) => {
-    checkDid(checkRecord(value, 'freeze payload', ['member'], [], fail).member, 'member', fail)
+    checkDid(checkFields(value, 'freeze payload', ['member'], [], fail).member, 'member', fail)
     return value as KindPayloads['freeze']
   },
   'unfreeze': (value) => {
-    checkDid(checkRecord(value, 'unfreeze payload', ['member'], [], fail).member, 'member', fail)
+    checkDid(checkFields(value, 'unfreeze payload', ['member'], [], fail).member, 'member', fail)
     return value as KindPayloads['unfreeze']
   },
   'veto': (value) => {
-    checkId(checkRecord(value, 'veto payload', ['target'], [], fail).target, 'veto target')
+    checkId(checkFields(value, 'veto payload', ['target'], [], fail).target, 'veto target')
     return value as KindPayloads['veto']
   },
   'force-close': (value) => {
-    checkId(checkRecord(value, 'force-close payload', ['target'], [], fail).target, 'force-close target')
+    checkId(checkFields(value, 'force-close payload', ['target'], [], fail).target, 'force-close target')
     return value as KindPayloads['force-close']
   }
 }
 
 /** Shape of a proposal envelope's payload. Throws `InvalidPayloadError` (or `InvalidCharterError` for amendment rules). */
 export function parseProposalPayload (value: unknown): ProposalPayload {
-  const p = checkRecord(value, 'proposal', ['domain', 'kind', 'title', 'description', 'payload', 'charterVersion', 'createdAt', 'deliberationMs'], [], fail)
+  const p = checkFields(value, 'proposal', ['domain', 'kind', 'title', 'description', 'payload', 'charterVersion', 'createdAt', 'deliberationMs'], [], fail)
   checkString(p.domain, 'domain', fail, { min: 1, max: 200 })
   const kind = checkOneOf(p.kind, PROPOSAL_KINDS, 'kind', fail)
   checkString(p.title, 'title', fail, { min: 1, max: MAX_TITLE_LENGTH })
@@ -122,7 +122,7 @@ export function parseProposalPayload (value: unknown): ProposalPayload {
 
 /** Shape of a vote envelope's payload. Throws `InvalidPayloadError`. */
 export function parseVotePayload (value: unknown): VotePayload {
-  const p = checkRecord(value, 'vote', ['domain', 'proposal', 'choice', 'castAt'], [], fail)
+  const p = checkFields(value, 'vote', ['domain', 'proposal', 'choice', 'castAt'], [], fail)
   checkString(p.domain, 'domain', fail, { min: 1, max: 200 })
   checkId(p.proposal, 'vote proposal')
   checkOneOf(p.choice, VOTE_CHOICES, 'choice', fail)
@@ -132,7 +132,7 @@ export function parseVotePayload (value: unknown): VotePayload {
 
 /** Shape of an action envelope's payload. Throws `InvalidPayloadError`. */
 export function parseActionPayload (value: unknown): ActionPayload {
-  const p = checkRecord(value, 'action', ['domain', 'action', 'proposal', 'at'], [], fail)
+  const p = checkFields(value, 'action', ['domain', 'action', 'proposal', 'at'], [], fail)
   checkString(p.domain, 'domain', fail, { min: 1, max: 200 })
   checkOneOf(p.action, ['submit', 'cancel'] as const, 'action', fail)
   checkId(p.proposal, 'action proposal')

@@ -4,13 +4,13 @@ import { decodeStored, proposalFromDoc, voteFromDoc } from './codec.js'
 import { STATE_FORMAT } from './constants.js'
 import { CorruptStateError } from './errors.js'
 import type { StoreContents } from './store.js'
-import { checkInteger, checkRecord, isRecord } from './utils/shape.js'
+import { checkInteger, checkFields, isPlainMap } from '@icn/identity'
 
 const corrupt = (message: string): Error => new CorruptStateError(message)
 
 /** Validates an `exportState` document completely before anything is replaced. Throws `CorruptStateError`. */
 export function parseState (bytes: Uint8Array): StoreContents {
-  const doc = checkRecord(decodeStored(bytes, 'governance state'), 'governance state', ['format', 'charters', 'proposals', 'votes', 'effects'], [], corrupt)
+  const doc = checkFields(decodeStored(bytes, 'governance state'), 'governance state', ['format', 'charters', 'proposals', 'votes', 'effects'], [], corrupt)
   if (doc.format !== STATE_FORMAT) throw corrupt(`state format '${String(doc.format)}' is not '${STATE_FORMAT}'`)
   if (!Array.isArray(doc.charters) || !Array.isArray(doc.proposals) || !Array.isArray(doc.votes) || !Array.isArray(doc.effects)) {
     throw corrupt('charters, proposals, votes and effects must be lists')
@@ -52,11 +52,11 @@ export function parseState (bytes: Uint8Array): StoreContents {
     lastKey = key
   }
   const effects = doc.effects.map((value, i) => {
-    const e = checkRecord(value, 'effect', ['seq', 'proposal', 'at', 'applied', 'effect'], [], corrupt)
+    const e = checkFields(value, 'effect', ['seq', 'proposal', 'at', 'applied', 'effect'], [], corrupt)
     if (checkInteger(e.seq, 'effect seq', corrupt) !== i + 1) throw corrupt(`effect #${i} has seq ${String(e.seq)}`)
     checkInteger(e.at, 'effect time', corrupt)
     if (typeof e.proposal !== 'string' || !ids.has(e.proposal)) throw corrupt(`effect ${i + 1} names unknown proposal`)
-    if (typeof e.applied !== 'boolean' || !isRecord(e.effect) || typeof e.effect.type !== 'string') throw corrupt(`effect ${i + 1} is malformed`)
+    if (typeof e.applied !== 'boolean' || !isPlainMap(e.effect) || typeof e.effect.type !== 'string') throw corrupt(`effect ${i + 1} is malformed`)
     return value as unknown as EffectRecord
   })
   return { charters, proposals, votes, effects }

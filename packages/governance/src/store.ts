@@ -6,7 +6,7 @@ import { CorruptStateError } from './errors.js'
 import type { Ballot } from './tally.js'
 import type { Charter, EffectRecord, ProposalRecord, ProposalState, VoteRecord } from './types.js'
 import { VOTE_CHOICES } from './types.js'
-import { checkInteger, checkOneOf, checkRecord, checkString } from './utils/shape.js'
+import { checkInteger, checkOneOf, checkFields, checkString } from '@icn/identity'
 
 const corrupt = (message: string): Error => new CorruptStateError(message)
 const asBytes = (value: Uint8Array): Uint8Array => new Uint8Array(value)
@@ -195,7 +195,7 @@ export class GovernanceStore {
   /** Effects with `seq > after`, in order. */
   effects (after = 0): EffectRecord[] {
     return [...this.effectDb.getRange({ start: after + 1 })].map(({ key, value }) => {
-      const record = checkRecord(decodeStored(asBytes(value), `effect ${key}`), 'effect', ['seq', 'proposal', 'at', 'applied', 'effect'], [], corrupt)
+      const record = checkFields(decodeStored(asBytes(value), `effect ${key}`), 'effect', ['seq', 'proposal', 'at', 'applied', 'effect'], [], corrupt)
       if (record.seq !== key) throw corrupt(`effect ${key} holds seq ${String(record.seq)}`)
       return record as unknown as EffectRecord
     })

@@ -2,6 +2,9 @@ import { type Did, publicKeyFromDid } from './did.js'
 import { DAG_CBOR_CODE, cidOfBytes, decode, encode } from './encoding.js'
 import { EnvelopeError, IdentityError, InvalidSignatureError } from './errors.js'
 import { type KeyPair, sign, verify } from './keys.js'
+import { checkFields } from './shape.js'
+
+const ENVELOPE_FIELDS = ['domain', 'payload', 'signature', 'signer']
 
 /**
  * A payload signed by a DID. `domain` separates protocols (a gossip entry's
@@ -77,11 +80,7 @@ export function decodeEnvelope (bytes: Uint8Array): SignedEnvelope {
   } catch (cause) {
     throw new EnvelopeError(`envelope bytes are not canonical DAG-CBOR: ${(cause as Error).message}`, { cause })
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EnvelopeError('envelope must be a map')
-  const record = value as Record<string, unknown>
-  const keys = Object.keys(record).sort().join(',')
-  if (keys !== 'domain,payload,signature,signer') throw new EnvelopeError(`envelope has fields [${keys}], expected domain, payload, signature, signer`)
-  const { domain, payload, signer, signature } = record
+  const { domain, payload, signer, signature } = checkFields(value, 'envelope', ENVELOPE_FIELDS, [], (message) => new EnvelopeError(message))
   if (typeof domain !== 'string' || domain.length === 0) throw new EnvelopeError('envelope domain must be a non-empty string')
   if (typeof signer !== 'string') throw new EnvelopeError('envelope signer must be a string')
   if (!(signature instanceof Uint8Array) || signature.length !== 64) throw new EnvelopeError('envelope signature must be 64 bytes')

@@ -37,3 +37,6 @@ export {
   EnvelopeError,
   CorruptFileError
 } from './errors.js'
+export {
+  type Fail, isPlainMap, checkFields, checkString, checkInteger, checkDid, checkDecimal, checkOneOf
+} from './shape.js'

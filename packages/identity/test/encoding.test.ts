@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { EncodingError, NonCanonicalError, cidOf, cidOfBytes, decode, encode, fromJson, toHex, toJson, utf8, blake3, sha256 } from '../src/index.js'
+import { EncodingError, NonCanonicalError, checkDecimal, checkDid, checkFields, checkInteger, checkOneOf, checkString, isPlainMap, cidOf, cidOfBytes, decode, encode, fromJson, toHex, toJson, utf8, blake3, sha256 } from '../src/index.js'
 
 // Values DAG-CBOR carries exactly (integers are safe numbers, so they decode as they went in).
 const canonicalValue = fc.letrec((tie) => ({
@@ -71,5 +71,26 @@ describe('tagged JSON', () => {
 
   it('refuses invalid JSON with EncodingError', () => {
     expect(() => fromJson('{"a":')).toThrow(EncodingError)
+  })
+})
+
+describe('shape checks', () => {
+  const fail = (message: string): Error => new RangeError(message)
+  it('accepts exact and optional fields and names what is wrong otherwise', () => {
+    expect(checkFields({ a: 1, b: 2 }, 'rec', ['a'], ['b'], fail)).toEqual({ a: 1, b: 2 })
+    expect(() => checkFields({ a: 1, c: 3 }, 'rec', ['a'], ['b'], fail)).toThrow('rec has fields [a,c], expected [a] (optional b)')
+    expect(() => checkFields({ b: 2 }, 'rec', ['a'], [], fail)).toThrow('rec has fields [b], expected [a]')
+    expect(() => checkFields(Uint8Array.of(1), 'rec', [], [], fail)).toThrow('rec must be a map')
+    expect(isPlainMap([])).toBe(false)
+  })
+
+  it('checks scalars with the caller\'s error', () => {
+    expect(() => checkInteger(1.5, 'n', fail)).toThrow(RangeError)
+    expect(checkInteger(7, 'n', fail, 0, 10)).toBe(7)
+    expect(checkDecimal('120', 'amount', fail)).toBe('120')
+    expect(() => checkDecimal('012', 'amount', fail)).toThrow('amount must be a non-negative decimal integer string')
+    expect(checkOneOf('for', ['for', 'against'], 'choice', fail)).toBe('for')
+    expect(() => checkString('', 'name', fail, { min: 1 })).toThrow('name must be a string of 1-1000 characters')
+    expect(() => checkDid('did:icn:nope', 'member', fail)).toThrow('member must be a did:icn DID')
   })
 })

@@ -53,7 +53,7 @@ describe('signed envelopes', () => {
 
   it('decodeEnvelope refuses wrong shapes with EnvelopeError', () => {
     expect(() => decodeEnvelope(encode([1, 2]))).toThrow(EnvelopeError)
-    expect(() => decodeEnvelope(encode({ domain: 'x', payload: 1, signer: alice.did }))).toThrow('expected domain, payload, signature, signer')
+    expect(() => decodeEnvelope(encode({ domain: 'x', payload: 1, signer: alice.did }))).toThrow('envelope has fields [domain,payload,signer], expected [domain,payload,signature,signer]')
     expect(() => decodeEnvelope(encode({ domain: 'x', payload: 1, signer: alice.did, signature: new Uint8Array(3) }))).toThrow('signature must be 64 bytes')
     expect(() => decodeEnvelope(Uint8Array.from([0xff]))).toThrow(EnvelopeError)
   })

@@ -1,6 +1,6 @@
 import {
   type Did, type KeyPair, type SignedEnvelope, IdentityError, decode, encodeEnvelope, envelopeSigningBytes, isDid,
-  publicKeyFromDid, sha256, signEnvelope, toHex, verify
+  isPlainMap, publicKeyFromDid, sha256, signEnvelope, toHex, verify
 } from '@icn/identity'
 import { CURRENCY_PATTERN, LEDGER_DOMAIN, MAX_ACKS, MAX_AMOUNT, MAX_DELTAS, MAX_REFERENCE_LENGTH } from './constants.js'
 import { AmountOutOfRangeError, InvalidArgumentError, MalformedEntryError } from './errors.js'
@@ -44,10 +44,6 @@ export interface SignedEntry {
 const DELTA_KEYS = new Set(['account', 'currency', 'debit', 'credit'])
 const ENTRY_KEYS = new Set(['v', 'author', 'seq', 'prev', 'timestamp', 'deltas', 'reference', 'acks'])
 
-function isRecord (value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
-}
-
 /** Normalises an amount from the API (`bigint`) or from decoding (`number` when safe); throws on anything else. */
 export function toAmount (value: unknown, what: string): bigint {
   let amount: bigint
@@ -78,7 +74,7 @@ export function checkAccount (account: unknown, what = 'account'): Did {
 
 function parseDelta (value: unknown, index: number): AccountDelta {
   const at = `deltas[${index}]`
-  if (!isRecord(value)) throw new MalformedEntryError(`${at} must be a map`)
+  if (!isPlainMap(value)) throw new MalformedEntryError(`${at} must be a map`)
   for (const key of Object.keys(value)) if (!DELTA_KEYS.has(key)) throw new MalformedEntryError(`${at} has unknown field '${key}'`)
   const wrap = <T>(fn: () => T): T => {
     try { return fn() } catch (err) {
@@ -104,7 +100,7 @@ function isEntryId (value: unknown): value is string {
  * `AmountOutOfRangeError`; does not judge balance or limits (those are rules).
  */
 export function parseEntry (value: unknown): JournalEntry {
-  if (!isRecord(value)) throw new MalformedEntryError('entry must be a map')
+  if (!isPlainMap(value)) throw new MalformedEntryError('entry must be a map')
   for (const key of Object.keys(value)) if (!ENTRY_KEYS.has(key)) throw new MalformedEntryError(`entry has unknown field '${key}'`)
   if (value.v !== 1) throw new MalformedEntryError(`entry version must be 1, got ${String(value.v)}`)
   if (!isDid(value.author)) throw new MalformedEntryError('entry author must be a did:icn DID')
@@ -170,7 +166,7 @@ function signedBody (bytes: Uint8Array, payload: unknown, author: Did): Uint8Arr
 
 /** Checks a decoded envelope map and its payload; computes id and signed body once. */
 function fromWire (value: unknown, bytes: Uint8Array): SignedEntry {
-  if (!isRecord(value) || Object.keys(value).sort().join(',') !== ENVELOPE_KEYS) {
+  if (!isPlainMap(value) || Object.keys(value).sort().join(',') !== ENVELOPE_KEYS) {
     throw new MalformedEntryError(`entry envelope must be a map of ${ENVELOPE_KEYS}`)
   }
   const { domain, payload, signer, signature } = value
@@ -200,7 +196,7 @@ export function decodeEntry (input: Uint8Array | SignedEnvelope): SignedEntry {
       const bytes = new Uint8Array(input)
       return fromWire(decode(bytes), bytes)
     }
-    if (!isRecord(input)) throw new MalformedEntryError('entry input must be bytes or a signed envelope')
+    if (!isPlainMap(input)) throw new MalformedEntryError('entry input must be bytes or a signed envelope')
     const bytes = encodeEnvelope(input)
     return fromWire(decode(bytes), bytes)
   } catch (err) {

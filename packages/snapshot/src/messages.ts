@@ -1,5 +1,5 @@
 import {
-  type Did, type KeyPair, bytesEqual, decodeEnvelope, encodeEnvelope, envelopeSigningBytes, isDid, publicKeyFromDid, sha256, signEnvelope, toHex, verify, verifyEnvelope
+  type Did, type KeyPair, bytesEqual, checkFields, decodeEnvelope, encodeEnvelope, envelopeSigningBytes, isDid, publicKeyFromDid, sha256, signEnvelope, toHex, verify, verifyEnvelope
 } from '@icn/identity'
 import { InvalidMessageError } from './errors.js'
 import type { SnapshotLeaf } from './merkle.js'
@@ -118,11 +118,7 @@ function fail (what: string): never {
 }
 
 function exactFields (value: unknown, type: string, keys: readonly string[]): Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) fail(`${type} must be a map`)
-  const actual = Object.keys(value).sort().join(',')
-  const expected = [...keys].sort().join(',')
-  if (actual !== expected) fail(`${type} has fields [${actual}], expected [${expected}]`)
-  return value as Fields
+  return checkFields(value, type, keys, [], (message) => new InvalidMessageError(message))
 }
 
 function text (f: Fields, key: string, max = MAX_ID_LENGTH): string {

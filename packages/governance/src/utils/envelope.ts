@@ -1,6 +1,5 @@
-import { type SignedEnvelope, IdentityError, InvalidSignatureError, verifyEnvelope } from '@icn/identity'
+import { type SignedEnvelope, IdentityError, InvalidSignatureError, isPlainMap, verifyEnvelope } from '@icn/identity'
 import { ForgedSignatureError, InvalidEnvelopeError } from '../errors.js'
-import { isRecord } from './shape.js'
 
 /**
  * Verifies an envelope from anywhere (local or gossip) under `domain`: shape,
@@ -8,7 +7,7 @@ import { isRecord } from './shape.js'
  * that does not verify and `InvalidEnvelopeError` for anything else wrong.
  */
 export function verifyAs (envelope: unknown, domain: string): SignedEnvelope {
-  if (!isRecord(envelope) || typeof envelope.domain !== 'string' || typeof envelope.signer !== 'string' ||
+  if (!isPlainMap(envelope) || typeof envelope.domain !== 'string' || typeof envelope.signer !== 'string' ||
     typeof envelope.cid !== 'string' || !(envelope.signature instanceof Uint8Array)) {
     throw new InvalidEnvelopeError('not a signed envelope')
   }

@@ -1,20 +1,25 @@
-import { isDid, type Did } from '@icn/identity'
+import { isDid, type Did } from './did.js'
 
-/** Builds the typed error a validator throws (each validator names its own error class). */
+/**
+ * Shape checks for decoded canonical values (wire messages, stored records).
+ * Each package passes its own `fail`, so refusals carry that package's typed error.
+ */
 export type Fail = (message: string) => Error
 
-export function isRecord (value: unknown): value is Record<string, unknown> {
+/** A plain map: not null, not an array, not bytes. */
+export function isPlainMap (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
 }
 
-/** Asserts a plain object whose keys are all in `required` or `optional`, and every `required` key present. */
-export function checkRecord (value: unknown, what: string, required: readonly string[], optional: readonly string[], fail: Fail): Record<string, unknown> {
-  if (!isRecord(value)) throw fail(`${what} must be a map`)
-  for (const key of required) {
-    if (!(key in value) || value[key] === undefined) throw fail(`${what} lacks '${key}'`)
-  }
-  for (const key of Object.keys(value)) {
-    if (!required.includes(key) && !optional.includes(key)) throw fail(`${what} has unknown field '${key}'`)
+/** Asserts a plain map whose keys are all in `required` or `optional`, with every `required` key present. */
+export function checkFields (value: unknown, what: string, required: readonly string[], optional: readonly string[], fail: Fail): Record<string, unknown> {
+  if (!isPlainMap(value)) throw fail(`${what} must be a map`)
+  const keys = Object.keys(value)
+  const missing = required.some((key) => value[key] === undefined)
+  const unknown = keys.some((key) => !required.includes(key) && !optional.includes(key))
+  if (missing || unknown) {
+    const optionalNote = optional.length > 0 ? ` (optional ${[...optional].sort().join(',')})` : ''
+    throw fail(`${what} has fields [${keys.sort().join(',')}], expected [${[...required].sort().join(',')}]${optionalNote}`)
   }
   return value
 }
@@ -34,7 +39,7 @@ export function checkDid (value: unknown, what: string, fail: Fail): Did {
   return value
 }
 
-/** A non-negative bigint in decimal, no leading zeros (how amounts travel). */
+/** A non-negative integer in decimal with no leading zeros (how bigint amounts travel as text). */
 export function checkDecimal (value: unknown, what: string, fail: Fail): string {
   if (typeof value !== 'string' || !/^(0|[1-9][0-9]{0,77})$/.test(value)) throw fail(`${what} must be a non-negative decimal integer string`)
   return value
