@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type Gossip, type GossipStats, createGossip } from '@icn/gossip'
+import { DEFAULT_MISBEHAVIOUR_REASONS, type Gossip, type GossipStats, createGossip } from '@icn/gossip'
 import { type Governance, openGovernance } from '@icn/governance'
 import { type CancelTimer, type Clock, type Did, type KeyPair, systemClock } from '@icn/identity'
 import { writeFileAtomic } from '@icn/identity/fs'
@@ -142,7 +142,12 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   const gossip = await supervisor.start('gossip', async () => {
     const value = await createGossip(
       { transport, clock, keyPair, trustOf: trustOf(TRUST_GRAPH_OF.gossip) },
-      { path: join(layout.gossip, 'state.json'), maxFrameBytes: config.maxFrameBytes }
+      {
+        path: join(layout.gossip, 'state.json'),
+        maxFrameBytes: config.maxFrameBytes,
+        // libp2p streams never duplicate a frame, so a repeated digest nonce is a replay.
+        misbehaviourReasons: [...DEFAULT_MISBEHAVIOUR_REASONS, 'replayed-nonce']
+      }
     )
     for (const topic of Object.values(TOPICS)) value.createTopic(topic, { kind: 'public' })
     const gossipLog = log('gossip')

@@ -28,8 +28,6 @@ const REJECT_REASONS: readonly RejectReason[] = [
   'expired', 'future', 'replayed-nonce', 'stale-nonce', 'rate-limited', 'rounds-exceeded', 'no-handler'
 ]
 
-/** Reasons that say the sending peer broke the protocol (rather than merely disagreeing with us). */
-const MISBEHAVIOUR: ReadonlySet<RejectReason> = new Set<RejectReason>(['malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'validator'])
 
 /** The pull cursor towards one peer for one topic: ids still to fetch and the page in flight. */
 interface PullState {
@@ -269,7 +267,7 @@ export class GossipNode implements Gossip {
 
   private reject (from: string, reason: RejectReason): void {
     this.counters.rejected[reason]++
-    if (MISBEHAVIOUR.has(reason)) this.store.peer(from).misbehaviour++
+    if (this.options.misbehaviourReasons.has(reason)) this.store.peer(from).misbehaviour++
   }
 
   private async process (from: string, bytes: Uint8Array): Promise<void> {

@@ -21,6 +21,7 @@ export { GossipStore, type GossipStoreInit, type PeerRecord, type TopicState } f
 export { type Key, type Range, type ReconcileOptions, type ReconcileStep, reconcile, openingRanges, fingerprint, MIN_KEY } from './reconcile.js'
 export { type WireMessage, encodeMessage, decodeMessage, WireError } from './wire.js'
 export { ENTRY_DOMAIN } from './constants.js'
+export { DEFAULT_MISBEHAVIOUR_REASONS } from './options.js'
 
 /** The transport gossip runs over (interfaces.md §2); FIFO per peer pair, may lose on disconnect. */
 export interface MessageTransport {
@@ -68,6 +69,14 @@ export interface GossipInit {
   compressThreshold?: number
   /** Largest frame accepted from the transport. @default 16777216 (16 MiB) */
   maxFrameBytes?: number
+  /**
+   * Rejections that raise the sending peer's misbehaviour count. The default
+   * leaves out `replayed-nonce` because a lossy transport (or the simulated
+   * network) may deliver an honest digest twice; over a stream transport that
+   * never duplicates frames, add it, since then a repeated nonce is a replay.
+   * @default ['malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'validator']
+   */
+  misbehaviourReasons?: readonly RejectReason[]
   /** Eager-push fanout = clamp(ceil((log2 n + 1) × factor), min, max) over n peers sharing the topic. @default 1 */
   fanoutFactor?: number
   /** @default 3 */

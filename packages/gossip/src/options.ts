@@ -1,7 +1,7 @@
 /** Defaults and validation of `GossipInit`. */
 import { DAY_MS, MIB } from './constants.js'
 import { InvalidArgumentError } from './errors.js'
-import type { GossipInit } from './index.js'
+import type { GossipInit, RejectReason } from './index.js'
 import type { ReconcileOptions } from './reconcile.js'
 
 export interface GossipOptions {
@@ -11,6 +11,7 @@ export interface GossipOptions {
   maxPayloadBytes: number
   compressThreshold: number
   maxFrameBytes: number
+  misbehaviourReasons: ReadonlySet<RejectReason>
   fanoutFactor: number
   minFanout: number
   maxFanout: number
@@ -26,6 +27,9 @@ export interface GossipOptions {
   saveDelayMs: number
   reconcile: ReconcileOptions
 }
+
+/** Reasons that say the sending peer broke the protocol (rather than merely disagreeing with us). */
+export const DEFAULT_MISBEHAVIOUR_REASONS: readonly RejectReason[] = ['malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'validator']
 
 function positive (name: string, value: number | undefined, fallback: number, min = 1): number {
   const v = value ?? fallback
@@ -46,6 +50,7 @@ export function resolveOptions (init: GossipInit): GossipOptions {
     maxPayloadBytes: positive('maxPayloadBytes', init.maxPayloadBytes, 10 * MIB, 0),
     compressThreshold: positive('compressThreshold', init.compressThreshold, 1024, 0),
     maxFrameBytes: positive('maxFrameBytes', init.maxFrameBytes, 16 * MIB),
+    misbehaviourReasons: new Set(init.misbehaviourReasons ?? DEFAULT_MISBEHAVIOUR_REASONS),
     fanoutFactor: positive('fanoutFactor', init.fanoutFactor, 1, 0),
     minFanout: positive('minFanout', init.minFanout, 3, 0),
     maxFanout: positive('maxFanout', init.maxFanout, 10, 0),

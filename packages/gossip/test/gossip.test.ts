@@ -173,6 +173,22 @@ describe('anti-entropy hardening', () => {
     await gossip.close()
   })
 
+  it('counts a replayed nonce as misbehaviour only when configured to (stream transports)', async () => {
+    const frame = await syncFrame()
+    const lossy = await lonely()
+    const stream = await lonely({ misbehaviourReasons: ['malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'validator', 'replayed-nonce'] })
+    for (const node of [lossy, stream]) {
+      node.gossip.createTopic('t')
+      await node.wire.deliver(bob.did, frame)
+      await node.wire.deliver(bob.did, frame)
+      expect(node.gossip.stats().rejected['replayed-nonce']).toBe(1)
+    }
+    expect(lossy.gossip.misbehaviour(bob.did)).toBe(0)
+    expect(stream.gossip.misbehaviour(bob.did)).toBe(1)
+    await lossy.gossip.close()
+    await stream.gossip.close()
+  })
+
   it('remembers digest nonces across a restart (persisted peer state)', async () => {
     await withTempDir(async (dir) => {
       const path = join(dir, 'gossip.json')

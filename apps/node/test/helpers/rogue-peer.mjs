@@ -2,8 +2,9 @@
 // A misbehaving ICN peer with a real libp2p transport and real gossip:
 //   rogue-peer.mjs <node multiaddr> <node did> <tmp dir>
 // 1. publishes a valid payment on ledger:tx (it must be applied once),
-// 2. replays every frame it has sent so far (nothing may be applied twice),
-// 3. publishes a payment whose signature is forged (a flipped bit),
+// 2. with a 4th argument "replay": replays every frame it has sent so far (nothing may be
+//    applied twice; a replayed digest nonce gets it cut off); otherwise publishes a payment
+//    whose signature is forged (a flipped bit),
 // then prints "DISCONNECTED" once the node has cut it off (or "STILL-CONNECTED" after 10 s).
 // With a 4th argument "garbage" it instead sends one frame of random bytes.
 import { decodeEnvelope, encodeEnvelope, generateKeyPair, randomBytes } from '@icn/identity'
@@ -45,9 +46,16 @@ if (mode === 'garbage') {
   await gossip.publish('ledger:tx', honest.bytes)
   console.log(`HONEST ${honest.id}`)
   await sleep(2500)
-  for (const [peer, bytes] of sent.splice(0)) transport.send(peer, bytes)
-  console.log('REPLAYED')
-  await sleep(1000)
+  if (mode === 'replay') {
+    // Stop our own anti-entropy first, so only replayed frames reach the node.
+    await gossip.close()
+    for (const [peer, bytes] of sent.splice(0)) transport.send(peer, bytes)
+    console.log('REPLAYED')
+    console.log(await waitForDisconnect())
+    await ledger.close()
+    await transport.close()
+    process.exit(0)
+  }
   const second = await ledger.pay(keyPair, payee, 'ICN', 6n)
   const envelope = decodeEnvelope(second.bytes)
   const signature = Uint8Array.from(envelope.signature)
