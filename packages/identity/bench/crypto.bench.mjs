@@ -3,7 +3,7 @@
 // backends side by side, measured in the same run, plus blake3 and
 // canonical-encoding throughput. Run after `pnpm build`: `pnpm bench`.
 import * as nodeCrypto from 'node:crypto'
-import { blake3, createNodeBackend, encode, nobleBackend, signEnvelope, keyPairFromSeed, verifyEnvelope } from '../dist/index.js'
+import { blake3, createNodeBackend, decodeEnvelope, encode, encodeEnvelope, nobleBackend, signEnvelope, keyPairFromSeed, verifyEnvelope } from '../dist/index.js'
 
 const node = createNodeBackend(nodeCrypto)
 const seconds = Number(process.env.ICN_BENCH_SECONDS ?? 1)
@@ -51,3 +51,7 @@ const envVerify = rate(() => verifyEnvelope(env, 'icn/bench'))
 console.log(`\nblake3 (noble, 1 MiB): ${blake.toFixed(0)} MB/s`)
 console.log(`DAG-CBOR encode (small map): ${enc.toFixed(0)} ops/s`)
 console.log(`signEnvelope: ${envSign.toFixed(0)} ops/s, verifyEnvelope: ${envVerify.toFixed(0)} ops/s (active backend: node)`)
+const wire = encodeEnvelope(env)
+const envDecode = rate(() => decodeEnvelope(wire))
+const envReceive = rate(() => verifyEnvelope(decodeEnvelope(wire), 'icn/bench'))
+console.log(`decodeEnvelope: ${envDecode.toFixed(0)} ops/s, decode + verify (the receive path): ${envReceive.toFixed(0)} ops/s`)

@@ -1,5 +1,6 @@
 import { type Did, publicKeyFromDid } from './did.js'
 import { DAG_CBOR_CODE, cidOfBytes, decode, encode } from './encoding.js'
+import { utf8 } from './bytes.js'
 import { EnvelopeError, IdentityError, InvalidSignatureError } from './errors.js'
 import { type KeyPair, sign, verify } from './keys.js'
 import { checkFields } from './shape.js'
@@ -69,9 +70,33 @@ export function encodeEnvelope (envelope: SignedEnvelope): Uint8Array {
   return encode({ domain: envelope.domain, payload: envelope.payload, signer: envelope.signer, signature: envelope.signature })
 }
 
+// Canonical DAG-CBOR sorts map keys by length, then bytes, so an envelope map is
+// { domain, signer, payload, signature }: its signed body { domain, signer, payload }
+// is the same bytes with a 3-entry map header and without the final signature entry.
+const SIGNATURE_ENTRY_HEAD = Uint8Array.from([0x69, ...utf8('signature'), 0x58, 0x40])
+const SIGNATURE_ENTRY_LENGTH = SIGNATURE_ENTRY_HEAD.length + 64
+const MAP_OF_4 = 0xa4
+const MAP_OF_3 = 0xa3
+
 /**
- * Parses wire bytes into an envelope and recomputes its CID. Checks shape and
- * canonical form, not the signature: call `verifyEnvelope` for that.
+ * The signed body (`envelopeSigningBytes`) of canonical envelope wire bytes,
+ * sliced out instead of re-encoded. Throws `EnvelopeError` if the bytes do not
+ * have the canonical envelope layout.
+ */
+export function envelopeBodyFromBytes (bytes: Uint8Array): Uint8Array {
+  const tail = bytes.length - SIGNATURE_ENTRY_LENGTH
+  if (bytes[0] !== MAP_OF_4 || tail < 1 || !SIGNATURE_ENTRY_HEAD.every((b, i) => bytes[tail + i] === b)) {
+    throw new EnvelopeError('bytes do not have the canonical envelope layout')
+  }
+  const body = new Uint8Array(tail)
+  body.set(bytes.subarray(0, tail))
+  body[0] = MAP_OF_3
+  return body
+}
+
+/**
+ * Parses wire bytes into an envelope and derives its CID from the signed body.
+ * Checks shape and canonical form, not the signature: call `verifyEnvelope` for that.
  */
 export function decodeEnvelope (bytes: Uint8Array): SignedEnvelope {
   let value: unknown
@@ -85,6 +110,6 @@ export function decodeEnvelope (bytes: Uint8Array): SignedEnvelope {
   if (typeof signer !== 'string') throw new EnvelopeError('envelope signer must be a string')
   if (!(signature instanceof Uint8Array) || signature.length !== 64) throw new EnvelopeError('envelope signature must be 64 bytes')
   publicKeyFromDid(signer)
-  const body = envelopeSigningBytes(domain, payload, signer as Did)
+  const body = envelopeBodyFromBytes(bytes)
   return { domain, payload, signer: signer as Did, signature, cid: cidOfBytes(body, DAG_CBOR_CODE).toString() }
 }

@@ -22,7 +22,8 @@ export {
   isValidEnvelope,
   encodeEnvelope,
   decodeEnvelope,
-  envelopeSigningBytes
+  envelopeSigningBytes,
+  envelopeBodyFromBytes
 } from './envelope.js'
 export { type Clock, type CancelTimer, systemClock } from './clock.js'
 export { toJson, fromJson } from './json.js'

@@ -1,8 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  EnvelopeError, InvalidSignatureError, InvalidDidError, cidOf, decodeEnvelope, encode, encodeEnvelope, isValidEnvelope,
-  keyPairFromSeed, signEnvelope, verifyEnvelope
+  EnvelopeError, InvalidSignatureError, InvalidDidError, cidOf, envelopeBodyFromBytes, envelopeSigningBytes, decodeEnvelope, encode, encodeEnvelope, isValidEnvelope,
+  keyPairFromSeed, signEnvelope, toHex, verifyEnvelope
 } from '../src/index.js'
 
 const alice = keyPairFromSeed(new Uint8Array(32).fill(1))
@@ -56,5 +56,19 @@ describe('signed envelopes', () => {
     expect(() => decodeEnvelope(encode({ domain: 'x', payload: 1, signer: alice.did }))).toThrow('envelope has fields [domain,payload,signer], expected [domain,payload,signature,signer]')
     expect(() => decodeEnvelope(encode({ domain: 'x', payload: 1, signer: alice.did, signature: new Uint8Array(3) }))).toThrow('signature must be 64 bytes')
     expect(() => decodeEnvelope(Uint8Array.from([0xff]))).toThrow(EnvelopeError)
+  })
+})
+
+describe('envelopeBodyFromBytes', () => {
+  it('slices exactly the signed body out of canonical wire bytes, for any payload', () => {
+    fc.assert(fc.property(fc.jsonValue(), (payload) => {
+      const env = signEnvelope('icn/test', payload, alice)
+      expect(toHex(envelopeBodyFromBytes(encodeEnvelope(env)))).toBe(toHex(envelopeSigningBytes('icn/test', env.payload, alice.did)))
+    }), { numRuns: 200 })
+  })
+
+  it('refuses bytes without the envelope layout', () => {
+    expect(() => envelopeBodyFromBytes(encode({ a: 1 }))).toThrow(EnvelopeError)
+    expect(() => envelopeBodyFromBytes(new Uint8Array(0))).toThrow('canonical envelope layout')
   })
 })

@@ -1,5 +1,5 @@
 import {
-  type Did, type KeyPair, type SignedEnvelope, IdentityError, decode, encodeEnvelope, envelopeSigningBytes, isDid,
+  type Did, type KeyPair, type SignedEnvelope, IdentityError, decode, encodeEnvelope, envelopeBodyFromBytes, isDid,
   isPlainMap, publicKeyFromDid, sha256, signEnvelope, toHex, verify
 } from '@icn/identity'
 import { CURRENCY_PATTERN, LEDGER_DOMAIN, MAX_ACKS, MAX_AMOUNT, MAX_DELTAS, MAX_REFERENCE_LENGTH } from './constants.js'
@@ -147,23 +147,6 @@ export function entryPayload (entry: JournalEntry): Record<string, unknown> {
 }
 
 const ENVELOPE_KEYS = 'domain,payload,signature,signer'
-// Canonical DAG-CBOR sorts map keys by length, then bytes: an envelope is the map
-// { domain, signer, payload, signature } and its signed body { domain, signer, payload }
-// is the same bytes with a 3-entry map header and without the trailing signature entry.
-const SIGNATURE_TAIL = Uint8Array.from([0x69, ...Buffer.from('signature'), 0x58, 0x40])
-const SIGNATURE_ENTRY_LENGTH = SIGNATURE_TAIL.length + 64
-
-/** The signed body of canonical envelope bytes, by slicing when the layout is the expected one. */
-function signedBody (bytes: Uint8Array, payload: unknown, author: Did): Uint8Array {
-  const tail = bytes.length - SIGNATURE_ENTRY_LENGTH
-  if (bytes[0] === 0xa4 && tail > 1 && SIGNATURE_TAIL.every((b, i) => bytes[tail + i] === b)) {
-    const body = bytes.slice(0, tail)
-    body[0] = 0xa3
-    return body
-  }
-  return envelopeSigningBytes(LEDGER_DOMAIN, payload, author)
-}
-
 /** Checks a decoded envelope map and its payload; computes id and signed body once. */
 function fromWire (value: unknown, bytes: Uint8Array): SignedEntry {
   if (!isPlainMap(value) || Object.keys(value).sort().join(',') !== ENVELOPE_KEYS) {
@@ -174,7 +157,7 @@ function fromWire (value: unknown, bytes: Uint8Array): SignedEntry {
   if (!(signature instanceof Uint8Array) || signature.length !== 64) throw new MalformedEntryError('envelope signature must be 64 bytes')
   const entry = parseEntry(payload)
   if (entry.author !== signer) throw new MalformedEntryError('entry author is not the envelope signer')
-  return { id: toHex(sha256(bytes)), entry, bytes, signature, body: signedBody(bytes, payload, entry.author) }
+  return { id: toHex(sha256(bytes)), entry, bytes, signature, body: envelopeBodyFromBytes(bytes) }
 }
 
 /** Signs `entry` with `keyPair` (which must be the author's) through `signEnvelope` under `LEDGER_DOMAIN`. */
