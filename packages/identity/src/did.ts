@@ -33,8 +33,9 @@ export function didFromPublicKey (publicKey: Uint8Array): Did {
 }
 
 // Parsing a DID decompresses a curve point (the costliest step of verifying an
-// envelope), and the same few DIDs sign almost everything: keep recent ones.
-const PARSED_DID_LIMIT = 4096
+// envelope) and the DIDs a node sees repeat (a 10k-member trust graph fits):
+// keep recent ones, bounded (~10 MB at most).
+const PARSED_DID_LIMIT = 65_536
 const parsedDids = new Map<string, Uint8Array>()
 
 /**

@@ -132,22 +132,13 @@ export function createAttestation (keyPair: KeyPair, init: AttestationInit): Tru
   return signEnvelope(TRUST_ATTESTATION_DOMAIN, edge, keyPair)
 }
 
-/** Options of `verifyAttestation`. */
-export interface VerifyAttestationOptions {
-  /**
-   * DIDs already proven valid (e.g. present in the trust graph): the target's
-   * curve-point check, a noticeable share of verification, is skipped for them.
-   */
-  isKnownDid?: (did: string) => boolean
-}
-
 /**
  * Full check of a received attestation: envelope shape and domain, the edge's
  * fields (`validateEdge`), signer = source, then content id and signature.
  * Returns the attestation typed; throws a `TrustError` subclass, never an
  * identity error.
  */
-export function verifyAttestation (envelope: unknown, options: VerifyAttestationOptions = {}): TrustAttestation {
+export function verifyAttestation (envelope: unknown): TrustAttestation {
   if (typeof envelope !== 'object' || envelope === null) throw new InvalidAttestationError('attestation must be a signed envelope')
   const { domain, payload, signer, signature, cid } = envelope as Record<string, unknown>
   if (domain !== TRUST_ATTESTATION_DOMAIN) throw new InvalidAttestationError(`envelope domain '${String(domain).slice(0, 80)}' is not '${TRUST_ATTESTATION_DOMAIN}'`)
@@ -156,7 +147,7 @@ export function verifyAttestation (envelope: unknown, options: VerifyAttestation
   }
   // The source is parsed by signature verification below (signer = source).
   const edge = validateEdge(payload, { checkDids: false })
-  if (options.isKnownDid?.(edge.target) !== true && !isDid(edge.target)) throw new InvalidAttestationError(`target is not a did:icn DID: ${String(edge.target).slice(0, 80)}`)
+  if (!isDid(edge.target)) throw new InvalidAttestationError(`target is not a did:icn DID: ${String(edge.target).slice(0, 80)}`)
   if (signer !== edge.source) throw new BadSignatureError(`attestation signed by ${signer.slice(0, 80)}, not by its source ${edge.source}`)
   const attestation: TrustAttestation = { domain, payload: edge, signer: edge.source, signature, cid }
   try {

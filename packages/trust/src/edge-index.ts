@@ -69,14 +69,6 @@ export class EdgeIndex {
     if (sources?.size === 0) adjacency.in.delete(target)
   }
 
-  /** True when `did` is the source or target of a stored attestation in any graph (so it was validated). */
-  knows (did: string): boolean {
-    for (const adjacency of this.graphs.values()) {
-      if (adjacency.out.has(did) || adjacency.in.has(did)) return true
-    }
-    return false
-  }
-
   /** Current attestations from `source` in `graph`, keyed by target. */
   outgoing (graph: TrustGraphName, source: string): ReadonlyMap<string, TrustAttestation> | undefined {
     return this.adjacency(graph).out.get(source)

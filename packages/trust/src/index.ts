@@ -15,7 +15,7 @@ import { openTrustStore } from './store.js'
 import { type AttestOutcome, type TrustGraphSettings, type TrustNeighbour, TrustGraphHandle } from './trust-graph.js'
 
 export {
-  type TrustEdge, type TrustAttestation, type AttestationInit, type ValidateEdgeOptions, type VerifyAttestationOptions,
+  type TrustEdge, type TrustAttestation, type AttestationInit, type ValidateEdgeOptions,
   createAttestation, verifyAttestation, validateEdge, supersedes, isTrustGraphName
 } from './attestation.js'
 export {

@@ -65,7 +65,7 @@ export class TrustGraphHandle {
 
   async attest (attestation: unknown): Promise<AttestOutcome> {
     this.assertOpen()
-    const verified = verifyAttestation(attestation, { isKnownDid: (did) => this.index.knows(did) })
+    const verified = verifyAttestation(attestation)
     const { graph, source, target } = verified.payload
     const current = this.index.get(graph, source, target)
     if (current?.cid === verified.cid) return 'duplicate'
