@@ -128,12 +128,11 @@ export class LedgerHandle {
 
   /**
    * Applies many entries in ONE transaction. All are decoded first (a malformed
-   * one throws and nothing is written), signatures are checked in parallel.
+   * one throws and nothing is written) while their signatures are checked in parallel.
    */
   async applyBatch (inputs: ReadonlyArray<Uint8Array | SignedEnvelope>): Promise<ApplyOutcome[]> {
     this.open()
-    const signed = inputs.map((input) => decodeEntry(input))
-    const valid = await this.verifier.verifyAll(signed)
+    const { entries: signed, valid } = await this.verifier.decodeAndVerify(inputs, decodeEntry)
     this.open()
     return this.store.transaction(() => this.ingestAll(signed, valid))
   }

@@ -3,7 +3,7 @@ import { type SignedEntry, hasValidSignature } from './entry.js'
 
 /** Batches smaller than this are verified inline: posting to a worker costs more than it saves. */
 const MIN_PARALLEL = 64
-const CHUNK = 128
+const CHUNK = 32
 
 // The worker checks signatures with @icn/identity's own `verify` (same OpenSSL backend as the main thread).
 const WORKER_SOURCE = `
@@ -59,34 +59,68 @@ class VerifyWorker {
   }
 }
 
+/** Lets queued worker replies be handled between chunks of synchronous work. */
+const yieldToEventLoop = async (): Promise<void> => { await new Promise<void>((resolve) => { setImmediate(resolve) }) }
+
 /**
- * Verifies the signatures of a batch across `workers` threads plus the calling
- * thread. Workers start on the first large batch; with 0 workers, or if a
- * worker fails, everything is verified inline (same result, just slower).
+ * Decodes a batch and verifies its signatures across `workers` threads plus the
+ * calling thread. Decoding overlaps with verification: each decoded chunk goes
+ * to an idle worker at once (at most two chunks in flight per worker), and the
+ * calling thread verifies what is left once it has decoded everything. Workers
+ * start on the first batch of at least 64 entries; with 0 workers, or if a
+ * worker fails, everything is verified inline (same verdicts, just slower).
  */
 export class SignatureVerifier {
   private pool: VerifyWorker[] | undefined
 
   constructor (private readonly workers: number) {}
 
-  async verifyAll (entries: readonly SignedEntry[]): Promise<boolean[]> {
-    const pool = entries.length >= MIN_PARALLEL ? this.start() : []
-    if (pool.length === 0) return entries.map(hasValidSignature)
-    const results = new Array<boolean>(entries.length)
-    const posted: Array<Promise<void>> = []
-    const inline: Array<[number, number]> = []
-    for (let start = 0, k = 0; start < entries.length; start += CHUNK, k++) {
-      const end = Math.min(entries.length, start + CHUNK)
-      const worker = pool[k % (pool.length + 1)]
-      if (worker === undefined) { inline.push([start, end]); continue }
-      const chunk = entries.slice(start, end)
-      posted.push(worker.verify(chunk)
-        .catch(() => chunk.map(hasValidSignature))
-        .then((ok) => { ok.forEach((v, i) => { results[start + i] = v }) }))
+  /** Decodes every input (the first malformed one throws) and returns the entries with their signature verdicts. */
+  async decodeAndVerify<I> (inputs: readonly I[], decode: (input: I) => SignedEntry): Promise<{ entries: SignedEntry[], valid: boolean[] }> {
+    const pool = inputs.length >= MIN_PARALLEL ? this.start() : []
+    if (pool.length === 0) {
+      const entries = inputs.map(decode)
+      return { entries, valid: entries.map(hasValidSignature) }
     }
-    for (const [start, end] of inline) for (let i = start; i < end; i++) results[i] = hasValidSignature(entries[i] as SignedEntry)
-    await Promise.all(posted)
-    return results
+    const entries: SignedEntry[] = []
+    const valid = new Array<boolean>(inputs.length)
+    const inFlight = new Map<VerifyWorker, number>(pool.map((w) => [w, 0]))
+    const queued: Array<{ start: number, chunk: SignedEntry[] }> = []
+    const posted: Array<Promise<void>> = []
+    const dispatch = (): void => {
+      for (const worker of pool) {
+        while (queued.length > 0 && (inFlight.get(worker) ?? 0) < 2 && !worker.broken) {
+          const { start, chunk } = queued.shift() as { start: number, chunk: SignedEntry[] }
+          inFlight.set(worker, (inFlight.get(worker) ?? 0) + 1)
+          posted.push(worker.verify(chunk)
+            .catch(() => chunk.map(hasValidSignature))
+            .then((ok) => {
+              ok.forEach((v, i) => { valid[start + i] = v })
+              inFlight.set(worker, (inFlight.get(worker) ?? 1) - 1)
+              dispatch()
+            }))
+        }
+      }
+    }
+    try {
+      for (let start = 0; start < inputs.length; start += CHUNK) {
+        const chunk = inputs.slice(start, start + CHUNK).map(decode)
+        entries.push(...chunk)
+        queued.push({ start, chunk })
+        dispatch()
+        await yieldToEventLoop()
+      }
+      while (queued.length > 0) {
+        const { start, chunk } = queued.pop() as { start: number, chunk: SignedEntry[] }
+        chunk.forEach((e, i) => { valid[start + i] = hasValidSignature(e) })
+        await yieldToEventLoop()
+      }
+    } finally {
+      // Also on a decode error: nothing may be left running when the caller gets its answer.
+      queued.length = 0
+      await Promise.all(posted)
+    }
+    return { entries, valid }
   }
 
   async close (): Promise<void> {

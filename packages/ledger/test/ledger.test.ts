@@ -273,6 +273,9 @@ describe('remote entries', () => {
       const forged = encode({ ...decodeEnvelopeOf(entries[79] as Uint8Array), signature: new Uint8Array(64).fill(1) })
       const parallel = await openLedger({ path: `${dir}/parallel`, verifyWorkers: 1 })
       await parallel.setCreditLimit(alice.did, 'HOUR', 1_000_000n, 'bench')
+      // a malformed entry late in the batch, while earlier chunks are already on the worker: nothing is written
+      await expect(parallel.applyBatch([...entries.slice(0, 70), Uint8Array.of(1, 2, 3), ...entries.slice(70)])).rejects.toThrow(MalformedEntryError)
+      expect(parallel.entryCount()).toBe(0)
       const outcomes = await parallel.applyBatch([forged, ...entries])
       expect(outcomes[0]?.reason).toBe('invalid-signature')
       expect(outcomes.slice(1).every((o) => o.status === 'applied')).toBe(true)
