@@ -2,10 +2,14 @@
 // Prints: publish → deliver throughput on 2 and 20 nodes, reconciliation digest
 // size vs entry count, and time to converge after a partition heals.
 import { performance } from 'node:perf_hooks'
-import { keyPairFromSeed, sha256, utf8 } from '@icn/identity'
+import { keyPairFromSeed, setVerifiedSignatureCacheSize, sha256, utf8 } from '@icn/identity'
 import { SeededRng, SimNetwork } from '@icn/testkit'
 import { ManualClock } from '@icn/testkit'
 import { MIN_KEY, createEntry, createGossip, encodeMessage, openingRanges, reconcile } from '../dist/index.js'
+
+// Every simulated node lives in this one process: without this, a node would reuse the signature checks of
+// the nodes before it, which separate node processes cannot.
+setVerifiedSignatureCacheSize(0)
 
 const TOPIC = 'bench:topic'
 const key = (i) => { const s = new Uint8Array(32); new DataView(s.buffer).setUint32(0, i + 1); return keyPairFromSeed(s) }

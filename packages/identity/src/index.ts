@@ -12,7 +12,7 @@ export { type CryptoBackend, nobleBackend, blake3, isValidPublicKey } from './ba
 export { createNodeBackend } from './backend-node.js'
 export { cryptoBackend, sha256, randomBytes } from './crypto.js'
 export { toHex, fromHex, bytesEqual, compareBytes, concatBytes, utf8, fromUtf8 } from './bytes.js'
-export { type KeyPair, keyPairFromSeed, generateKeyPair, sign, verify, assertPublicKey } from './keys.js'
+export { type KeyPair, keyPairFromSeed, generateKeyPair, sign, verify, setVerifiedSignatureCacheSize, assertPublicKey } from './keys.js'
 export { type Did, didFromPublicKey, publicKeyFromDid, parseDid, isDid, toDidKey, fromDidKey } from './did.js'
 export { encode, decode, cidOf, cidOfBytes, parseCid, CID, DAG_CBOR_CODE, RAW_CODE } from './encoding.js'
 export {

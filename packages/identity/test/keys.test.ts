@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as nodeCrypto from 'node:crypto'
 import {
-  InvalidKeyError, createNodeBackend, cryptoBackend, fromHex, keyPairFromSeed, nobleBackend, sign, toHex, verify
+  InvalidKeyError, createNodeBackend, cryptoBackend, fromHex, keyPairFromSeed, nobleBackend, setVerifiedSignatureCacheSize, sign, toHex, verify
 } from '../src/index.js'
 
 const nodeBackend = createNodeBackend(nodeCrypto)
@@ -108,5 +108,31 @@ describe('key pairs', () => {
         expect(inSignature ? verify(target, message, kp.publicKey) : verify(sig, target, kp.publicKey)).toBe(false)
       }
     ), { numRuns: 200 })
+  })
+
+  it('a remembered valid signature never vouches for another key, or for its message changed in place', () => {
+    const [a, b] = [keyPairFromSeed(new Uint8Array(32).fill(7)), keyPairFromSeed(new Uint8Array(32).fill(8))]
+    const message = Uint8Array.from([1, 2, 3, 4])
+    const sig = sign(message, a)
+    expect(verify(sig, message, a.publicKey)).toBe(true)
+    expect(verify(sig, message, a.publicKey)).toBe(true) // answered from the recently-verified set
+    expect(verify(sig, message, b.publicKey)).toBe(false)
+    message[0] = 9
+    expect(verify(sig, message, a.publicKey)).toBe(false)
+    expect(verify(sig.subarray(0, 63), Uint8Array.from([1, 2, 3, 4]), a.publicKey)).toBe(false)
+  })
+
+  it('gives the same verdicts with the recently-verified set turned off, and refuses a bad size', () => {
+    const kp = keyPairFromSeed(new Uint8Array(32).fill(9))
+    const message = Uint8Array.from([5, 6])
+    const sig = sign(message, kp)
+    try {
+      setVerifiedSignatureCacheSize(0)
+      expect(verify(sig, message, kp.publicKey)).toBe(true)
+      expect(verify(sig, Uint8Array.from([5, 7]), kp.publicKey)).toBe(false)
+      expect(() => { setVerifiedSignatureCacheSize(-1) }).toThrow(RangeError)
+    } finally {
+      setVerifiedSignatureCacheSize(4096)
+    }
   })
 })
