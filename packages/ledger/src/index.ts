@@ -85,10 +85,9 @@ export interface LedgerInit {
   /** Validation hooks (charter rules) installed from the start. @default [] */
   hooks?: readonly ValidationHook[]
   /**
-   * Worker threads that verify the signatures of large `applyBatch` calls while the calling
-   * thread decodes (0 = verify inline). Started on the first batch of ≥ 64 entries; stopped by
-   * `close()`. One fewer than the machine's cores, at most 4: on the 2-core benchmark machine one
-   * worker lifts batched apply from about 60 % to about 90 % of the single-core verify rate.
+   * Worker threads that verify the signatures of large `applyBatch` calls while the calling thread
+   * decodes and applies the batch (0 = verify inline). Started on the first batch of ≥ 64 entries;
+   * stopped by `close()`. One fewer than the machine's cores, at most 4 (docs/ledger.md has figures).
    * @default min(4, availableParallelism() − 1)
    */
   verifyWorkers?: number

@@ -123,18 +123,22 @@ export class LedgerHandle {
   async applyEnvelope (input: Uint8Array | SignedEnvelope): Promise<ApplyOutcome> {
     this.open()
     const signed = decodeEntry(input)
-    return this.store.transaction(() => this.ingestAll([signed], [hasValidSignature(signed)]))[0] as ApplyOutcome
+    return this.store.transaction(() => this.ingestAll([signed], () => hasValidSignature(signed)))[0] as ApplyOutcome
   }
 
   /**
    * Applies many entries in ONE transaction. All are decoded first (a malformed
-   * one throws and nothing is written) while their signatures are checked in parallel.
+   * one throws and nothing is written); signatures are checked on worker threads
+   * meanwhile, and while the transaction applies the entries in order.
    */
   async applyBatch (inputs: ReadonlyArray<Uint8Array | SignedEnvelope>): Promise<ApplyOutcome[]> {
     this.open()
-    const { entries: signed, valid } = await this.verifier.decodeAndVerify(inputs, decodeEntry)
-    this.open()
-    return this.store.transaction(() => this.ingestAll(signed, valid))
+    const batch = this.verifier.prepare(inputs, decodeEntry)
+    try {
+      return this.store.transaction(() => this.ingestAll(batch.entries, batch.valid))
+    } finally {
+      batch.abandon()
+    }
   }
 
   /** Governance override of a member's credit limit (applies to entries judged from now on). */
@@ -241,21 +245,22 @@ export class LedgerHandle {
     if (this.closing !== undefined || this.store.isClosed) throw new LedgerClosedError()
   }
 
-  private ingestAll (entries: readonly SignedEntry[], validSignature: readonly boolean[]): ApplyOutcome[] {
+  /** `validSignature(i)` is asked only for entries that are not duplicates, in order. */
+  private ingestAll (entries: readonly SignedEntry[], validSignature: (i: number) => boolean): ApplyOutcome[] {
     return entries.map((signed, i) => {
       const ctx: TxnContext = { wake: [], released: [], local: false }
-      const outcome = this.ingest(signed, validSignature[i] === true, ctx)
+      const outcome = this.ingest(signed, () => validSignature(i), ctx)
       this.drain(ctx)
       return { ...outcome, released: ctx.released }
     })
   }
 
-  private ingest (signed: SignedEntry, validSignature: boolean, ctx: TxnContext): ApplyOutcome {
+  private ingest (signed: SignedEntry, validSignature: () => boolean, ctx: TxnContext): ApplyOutcome {
     const { id, entry } = signed
     if (this.store.hasEntry(id) || this.store.hasQuarantine(id) || this.store.getPending(entry.author, entry.seq, id)) {
       return { id, status: 'duplicate', released: [] }
     }
-    if (!validSignature) return this.reject(signed, 'invalid-signature', 'signature does not verify for the author', false, ctx)
+    if (!validSignature()) return this.reject(signed, 'invalid-signature', 'signature does not verify for the author', false, ctx)
     return this.place(signed, ctx)
   }
 

@@ -4,53 +4,51 @@ import { type SignedEntry, hasValidSignature } from './entry.js'
 /** Batches smaller than this are verified inline: posting to a worker costs more than it saves. */
 const MIN_PARALLEL = 64
 const CHUNK = 32
+/** How long the applying thread waits for a worker's verdict before checking the signature itself. */
+const WORKER_PATIENCE_MS = 2_000
+
+// Shared verdict board of one batch: slot 0 is the next chunk nobody has claimed yet; slot 1 + i is entry
+// i's verdict (0 pending, 1 valid, 2 invalid). Workers and the applying thread claim chunks in order with
+// compare-and-swap on slot 0, so every chunk is verified exactly once, by whoever gets to it first.
+const NEXT_CHUNK = 0
+const PENDING = 0
+const VALID = 1
+const INVALID = 2
+/** Written to NEXT_CHUNK when a batch is abandoned, so that workers skip the rest of it. */
+const ABANDONED = 0x3fffffff
 
 // The worker checks signatures with @icn/identity's own `verify` (same OpenSSL backend as the main thread).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
 import(workerData.identity).then(({ verify, publicKeyFromDid }) => {
-  parentPort.on('message', ({ id, items }) => {
-    const ok = items.map(([signature, body, author]) => {
-      try { return verify(signature, body, publicKeyFromDid(author)) } catch { return false }
+  parentPort.on('message', ({ board, chunk, start, items }) => {
+    const shared = new Int32Array(board)
+    if (Atomics.compareExchange(shared, ${NEXT_CHUNK}, chunk, chunk + 1) !== chunk) return
+    items.forEach(([signature, body, author], k) => {
+      let ok = false
+      try { ok = verify(signature, body, publicKeyFromDid(author)) } catch {}
+      Atomics.store(shared, 1 + start + k, ok ? ${VALID} : ${INVALID})
+      Atomics.notify(shared, 1 + start + k)
     })
-    parentPort.postMessage({ id, ok })
   })
 })`
 
-interface Job { resolve: (ok: boolean[]) => void, reject: (err: Error) => void }
-
-/** One verification thread; answers jobs in order. */
+/** One verification thread, fed every chunk of a batch; it verifies the chunks it manages to claim. */
 class VerifyWorker {
   private readonly worker: Worker
-  private readonly jobs = new Map<number, Job>()
-  private nextId = 0
-  private failure: Error | undefined
+  private failed = false
 
   constructor (identityUrl: string) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { identity: identityUrl } })
     this.worker.unref()
-    this.worker.on('message', ({ id, ok }: { id: number, ok: boolean[] }) => {
-      this.jobs.get(id)?.resolve(ok)
-      this.jobs.delete(id)
-    })
-    const fail = (err: Error): void => {
-      this.failure = err
-      for (const job of this.jobs.values()) job.reject(err)
-      this.jobs.clear()
-    }
-    this.worker.on('error', fail)
-    this.worker.on('exit', (code) => { fail(new Error(`verify worker exited (${code})`)) })
+    this.worker.on('error', () => { this.failed = true })
+    this.worker.on('exit', () => { this.failed = true })
   }
 
-  get broken (): boolean { return this.failure !== undefined }
+  get broken (): boolean { return this.failed }
 
-  async verify (entries: readonly SignedEntry[]): Promise<boolean[]> {
-    if (this.failure !== undefined) throw this.failure
-    const id = this.nextId++
-    return await new Promise<boolean[]>((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject })
-      this.worker.postMessage({ id, items: entries.map((e) => [e.signature, e.body, e.entry.author]) })
-    })
+  offer (board: SharedArrayBuffer, chunk: number, start: number, entries: readonly SignedEntry[]): void {
+    this.worker.postMessage({ board, chunk, start, items: entries.map((e) => [e.signature, e.body, e.entry.author]) })
   }
 
   async terminate (): Promise<void> {
@@ -59,68 +57,71 @@ class VerifyWorker {
   }
 }
 
-/** Lets queued worker replies be handled between chunks of synchronous work. */
-const yieldToEventLoop = async (): Promise<void> => { await new Promise<void>((resolve) => { setImmediate(resolve) }) }
+/** A decoded batch whose signature verdicts are produced in the background and read in order. */
+export interface VerifiedBatch {
+  readonly entries: readonly SignedEntry[]
+  /** Entry `i`'s verdict: waits for a worker that is checking it, or checks its chunk here if nobody has. */
+  valid(i: number): boolean
+  /** Tells the workers to skip whatever of this batch they have not started. */
+  abandon(): void
+}
 
 /**
- * Decodes a batch and verifies its signatures across `workers` threads plus the
- * calling thread. Decoding overlaps with verification: each decoded chunk goes
- * to an idle worker at once (at most two chunks in flight per worker), and the
- * calling thread verifies what is left once it has decoded everything. Workers
- * start on the first batch of at least 64 entries; with 0 workers, or if a
- * worker fails, everything is verified inline (same verdicts, just slower).
+ * Decodes batches and verifies their signatures on `workers` threads while the
+ * calling thread goes on — first decoding the rest of the batch, then applying
+ * it. Every decoded chunk is offered to every worker at once; the calling
+ * thread, applying entries in order, verifies itself any chunk no worker has
+ * started and waits for the others, so signature checks overlap with decoding
+ * and with the apply transaction. Workers start on the first batch of at least
+ * 64 entries; with 0 workers, or if they fail, everything is verified inline
+ * (same verdicts, just slower).
  */
 export class SignatureVerifier {
   private pool: VerifyWorker[] | undefined
 
   constructor (private readonly workers: number) {}
 
-  /** Decodes every input (the first malformed one throws) and returns the entries with their signature verdicts. */
-  async decodeAndVerify<I> (inputs: readonly I[], decode: (input: I) => SignedEntry): Promise<{ entries: SignedEntry[], valid: boolean[] }> {
+  /** Decodes every input (the first malformed one throws, after abandoning what was offered) and starts verifying. */
+  prepare<I> (inputs: readonly I[], decode: (input: I) => SignedEntry): VerifiedBatch {
     const pool = inputs.length >= MIN_PARALLEL ? this.start() : []
     if (pool.length === 0) {
       const entries = inputs.map(decode)
-      return { entries, valid: entries.map(hasValidSignature) }
+      return { entries, valid: (i) => hasValidSignature(entries[i] as SignedEntry), abandon: () => {} }
     }
+    const board = new SharedArrayBuffer(4 * (1 + inputs.length))
+    const shared = new Int32Array(board)
+    const abandon = (): void => { Atomics.store(shared, NEXT_CHUNK, ABANDONED) }
     const entries: SignedEntry[] = []
-    const valid = new Array<boolean>(inputs.length)
-    const inFlight = new Map<VerifyWorker, number>(pool.map((w) => [w, 0]))
-    const queued: Array<{ start: number, chunk: SignedEntry[] }> = []
-    const posted: Array<Promise<void>> = []
-    const dispatch = (): void => {
-      for (const worker of pool) {
-        while (queued.length > 0 && (inFlight.get(worker) ?? 0) < 2 && !worker.broken) {
-          const { start, chunk } = queued.shift() as { start: number, chunk: SignedEntry[] }
-          inFlight.set(worker, (inFlight.get(worker) ?? 0) + 1)
-          posted.push(worker.verify(chunk)
-            .catch(() => chunk.map(hasValidSignature))
-            .then((ok) => {
-              ok.forEach((v, i) => { valid[start + i] = v })
-              inFlight.set(worker, (inFlight.get(worker) ?? 1) - 1)
-              dispatch()
-            }))
+    try {
+      for (let start = 0, chunk = 0; start < inputs.length; start += CHUNK, chunk++) {
+        const decoded = inputs.slice(start, start + CHUNK).map(decode)
+        entries.push(...decoded)
+        for (const worker of pool) worker.offer(board, chunk, start, decoded)
+      }
+    } catch (err) {
+      abandon()
+      throw err
+    }
+    const verifyHere = (chunk: number): void => {
+      for (let i = chunk * CHUNK; i < Math.min(entries.length, (chunk + 1) * CHUNK); i++) {
+        if (Atomics.load(shared, 1 + i) === PENDING) Atomics.store(shared, 1 + i, hasValidSignature(entries[i] as SignedEntry) ? VALID : INVALID)
+      }
+    }
+    const valid = (i: number): boolean => {
+      const chunk = Math.floor(i / CHUNK)
+      // Claim unclaimed chunks in order up to this entry's (earlier ones are only unclaimed when every entry in
+      // them was skipped as a duplicate); once someone else holds this entry's chunk, wait for its verdict.
+      while (Atomics.load(shared, 1 + i) === PENDING) {
+        const next = Atomics.load(shared, NEXT_CHUNK)
+        if (next > chunk) {
+          if (Atomics.wait(shared, 1 + i, PENDING, WORKER_PATIENCE_MS) === 'timed-out') verifyHere(chunk) // its worker died or stalls
+        } else if (Atomics.compareExchange(shared, NEXT_CHUNK, next, next + 1) === next) {
+          verifyHere(next)
         }
       }
+      return Atomics.load(shared, 1 + i) === VALID
     }
-    try {
-      for (let start = 0; start < inputs.length; start += CHUNK) {
-        const chunk = inputs.slice(start, start + CHUNK).map(decode)
-        entries.push(...chunk)
-        queued.push({ start, chunk })
-        dispatch()
-        await yieldToEventLoop()
-      }
-      while (queued.length > 0) {
-        const { start, chunk } = queued.pop() as { start: number, chunk: SignedEntry[] }
-        chunk.forEach((e, i) => { valid[start + i] = hasValidSignature(e) })
-        await yieldToEventLoop()
-      }
-    } finally {
-      // Also on a decode error: nothing may be left running when the caller gets its answer.
-      queued.length = 0
-      await Promise.all(posted)
-    }
-    return { entries, valid }
+    return { entries, valid, abandon }
   }
 
   async close (): Promise<void> {

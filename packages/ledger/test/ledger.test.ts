@@ -280,6 +280,12 @@ describe('remote entries', () => {
       expect(outcomes[0]?.reason).toBe('invalid-signature')
       expect(outcomes.slice(1).every((o) => o.status === 'applied')).toBe(true)
       expect(parallel.stateRoot()).toBe(source.stateRoot())
+      // leading chunks of duplicates (never verified), then new entries claimed past them
+      const more: Uint8Array[] = []
+      for (let i = 0; i < 40; i++) more.push((await source.pay(alice, bob.did, 'HOUR', 1n)).bytes)
+      const again = await parallel.applyBatch([...entries, ...more])
+      expect(again.map((o) => o.status)).toEqual([...entries.map(() => 'duplicate'), ...more.map(() => 'applied')])
+      expect(parallel.stateRoot()).toBe(source.stateRoot())
       await parallel.close()
       await source.close()
       await expect(openLedger({ path: `${dir}/x`, verifyWorkers: -1 })).rejects.toThrow(InvalidArgumentError)
