@@ -74,18 +74,22 @@ common(program.command('run'), 'info')
       ...(opts.snapshotEvery !== undefined ? { snapshotEveryMs: opts.snapshotEvery * 1000 } : {})
     })
     const logger = createLogger(config.logLevel, {}, 1)
-    const { startNode } = await loadNodeModule()
-    const node = await startNode({ logger }, config)
-    await new Promise<void>((resolveSignal) => {
-      const onSignal = (signal: string): void => {
-        logger.info({ signal }, 'stopping')
-        resolveSignal()
-      }
-      process.once('SIGINT', onSignal)
-      process.once('SIGTERM', onSignal)
-    })
-    await node.stop()
-    logger.info('node stopped')
+    // Listen before starting: a signal that arrives while the node starts (or right after
+    // it logs 'node ready') must still stop it cleanly instead of killing the process.
+    let onSignal: (signal: NodeJS.Signals) => void = () => {}
+    const stopRequested = new Promise<NodeJS.Signals>((resolveSignal) => { onSignal = resolveSignal })
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    try {
+      const { startNode } = await loadNodeModule()
+      const node = await startNode({ logger }, config)
+      logger.info({ signal: await stopRequested }, 'stopping')
+      await node.stop()
+      logger.info('node stopped')
+    } finally {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
   })
 
 common(program.command('status'))

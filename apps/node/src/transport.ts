@@ -127,14 +127,15 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private readonly streams = new Map<string, PeerStream>()
   private readonly handlers = new Set<FrameHandler>()
   private readonly targets = new Map<string, DialTarget>()
-  private readonly waiters = new Set<{ did: string, resolve: () => void }>()
+  private readonly waiters = new Set<{ did: string, resolve: () => void, reject: (err: Error) => void }>()
   private readonly opening = new Set<string>()
   private readonly tasks = new Set<Promise<void>>()
   private heartbeat: CancelTimer | undefined
   private closed = false
   /** DIDs refused until a clock time (`block`); consulted by the libp2p connection gater. */
   readonly blockedUntil: Map<string, number>
-  private readonly unblockTimers = new Set<CancelTimer>()
+  /** One-shot timers (unblock, stream-open retry, `waitForPeer` deadlines); `close()` cancels those still pending. */
+  private readonly timers = new Set<CancelTimer>()
 
   constructor (
     private readonly node: Libp2p,
@@ -205,10 +206,15 @@ class Libp2pTransportImpl implements Libp2pTransport {
   }
 
   async waitForPeer (did: string, timeoutMs = 10_000): Promise<void> {
+    if (this.closed) throw new TransportClosedError()
     if (this.streams.has(did)) return
     await new Promise<void>((resolve, reject) => {
-      const waiter = { did, resolve: () => { cancel(); resolve() } }
-      const cancel = this.clock.setTimeout(() => {
+      const waiter = {
+        did,
+        resolve: () => { cancel(); resolve() },
+        reject: (err: Error) => { cancel(); reject(err) }
+      }
+      const cancel = this.later(() => {
         this.waiters.delete(waiter)
         reject(new Error(`no ICN stream to ${did} after ${timeoutMs} ms`))
       }, timeoutMs)
@@ -228,28 +234,45 @@ class Libp2pTransportImpl implements Libp2pTransport {
   }
 
   async block (did: string, ms: number): Promise<void> {
+    if (this.closed) throw new TransportClosedError()
     this.blockedUntil.set(did, this.clock.now() + ms)
     await this.disconnect(did, `link blocked for ${ms} ms`)
-    const cancel = this.clock.setTimeout(() => {
-      this.unblockTimers.delete(cancel)
+    this.later(() => {
       this.blockedUntil.delete(did)
       for (const target of this.targets.values()) {
         if (target.did === did) { target.timer?.(); target.timer = undefined; target.attempt = 0; this.dial(target) }
       }
     }, ms)
-    this.unblockTimers.add(cancel)
   }
 
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
     this.heartbeat?.()
-    for (const cancel of this.unblockTimers) cancel()
+    for (const cancel of this.timers) cancel()
+    this.timers.clear()
+    for (const waiter of this.waiters) waiter.reject(new TransportClosedError())
+    this.waiters.clear()
     for (const target of this.targets.values()) target.timer?.()
     for (const entry of this.streams.values()) entry.stream.abort(new Error('transport closing'))
     this.streams.clear()
     await this.node.stop()
     await Promise.allSettled([...this.tasks])
+  }
+
+  /** A one-shot clock timer that `close()` cancels if it has not fired; returns its cancel function. */
+  private later (fn: () => void, ms: number): CancelTimer {
+    if (this.closed) return () => {}
+    const cancel = this.clock.setTimeout(() => {
+      this.timers.delete(cancel)
+      fn()
+    }, ms)
+    const cancelTracked = (): void => {
+      this.timers.delete(cancel)
+      cancel()
+    }
+    this.timers.add(cancel)
+    return cancelTracked
   }
 
   private track (task: Promise<void>): void {
@@ -327,7 +350,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
       } catch (err) {
         this.logger.debug({ peer: did, err: (err as Error).message }, 'opening ICN stream failed')
         if (!this.closed && this.node.getConnections(peerId).length > 0) {
-          this.clock.setTimeout(() => { if (!this.streams.has(did)) this.onConnect(peerId) }, this.settings.redialMinMs)
+          this.later(() => { if (!this.streams.has(did)) this.onConnect(peerId) }, this.settings.redialMinMs)
         }
       } finally {
         this.opening.delete(did)
@@ -393,6 +416,33 @@ class Libp2pTransportImpl implements Libp2pTransport {
   }
 }
 
+/** What `cancelPendingAddressUpdate` needs of libp2p's components; the rest is read structurally. */
+interface AddressManagerHolder { addressManager: object }
+
+/**
+ * A libp2p service whose only job is a clean stop. libp2p 3.3's `AddressManager`
+ * debounces its peer-store address write by 1 s (`@libp2p/utils` `debounce`) and
+ * is not a `Startable`, so nothing cancels it: closing the TCP listeners during
+ * `node.stop()` emits `transport:close`, which re-arms that timer, and the process
+ * then lingers ~1 s after every service has stopped. `afterStop` runs once every
+ * libp2p component (the transport manager included) has stopped and cancels the
+ * pending write through the debounce's own `stop()`; a stopped node has no
+ * addresses to record. If a libp2p upgrade changes that shape, this logs a warning
+ * (and the node's clean-exit test fails) instead of breaking the stop.
+ */
+function cancelPendingAddressUpdate (logger: Logger): (components: AddressManagerHolder) => { start: () => void, stop: () => void, afterStop: () => void } {
+  return (components) => ({
+    start: () => {},
+    stop: () => {},
+    afterStop: () => {
+      const update: unknown = Reflect.get(components.addressManager, '_updatePeerStoreAddresses')
+      const stop: unknown = typeof update === 'function' ? Reflect.get(update, 'stop') : undefined
+      if (typeof stop === 'function') stop.call(update)
+      else logger.warn('libp2p AddressManager has no cancellable address update; the process may exit up to 1 s after stop')
+    }
+  })
+}
+
 /** Starts libp2p (TCP, noise, yamux, identify) with the node's own ed25519 key and the ICN stream protocol. */
 export async function createLibp2pTransport (components: Libp2pTransportComponents, init: Libp2pTransportInit = {}): Promise<Libp2pTransport> {
   const privateKey = await generateKeyPairFromSeed('Ed25519', components.keyPair.seed)
@@ -413,7 +463,7 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { identify: identify() }
+    services: { identify: identify(), cleanStop: cancelPendingAddressUpdate(components.logger) }
   })
   const transport = new Libp2pTransportImpl(node, components.keyPair, components.logger, clock, {
     maxFrameBytes: init.maxFrameBytes ?? 4 * 1024 * 1024,
