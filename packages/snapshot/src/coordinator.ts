@@ -6,7 +6,8 @@ import type {
   InitiateSnapshot, ReceivedMessage, SignedInitiation, SnapshotAck, SnapshotComplete, SnapshotMessage, StateChunk,
   VerificationResult, VerifySnapshot
 } from './messages.js'
-import { ChunkAssembler, type ParticipantState, chunkPayload, packState, unpackState } from './transfer.js'
+import { StateServer } from './serving.js'
+import { ChunkAssembler, type ParticipantState, unpackState } from './transfer.js'
 
 /** A snapshot this node took part in and saw complete. */
 export interface CompletedSnapshot {
@@ -79,6 +80,9 @@ interface ActiveSnapshot {
 
 interface PendingFetch { readonly deadline: number, assembler?: ChunkAssembler }
 
+/** A peer's state fetched here, and when (kept for reuse at least `stateTransferWindow`). */
+interface FetchedState { readonly state: ParticipantState, readonly at: number }
+
 interface RecomputeJob {
   readonly snapshotId: string
   /** Who asked: a peer (answered with `VerificationResult`) or this node. */
@@ -140,7 +144,9 @@ export class SnapshotCoordinator {
   private readonly finished = new Map<string, 'completed' | 'failed'>()
   private readonly completed = new Map<string, CompletedSnapshot>()
   private readonly fetches = new Map<string, PendingFetch>()
-  private readonly fetchedStates = new Map<string, ParticipantState>()
+  /** In fetch order (a key is fetched again only after it left), so the oldest comes first. */
+  private readonly fetchedStates = new Map<string, FetchedState>()
+  private readonly serving: StateServer
   private readonly jobs: RecomputeJob[] = []
   private readonly verifications = new Map<string, VerificationRun>()
   private sequence = 0
@@ -150,6 +156,7 @@ export class SnapshotCoordinator {
     this.self = self
     this.config = config
     this.trustOf = trustOf
+    this.serving = new StateServer(config)
   }
 
   /**
@@ -193,7 +200,7 @@ export class SnapshotCoordinator {
       case 'SnapshotComplete':
         return this.onComplete(from, message, now)
       case 'RequestState':
-        return this.onRequestState(from, message.snapshotId)
+        return this.onRequestState(from, message.snapshotId, now)
       case 'StateChunk':
         return this.onChunk(from, message, now)
       case 'VerifySnapshot':
@@ -247,7 +254,7 @@ export class SnapshotCoordinator {
     }
     const key = fetchKey(snapshotId, peer)
     const cached = this.fetchedStates.get(key)
-    if (cached !== undefined) return [{ kind: 'fetched', snapshotId, peer, state: cached, reason: '' }]
+    if (cached !== undefined) return [{ kind: 'fetched', snapshotId, peer, state: cached.state, reason: '' }]
     if (this.fetches.has(key)) return []
     this.fetches.set(key, { deadline: now + this.config.snapshotTimeout })
     return [{ kind: 'send', to: peer, message: { type: 'RequestState', snapshotId, requester: this.self } }]
@@ -285,6 +292,15 @@ export class SnapshotCoordinator {
   /** Ids of snapshots in progress here. */
   activeIds (): string[] {
     return [...this.active.keys()]
+  }
+
+  /**
+   * What serving state transfers holds (for tests and monitoring): snapshots
+   * whose chunked payload is cached (least recently served first) and
+   * snapshots with a per-peer transfer budget in use.
+   */
+  servingIds (): { payloads: string[], budgets: string[] } {
+    return { payloads: this.serving.cachedIds(), budgets: this.serving.budgetIds() }
   }
 
   /** The earliest time at which `tick` has work to do, if any. */
@@ -461,6 +477,7 @@ export class SnapshotCoordinator {
 
   private fail (snapshotId: string, reason: string): Effect[] {
     if (!this.active.delete(snapshotId)) return []
+    this.serving.forget(snapshotId)
     this.markFinished(snapshotId, 'failed')
     this.counters.failed++
     this.counters.active = this.active.size
@@ -475,7 +492,11 @@ export class SnapshotCoordinator {
   private remember (record: CompletedSnapshot): void {
     this.completed.delete(record.snapshotId)
     this.completed.set(record.snapshotId, record)
-    while (this.completed.size > this.config.keepCompleted) this.completed.delete(this.completed.keys().next().value as string)
+    while (this.completed.size > this.config.keepCompleted) {
+      const oldest = this.completed.keys().next().value as string
+      this.completed.delete(oldest)
+      this.serving.forget(oldest)
+    }
   }
 
   /**
@@ -514,12 +535,14 @@ export class SnapshotCoordinator {
     return this.completed.get(snapshotId)?.participants ?? this.active.get(snapshotId)?.initiation.participants
   }
 
-  private onRequestState (from: string, snapshotId: string): Effect[] {
+  /** Serves this node's own state: participants only, within the per-peer budget (`RateLimitedError`), from the payload cache. */
+  private onRequestState (from: string, snapshotId: string, now: number): Effect[] {
     const participants = this.participantsOf(snapshotId)
     const state = this.ownState(snapshotId)
     if (participants === undefined || state === undefined) throw new ProtocolViolationError(`no recorded state for snapshot ${snapshotId}`)
     if (!participants.includes(from)) throw new ProtocolViolationError(`${from} is not a participant of ${snapshotId}`)
-    const { totalSize, payloadHash, chunks } = chunkPayload(packState(state), this.config.chunkSize, this.config.compressionLevel)
+    this.serving.admit(from, snapshotId, now)
+    const { totalSize, payloadHash, chunks } = this.serving.payload(snapshotId, state)
     return chunks.map((data, chunkIndex): Effect => ({
       kind: 'send',
       to: from,
@@ -544,10 +567,24 @@ export class SnapshotCoordinator {
     }
     this.fetches.delete(key)
     // Kept whether or not this node has seen the snapshot complete.
-    this.fetchedStates.set(key, state)
-    // A reuse cache only (jobs hold their own references): keep it as small as the completed set.
-    while (this.fetchedStates.size > this.config.keepCompleted) this.fetchedStates.delete(this.fetchedStates.keys().next().value as string)
+    this.keepFetched(key, state, now)
     return [{ kind: 'fetched', snapshotId: chunk.snapshotId, peer: from, state, reason: '' }, ...this.feedJobs(chunk.snapshotId, from, state, undefined, now)]
+  }
+
+  /**
+   * A reuse cache (jobs hold their own references), as small as the completed
+   * set — except that a state stays at least `stateTransferWindow` after it
+   * was fetched, so this node never asks a peer for the same state twice
+   * within the window the peer's transfer budget counts (a verification over
+   * more participants than `keepCompleted`, with the requests of n verifiers
+   * arriving at different times, would otherwise refetch and be refused).
+   */
+  private keepFetched (key: string, state: ParticipantState, now: number): void {
+    this.fetchedStates.set(key, { state, at: now })
+    for (const [oldest, { at }] of this.fetchedStates) {
+      if (this.fetchedStates.size <= this.config.keepCompleted || at + this.config.stateTransferWindow > now) break
+      this.fetchedStates.delete(oldest)
+    }
   }
 
   private fetchFailed (snapshotId: string, peer: string, reason: string, now: number): Effect[] {
@@ -583,7 +620,7 @@ export class SnapshotCoordinator {
       const cached = this.fetchedStates.get(key)
       if (cached !== undefined) {
         job.waiting.delete(peer)
-        job.states.set(peer, cached)
+        job.states.set(peer, cached.state)
       } else if (!this.fetches.has(key)) {
         this.fetches.set(key, { deadline: now + this.config.snapshotTimeout })
         effects.push({ kind: 'send', to: peer, message: { type: 'RequestState', snapshotId: record.snapshotId, requester: this.self } })

@@ -47,8 +47,27 @@ export class InvalidMessageError extends SnapshotError {
 
 /** A well-formed message that the protocol forbids here (wrong sender, not a participant, untrusted initiator, …). */
 export class ProtocolViolationError extends SnapshotError {
-  override readonly name = 'ProtocolViolationError'
+  override readonly name: string = 'ProtocolViolationError'
   constructor (message: string) { super('PROTOCOL_VIOLATION', message) }
+}
+
+/**
+ * A peer asked for a snapshot's state more than `maxStateTransfers` times
+ * within `stateTransferWindow`: refused, nothing sent. An honest requester
+ * never does this (it keeps what it fetched and retries only after a timeout).
+ */
+export class RateLimitedError extends ProtocolViolationError {
+  override readonly name = 'RateLimitedError'
+  readonly peer: string
+  readonly snapshotId: string
+  /** When (this node's clock) the peer's next request would be served. */
+  readonly retryAt: number
+  constructor (peer: string, snapshotId: string, transfers: number, window: number, retryAt: number) {
+    super(`RequestState from ${peer} for ${snapshotId} refused: ${transfers} transfers within ${window} ms, next at ${retryAt}`)
+    this.peer = peer
+    this.snapshotId = snapshotId
+    this.retryAt = retryAt
+  }
 }
 
 /** State larger than `maxSnapshotSize` (local state, channel recording or a transfer). */

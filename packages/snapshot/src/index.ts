@@ -14,7 +14,7 @@
 export { type SnapshotConfig, DEFAULT_CONFIG, resolveConfig } from './config.js'
 export {
   type SnapshotErrorCode, SnapshotError, InvalidConfigError, InsufficientParticipantsError, InvalidMessageError,
-  ProtocolViolationError, SnapshotTooLargeError, SnapshotNotFoundError, CorruptSnapshotError, UnknownProviderError, SnapshotClosedError
+  ProtocolViolationError, RateLimitedError, SnapshotTooLargeError, SnapshotNotFoundError, CorruptSnapshotError, UnknownProviderError, SnapshotClosedError
 } from './errors.js'
 export {
   type SnapshotLeaf, type InclusionProof, type ProofStep, leafHash, nodeHash, merkleRoot, sortLeaves, proveInclusion, verifyInclusion
