@@ -4,9 +4,13 @@
 // Runs the built package (dist/): `pnpm --filter @icn/snapshot build` first.
 import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import { blake3, encode, keyPairFromSeed, sha256 } from '@icn/identity'
+import { blake3, encode, keyPairFromSeed, setVerifiedSignatureCacheSize, sha256 } from '@icn/identity'
 import { ManualClock, SeededRng, SimNetwork, flushMicrotasks } from '@icn/testkit'
 import { createSnapshotNode, encodeMessage, merkleRoot } from '../dist/index.js'
+
+// Every simulated participant lives in this one process: without this, a node would reuse the signature checks
+// of the nodes before it, which separate node processes cannot.
+setVerifiedSignatureCacheSize(0)
 
 const MB = 1024 * 1024
 const large = process.env.ICN_BENCH_LARGE === '1'
