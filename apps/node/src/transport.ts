@@ -15,6 +15,9 @@ import type { Logger } from './logger.js'
 /** The ICN protocol: one long-lived, length-prefixed stream per peer pair. */
 export const GOSSIP_PROTOCOL = '/icn/gossip/1.0.0'
 
+/** How long a hang-up waits for a graceful close before aborting the connection (libp2p's own default). */
+const HANG_UP_TIMEOUT_MS = 1000
+
 type StreamHandler = Parameters<Libp2p['handle']>[1]
 type Stream = Parameters<StreamHandler>[0]
 type Connection = Parameters<StreamHandler>[1]
@@ -132,6 +135,8 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private readonly tasks = new Set<Promise<void>>()
   private heartbeat: CancelTimer | undefined
   private closed = false
+  /** Aborted by `close()`: a hang-up still waiting for a graceful close then aborts its connection at once. */
+  private readonly shutdown = new AbortController()
   /** DIDs refused until a clock time (`block`); consulted by the libp2p connection gater. */
   readonly blockedUntil: Map<string, number>
   /** One-shot timers (unblock, stream-open retry, `waitForPeer` deadlines); `close()` cancels those still pending. */
@@ -230,7 +235,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
       entry.stream.abort(new Error(reason))
     }
     const peerId = entry?.peerId ?? peerIdFromString(peerIdOfDid(did))
-    await this.node.hangUp(peerId).catch(() => {})
+    await this.hangUp(peerId)
   }
 
   async block (did: string, ms: number): Promise<void> {
@@ -256,8 +261,20 @@ class Libp2pTransportImpl implements Libp2pTransport {
     for (const target of this.targets.values()) target.timer?.()
     for (const entry of this.streams.values()) entry.stream.abort(new Error('transport closing'))
     this.streams.clear()
+    this.shutdown.abort(new TransportClosedError())
     await this.node.stop()
     await Promise.allSettled([...this.tasks])
+  }
+
+  /**
+   * Closes every connection to `peerId`. libp2p's graceful close waits up to its
+   * close timeout, an `AbortSignal.timeout` that does not keep the process alive:
+   * a hang-up still pending when `close()` runs would never settle (and the
+   * process would end with that close unfinished), so `close()` aborts it instead.
+   */
+  private async hangUp (peerId: PeerId): Promise<void> {
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(HANG_UP_TIMEOUT_MS)])
+    await this.node.hangUp(peerId, { signal }).catch(() => {})
   }
 
   /** A one-shot clock timer that `close()` cancels if it has not fired; returns its cancel function. */
@@ -324,7 +341,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     const did = didOfPeerId(peerId)
     if (did === undefined) {
       this.stats.protocolViolations++
-      void this.node.hangUp(peerId).catch(() => {})
+      this.track(this.hangUp(peerId))
       return
     }
     // Exactly one side opens the stream, so a pair never ends up with two: the smaller DID.
