@@ -7,28 +7,26 @@ const CHUNK = 32
 /** How long the applying thread waits for a worker's verdict before checking the signature itself. */
 const WORKER_PATIENCE_MS = 2_000
 
-// Shared verdict board of one batch: slot 0 is the next chunk nobody has claimed yet; slot 1 + i is entry
-// i's verdict (0 pending, 1 valid, 2 invalid). Workers and the applying thread claim chunks in order with
-// compare-and-swap on slot 0, so every chunk is verified exactly once, by whoever gets to it first.
-const NEXT_CHUNK = 0
+// Shared verdict board of one batch of n entries in c chunks: slots 0 … c−1 are claim flags (0 free, 1 taken),
+// slot c + i is entry i's verdict (0 pending, 1 valid, 2 invalid). Workers claim chunks front to back, the
+// applying thread claims the chunk it needs next or, while a worker holds that one, steals from the back:
+// compare-and-swap on the flag makes every chunk verified exactly once, by whoever gets to it first.
 const PENDING = 0
 const VALID = 1
 const INVALID = 2
-/** Written to NEXT_CHUNK when a batch is abandoned, so that workers skip the rest of it. */
-const ABANDONED = 0x3fffffff
 
 // The worker checks signatures with @icn/identity's own `verify` (same OpenSSL backend as the main thread).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
 import(workerData.identity).then(({ verify, publicKeyFromDid }) => {
-  parentPort.on('message', ({ board, chunk, start, items }) => {
+  parentPort.on('message', ({ board, chunk, verdictSlot, items }) => {
     const shared = new Int32Array(board)
-    if (Atomics.compareExchange(shared, ${NEXT_CHUNK}, chunk, chunk + 1) !== chunk) return
+    if (Atomics.compareExchange(shared, chunk, 0, 1) !== 0) return
     items.forEach(([signature, body, author], k) => {
       let ok = false
       try { ok = verify(signature, body, publicKeyFromDid(author)) } catch {}
-      Atomics.store(shared, 1 + start + k, ok ? ${VALID} : ${INVALID})
-      Atomics.notify(shared, 1 + start + k)
+      Atomics.store(shared, verdictSlot + k, ok ? ${VALID} : ${INVALID})
+      Atomics.notify(shared, verdictSlot + k)
     })
   })
 })`
@@ -47,8 +45,8 @@ class VerifyWorker {
 
   get broken (): boolean { return this.failed }
 
-  offer (board: SharedArrayBuffer, chunk: number, start: number, entries: readonly SignedEntry[]): void {
-    this.worker.postMessage({ board, chunk, start, items: entries.map((e) => [e.signature, e.body, e.entry.author]) })
+  offer (board: SharedArrayBuffer, chunk: number, verdictSlot: number, entries: readonly SignedEntry[]): void {
+    this.worker.postMessage({ board, chunk, verdictSlot, items: entries.map((e) => [e.signature, e.body, e.entry.author]) })
   }
 
   async terminate (): Promise<void> {
@@ -69,12 +67,13 @@ export interface VerifiedBatch {
 /**
  * Decodes batches and verifies their signatures on `workers` threads while the
  * calling thread goes on — first decoding the rest of the batch, then applying
- * it. Every decoded chunk is offered to every worker at once; the calling
- * thread, applying entries in order, verifies itself any chunk no worker has
- * started and waits for the others, so signature checks overlap with decoding
- * and with the apply transaction. Workers start on the first batch of at least
- * 64 entries; with 0 workers, or if they fail, everything is verified inline
- * (same verdicts, just slower).
+ * it. Every decoded chunk is offered to every worker at once (they take them
+ * front to back); the calling thread, applying entries in order, verifies a
+ * chunk itself when no worker has started it, and while a worker holds the
+ * chunk it needs it verifies the last unclaimed chunk instead of idling. So
+ * signature checks overlap with decoding and with the apply transaction.
+ * Workers start on the first batch of at least 64 entries; with 0 workers, or
+ * if they fail, everything is verified inline (same verdicts, just slower).
  */
 export class SignatureVerifier {
   private pool: VerifyWorker[] | undefined
@@ -88,38 +87,45 @@ export class SignatureVerifier {
       const entries = inputs.map(decode)
       return { entries, valid: (i) => hasValidSignature(entries[i] as SignedEntry), abandon: () => {} }
     }
-    const board = new SharedArrayBuffer(4 * (1 + inputs.length))
+    const chunks = Math.ceil(inputs.length / CHUNK)
+    const board = new SharedArrayBuffer(4 * (chunks + inputs.length))
     const shared = new Int32Array(board)
-    const abandon = (): void => { Atomics.store(shared, NEXT_CHUNK, ABANDONED) }
+    const abandon = (): void => { for (let c = 0; c < chunks; c++) Atomics.store(shared, c, 1) }
     const entries: SignedEntry[] = []
     try {
       for (let start = 0, chunk = 0; start < inputs.length; start += CHUNK, chunk++) {
         const decoded = inputs.slice(start, start + CHUNK).map(decode)
         entries.push(...decoded)
-        for (const worker of pool) worker.offer(board, chunk, start, decoded)
+        for (const worker of pool) worker.offer(board, chunk, chunks + start, decoded)
       }
     } catch (err) {
       abandon()
       throw err
     }
+    const claim = (chunk: number): boolean => Atomics.compareExchange(shared, chunk, 0, 1) === 0
     const verifyHere = (chunk: number): void => {
       for (let i = chunk * CHUNK; i < Math.min(entries.length, (chunk + 1) * CHUNK); i++) {
-        if (Atomics.load(shared, 1 + i) === PENDING) Atomics.store(shared, 1 + i, hasValidSignature(entries[i] as SignedEntry) ? VALID : INVALID)
+        if (Atomics.load(shared, chunks + i) === PENDING) Atomics.store(shared, chunks + i, hasValidSignature(entries[i] as SignedEntry) ? VALID : INVALID)
       }
     }
+    let back = chunks - 1
     const valid = (i: number): boolean => {
       const chunk = Math.floor(i / CHUNK)
-      // Claim unclaimed chunks in order up to this entry's (earlier ones are only unclaimed when every entry in
-      // them was skipped as a duplicate); once someone else holds this entry's chunk, wait for its verdict.
-      while (Atomics.load(shared, 1 + i) === PENDING) {
-        const next = Atomics.load(shared, NEXT_CHUNK)
-        if (next > chunk) {
-          if (Atomics.wait(shared, 1 + i, PENDING, WORKER_PATIENCE_MS) === 'timed-out') verifyHere(chunk) // its worker died or stalls
-        } else if (Atomics.compareExchange(shared, NEXT_CHUNK, next, next + 1) === next) {
-          verifyHere(next)
+      const slot = chunks + i
+      while (Atomics.load(shared, slot) === PENDING) {
+        if (claim(chunk)) {
+          verifyHere(chunk)
+          continue
+        }
+        // A worker holds this chunk: verify the last chunk nobody has claimed meanwhile, else wait.
+        while (back > chunk && !claim(back)) back--
+        if (back > chunk) {
+          verifyHere(back--)
+        } else if (Atomics.wait(shared, slot, PENDING, WORKER_PATIENCE_MS) === 'timed-out') {
+          verifyHere(chunk) // its worker died or stalls: check here (same verdicts)
         }
       }
-      return Atomics.load(shared, 1 + i) === VALID
+      return Atomics.load(shared, slot) === VALID
     }
     return { entries, valid, abandon }
   }
