@@ -2,7 +2,7 @@
 import { resolve } from 'node:path'
 import { toJson } from '@icn/identity'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { connectApi } from './client.js'
+import { ApiCallError, connectApi } from './client.js'
 import { LOG_LEVELS, type LogLevel, loadConfig } from './config.js'
 import { initDataDir } from './data-dir.js'
 import { createLogger } from './logger.js'
@@ -168,7 +168,7 @@ common(program.command('vote'))
     await withApi(opts, async (api) => await api.post('/votes', { proposal: opts.proposal, choice: opts.choice }))
   })
 
-const snapshotCommand = program.command('snapshot').description('distributed snapshots: take, list, verify')
+const snapshotCommand = program.command('snapshot').description('distributed snapshots: take, list, verify, restore')
 common(snapshotCommand.command('take'))
   .description('take a distributed snapshot with every connected peer (waits for completion)')
   .action(async (opts: CommonOptions) => {
@@ -186,6 +186,14 @@ common(snapshotCommand.command('verify'))
     await withApi(opts, async (api) => await api.post(`/snapshots/${encodeURIComponent(id)}/verify`))
   })
 
+common(snapshotCommand.command('restore'))
+  .description('replace this node\'s trust, ledger, governance and gossip state with what it recorded in a completed snapshot; prints what was restored (peers still send entries newer than the snapshot again)')
+  .argument('<id>', 'snapshot id (see `snapshot list`)')
+  .action(async (id: string, opts: CommonOptions) => {
+    process.stderr.write(`restoring this node's state from snapshot ${id}…\n`)
+    await withApi(opts, async (api) => await api.post(`/snapshots/${encodeURIComponent(id)}/restore`))
+  })
+
 program.command('demo')
   .description('start N real node processes on loopback, run a scenario (trust, payments, a proposal, snapshots) and print a summary')
   .option('--nodes <n>', 'number of node processes (3-20)', positiveInteger, 3)
@@ -200,6 +208,8 @@ try {
   await program.parseAsync()
 } catch (err) {
   const error = err as Error & { code?: unknown }
-  process.stderr.write(`icn-node: ${error.message}${typeof error.code === 'string' ? ` (${error.code})` : ''}\n`)
+  // An API error's message already carries the node's status and code ("404 NOT_FOUND: …").
+  const code = error instanceof ApiCallError || typeof error.code !== 'string' ? '' : ` (${error.code})`
+  process.stderr.write(`icn-node: ${error.message}${code}\n`)
   process.exitCode = 1
 }

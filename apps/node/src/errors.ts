@@ -61,11 +61,21 @@ export class TransportClosedError extends NodeError {
 
 /** An HTTP API error with its status: malformed body (400), missing token (401), unknown route (404), … */
 export class ApiError extends NodeError {
-  override readonly name = 'ApiError'
+  override readonly name: string = 'ApiError'
   readonly status: number
   constructor (status: number, code: 'BAD_REQUEST' | 'UNAUTHORIZED' | 'NOT_FOUND', message: string) {
     super(code, message)
     this.status = status
+  }
+}
+
+/** `snapshot restore|verify <id>` with an id this node holds no completed snapshot under (404). */
+export class UnknownSnapshotError extends ApiError {
+  override readonly name = 'UnknownSnapshotError'
+  readonly snapshotId: string
+  constructor (snapshotId: string) {
+    super(404, 'NOT_FOUND', `no completed snapshot ${snapshotId} on this node (\`icn-node snapshot list\` shows the ones it holds)`)
+    this.snapshotId = snapshotId
   }
 }
 

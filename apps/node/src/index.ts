@@ -29,4 +29,5 @@ export { type ApiClient, type RuntimeInfo, ApiCallError, connectApi, readRuntime
 export { TOPICS, bridgeLedger, bridgeTrust, bridgeGovernance, bridgeGovernanceEffects, snapshotMessaging } from './bridges.js'
 export { charterPath, loadCharter, writeCharterFile } from './charter.js'
 export { DEFAULT_CURRENCY, nodeRoutes } from './routes.js'
+export { type LocalStateSummary, type RestoreReport, restoreSnapshot } from './restore.js'
 export { type DemoOptions, type DemoResult, runDemo } from './demo.js'

@@ -5,7 +5,7 @@ import { type Governance, openGovernance } from '@icn/governance'
 import { type CancelTimer, type Clock, type Did, type KeyPair, systemClock } from '@icn/identity'
 import { writeFileAtomic } from '@icn/identity/fs'
 import { type Ledger, openLedger } from '@icn/ledger'
-import { type SnapshotNode, type SnapshotStats, type SnapshotStore, createSnapshotNode, openSnapshotStore } from '@icn/snapshot'
+import { type SnapshotNode, type SnapshotStats, type SnapshotStore, type StateProvider, createSnapshotNode, openSnapshotStore } from '@icn/snapshot'
 import { type TrustGraph, type TrustGraphName, openTrustGraph } from '@icn/trust'
 import { type ApiServer, startApiServer } from './api.js'
 import { TOPICS, bridgeGovernance, bridgeGovernanceEffects, bridgeLedger, bridgeTrust, snapshotMessaging } from './bridges.js'
@@ -57,6 +57,8 @@ export interface NodeServices {
   readonly gossip: Gossip
   readonly snapshot: SnapshotNode
   readonly snapshotStore: SnapshotStore
+  /** What a distributed snapshot records of this node and `restore` replaces: trust, ledger, governance, gossip. */
+  readonly stateProviders: readonly StateProvider[]
 }
 
 /** A running node. */
@@ -172,18 +174,19 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     return { value, stop: async () => { await value.close() } }
   })
 
+  const stateProviders: StateProvider[] = [
+    { name: 'trust', exportState: async () => await trust.exportState(), restoreState: async (s) => { await trust.restoreState(s) } },
+    { name: 'ledger', exportState: async () => await ledger.exportState(), restoreState: async (s) => { await ledger.restoreState(s) } },
+    { name: 'governance', exportState: async () => await governance.exportState(), restoreState: async (s) => { await governance.restoreState(s) } },
+    { name: 'gossip', exportState: async () => await gossip.exportState(), restoreState: async (s) => { await gossip.restoreState(s) } }
+  ]
   const snapshot = await supervisor.start('snapshot', async () => {
     const value = createSnapshotNode({
       keyPair,
       transport: snapshotMessaging(gossip, transport),
       trustOf: trustOf(TRUST_GRAPH_OF.snapshot),
       clock,
-      providers: [
-        { name: 'trust', exportState: async () => await trust.exportState(), restoreState: async (s) => { await trust.restoreState(s) } },
-        { name: 'ledger', exportState: async () => await ledger.exportState(), restoreState: async (s) => { await ledger.restoreState(s) } },
-        { name: 'governance', exportState: async () => await governance.exportState(), restoreState: async (s) => { await governance.restoreState(s) } },
-        { name: 'gossip', exportState: async () => await gossip.exportState(), restoreState: async (s) => { await gossip.restoreState(s) } }
-      ],
+      providers: stateProviders,
       store: snapshotStore
     }, { snapshotTimeout: config.snapshotTimeoutMs })
     // Chandy–Lamport channel recording: every frame from a peer, before gossip processes it.
@@ -225,7 +228,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     })
   }
 
-  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore }
+  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, stateProviders }
   const status = (): NodeStatus => ({
     did: self,
     peerId: transport.peerId,

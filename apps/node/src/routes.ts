@@ -3,8 +3,9 @@ import { type Did, encodeEnvelope, isDid, toHex } from '@icn/identity'
 import { createAttestation, isTrustGraphName, type TrustGraphName } from '@icn/trust'
 import { type ApiRoute, optionalString, requireAmount, requireNumber, requireString } from './api.js'
 import { TOPICS } from './bridges.js'
-import { ApiError } from './errors.js'
+import { ApiError, UnknownSnapshotError } from './errors.js'
 import type { NodeServices, NodeStatus } from './node.js'
+import { restoreSnapshot } from './restore.js'
 
 /** Default currency of `pay` and `balance`. */
 export const DEFAULT_CURRENCY = 'ICN'
@@ -157,7 +158,7 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
       }
     },
 
-    // Snapshots: take (coordinated by this node, over every connected peer), list, verify across participants.
+    // Snapshots: take (coordinated by this node, over every connected peer), list, verify across participants, restore locally.
     {
       method: 'POST',
       path: '/snapshots',
@@ -180,7 +181,7 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
       handler: async ({ params }) => {
         const id = params.id!
         if (snapshot.getCompleted(id) === undefined && !(await snapshotStore.list()).some((s) => s.snapshotId === id)) {
-          throw new ApiError(404, 'NOT_FOUND', `no completed snapshot ${id}`)
+          throw new UnknownSnapshotError(id)
         }
         const report = await snapshot.verify(id)
         return {
@@ -190,6 +191,7 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
           results: report.results.map((r) => ({ verifier: r.verifier, valid: r.valid, computedRoot: r.computedRoot === undefined ? null : hex(r.computedRoot), reason: r.reason }))
         }
       }
-    }
+    },
+    { method: 'POST', path: '/snapshots/:id/restore', handler: async ({ params }) => await restoreSnapshot(node, params.id!) }
   ]
 }

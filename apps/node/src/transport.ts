@@ -93,6 +93,13 @@ export interface Libp2pTransport extends MessageTransport {
   disconnect(did: string, reason: string): Promise<void>
   /** Cuts the link to `did` and refuses it (dials both ways) for `ms`; afterwards redials heal it. */
   block(did: string, ms: number): Promise<void>
+  /**
+   * Runs `task` while no frame is delivered: waits until the handlers of frames
+   * being delivered have returned, then holds every further frame (it waits in its
+   * peer stream, order kept) until `task` settles. Nothing received can interleave
+   * with `task` (e.g. a restore). Calls run one at a time.
+   */
+  withDeliveryPaused<T>(task: () => Promise<T>): Promise<T>
   close(): Promise<void>
 }
 
@@ -137,6 +144,11 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private closed = false
   /** Aborted by `close()`: a hang-up still waiting for a graceful close then aborts its connection at once. */
   private readonly shutdown = new AbortController()
+  /** Set while `withDeliveryPaused` runs (or waits to run); settles when it ends. */
+  private paused: Promise<void> | undefined
+  /** Frames whose handlers are running, and who waits for that count to reach 0. */
+  private delivering = 0
+  private onDelivered: (() => void) | undefined
   /** DIDs refused until a clock time (`block`); consulted by the libp2p connection gater. */
   readonly blockedUntil: Map<string, number>
   /** One-shot timers (unblock, stream-open retry, `waitForPeer` deadlines); `close()` cancels those still pending. */
@@ -248,6 +260,19 @@ class Libp2pTransportImpl implements Libp2pTransport {
         if (target.did === did) { target.timer?.(); target.timer = undefined; target.attempt = 0; this.dial(target) }
       }
     }, ms)
+  }
+
+  async withDeliveryPaused<T>(task: () => Promise<T>): Promise<T> {
+    while (this.paused !== undefined) await this.paused
+    let resume = (): void => {}
+    this.paused = new Promise<void>((resolve) => { resume = resolve })
+    try {
+      if (this.delivering > 0) await new Promise<void>((resolve) => { this.onDelivered = resolve })
+      return await task()
+    } finally {
+      this.paused = undefined
+      resume()
+    }
   }
 
   async close (): Promise<void> {
@@ -408,11 +433,21 @@ class Libp2pTransportImpl implements Libp2pTransport {
         if (frame.byteLength === 0) continue
         this.stats.framesReceived++
         const bytes = frame.subarray()
-        for (const handler of [...this.handlers]) {
-          try {
-            await handler(entry.did, bytes)
-          } catch (err) {
-            this.logger.warn({ peer: entry.did, err: (err as Error).message }, 'frame handler failed')
+        while (this.paused !== undefined) await this.paused
+        this.delivering++
+        try {
+          for (const handler of [...this.handlers]) {
+            try {
+              await handler(entry.did, bytes)
+            } catch (err) {
+              this.logger.warn({ peer: entry.did, err: (err as Error).message }, 'frame handler failed')
+            }
+          }
+        } finally {
+          this.delivering--
+          if (this.delivering === 0 && this.onDelivered !== undefined) {
+            this.onDelivered()
+            this.onDelivered = undefined
           }
         }
       }

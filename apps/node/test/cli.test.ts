@@ -23,7 +23,7 @@ describe('icn-node init', () => {
   })
 
   it('prints help for every command', async () => {
-    for (const command of ['init', 'run', 'status', 'peers', 'pay', 'balance', 'trust', 'propose', 'vote', 'snapshot take', 'snapshot list', 'snapshot verify']) {
+    for (const command of ['init', 'run', 'status', 'peers', 'pay', 'balance', 'trust', 'propose', 'vote', 'snapshot take', 'snapshot list', 'snapshot verify', 'snapshot restore']) {
       const help = await cli([...command.split(' '), '--help'])
       expect(help).toContain(`Usage: icn-node ${command} [options]`)
       expect(help).toContain('--data-dir <dir>')
