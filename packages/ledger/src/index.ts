@@ -34,7 +34,11 @@ export { type ApplyOutcome, type ApplyStatus, type EntryDraft, type EntryRecord,
 export interface Ledger {
   /** Directory of the LMDB environment. */
   readonly path: string
-  /** Builds the author's next entry (seq, prev, acks, timestamp), signs it and applies it in one transaction. Throws `EntryRejectedError` if a rule fails (nothing written). */
+  /**
+   * Builds the author's next entry (seq, prev, acks, timestamp), signs it and applies it in one transaction. Throws
+   * `EntryRejectedError` if a rule fails (nothing written) — reason `fork` while a restore has moved the author's
+   * chain below entries this ledger held before, until those entries arrive again.
+   */
   createEntry(keyPair: KeyPair, draft: EntryDraft): Promise<EntryRecord>
   /** A two-delta payment from `keyPair`'s DID to `to`. */
   pay(keyPair: KeyPair, to: Did, currency: string, amount: bigint, reference?: string): Promise<EntryRecord>

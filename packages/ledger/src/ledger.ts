@@ -86,6 +86,11 @@ export class LedgerHandle {
     const author = keyPair.did
     const signed = this.store.transaction(() => {
       const chain = this.store.getChain(author)
+      const floor = this.store.getFloor(author)
+      if (floor !== undefined && (chain?.seq ?? 0) < floor) {
+        throw new EntryRejectedError('fork', `this ledger held ${author}'s entry ${floor} before a restore moved the chain back to ${chain?.seq ?? 0}: ` +
+          `a new entry now would fork the chain; wait until entries up to ${floor} arrive again`)
+      }
       const acks = this.store.unackedIds(author, MAX_ACKS)
       const payload = entryPayload({
         author,
@@ -316,6 +321,8 @@ export class LedgerHandle {
   }
 
   private advanceChain (entry: JournalEntry, id: string, applied: number): void {
+    const floor = this.store.getFloor(entry.author)
+    if (floor !== undefined && entry.seq >= floor) this.store.removeFloor(entry.author)
     this.store.putSlot(entry.author, entry.seq, id)
     this.store.putChain(entry.author, { seq: entry.seq, head: id, applied })
   }

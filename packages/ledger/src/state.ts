@@ -191,7 +191,13 @@ export function deriveLedgerState (bytes: Uint8Array): DerivedState {
 
 /** Replaces the store's whole content with `state` (call inside one transaction). */
 export function writeLedgerState (store: LedgerStore, state: DerivedState): void {
+  // Chains the restore moves back keep a floor: this ledger has held (and its author may have signed and
+  // sent) entries up to there, so authoring at those slots again would fork the chain.
+  const floors = new Map<Did, number>()
+  for (const { author, seq } of store.floors()) floors.set(author, seq)
+  for (const { author, record } of store.chains()) floors.set(author, Math.max(floors.get(author) ?? 0, record.seq))
   store.clearAll()
+  for (const [author, seq] of floors) if (seq > (state.chains.get(author)?.seq ?? 0)) store.putFloor(author, seq)
   for (const e of state.entries) {
     store.putEntry(e.id, e.bytes)
     for (const account of new Set(e.entry.deltas.map((d) => d.account))) store.putHistory(account, e.entry.timestamp, e.id)

@@ -95,9 +95,9 @@ function parseChain (value: Uint8Array): ChainRecord {
   return { seq: Number(seq), applied: Number(applied), head }
 }
 
-const DB_NAMES = ['entries', 'slots', 'chains', 'credit', 'balances', 'unacked', 'pending', 'waits', 'quarantine', 'forks', 'overrides', 'history'] as const
+const DB_NAMES = ['entries', 'slots', 'chains', 'credit', 'balances', 'unacked', 'pending', 'waits', 'quarantine', 'forks', 'overrides', 'history', 'floors'] as const
 type DbName = typeof DB_NAMES[number]
-const SPARSE_TABLES: readonly DbName[] = ['pending', 'waits', 'quarantine', 'overrides']
+const SPARSE_TABLES: readonly DbName[] = ['pending', 'waits', 'quarantine', 'overrides', 'floors']
 
 /**
  * The LMDB storage adapter: one environment per directory, one key range of one
@@ -335,6 +335,28 @@ export class LedgerStore {
       const [, ts, id] = k.split(SEP) as [string, string, string]
       return { timestamp: Number(ts), id }
     })
+  }
+
+  // floors: author → the highest chain slot this ledger held before a restore moved the chain back
+  // (local safety, not part of the exported state: a new entry at or below it would fork the chain)
+  getFloor (author: Did): number | undefined {
+    if (!this.hasRows('floors')) return undefined
+    const v = this.dbs.floors.get(author)
+    return v === undefined ? undefined : Number(fromText(v))
+  }
+
+  putFloor (author: Did, seq: number): void {
+    this.knownEmpty.delete('floors')
+    this.dbs.floors.putSync(author, text(String(seq)))
+  }
+
+  removeFloor (author: Did): void {
+    this.recheck.add('floors')
+    this.dbs.floors.removeSync(author)
+  }
+
+  floors (): Array<{ author: Did, seq: number }> {
+    return [...this.dbs.floors.getRange()].map(({ key: author, value }) => ({ author: author as Did, seq: Number(fromText(value)) }))
   }
 
   private hasRows (name: DbName): boolean {

@@ -30,6 +30,7 @@ test('L1: every table written through LedgerStore survives close and reopen', as
       store.putWait('bafyreiawaited', b.did)
       store.putFork(e2.id, { author: a.did, seq: 1, first: e1.bytes, second: e2.bytes })
       store.putOverride({ account: a.did, currency: 'HOUR', limit: 777n, reference: 'decision-9' })
+      store.putFloor(b.did, 12)
     })
     await store.close()
 
@@ -57,6 +58,9 @@ test('L1: every table written through LedgerStore survives close and reopen', as
     expect(reopened.takeWaiters('bafyreiawaited')).toEqual([b.did])
     expect(reopened.forks()).toEqual([{ author: a.did, seq: 1, first: e1.bytes, second: e2.bytes }])
     expect(reopened.overrides()).toEqual([{ account: a.did, currency: 'HOUR', limit: 777n, reference: 'decision-9' }])
+    expect(reopened.getFloor(b.did)).toBe(12)
+    expect(reopened.getFloor(a.did)).toBeUndefined()
+    expect(reopened.floors()).toEqual([{ author: b.did, seq: 12 }])
     await reopened.close()
   })
 })

@@ -340,6 +340,32 @@ describe('queries and state', () => {
     })
   })
 
+  test('after a restore moved its chain back, an author cannot fork it; its own later entries bring it back', async () => {
+    await withTempDir(async (dir) => {
+      const ledger = await openLedger({ path: `${dir}/a`, clock: new ManualClock() })
+      await ledger.pay(alice, bob.did, 'HOUR', 1n)
+      const snapshot = await ledger.exportState()
+      const later = [await ledger.pay(alice, bob.did, 'HOUR', 2n), await ledger.pay(alice, bob.did, 'HOUR', 3n)]
+      await ledger.restoreState(snapshot)
+      expect(ledger.chainHead(alice.did)?.seq).toBe(1)
+      const refused = ledger.pay(alice, bob.did, 'HOUR', 4n)
+      await expect(refused).rejects.toThrow(EntryRejectedError)
+      await expect(refused).rejects.toThrow(`this ledger held ${alice.did}'s entry 3 before a restore moved the chain back to 1: ` +
+        'a new entry now would fork the chain; wait until entries up to 3 arrive again')
+      expect(ledger.entryCount()).toBe(1)
+      await ledger.pay(bob, alice.did, 'HOUR', 1n) // other authors are not held back
+      // the floor survives a restart, and the entries coming back (as peers resend them) lift it
+      await ledger.close()
+      const reopened = await openLedger({ path: `${dir}/a`, clock: new ManualClock() })
+      await expect(reopened.pay(alice, bob.did, 'HOUR', 4n)).rejects.toThrow(EntryRejectedError)
+      expect((await reopened.applyBatch(later.map((e) => e.bytes))).map((o) => o.status)).toEqual(['applied', 'applied'])
+      const next = await reopened.pay(alice, bob.did, 'HOUR', 4n)
+      expect(next.entry.seq).toBe(4)
+      expect(next.entry.prev).toBe(later[1]?.id)
+      await reopened.close()
+    })
+  })
+
   test('restore refuses bad state with a typed error and changes nothing', async () => {
     await withLedgers(async (source, target) => {
       await source.pay(alice, bob.did, 'HOUR', 10n)
