@@ -9,7 +9,7 @@ import { type MeshNode, cli, ledgerOf, startMesh, startMeshNode } from './helper
 
 type BalanceRow = { account: string, currency: string, balance: bigint }
 
-const ownChainWarning = "this node's own ledger chain went back from seq 2 to 1: until peers send its later entries back, a payment from this node would reuse seq 2 and fork its chain"
+const ownChainWarning = "this node's own ledger chain went back from seq 2 to 1: payments from this node are refused until peers send its entries up to seq 2 back (a new entry would fork its chain)"
 const unknownMessage = 'no completed snapshot no-such-snapshot on this node (`icn-node snapshot list` shows the ones it holds)'
 const badIdMessage = "'bad id' is not a snapshot id (1-128 characters of A-Z, a-z, 0-9, _ and -)"
 
@@ -106,6 +106,13 @@ describe('icn-node snapshot restore', () => {
           warnings: alone.before.ledger.ownChainSeq === 2 ? [ownChainWarning] : []
         })
         expect(await a.api.get('/balances')).toEqual(recordedBalances)
+        expect(await ledgerOf(a)).toEqual(recordedLedger)
+        // A signed and sent its entry 2 before: a payment now would fork its chain, so it is refused and nothing changes
+        expect(await apiFailure(a.api.post('/pay', { to: b.did, amount: '1' }))).toEqual({
+          status: 422,
+          code: 'ENTRY_REJECTED',
+          message: `422 ENTRY_REJECTED: this ledger held ${a.did}'s entry 2 before a restore moved the chain back to 1: a new entry now would fork the chain; wait until entries up to 2 arrive again`
+        })
         expect(await ledgerOf(a)).toEqual(recordedLedger)
 
         // An unknown id and a malformed one: typed 404 / 400, exit code 1 with the reason, nothing changed.
