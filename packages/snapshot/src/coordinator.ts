@@ -6,7 +6,7 @@ import type {
   InitiateSnapshot, ReceivedMessage, SignedInitiation, SnapshotAck, SnapshotComplete, SnapshotMessage, StateChunk,
   VerificationResult, VerifySnapshot
 } from './messages.js'
-import { StateServer } from './serving.js'
+import { SlidingBudget, StateServer } from './serving.js'
 import { ChunkAssembler, type ParticipantState, unpackState } from './transfer.js'
 
 /** A snapshot this node took part in and saw complete. */
@@ -147,6 +147,8 @@ export class SnapshotCoordinator {
   /** In fetch order (a key is fetched again only after it left), so the oldest comes first. */
   private readonly fetchedStates = new Map<string, FetchedState>()
   private readonly serving: StateServer
+  /** VerifySnapshot makes this node re-hash every state (and maybe fetch some): budgeted like RequestState. */
+  private readonly verifyBudget: SlidingBudget
   private readonly jobs: RecomputeJob[] = []
   private readonly verifications = new Map<string, VerificationRun>()
   private sequence = 0
@@ -157,6 +159,7 @@ export class SnapshotCoordinator {
     this.config = config
     this.trustOf = trustOf
     this.serving = new StateServer(config)
+    this.verifyBudget = new SlidingBudget('VerifySnapshot', config)
   }
 
   /**
@@ -299,8 +302,8 @@ export class SnapshotCoordinator {
    * whose chunked payload is cached (least recently served first) and
    * snapshots with a per-peer transfer budget in use.
    */
-  servingIds (): { payloads: string[], budgets: string[] } {
-    return { payloads: this.serving.cachedIds(), budgets: this.serving.budgetIds() }
+  servingIds (): { payloads: string[], budgets: string[], verifyBudgets: string[] } {
+    return { payloads: this.serving.cachedIds(), budgets: this.serving.budgetIds(), verifyBudgets: this.verifyBudget.ids() }
   }
 
   /** The earliest time at which `tick` has work to do, if any. */
@@ -496,6 +499,7 @@ export class SnapshotCoordinator {
       const oldest = this.completed.keys().next().value as string
       this.completed.delete(oldest)
       this.serving.forget(oldest)
+      this.verifyBudget.forget(oldest)
     }
   }
 
@@ -601,6 +605,9 @@ export class SnapshotCoordinator {
       return [{ kind: 'send', to: from, message: { type: 'VerificationResult', snapshotId: request.snapshotId, verifier: this.self, valid: false, computedRoot: zero, reason: 'snapshot not completed here' } }]
     }
     if (!record.participants.includes(from)) throw new ProtocolViolationError(`${from} is not a participant of ${request.snapshotId}`)
+    // A repeat while this node is still recomputing for the same requester gets that one answer.
+    if (this.jobs.some((job) => job.snapshotId === request.snapshotId && job.requester === from)) return []
+    this.verifyBudget.admit(from, request.snapshotId, now)
     return this.startRecompute(record, from, request.expectedRoot, now)
   }
 

@@ -62,8 +62,8 @@ export class RateLimitedError extends ProtocolViolationError {
   readonly snapshotId: string
   /** When (this node's clock) the peer's next request would be served. */
   readonly retryAt: number
-  constructor (peer: string, snapshotId: string, transfers: number, window: number, retryAt: number) {
-    super(`RequestState from ${peer} for ${snapshotId} refused: ${transfers} transfers within ${window} ms, next at ${retryAt}`)
+  constructor (peer: string, snapshotId: string, transfers: number, window: number, retryAt: number, request: 'RequestState' | 'VerifySnapshot' = 'RequestState') {
+    super(`${request} from ${peer} for ${snapshotId} refused: ${transfers} ${request === 'RequestState' ? 'transfers' : 'verifications'} within ${window} ms, next at ${retryAt}`)
     this.peer = peer
     this.snapshotId = snapshotId
     this.retryAt = retryAt

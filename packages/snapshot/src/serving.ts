@@ -5,6 +5,41 @@ import { type ChunkedPayload, type ParticipantState, chunkPayload, packState } f
 /** The settings that shape serving. */
 export type ServingLimits = Pick<SnapshotConfig, 'chunkSize' | 'compressionLevel' | 'keepCompleted' | 'maxStateTransfers' | 'stateTransferWindow'>
 
+/**
+ * At most `maxStateTransfers` admitted requests of one kind per (peer, snapshot) within any
+ * `stateTransferWindow` (a sliding window: the times of the last admissions are kept, at most
+ * `maxStateTransfers` per pair). Refusals cost nothing.
+ */
+export class SlidingBudget {
+  private readonly uses = new Map<string, Map<string, number[]>>()
+
+  constructor (
+    private readonly request: 'RequestState' | 'VerifySnapshot',
+    private readonly limits: Pick<SnapshotConfig, 'maxStateTransfers' | 'stateTransferWindow'>
+  ) {}
+
+  /** Counts one request of `peer` for `snapshotId` at `now`, or throws `RateLimitedError` (and counts nothing). */
+  admit (peer: string, snapshotId: string, now: number): void {
+    const { maxStateTransfers, stateTransferWindow } = this.limits
+    let byPeer = this.uses.get(snapshotId)
+    if (byPeer === undefined) {
+      byPeer = new Map()
+      this.uses.set(snapshotId, byPeer)
+    }
+    const recent = (byPeer.get(peer) ?? []).filter((at) => at + stateTransferWindow > now)
+    byPeer.set(peer, recent)
+    if (recent.length >= maxStateTransfers) {
+      throw new RateLimitedError(peer, snapshotId, recent.length, stateTransferWindow, (recent[0] as number) + stateTransferWindow, this.request)
+    }
+    recent.push(now)
+  }
+
+  forget (snapshotId: string): void { this.uses.delete(snapshotId) }
+
+  /** Snapshots with a budget in use. */
+  ids (): string[] { return [...this.uses.keys()] }
+}
+
 interface CachedPayload {
   /** The state the payload was made from: a record replaced under the same id (reloaded from the store) is chunked afresh. */
   readonly source: ParticipantState
@@ -26,26 +61,16 @@ interface CachedPayload {
  * the completed set, or failed), which frees both.
  */
 export class StateServer {
-  private readonly transfers = new Map<string, Map<string, number[]>>()
+  private readonly transfers: SlidingBudget
   private readonly payloads = new Map<string, CachedPayload>()
 
-  constructor (private readonly limits: ServingLimits) {}
+  constructor (private readonly limits: ServingLimits) {
+    this.transfers = new SlidingBudget('RequestState', limits)
+  }
 
   /** Counts one transfer of `snapshotId` to `peer` at `now`, or throws `RateLimitedError` (and counts nothing). */
   admit (peer: string, snapshotId: string, now: number): void {
-    const { maxStateTransfers, stateTransferWindow } = this.limits
-    let byPeer = this.transfers.get(snapshotId)
-    if (byPeer === undefined) {
-      byPeer = new Map()
-      this.transfers.set(snapshotId, byPeer)
-    }
-    const recent = (byPeer.get(peer) ?? []).filter((at) => at + stateTransferWindow > now)
-    if (recent.length >= maxStateTransfers) {
-      byPeer.set(peer, recent)
-      throw new RateLimitedError(peer, snapshotId, recent.length, stateTransferWindow, (recent[0] as number) + stateTransferWindow)
-    }
-    recent.push(now)
-    byPeer.set(peer, recent)
+    this.transfers.admit(peer, snapshotId, now)
   }
 
   /** The chunked payload of `state`, this node's own state in `snapshotId`: cached, made once per record. */
@@ -63,7 +88,7 @@ export class StateServer {
   /** Drops the cached payload and the transfer budget of a snapshot this node no longer serves. */
   forget (snapshotId: string): void {
     this.payloads.delete(snapshotId)
-    this.transfers.delete(snapshotId)
+    this.transfers.forget(snapshotId)
   }
 
   /** Snapshots with a cached payload, least recently served first (for tests and monitoring). */
@@ -73,6 +98,6 @@ export class StateServer {
 
   /** Snapshots with a transfer budget in use (for tests and monitoring). */
   budgetIds (): string[] {
-    return [...this.transfers.keys()]
+    return this.transfers.ids()
   }
 }

@@ -113,7 +113,7 @@ describe('serving RequestState: per-(peer, snapshot) budget on the injected cloc
       expect(toC[i]!.data).toBe(ch.data)
       expect(again[i]!.payloadHash).toBe(ch.payloadHash)
     })
-    expect(core.servingIds()).toEqual({ payloads: ['s0'], budgets: ['s0'] })
+    expect(core.servingIds()).toEqual({ payloads: ['s0'], budgets: ['s0'], verifyBudgets: [] })
     // A record replaced under the same id (reloaded from the store: equal bytes, new arrays) is chunked afresh; its budget stays.
     core.loadCompleted({ ...record!, localState: Uint8Array.from(record!.localState), channelState: Uint8Array.from(record!.channelState) })
     const reloaded = chunksTo(b!.did, core.handleMessage(b!.did, requestFrom(b!, 's0'), 3))
@@ -129,13 +129,13 @@ describe('serving RequestState: per-(peer, snapshot) budget on the injected cloc
     core.loadCompleted(records[1]!)
     chunksTo(b!.did, core.handleMessage(b!.did, requestFrom(b!, 's1'), 0))
     chunksTo(b!.did, core.handleMessage(b!.did, requestFrom(b!, 's0'), 0))
-    expect(core.servingIds()).toEqual({ payloads: ['s1', 's0'], budgets: ['s1', 's0'] })
+    expect(core.servingIds()).toEqual({ payloads: ['s1', 's0'], budgets: ['s1', 's0'], verifyBudgets: [] })
     // s0 is the oldest completed record: loading s2 prunes it, and what serving held for it.
     core.loadCompleted(records[2]!)
-    expect(core.servingIds()).toEqual({ payloads: ['s1'], budgets: ['s1'] })
+    expect(core.servingIds()).toEqual({ payloads: ['s1'], budgets: ['s1'], verifyBudgets: [] })
     expect(() => core.handleMessage(b!.did, requestFrom(b!, 's0'), 1)).toThrow(new ProtocolViolationError('no recorded state for snapshot s0'))
     chunksTo(b!.did, core.handleMessage(b!.did, requestFrom(b!, 's2'), 1))
-    expect(core.servingIds()).toEqual({ payloads: ['s1', 's2'], budgets: ['s1', 's2'] })
+    expect(core.servingIds()).toEqual({ payloads: ['s1', 's2'], budgets: ['s1', 's2'], verifyBudgets: [] })
   })
 
   it('an active snapshot\'s payload carries over when it completes; a failed snapshot frees it', async () => {
@@ -150,7 +150,7 @@ describe('serving RequestState: per-(peer, snapshot) budget on the injected cloc
       const [acked] = core.handleMessage(c!.did, signed(marker, c!), 0)
       if (acked?.kind !== 'send' || acked.message.type !== 'SnapshotAck') throw new Error('no ack')
       const first = chunksTo(c!.did, core.handleMessage(c!.did, requestFrom(c!, snapshotId), 1))
-      expect(core.servingIds()).toEqual({ payloads: [snapshotId], budgets: [snapshotId] })
+      expect(core.servingIds()).toEqual({ payloads: [snapshotId], budgets: [snapshotId], verifyBudgets: [] })
       return { core, ack: acked.message, first }
     }
 
@@ -162,11 +162,11 @@ describe('serving RequestState: per-(peer, snapshot) budget on the injected cloc
     expect(completing.core.handleMessage(a!.did, signed(complete, a!), 2).map((e) => e.kind)).toEqual(['completed'])
     const after = chunksTo(c!.did, completing.core.handleMessage(c!.did, requestFrom(c!, 'active-1'), 3))
     completing.first.forEach((ch, i) => { expect(after[i]!.data).toBe(ch.data) })
-    expect(completing.core.servingIds()).toEqual({ payloads: ['active-1'], budgets: ['active-1'] })
+    expect(completing.core.servingIds()).toEqual({ payloads: ['active-1'], budgets: ['active-1'], verifyBudgets: [] })
 
     const failing = run('active-2')
     expect(failing.core.tick(5000)).toEqual([{ kind: 'failed', snapshotId: 'active-2', reason: `timed out after 5000 ms: no SnapshotComplete from ${a!.did}` }])
-    expect(failing.core.servingIds()).toEqual({ payloads: [], budgets: [] })
+    expect(failing.core.servingIds()).toEqual({ payloads: [], budgets: [], verifyBudgets: [] })
     expect(() => failing.core.handleMessage(c!.did, requestFrom(c!, 'active-2'), 5001)).toThrow(new ProtocolViolationError('no recorded state for snapshot active-2'))
   })
 })
@@ -258,6 +258,40 @@ describe('serving over the simulated network', () => {
     await b!.inject(a!.did, request)
     expect(router.log.filter(isChunk(b!.did, a!.did)).length).toBe(21)
     expect(router.clock.pendingTimers).toBe(0)
+    await router.close()
+  })
+
+  it('VerifySnapshot: a repeat while the recompute is pending gets that one answer; past the budget it is refused (rejected, no recompute); served again after the window', async () => {
+    const router = new Router({ size: 3, seed: 89, config: { snapshotTimeout: 1000, maxStateTransfers: 2 } })
+    const [a, b, c] = router.nodes
+    const { snapshotId, outcome } = a!.snap.startSnapshot()
+    await router.run()
+    expect((await outcome).status).toBe('complete')
+    const request = encodeMessage({ type: 'VerifySnapshot', snapshotId, requester: c!.did, expectedRoot: b!.snap.getCompleted(snapshotId)!.root }, c!.keyPair)
+    const answers = (): boolean[] => router.log.flatMap((m) => m.from === b!.did && m.to === c!.did && m.message.type === 'VerificationResult' ? [m.message.valid] : [])
+    const fetchesByB = (): number => router.log.filter((m) => m.from === b!.did && m.message.type === 'RequestState').length
+    const t1 = router.clock.now()
+    await b!.inject(c!.did, request)
+    await b!.inject(c!.did, request) // while B still fetches A's and C's states: coalesced
+    await router.run()
+    expect(answers()).toEqual([true])
+    expect(fetchesByB()).toBe(2)
+    await b!.inject(c!.did, request) // the second within the window: answered from the states B fetched
+    await router.run()
+    expect(answers()).toEqual([true, true])
+    expect(fetchesByB()).toBe(2)
+    await b!.inject(c!.did, request)
+    await router.run()
+    expect(answers()).toEqual([true, true])
+    const refused = b!.events.flatMap((e) => e.type === 'rejected' && e.error instanceof RateLimitedError ? [e.error] : [])
+    expect(refused.map((e) => [e.peer, e.snapshotId, e.retryAt, e.message])).toEqual([
+      [c!.did, snapshotId, t1 + 1000, `VerifySnapshot from ${c!.did} for ${snapshotId} refused: 2 verifications within 1000 ms, next at ${t1 + 1000}`]
+    ])
+    await router.clock.advanceAsync(t1 + 1000 - router.clock.now())
+    await b!.inject(c!.did, request)
+    await router.run()
+    expect(answers()).toEqual([true, true, true])
+    expect(b!.snap.stats.rejected).toBe(1)
     await router.close()
   })
 
