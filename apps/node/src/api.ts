@@ -12,6 +12,8 @@ export interface ApiRequest {
   query: URLSearchParams
   /** Path segments after the route prefix, e.g. `['abc']` for `/snapshots/abc/verify` on route `/snapshots/:id/verify`. */
   params: Record<string, string>
+  /** Aborted when the client goes away before the answer is written (a long-poll can stop waiting). */
+  signal: AbortSignal
 }
 
 export type ApiHandler = (request: ApiRequest) => Promise<unknown>
@@ -21,6 +23,12 @@ export interface ApiRoute {
   method: 'GET' | 'POST'
   path: string
   handler: ApiHandler
+  /**
+   * A long-poll: its handler may wait (bounded) for something to happen. When
+   * the server closes, `ApiServerInit.release` is called and these requests'
+   * answers are written before the connections are closed.
+   */
+  longPoll?: boolean
 }
 
 export interface ApiServerInit {
@@ -31,6 +39,8 @@ export interface ApiServerInit {
   port?: number
   /** @default 1048576 */
   maxBodyBytes?: number
+  /** Called first by `close()`: ends the waits of pending long-poll handlers so they answer. */
+  release?: () => void
 }
 
 export interface ApiServer {
@@ -82,10 +92,15 @@ function statusOf (err: unknown): number {
   return 500
 }
 
-function send (res: ServerResponse, status: number, value: unknown): void {
+/** Writes the answer; resolves once it has been handed to the socket (or the connection is gone). */
+async function send (res: ServerResponse, status: number, value: unknown): Promise<void> {
+  if (res.destroyed || res.writableEnded) return
   const body = toJson(value)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
-  res.end(body)
+  await new Promise<void>((resolve) => {
+    res.once('close', resolve)
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+    res.end(body, resolve)
+  })
 }
 
 /**
@@ -96,7 +111,11 @@ function send (res: ServerResponse, status: number, value: unknown): void {
 export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   const maxBody = init.maxBodyBytes ?? 1024 * 1024
   const inFlight = new Set<Promise<void>>()
+  const longPolls = new Set<Promise<void>>()
   const server = createServer((req, res) => {
+    let longPoll = false
+    const gone = new AbortController()
+    res.once('close', () => { if (!res.writableFinished) gone.abort() })
     const task = (async () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1')
       try {
@@ -104,6 +123,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
         const match = matchRoute(init.routes, req.method ?? 'GET', url.pathname)
         if (match === undefined) throw new ApiError(404, 'NOT_FOUND', `no route ${req.method ?? ''} ${url.pathname}`)
         if (match === 'wrong-method') throw new ApiError(405, 'BAD_REQUEST', `${req.method ?? ''} is not allowed on ${url.pathname}`)
+        longPoll = match.route.longPoll === true
         let body: unknown
         if (req.method === 'POST') {
           const text = await readBody(req, maxBody)
@@ -117,17 +137,22 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
           }
           if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'BAD_REQUEST', 'request body must be a JSON object')
         }
-        const result = await match.route.handler({ body, query: url.searchParams, params: match.params })
-        send(res, 200, result ?? { ok: true })
+        const result = await match.route.handler({ body, query: url.searchParams, params: match.params, signal: gone.signal })
+        await send(res, 200, result ?? { ok: true })
       } catch (err) {
         const status = statusOf(err)
         const error = err as Error & { code?: unknown }
         if (status >= 500) init.logger.error({ err: error.message, path: url.pathname }, 'API handler failed')
-        send(res, status, { error: error.name, code: typeof error.code === 'string' ? error.code : 'INTERNAL', message: error.message })
+        await send(res, status, { error: error.name, code: typeof error.code === 'string' ? error.code : 'INTERNAL', message: error.message })
       }
     })()
     inFlight.add(task)
     void task.finally(() => inFlight.delete(task))
+    // Known synchronously: the route match above runs before the task's first await.
+    if (longPoll) {
+      longPolls.add(task)
+      void task.finally(() => longPolls.delete(task))
+    }
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -137,10 +162,12 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   return {
     port,
     async close () {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
+      // Stop accepting, let released long-polls write their answers, then cut every connection.
+      const closed = new Promise<void>((resolve) => { server.close(() => resolve()) })
+      init.release?.()
+      await Promise.allSettled([...longPolls])
+      server.closeAllConnections()
+      await closed
       await Promise.allSettled([...inFlight])
     }
   }

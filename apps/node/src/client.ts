@@ -23,7 +23,8 @@ export class ApiCallError extends NodeError {
 /** Client of a node's local API, found through its data directory. */
 export interface ApiClient {
   readonly runtime: RuntimeInfo
-  get(path: string): Promise<unknown>
+  /** `signal` aborts the request (e.g. a `GET /wait` long-poll no longer needed). */
+  get(path: string, options?: { signal?: AbortSignal }): Promise<unknown>
   post(path: string, body?: unknown): Promise<unknown>
 }
 
@@ -40,15 +41,17 @@ export async function readRuntimeInfo (dataDir: string): Promise<RuntimeInfo> {
 export async function connectApi (dataDir: string): Promise<ApiClient> {
   const runtime = await readRuntimeInfo(dataDir)
   const token = await readApiToken(dataDir)
-  const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> => {
+  const call = async (method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> => {
     let response: Response
     try {
       response = await fetch(`http://127.0.0.1:${runtime.apiPort}${path}`, {
         method,
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: method === 'POST' ? toJson(body ?? {}) : undefined
+        body: method === 'POST' ? toJson(body ?? {}) : undefined,
+        signal
       })
     } catch (cause) {
+      if (signal?.aborted === true) throw cause
       throw new ApiUnreachableError(`node API at 127.0.0.1:${runtime.apiPort} is not answering`, { cause })
     }
     const value = fromJson(await response.text())
@@ -60,7 +63,7 @@ export async function connectApi (dataDir: string): Promise<ApiClient> {
   }
   return {
     runtime,
-    get: async (path) => await call('GET', path),
+    get: async (path, options) => await call('GET', path, undefined, options?.signal),
     post: async (path, body) => await call('POST', path, body)
   }
 }

@@ -11,6 +11,7 @@ export {
   type FrameHandler,
   type TransportStats,
   type ConnectedPeer,
+  type PeerChangeListener,
   type Libp2pTransport,
   type Libp2pTransportComponents,
   type Libp2pTransportInit,
@@ -23,6 +24,7 @@ export { type NodeConfig, type NodeConfigFile, type LogLevel, LOG_LEVELS, loadCo
 export { type Logger, createLogger } from './logger.js'
 export * from './errors.js'
 export { type IcnNode, type NodeStatus, type NodeServices, type NodeComponents, TRUST_GRAPH_OF, startNode } from './node.js'
+export { type ChangeAnswer, ChangeFeed } from './changes.js'
 export { type Supervisor, type StopService, createSupervisor } from './supervisor.js'
 export { type ApiRoute, type ApiRequest, type ApiHandler, type ApiServer, type ApiServerInit, startApiServer } from './api.js'
 export { type ApiClient, type RuntimeInfo, ApiCallError, connectApi, readRuntimeInfo } from './client.js'

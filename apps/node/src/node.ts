@@ -7,8 +7,9 @@ import { writeFileAtomic } from '@icn/identity/fs'
 import { type Ledger, openLedger } from '@icn/ledger'
 import { type SnapshotNode, type SnapshotStats, type SnapshotStore, type StateProvider, createSnapshotNode, openSnapshotStore } from '@icn/snapshot'
 import { type TrustGraph, type TrustGraphName, openTrustGraph } from '@icn/trust'
-import { type ApiServer, startApiServer } from './api.js'
+import { type ApiRoute, type ApiServer, startApiServer } from './api.js'
 import { TOPICS, bridgeGovernance, bridgeGovernanceEffects, bridgeLedger, bridgeTrust, snapshotMessaging } from './bridges.js'
+import { ChangeFeed } from './changes.js'
 import { loadCharter } from './charter.js'
 import type { RuntimeInfo } from './client.js'
 import type { NodeConfig } from './config.js'
@@ -31,6 +32,8 @@ export const TRUST_GRAPH_OF = {
 
 /** What `GET /status` answers. */
 export interface NodeStatus {
+  /** The change feed's version: increases on every ledger entry, attestation, governance envelope, local API write, peer change and snapshot start/outcome (`GET /wait?since=`). */
+  version: number
   did: Did
   peerId: string
   multiaddrs: string[]
@@ -59,6 +62,8 @@ export interface NodeServices {
   readonly snapshotStore: SnapshotStore
   /** What a distributed snapshot records of this node and `restore` replaces: trust, ledger, governance, gossip. */
   readonly stateProviders: readonly StateProvider[]
+  /** The change feed behind `status.version` and `GET /wait`. */
+  readonly changes: ChangeFeed
 }
 
 /** A running node. */
@@ -100,6 +105,9 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   const startedAt = clock.now()
   const log = (service: string): Logger => logger.child({ service })
   const noop = async (): Promise<void> => {}
+  // Bumped after each change is visible; released (pending waits answered) when the API stops.
+  const changes = new ChangeFeed(clock)
+  const changed = (): void => { changes.bump() }
 
   const keyPair = await supervisor.start('identity', async () => ({ value: await loadIdentity(config.dataDir), stop: noop }))
   const self = keyPair.did
@@ -127,7 +135,8 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
 
   await supervisor.start('governance-effects', async () => {
     const tasks = taskSet()
-    const off = bridgeGovernanceEffects(governance, ledger, log('governance-effects'), tasks.track)
+    // An effect's change (a credit limit) is visible once its task has applied it.
+    const off = bridgeGovernanceEffects(governance, ledger, log('governance-effects'), (task) => { tasks.track(task.finally(changed)) })
     return { value: undefined, stop: async () => { off(); await tasks.settle() } }
   })
 
@@ -137,7 +146,8 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       peers: config.peers,
       maxFrameBytes: config.maxFrameBytes
     })
-    return { value, stop: async () => { await value.close() } }
+    const offPeers = value.onPeerChange(changed)
+    return { value, stop: async () => { await value.close(); offPeers() } }
   })
 
   const misbehaviourSeen = new Map<string, number>()
@@ -157,6 +167,8 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       bridgeTrust(value, trust, gossipLog),
       bridgeLedger(value, ledger, gossipLog),
       bridgeGovernance(value, governance, gossipLog),
+      // Subscribed after the bridges, so it runs once an entry has been applied (handlers run in order, awaited).
+      ...Object.values(TOPICS).filter((topic) => topic !== TOPICS.snapshot).map((topic) => value.subscribe(topic, changed)),
       // A peer whose frames gossip refuses (malformed, forged, invalid) is cut off; the others keep being served.
       transport.onMessage((from) => {
         const count = value.misbehaviour(from)
@@ -193,6 +205,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     const offIngress = gossip.onIngress((from, bytes) => { value.observeIncoming(from, bytes) })
     const snapshotLog = log('snapshot')
     const offEvents = value.onEvent((event) => {
+      if (event.type === 'completed' || event.type === 'failed') changed()
       if (event.type === 'completed') snapshotLog.info({ snapshotId: event.snapshot.snapshotId, root: Buffer.from(event.snapshot.root).toString('hex') }, 'snapshot completed')
       else if (event.type === 'failed') snapshotLog.warn({ snapshotId: event.snapshotId, reason: event.reason }, 'snapshot failed')
       else if (event.type === 'rejected') snapshotLog.warn({ from: event.from, err: event.error.message }, 'snapshot message rejected')
@@ -228,8 +241,9 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     })
   }
 
-  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, stateProviders }
+  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, stateProviders, changes }
   const status = (): NodeStatus => ({
+    version: changes.version,
     did: self,
     peerId: transport.peerId,
     multiaddrs: transport.multiaddrs(),
@@ -246,7 +260,11 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
 
   const api = await supervisor.start<ApiServer>('api', async () => {
     const token = await writeApiToken(config.dataDir)
-    const server = await startApiServer({ token, routes: nodeRoutes(services, status), logger: log('api'), port: config.apiPort })
+    // Every write through the API is a change (also a refused one: it may have changed state before failing).
+    const routes = nodeRoutes(services, status).map((route): ApiRoute => route.method === 'POST'
+      ? { ...route, handler: async (request) => { try { return await route.handler(request) } finally { changed() } } }
+      : route)
+    const server = await startApiServer({ token, routes, logger: log('api'), port: config.apiPort, release: () => { changes.close() } })
     const runtime: RuntimeInfo = { did: self, peerId: transport.peerId, pid: process.pid, apiPort: server.port, multiaddrs: transport.multiaddrs() }
     await writeFileAtomic(layout.runtime, new TextEncoder().encode(JSON.stringify(runtime, null, 2) + '\n'))
     return {

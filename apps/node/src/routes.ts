@@ -23,12 +23,38 @@ function graphOf (value: string | null | undefined, fallback: TrustGraphName): T
 
 const hex = (bytes: Uint8Array): string => toHex(bytes)
 
-/** The node's API routes: status and peers, then one group per subsystem. */
+/** Longest a `GET /wait` long-poll waits (and its default), in ms. */
+export const MAX_WAIT_MS = 25_000
+
+/** Reads an optional non-negative integer query parameter within [min, max]. */
+function integerParam (query: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const text = query.get(name)
+  if (text === null) return undefined
+  const value = /^[0-9]+$/.test(text) ? Number(text) : NaN
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new ApiError(400, 'BAD_REQUEST', `'${name}' must be an integer in [${min}, ${max}]`)
+  return value
+}
+
+/** The node's API routes: status, the change feed and peers, then one group per subsystem. */
 export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
-  const { keyPair, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, clock } = node
+  const { keyPair, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, clock, changes } = node
   const self = keyPair.did
   return [
     { method: 'GET', path: '/status', handler: async () => status() },
+    // Long-poll on the change feed: answers `{ version }` as soon as the version exceeds `since`
+    // (default: the current version), or after `timeoutMs` (default and at most MAX_WAIT_MS) with the
+    // current one; `{ version, stopping: true }` when the node stops meanwhile.
+    {
+      method: 'GET',
+      path: '/wait',
+      longPoll: true,
+      handler: async ({ query, signal }) => {
+        const since = integerParam(query, 'since', 0, Number.MAX_SAFE_INTEGER) ?? changes.version
+        const timeoutMs = integerParam(query, 'timeoutMs', 1, MAX_WAIT_MS) ?? MAX_WAIT_MS
+        node.logger.debug({ since, timeoutMs, version: changes.version }, 'change wait')
+        return await changes.wait(since, timeoutMs, signal)
+      }
+    },
     { method: 'GET', path: '/peers', handler: async () => transport.connectedPeers() },
     {
       method: 'POST',
@@ -164,6 +190,7 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
       path: '/snapshots',
       handler: async () => {
         const { snapshotId, outcome } = snapshot.startSnapshot()
+        changes.bump() // the snapshot is active (status.snapshots.active) until its outcome
         const result = await outcome
         if (result.status === 'failed') throw new ApiError(409, 'BAD_REQUEST', `snapshot ${snapshotId} failed: ${result.reason}`)
         const s = result.snapshot

@@ -34,6 +34,9 @@ export interface MessageTransport {
   peers(): string[]
 }
 
+/** A peer joined (`connected`) or left (`disconnected`) the transport's `peers()`. */
+export type PeerChangeListener = (did: string, change: 'connected' | 'disconnected') => void
+
 /** Counters exposed in `status`. */
 export interface TransportStats {
   framesSent: number
@@ -89,6 +92,12 @@ export interface Libp2pTransport extends MessageTransport {
   addPeer(addr: string): void
   /** Waits until an ICN stream to `did` is open, or rejects after `timeoutMs`. */
   waitForPeer(did: string, timeoutMs?: number): Promise<void>
+  /**
+   * Calls `listener` whenever a peer joins or leaves `peers()` (an ICN stream
+   * opened to a peer that had none, or its last stream closed), after the change.
+   * Returns the unsubscribe function.
+   */
+  onPeerChange(listener: PeerChangeListener): () => void
   /** Drops every connection to `did` (a misbehaving peer); configured peers are redialled later. */
   disconnect(did: string, reason: string): Promise<void>
   /** Cuts the link to `did` and refuses it (dials both ways) for `ms`; afterwards redials heal it. */
@@ -136,6 +145,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   readonly stats: TransportStats = { framesSent: 0, framesReceived: 0, framesDropped: 0, protocolViolations: 0, dials: 0, dialFailures: 0 }
   private readonly streams = new Map<string, PeerStream>()
   private readonly handlers = new Set<FrameHandler>()
+  private readonly peerListeners = new Set<PeerChangeListener>()
   private readonly targets = new Map<string, DialTarget>()
   private readonly waiters = new Set<{ did: string, resolve: () => void, reject: (err: Error) => void }>()
   private readonly opening = new Set<string>()
@@ -222,6 +232,26 @@ class Libp2pTransportImpl implements Libp2pTransport {
     this.dial(target)
   }
 
+  onPeerChange (listener: PeerChangeListener): () => void {
+    this.peerListeners.add(listener)
+    return () => { this.peerListeners.delete(listener) }
+  }
+
+  /** Removes `did`'s stream entry (if it is still `entry`, when given) and tells the listeners. */
+  private dropStream (did: string, entry?: PeerStream): PeerStream | undefined {
+    const current = this.streams.get(did)
+    if (current === undefined || (entry !== undefined && current !== entry)) return undefined
+    this.streams.delete(did)
+    this.peerChanged(did, 'disconnected')
+    return current
+  }
+
+  private peerChanged (did: string, change: 'connected' | 'disconnected'): void {
+    for (const listener of [...this.peerListeners]) {
+      try { listener(did, change) } catch (err) { this.logger.warn({ peer: did, err: (err as Error).message }, 'peer change listener failed') }
+    }
+  }
+
   async waitForPeer (did: string, timeoutMs = 10_000): Promise<void> {
     if (this.closed) throw new TransportClosedError()
     if (this.streams.has(did)) return
@@ -241,11 +271,8 @@ class Libp2pTransportImpl implements Libp2pTransport {
 
   async disconnect (did: string, reason: string): Promise<void> {
     this.logger.warn({ peer: did, reason }, 'disconnecting peer')
-    const entry = this.streams.get(did)
-    if (entry !== undefined) {
-      this.streams.delete(did)
-      entry.stream.abort(new Error(reason))
-    }
+    const entry = this.dropStream(did)
+    if (entry !== undefined) entry.stream.abort(new Error(reason))
     const peerId = entry?.peerId ?? peerIdFromString(peerIdOfDid(did))
     await this.hangUp(peerId)
   }
@@ -285,7 +312,9 @@ class Libp2pTransportImpl implements Libp2pTransport {
     this.waiters.clear()
     for (const target of this.targets.values()) target.timer?.()
     for (const entry of this.streams.values()) entry.stream.abort(new Error('transport closing'))
+    const dropped = [...this.streams.keys()]
     this.streams.clear()
+    for (const did of dropped) this.peerChanged(did, 'disconnected')
     this.shutdown.abort(new TransportClosedError())
     await this.node.stop()
     await Promise.allSettled([...this.tasks])
@@ -420,6 +449,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     const entry: PeerStream = { did, peerId, stream, remoteAddr }
     this.streams.set(did, entry)
     this.logger.info({ peer: did, remoteAddr }, 'peer stream open')
+    if (previous === undefined) this.peerChanged(did, 'connected')
     for (const waiter of [...this.waiters].filter((w) => w.did === did)) {
       this.waiters.delete(waiter)
       waiter.resolve()
@@ -455,13 +485,12 @@ class Libp2pTransportImpl implements Libp2pTransport {
       if (!this.closed && this.streams.get(entry.did) === entry) {
         // Bad framing (oversized length, malformed varint): the peer is cut off, everyone else keeps being served.
         this.stats.protocolViolations++
-        this.streams.delete(entry.did)
+        this.dropStream(entry.did, entry)
         await this.disconnect(entry.did, `protocol violation: ${(err as Error).message}`)
         return
       }
     }
-    if (this.streams.get(entry.did) === entry) {
-      this.streams.delete(entry.did)
+    if (this.dropStream(entry.did, entry) !== undefined) {
       this.logger.info({ peer: entry.did }, 'peer stream closed')
       if (!this.closed && this.id < entry.did && this.node.getConnections(entry.peerId).length > 0) this.onConnect(entry.peerId)
     }

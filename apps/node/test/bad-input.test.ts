@@ -38,7 +38,7 @@ describe('a misbehaving peer against a running node', () => {
         expect(afterReplay.ledger.entries).toBe(2)
         expect(afterReplay.gossip.rejected['replayed-nonce']).toBeGreaterThanOrEqual(1)
         // The honest entry reached B too, exactly once.
-        await eventually('B to apply both honest entries', async () => (await ledgerOf(b)).entries === 2 ? true : undefined)
+        await eventually('B to apply both honest entries', b.api, async () => (await ledgerOf(b)).entries === 2 ? true : undefined)
 
         const garbage = await runSubprocess(rogue, [a.runtime.multiaddrs[0]!, a.did, join(dir, 'rogue2'), 'garbage'], { timeoutMs: 60_000 })
         expect(garbage).toBe('DISCONNECTED')
@@ -48,7 +48,7 @@ describe('a misbehaving peer against a running node', () => {
         // Still serving: B is connected and its payment reaches A.
         expect((await a.api.get('/peers') as Array<{ did: string }>).map((p) => p.did)).toEqual([b.did])
         await b.api.post('/pay', { to: a.did, amount: '3' })
-        await eventually('A to apply B\'s payment', async () => (await ledgerOf(a)).entries === 3 ? true : undefined)
+        await eventually('A to apply B\'s payment', a.api, async () => (await ledgerOf(a)).entries === 3 ? true : undefined)
         expect((await ledgerOf(a)).stateRoot).toBe((await ledgerOf(b)).stateRoot)
       } finally {
         for (const n of nodes) expect(await n.stop()).toBe(0)

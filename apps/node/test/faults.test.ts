@@ -19,14 +19,15 @@ describe('faults across real node processes', () => {
       try {
         await pay(a, b, 10)
         await pay(c, a, 5)
-        await eventually('first payments everywhere', async () => (await Promise.all(nodes.map(ledgerOf))).every((l) => l.entries === 2) ? true : undefined)
+        await eventually('first payments everywhere', nodes.map((n) => n.api), async () => (await Promise.all(nodes.map(ledgerOf))).every((l) => l.entries === 2) ? true : undefined)
 
         // Traffic runs (10 payments A→B) while C freezes (connections stay up, nothing answers),
-        // a snapshot starts, and C is SIGKILLed while both are in flight.
+        // a snapshot starts, and C is SIGKILLed while both are in flight: once A reports the
+        // snapshot active (C, still connected, is one of its participants and can never answer).
         const traffic = (async () => { for (let i = 0; i < 10; i++) await pay(a, b, 1) })()
         c.proc.kill('SIGSTOP')
         const snapshot = a.api.post('/snapshots').then(() => undefined, (err: unknown) => err)
-        await new Promise((resolve) => setTimeout(resolve, 300))
+        await eventually('A\'s snapshot to be in flight', a.api, async () => (await a.api.get('/status') as { snapshots: { active: number } }).snapshots.active === 1 ? true : undefined)
         c.proc.kill('SIGKILL')
         expect(await c.proc.exited).toBe('SIGKILL')
         const failure = await snapshot
@@ -38,7 +39,7 @@ describe('faults across real node processes', () => {
         // Traffic goes on without C.
         await pay(a, b, 20)
         await pay(b, a, 7)
-        await eventually('payments on A and B', async () => (await ledgerOf(a)).entries === 14 && (await ledgerOf(b)).entries === 14 ? true : undefined)
+        await eventually('payments on A and B', [a.api, b.api], async () => (await ledgerOf(a)).entries === 14 && (await ledgerOf(b)).entries === 14 ? true : undefined)
         expect((await a.api.get('/status') as { services: string[] }).services).toContain('snapshot')
 
         // C restarts from its data dir and catches up.
@@ -46,18 +47,18 @@ describe('faults across real node processes', () => {
         nodes[2] = restarted
         expect(restarted.did).toBe(c.did)
         const aLedger = await ledgerOf(a)
-        await eventually('C to catch up', async () => {
+        await eventually('C to catch up', restarted.api, async () => {
           const l = await ledgerOf(restarted)
           return l.entries === 14 && l.stateRoot === aLedger.stateRoot ? true : undefined
         })
         expect(await balance(restarted, b)).toBe('33') // +10 +10×1 +20 -7
         expect(await balance(restarted, a)).toBe('-28') // -10 +5 -10×1 -20 +7
 
-        await eventually('C connected to both', async () => (await a.api.get('/peers') as unknown[]).length === 2 && (await restarted.api.get('/peers') as unknown[]).length === 2 ? true : undefined)
+        await eventually('C connected to both', [a.api, restarted.api], async () => (await a.api.get('/peers') as unknown[]).length === 2 && (await restarted.api.get('/peers') as unknown[]).length === 2 ? true : undefined)
         const taken = await a.api.post('/snapshots') as { snapshotId: string, root: string, participants: string[] }
         expect(taken.participants).toEqual([a.did, b.did, c.did].sort())
         for (const n of [a, b, restarted]) {
-          const stored = await eventually('snapshot stored', async () => (await n.api.get('/snapshots') as Array<{ snapshotId: string, root: string }>).find((s) => s.snapshotId === taken.snapshotId))
+          const stored = await eventually('snapshot stored', n.api, async () => (await n.api.get('/snapshots') as Array<{ snapshotId: string, root: string }>).find((s) => s.snapshotId === taken.snapshotId))
           expect(stored.root).toBe(taken.root)
         }
         const report = await restarted.api.post(`/snapshots/${taken.snapshotId}/verify`) as { valid: boolean }
@@ -80,11 +81,11 @@ describe('faults across real node processes', () => {
         expect(await a.api.get('/peers')).toEqual([])
         await pay(a, b, 11)
         await pay(b, c, 4)
-        await eventually('C to apply B\'s payment', async () => (await ledgerOf(c)).entries === 1 ? true : undefined)
+        await eventually('C to apply B\'s payment', c.api, async () => (await ledgerOf(c)).entries === 1 ? true : undefined)
         expect((await ledgerOf(a)).entries).toBe(1)
         expect((await ledgerOf(a)).stateRoot).not.toBe((await ledgerOf(b)).stateRoot)
         // Healed by redial (B and C keep A as a configured peer): every node converges to the same ledger.
-        await eventually('all nodes to converge', async () => {
+        await eventually('all nodes to converge', nodes.map((n) => n.api), async () => {
           const ledgers = await Promise.all(nodes.map(ledgerOf))
           return ledgers.every((l) => l.entries === 2 && l.stateRoot === ledgers[0]!.stateRoot) ? true : undefined
         }, 40_000)

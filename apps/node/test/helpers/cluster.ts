@@ -43,17 +43,43 @@ export async function startNodeProcess (dataDir: string, args: string[] = []): P
   }
 }
 
-/** Polls `probe` every 100 ms until it returns a value (not undefined), or throws after `timeoutMs`. */
-export async function eventually<T> (what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+/** Longest single long-poll `eventually` asks for (the node's API caps `timeoutMs` at 25 s). */
+const MAX_WAIT_MS = 25_000
+
+/** A node's change-feed version (`GET /status`). */
+export async function versionOf (api: ApiClient): Promise<number> {
+  return (await api.get('/status') as { version: number }).version
+}
+
+/**
+ * Waits until `probe` returns a value (not undefined), driven by the change feeds of the
+ * nodes in `watch` (those the probe reads): it reads their versions, runs the probe and, if
+ * not satisfied, long-polls `GET /wait?since=<version>` on every one of them, probing again
+ * as soon as any reports a change (the other long-polls are aborted). Nothing sleeps: each
+ * long-poll asks for at most the time left, so the node's own timeout answers at the
+ * deadline; then the probe runs once more and, still unsatisfied, it throws.
+ */
+export async function eventually<T> (what: string, watch: ApiClient | ApiClient[], probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const clients = Array.isArray(watch) ? watch : [watch]
   const deadline = Date.now() + timeoutMs
   let last: unknown
   for (;;) {
+    // Versions first: a change made after this read bumps past them, so the wait below sees it.
+    const versions = await Promise.all(clients.map(versionOf))
     try {
       const value = await probe()
       if (value !== undefined) return value
     } catch (err) { last = err }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    const left = deadline - Date.now()
+    if (left <= 0) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
+    const abort = new AbortController()
+    const polls = clients.map(async (api, i) => await api.get(`/wait?since=${versions[i]!}&timeoutMs=${Math.min(MAX_WAIT_MS, left)}`, { signal: abort.signal }))
+    for (const poll of polls) poll.catch(() => {}) // the losers are aborted below
+    try {
+      await Promise.race(polls)
+    } finally {
+      abort.abort()
+    }
   }
 }
 
@@ -76,7 +102,7 @@ export async function startMesh (root: string, count: number, snapshotTimeoutMs 
   for (const dir of dirs) { await initNode(dir); await writeNodeConfig(dir, snapshotTimeoutMs) }
   const nodes = await Promise.all(dirs.map(async (dir, i) => await startMeshNode(dir, i)))
   for (const n of nodes) for (const m of nodes.slice(0, n.index)) await n.api.post('/peers', { multiaddr: m.runtime.multiaddrs[0] })
-  for (const n of nodes) await eventually(`node${n.index} peers`, async () => (await n.api.get('/peers') as unknown[]).length === count - 1 ? true : undefined)
+  for (const n of nodes) await eventually(`node${n.index} peers`, n.api, async () => (await n.api.get('/peers') as unknown[]).length === count - 1 ? true : undefined)
   await Promise.all(nodes.map(async (n) => {
     for (const m of nodes) {
       if (m === n) continue
@@ -84,7 +110,7 @@ export async function startMesh (root: string, count: number, snapshotTimeoutMs 
     }
   }))
   const attestations = count * (count - 1) * 2
-  for (const n of nodes) await eventually(`node${n.index} attestations`, async () => (await n.api.get('/status') as { trust: { attestations: number } }).trust.attestations === attestations ? true : undefined)
+  for (const n of nodes) await eventually(`node${n.index} attestations`, n.api, async () => (await n.api.get('/status') as { trust: { attestations: number } }).trust.attestations === attestations ? true : undefined)
   return nodes
 }
 

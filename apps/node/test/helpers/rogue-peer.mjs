@@ -6,9 +6,11 @@
 //    applied twice; a replayed digest nonce gets it cut off); otherwise publishes a payment
 //    whose signature is forged (a flipped bit),
 // then prints "DISCONNECTED" once the node has cut it off (or "STILL-CONNECTED" after 10 s).
+// Before step 2 it waits until it has sent the node the honest entry and at least one
+// anti-entropy digest (a `sync` frame, whose nonce a replay repeats).
 // With a 4th argument "garbage" it instead sends one frame of random bytes.
 import { decodeEnvelope, encodeEnvelope, generateKeyPair, randomBytes } from '@icn/identity'
-import { createGossip } from '@icn/gossip'
+import { createGossip, decodeMessage } from '@icn/gossip'
 import { openLedger } from '@icn/ledger'
 import { createLibp2pTransport, createLogger } from '../../dist/index.js'
 
@@ -17,14 +19,32 @@ const keyPair = generateKeyPair()
 const logger = createLogger('silent')
 const transport = await createLibp2pTransport({ keyPair, logger }, { peers: [target] })
 await transport.waitForPeer(nodeDid, 20_000)
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Resolves with `onTimeout` after `ms` unless `settle` is called first; one timer, cleared either way. */
+function withDeadline (ms, onTimeout, start) {
+  return new Promise((resolve) => {
+    let settled = false
+    let stop = () => {}
+    const settle = (value) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      stop()
+      resolve(value)
+    }
+    const timer = setTimeout(() => { settle(onTimeout) }, ms)
+    const unsubscribe = start(settle) ?? (() => {})
+    if (settled) unsubscribe()
+    else stop = unsubscribe
+  })
+}
+
+/** "DISCONNECTED" when the transport reports the node's stream gone, "STILL-CONNECTED" after 10 s. */
 async function waitForDisconnect () {
-  for (let i = 0; i < 100; i++) {
-    if (!transport.peers().includes(nodeDid)) return 'DISCONNECTED'
-    await sleep(100)
-  }
-  return 'STILL-CONNECTED'
+  if (!transport.peers().includes(nodeDid)) return 'DISCONNECTED'
+  return await withDeadline(10_000, 'STILL-CONNECTED', (settle) => transport.onPeerChange((did, change) => {
+    if (did === nodeDid && change === 'disconnected') settle('DISCONNECTED')
+  }))
 }
 
 if (mode === 'garbage') {
@@ -32,9 +52,19 @@ if (mode === 'garbage') {
   console.log(await waitForDisconnect())
 } else {
   const sent = []
+  // What has gone to the node so far: an entry (pushed or answering a want) and a digest.
+  const seen = { entry: false, digest: false }
+  let onSent = () => {}
+  const noteSent = (peer, bytes) => {
+    if (peer !== nodeDid) return
+    const message = decodeMessage(bytes)
+    if (message.t === 'sync') seen.digest = true
+    if ((message.t === 'push' || message.t === 'entries') && message.entries.length > 0) seen.entry = true
+    onSent()
+  }
   const recording = {
     id: transport.id,
-    send: (peer, bytes) => { sent.push([peer, bytes]); transport.send(peer, bytes) },
+    send: (peer, bytes) => { sent.push([peer, bytes]); transport.send(peer, bytes); noteSent(peer, bytes) },
     onMessage: (handler) => transport.onMessage(handler),
     peers: () => transport.peers()
   }
@@ -45,7 +75,15 @@ if (mode === 'garbage') {
   const honest = await ledger.pay(keyPair, payee, 'ICN', 5n)
   await gossip.publish('ledger:tx', honest.bytes)
   console.log(`HONEST ${honest.id}`)
-  await sleep(2500)
+  const ready = await withDeadline(20_000, false, (settle) => {
+    onSent = () => { if (seen.entry && seen.digest) settle(true) }
+    onSent()
+    return () => { onSent = () => {} }
+  })
+  if (!ready) {
+    console.log(`NOT-SENT ${JSON.stringify(seen)}`)
+    process.exit(1)
+  }
   if (mode === 'replay') {
     // Stop our own anti-entropy first, so only replayed frames reach the node.
     await gossip.close()
