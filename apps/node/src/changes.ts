@@ -12,7 +12,9 @@ export interface ChangeAnswer {
  * The node's change feed: a version that increases by one on every change an
  * operator (or a test) may wait for — a ledger entry, trust attestation or
  * governance envelope applied, a local API write, a peer stream opened or
- * closed, a snapshot started, completed or failed, a governance effect applied.
+ * closed, a snapshot started, completed or failed, a proposal moved by the
+ * governance scheduler's clock (voting opened, closed, executed), a governance
+ * effect applied.
  * Bumps happen after the change is visible through the API, so "read the
  * version, check, wait for a newer version" never misses a change.
  *

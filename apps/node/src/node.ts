@@ -137,7 +137,9 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     const tasks = taskSet()
     // An effect's change (a credit limit) is visible once its task has applied it.
     const off = bridgeGovernanceEffects(governance, ledger, log('governance-effects'), (task) => { tasks.track(task.finally(changed)) })
-    return { value: undefined, stop: async () => { off(); await tasks.settle() } }
+    // The scheduler's clock-driven moves (voting opens, closes, executed) are changes too.
+    const offTransitions = governance.onTransition(changed)
+    return { value: undefined, stop: async () => { off(); offTransitions(); await tasks.settle() } }
   })
 
   const transport = await supervisor.start('transport', async () => {

@@ -7,7 +7,7 @@ import {
   InvalidEnvelopeError, InvalidPayloadError, UnknownProposalError
 } from './errors.js'
 import { execute } from './execution.js'
-import type { EffectListener, Governance, GovernanceComponents, GovernanceInit } from './index.js'
+import type { EffectListener, Governance, GovernanceComponents, GovernanceInit, TransitionListener } from './index.js'
 import { parseActionPayload, parseProposalPayload, parseVotePayload } from './payloads.js'
 import { DeadlineScheduler } from './scheduler.js'
 import { parseState } from './state.js'
@@ -80,6 +80,7 @@ export class GovernanceHandle implements Governance {
   /** Due time of every proposal waiting on the clock (deliberation → opensAt, open → closesAt). */
   private readonly deadlines = new Map<string, number>()
   private readonly listeners = new Set<EffectListener>()
+  private readonly transitionListeners = new Set<TransitionListener>()
   /** Applies queued for the next write transaction: close() lets them finish. */
   private readonly inFlight = new Set<Promise<unknown>>()
   private readonly scheduler: DeadlineScheduler
@@ -317,6 +318,11 @@ export class GovernanceHandle implements Governance {
     return () => { this.listeners.delete(listener) }
   }
 
+  onTransition (listener: TransitionListener): () => void {
+    this.transitionListeners.add(listener)
+    return () => { this.transitionListeners.delete(listener) }
+  }
+
   // ── snapshots ───────────────────────────────────────────────────────────
 
   async exportState (): Promise<Uint8Array> {
@@ -447,6 +453,7 @@ export class GovernanceHandle implements Governance {
     this.deadlines.delete(id)
     for (const record of changed) this.trackDeadline(record)
     for (const effect of emitted) this.emit(effect)
+    for (const record of changed) this.notify(this.transitionListeners, toProposal(record))
   }
 
   private writeStep (id: string, changed: ProposalRecord[], emitted: EffectRecord[]): void {
@@ -481,10 +488,12 @@ export class GovernanceHandle implements Governance {
     })
   }
 
-  private emit (effect: EffectRecord): void {
-    for (const listener of this.listeners) {
+  private emit (effect: EffectRecord): void { this.notify(this.listeners, effect) }
+
+  private notify<T> (listeners: ReadonlySet<(value: T) => void>, value: T): void {
+    for (const listener of listeners) {
       try {
-        listener(effect)
+        listener(value)
       } catch (err) {
         this.reportError(err)
       }

@@ -32,6 +32,9 @@ export { GovernanceStore, type StoreContents } from './store.js'
 /** Receives each effect once, after the transaction that executed it committed. */
 export type EffectListener = (effect: EffectRecord) => void
 
+/** Receives each proposal the clock moved (voting opened, closed, executed, or closed by another proposal's execution), after the transaction committed. */
+export type TransitionListener = (proposal: Proposal) => void
+
 /** Injected dependencies. */
 export interface GovernanceComponents {
   /** @default systemClock */
@@ -98,6 +101,11 @@ export interface Governance {
   effects(after?: number): EffectRecord[]
   /** Subscribes to effects as they execute; returns the unsubscribe function. */
   onEffect(listener: EffectListener): () => void
+  /**
+   * Subscribes to the scheduler's clock-driven transitions (submissions and votes are the caller's own
+   * calls, so they need no event); returns the unsubscribe function.
+   */
+  onTransition(listener: TransitionListener): () => void
 
   /** Canonical DAG-CBOR of the whole state; equal state gives equal bytes. */
   exportState(): Promise<Uint8Array>

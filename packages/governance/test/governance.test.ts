@@ -10,6 +10,8 @@ describe('Governance handle: proposal lifecycle', () => {
       const { gov, clock } = await openFixture(dir)
       const seen: EffectRecord[] = []
       gov.onEffect((e) => seen.push(e))
+      const moved: Array<[string, string]> = []
+      const stopWatching = gov.onTransition((p) => moved.push([p.id, p.state]))
       const raised = await gov.propose(alice, {
         kind: 'config-change',
         title: 'Raise Bob’s credit limit',
@@ -22,6 +24,7 @@ describe('Governance handle: proposal lifecycle', () => {
       expect(gov.proposal(id)).toMatchObject({ state: 'deliberation', submittedAt: START, opensAt: START + WEEK, closesAt: START + 2 * WEEK })
       await advance(clock, WEEK)
       expect(gov.proposal(id)?.state).toBe('open')
+      expect(moved).toEqual([[id, 'open']]) // only the clock's moves: propose and submit were the caller's own calls
       await gov.vote(alice, id, 'for')
       await gov.vote(bob, id, 'for')
       await gov.vote(carol, id, 'against')
@@ -37,6 +40,8 @@ describe('Governance handle: proposal lifecycle', () => {
         effect: { type: 'config-change', key: 'ledger.creditLimit', value: { currency: 'hours', limit: '500' }, subject: bob.did }
       }
       expect(seen).toEqual([expected])
+      expect(moved).toEqual([[id, 'open'], [id, 'executed']])
+      stopWatching()
       expect(gov.effects()).toEqual([expected])
       expect(gov.effects(1)).toEqual([])
       await gov.close()
