@@ -208,15 +208,9 @@ export interface EffectRecord {
 }
 
 /** A proposal as queries return it: its signed content flattened, plus its lifecycle. */
-export type Proposal = ProposalContent & {
+export type Proposal = ProposalPayload & {
   readonly id: string
   readonly proposer: Did
-  readonly domain: string
-  readonly title: string
-  readonly description: string
-  readonly charterVersion: number
-  readonly createdAt: number
-  readonly deliberationMs: number
   readonly state: ProposalState
   readonly submittedAt: number | null
   readonly opensAt: number | null

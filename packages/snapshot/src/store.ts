@@ -7,16 +7,8 @@ import { CorruptSnapshotError, InvalidConfigError, SnapshotClosedError, Snapshot
 import { type SnapshotLeaf, merkleRoot } from './merkle.js'
 import { isSnapshotId } from './messages.js'
 
-/** The metadata of a stored snapshot (without its state blobs). */
-export interface SnapshotSummary {
-  readonly snapshotId: string
-  readonly node: string
-  readonly initiator: string
-  readonly timestamp: number
-  readonly completedAt: number
-  readonly participants: readonly string[]
-  readonly root: Uint8Array
-}
+/** The metadata of a stored snapshot (without its leaves and state blobs). */
+export type SnapshotSummary = Pick<CompletedSnapshot, 'snapshotId' | 'node' | 'initiator' | 'timestamp' | 'completedAt' | 'participants' | 'root'>
 
 /** A blob's entry in the metadata file. */
 interface BlobRef { file: string, sha256: string, size: number }
