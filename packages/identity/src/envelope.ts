@@ -99,6 +99,23 @@ export function envelopeBodyFromBytes (bytes: Uint8Array): Uint8Array {
  * Checks shape and canonical form, not the signature: call `verifyEnvelope` for that.
  */
 export function decodeEnvelope (bytes: Uint8Array): SignedEnvelope {
+  return decodeWithBody(bytes).envelope
+}
+
+/**
+ * `decodeEnvelope` then `verifyEnvelope` in one pass: the signature is checked
+ * over the body sliced from the canonical wire bytes, which decoding already
+ * proved equal to its re-encoding, so nothing is encoded twice. Throws like the
+ * two do (`EnvelopeError`, `InvalidDidError`, `InvalidSignatureError`).
+ */
+export function openEnvelope (bytes: Uint8Array, expectedDomain: string): SignedEnvelope {
+  const { envelope, body } = decodeWithBody(bytes)
+  if (envelope.domain !== expectedDomain) throw new EnvelopeError(`envelope domain '${envelope.domain}' is not '${expectedDomain}'`)
+  if (!verify(envelope.signature, body, publicKeyFromDid(envelope.signer))) throw new InvalidSignatureError(`signature by ${envelope.signer} does not verify`)
+  return envelope
+}
+
+function decodeWithBody (bytes: Uint8Array): { envelope: SignedEnvelope, body: Uint8Array } {
   let value: unknown
   try {
     value = decode(bytes)
@@ -111,5 +128,5 @@ export function decodeEnvelope (bytes: Uint8Array): SignedEnvelope {
   if (!(signature instanceof Uint8Array) || signature.length !== 64) throw new EnvelopeError('envelope signature must be 64 bytes')
   publicKeyFromDid(signer)
   const body = envelopeBodyFromBytes(bytes)
-  return { domain, payload, signer: signer as Did, signature, cid: cidOfBytes(body, DAG_CBOR_CODE).toString() }
+  return { envelope: { domain, payload, signer: signer as Did, signature, cid: cidOfBytes(body, DAG_CBOR_CODE).toString() }, body }
 }

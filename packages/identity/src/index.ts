@@ -22,6 +22,7 @@ export {
   isValidEnvelope,
   encodeEnvelope,
   decodeEnvelope,
+  openEnvelope,
   envelopeSigningBytes,
   envelopeBodyFromBytes
 } from './envelope.js'

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   EnvelopeError, InvalidSignatureError, InvalidDidError, cidOf, envelopeBodyFromBytes, envelopeSigningBytes, decodeEnvelope, encode, encodeEnvelope, isValidEnvelope,
-  keyPairFromSeed, signEnvelope, toHex, verifyEnvelope
+  keyPairFromSeed, openEnvelope, signEnvelope, toHex, verifyEnvelope
 } from '../src/index.js'
 
 const alice = keyPairFromSeed(new Uint8Array(32).fill(1))
@@ -48,6 +48,23 @@ describe('signed envelopes', () => {
         expect((err as Error).name).toMatch(/EnvelopeError|InvalidDidError/)
       }
       expect(accepted).toBe(false)
+    }), { numRuns: wire.length * 8 })
+  })
+
+  it('openEnvelope decodes and verifies in one pass: same envelope, same refusals, and the same verdict on any flipped bit', () => {
+    const env = signEnvelope('icn/test', { n: 1, text: 'hello' }, alice)
+    const wire = encodeEnvelope(env)
+    expect(openEnvelope(wire, 'icn/test')).toEqual(env)
+    expect(() => openEnvelope(wire, 'icn/other')).toThrow("envelope domain 'icn/test' is not 'icn/other'")
+    const forged = encodeEnvelope({ ...env, signature: signEnvelope('icn/test', { n: 1, text: 'hello' }, bob).signature })
+    expect(() => openEnvelope(forged, 'icn/test')).toThrow(InvalidSignatureError)
+    fc.assert(fc.property(fc.nat(wire.length * 8 - 1), (bit) => {
+      const bad = Uint8Array.from(wire)
+      bad[bit >> 3]! ^= 1 << (bit & 7)
+      const twoSteps = ((): string => { try { verifyEnvelope(decodeEnvelope(bad), 'icn/test'); return 'ok' } catch (err) { return (err as Error).name } })()
+      const onePass = ((): string => { try { openEnvelope(bad, 'icn/test'); return 'ok' } catch (err) { return (err as Error).name } })()
+      expect(onePass).toBe(twoSteps)
+      expect(onePass).not.toBe('ok')
     }), { numRuns: wire.length * 8 })
   })
 

@@ -1,5 +1,5 @@
 import {
-  type Did, type KeyPair, bytesEqual, checkFields, decodeEnvelope, encodeEnvelope, envelopeSigningBytes, isDid, publicKeyFromDid, sha256, signEnvelope, toHex, verify, verifyEnvelope
+  type Did, type KeyPair, bytesEqual, checkFields, encodeEnvelope, envelopeSigningBytes, isDid, publicKeyFromDid, sha256, signEnvelope, toHex, openEnvelope, verify
 } from '@icn/identity'
 import { InvalidMessageError } from './errors.js'
 import type { SnapshotLeaf } from './merkle.js'
@@ -271,23 +271,22 @@ function encodeChunkFrame (chunk: StateChunk, keyPair: KeyPair): Uint8Array {
   return frame
 }
 
+/** Decodes and verifies a snapshot-domain envelope and parses its payload; any failure is an `InvalidMessageError`. */
+function openSigned<T> (bytes: Uint8Array, parse: (payload: unknown) => T, what: string): { value: T, signer: string, signature: Uint8Array } {
+  try {
+    const envelope = openEnvelope(bytes, SNAPSHOT_DOMAIN)
+    return { value: parse(envelope.payload), signer: envelope.signer, signature: envelope.signature }
+  } catch (cause) {
+    if (cause instanceof InvalidMessageError) throw cause
+    throw new InvalidMessageError(`not a valid ${what}: ${(cause as Error).message}`, { cause })
+  }
+}
+
 function decodeChunkFrame (wire: Uint8Array): ReceivedMessage {
   if (wire.length < CHUNK_FRAME_PREFIX) fail('chunk frame is truncated')
   const headerLength = new DataView(wire.buffer, wire.byteOffset, wire.byteLength).getUint32(1)
   if (CHUNK_FRAME_PREFIX + headerLength > wire.length) fail('chunk frame header runs past the end')
-  let header: ChunkHeader
-  let signer: string
-  let signature: Uint8Array
-  try {
-    const envelope = decodeEnvelope(wire.subarray(CHUNK_FRAME_PREFIX, CHUNK_FRAME_PREFIX + headerLength))
-    verifyEnvelope(envelope, SNAPSHOT_DOMAIN)
-    signer = envelope.signer
-    signature = envelope.signature
-    header = parseChunkHeader(envelope.payload)
-  } catch (cause) {
-    if (cause instanceof InvalidMessageError) throw cause
-    throw new InvalidMessageError(`not a valid chunk header envelope: ${(cause as Error).message}`, { cause })
-  }
+  const { value: header, signer, signature } = openSigned(wire.subarray(CHUNK_FRAME_PREFIX, CHUNK_FRAME_PREFIX + headerLength), parseChunkHeader, 'chunk header envelope')
   const data = Uint8Array.from(wire.subarray(CHUNK_FRAME_PREFIX + headerLength))
   if (!bytesEqual(sha256(data), header.dataHash)) fail('chunk data does not match its signed hash')
   const { dataHash: _dataHash, ...fields } = header
@@ -347,19 +346,7 @@ function initiationVerifies ({ payload, signature }: SignedInitiation): boolean 
  */
 export function decodeMessage (wire: Uint8Array): ReceivedMessage {
   if (wire[0] === CHUNK_FRAME) return decodeChunkFrame(wire)
-  let message: SnapshotMessage
-  let signer: string
-  let signature: Uint8Array
-  try {
-    const envelope = decodeEnvelope(wire)
-    verifyEnvelope(envelope, SNAPSHOT_DOMAIN)
-    signer = envelope.signer
-    signature = envelope.signature
-    message = parseMessage(envelope.payload)
-  } catch (cause) {
-    if (cause instanceof InvalidMessageError) throw cause
-    throw new InvalidMessageError(`not a valid snapshot envelope: ${(cause as Error).message}`, { cause })
-  }
+  const { value: message, signer, signature } = openSigned(wire, parseMessage, 'snapshot envelope')
   if (claimedAuthor(message) !== signer) throw new InvalidMessageError(`${message.type} claims author ${claimedAuthor(message)} but is signed by ${signer}`)
   if (message.type === 'Marker' && !initiationVerifies(message.initiation)) throw new InvalidMessageError('marker carries an initiation whose signature does not verify')
   return { message, signer, signature, wire }
