@@ -45,18 +45,15 @@ const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
 const dirs = []
 const tempDir = () => { const d = mkdtempSync(join(tmpdir(), 'icn-ledger-bench-')); dirs.push(d); return d }
 
-async function applyRate (entries, batched, verifyWorkers) {
+/** Batched apply (`applyBatch`, transactions of BATCH_SIZE) with `verifyWorkers` (undefined: the default). */
+async function batchedApplyRate (entries, verifyWorkers) {
   const ledger = await openLedger({ path: tempDir(), ...(verifyWorkers === undefined ? {} : { verifyWorkers }) })
   // steady state: a node's ledger is long-lived, so start the verify workers before timing
-  if (batched) await ledger.applyBatch(WARM_UP.map((e) => e.bytes))
+  await ledger.applyBatch(WARM_UP.map((e) => e.bytes))
   const start = process.hrtime.bigint()
-  if (batched) {
-    for (let i = 0; i < entries.length; i += BATCH_SIZE) await ledger.applyBatch(entries.slice(i, i + BATCH_SIZE).map((e) => e.bytes))
-  } else {
-    for (const e of entries) await ledger.applyEnvelope(e.bytes)
-  }
+  for (let i = 0; i < entries.length; i += BATCH_SIZE) await ledger.applyBatch(entries.slice(i, i + BATCH_SIZE).map((e) => e.bytes))
   const rate = entries.length / seconds(start)
-  if (ledger.entryCount() !== entries.length + (batched ? WARM_UP.length : 0)) throw new Error(`applied ${ledger.entryCount()} of ${entries.length}`)
+  if (ledger.entryCount() !== entries.length + WARM_UP.length) throw new Error(`applied ${ledger.entryCount()} of ${entries.length}`)
   await ledger.close()
   return rate
 }
@@ -103,16 +100,13 @@ async function durableRates (entries) {
   return { applySingle: entries.length / time.ledger, rawDurable: entries.length / time.raw, rawShaped: entries.length / time.shaped, rawMinimal: entries.length / time.minimal }
 }
 
-async function rawPutRate (entries, batched) {
+/** Raw async lmdb puts of the same bytes, batched by lmdb-js. */
+async function rawBatchedPutRate (entries) {
   const db = open({ path: tempDir(), encoding: 'binary' })
   const start = process.hrtime.bigint()
-  if (batched) {
-    let last
-    for (const e of entries) last = db.put(e.id, e.bytes)
-    await last
-  } else {
-    for (const e of entries) db.transactionSync(() => db.putSync(e.id, e.bytes))
-  }
+  let last
+  for (const e of entries) last = db.put(e.id, e.bytes)
+  await last
   const rate = entries.length / seconds(start)
   await db.close()
   return rate
@@ -141,9 +135,9 @@ try {
     samples.rawShaped.push(durable.rawShaped)
     samples.rawMinimal.push(durable.rawMinimal)
     samples.applySingle.push(durable.applySingle)
-    samples.rawBatched.push(await rawPutRate(fresh(BATCHED, 1), true))
-    samples.applyBatchedInline.push(await applyRate(fresh(BATCHED, 1), true, 0))
-    samples.applyBatched.push(await applyRate(fresh(BATCHED, 1), true, undefined))
+    samples.rawBatched.push(await rawBatchedPutRate(fresh(BATCHED, 1)))
+    samples.applyBatchedInline.push(await batchedApplyRate(fresh(BATCHED, 1), 0))
+    samples.applyBatched.push(await batchedApplyRate(fresh(BATCHED, 1), undefined))
   }
   const rows = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]))
   const f = (x) => Math.round(x).toLocaleString('en-US').padStart(9)
