@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os'
 import { type Clock, systemClock } from '@icn/identity'
 import { InvalidArgumentError } from './errors.js'
-import { type ApplyOutcome, type EntryDraft, type EntryRecord, type HistoryPage, LedgerHandle } from './ledger.js'
+import { type ApplyOutcome, type ChainFloor, type EntryDraft, type EntryRecord, type HistoryPage, LedgerHandle } from './ledger.js'
 import { type CreditPolicy, CONSERVATIVE_POLICY, checkPolicy } from './policy.js'
 import type { BalanceRow, ChainHead, ValidationHook } from './rules.js'
 import { SignatureVerifier } from './verifier.js'
@@ -28,7 +28,7 @@ export {
   type BalanceRow, type ChainHead, judgeEntry, checkEntryRules, computeStateRoot
 } from './rules.js'
 export { LedgerStore, type ChainRecord, type QuarantineRecord, type ForkProof, type LimitOverride, type PendingRecord } from './store.js'
-export { type ApplyOutcome, type ApplyStatus, type EntryDraft, type EntryRecord, type HistoryPage } from './ledger.js'
+export { type ApplyOutcome, type ApplyStatus, type ChainFloor, type EntryDraft, type EntryRecord, type HistoryPage } from './ledger.js'
 
 /** The ledger service a node uses. */
 export interface Ledger {
@@ -48,6 +48,17 @@ export interface Ledger {
   applyBatch(inputs: ReadonlyArray<Uint8Array | SignedEnvelope>): Promise<ApplyOutcome[]>
   /** Governance override of `account`'s credit limit in `currency` (from then on). */
   setCreditLimit(account: Did, currency: string, limit: bigint, reference: string): Promise<void>
+  /**
+   * Authors whose chain a restore moved back below entries this ledger held before (`createEntry` refuses them
+   * with `fork` until those entries arrive again).
+   */
+  chainFloors(): ChainFloor[]
+  /**
+   * Operator override for a floor that will never lift because no peer holds the lost entries: lets `author` sign
+   * at its next slot again. `reference` records who decided it and why. Throws `InvalidArgumentError` when the
+   * author is not held back. If the lost entries do turn up later, they are quarantined as forks (with proofs).
+   */
+  releaseChainFloor(author: Did, reference: string): Promise<ChainFloor>
   /** Adds a charter / policy rule run on every entry at its chain turn; returns its remover. */
   addValidationHook(hook: ValidationHook): () => void
   balance(account: Did, currency: string): bigint

@@ -32,6 +32,9 @@ export interface EntryDraft {
 /** An applied entry. */
 export interface EntryRecord { readonly id: string, readonly entry: JournalEntry, readonly bytes: Uint8Array }
 
+/** An author held back by a restore: its chain is at `head`, below the slot `floor` this ledger held before. */
+export interface ChainFloor { readonly author: Did, readonly head: number, readonly floor: number }
+
 /** One page of an account's history, oldest first; pass `next` back as `after` for the following page. */
 export interface HistoryPage { readonly entries: readonly EntryRecord[], readonly next?: string }
 
@@ -86,10 +89,10 @@ export class LedgerHandle {
     const author = keyPair.did
     const signed = this.store.transaction(() => {
       const chain = this.store.getChain(author)
-      const floor = this.store.getFloor(author)
-      if (floor !== undefined && (chain?.seq ?? 0) < floor) {
-        throw new EntryRejectedError('fork', `this ledger held ${author}'s entry ${floor} before a restore moved the chain back to ${chain?.seq ?? 0}: ` +
-          `a new entry now would fork the chain; wait until entries up to ${floor} arrive again`)
+      const held = this.floorOf(author)
+      if (held !== undefined) {
+        throw new EntryRejectedError('fork', `this ledger held ${author}'s entry ${held.floor} before a restore moved the chain back to ${held.head}: ` +
+          `a new entry now would fork the chain; wait until entries up to ${held.floor} arrive again`)
       }
       const acks = this.store.unackedIds(author, MAX_ACKS)
       const payload = entryPayload({
@@ -156,6 +159,23 @@ export class LedgerHandle {
     this.store.transaction(() => { this.store.putOverride({ account, currency, limit, reference }) })
   }
 
+  /**
+   * The operator's way out of a restore floor (see `createEntry`): declares that `author`'s entries above its
+   * current head are lost for good, so it may sign at the next slot again. If a peer still holds them they will
+   * meet the new ones as forks (proofs kept in `forks()`); hence the explicit call and the required reference.
+   */
+  async releaseChainFloor (author: Did, reference: string): Promise<ChainFloor> {
+    this.open()
+    checkAccount(author, 'author')
+    if (typeof reference !== 'string' || reference.length === 0) throw new InvalidArgumentError('releasing a chain floor needs a reference (who decided it and why)')
+    return this.store.transaction(() => {
+      const floor = this.floorOf(author)
+      if (floor === undefined) throw new InvalidArgumentError(`${author}'s chain is not held back by a restore floor`)
+      this.store.removeFloor(author)
+      return floor
+    })
+  }
+
   /** Registers a validation hook (charter rules); returns a function that removes it. */
   addValidationHook (hook: ValidationHook): () => void {
     this.hooks.push(hook)
@@ -216,6 +236,11 @@ export class LedgerHandle {
   }
 
   heads (): ChainHead[] { this.open(); return this.store.heads() }
+  chainFloors (): ChainFloor[] {
+    this.open()
+    return this.store.floors().map(({ author }) => this.floorOf(author)).filter((f): f is ChainFloor => f !== undefined)
+  }
+
   quarantine (): QuarantineRecord[] { this.open(); return this.store.quarantine() }
   forks (): ForkProof[] { this.open(); return this.store.forks() }
   /** Ids of held entries (waiting for a chain gap or acknowledged entries). */
@@ -318,6 +343,13 @@ export class LedgerHandle {
     for (const [account, credits] of credited) this.store.putUnacked(account, id, credits)
     this.resolved(id, entry.author, ctx)
     return { id, status: 'applied', released: [] }
+  }
+
+  /** The floor holding `author` back, if its chain is still below it. */
+  private floorOf (author: Did): ChainFloor | undefined {
+    const floor = this.store.getFloor(author)
+    const head = this.store.getChain(author)?.seq ?? 0
+    return floor === undefined || head >= floor ? undefined : { author, head, floor }
   }
 
   private advanceChain (entry: JournalEntry, id: string, applied: number): void {

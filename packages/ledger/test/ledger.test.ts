@@ -1,4 +1,4 @@
-import { type KeyPair, decode, encode, encodeEnvelope, envelopeSigningBytes, sha256, toHex } from '@icn/identity'
+import { type Did, type KeyPair, decode, encode, encodeEnvelope, envelopeSigningBytes, sha256, toHex } from '@icn/identity'
 import { ManualClock, withTempDir } from '@icn/testkit'
 import { describe, expect, test } from 'vitest'
 import {
@@ -353,15 +353,50 @@ describe('queries and state', () => {
       await expect(refused).rejects.toThrow(`this ledger held ${alice.did}'s entry 3 before a restore moved the chain back to 1: ` +
         'a new entry now would fork the chain; wait until entries up to 3 arrive again')
       expect(ledger.entryCount()).toBe(1)
+      expect(ledger.chainFloors()).toEqual([{ author: alice.did, head: 1, floor: 3 }])
       await ledger.pay(bob, alice.did, 'HOUR', 1n) // other authors are not held back
       // the floor survives a restart, and the entries coming back (as peers resend them) lift it
       await ledger.close()
       const reopened = await openLedger({ path: `${dir}/a`, clock: new ManualClock() })
       await expect(reopened.pay(alice, bob.did, 'HOUR', 4n)).rejects.toThrow(EntryRejectedError)
       expect((await reopened.applyBatch(later.map((e) => e.bytes))).map((o) => o.status)).toEqual(['applied', 'applied'])
+      expect(reopened.chainFloors()).toEqual([])
       const next = await reopened.pay(alice, bob.did, 'HOUR', 4n)
       expect(next.entry.seq).toBe(4)
       expect(next.entry.prev).toBe(later[1]?.id)
+      await reopened.close()
+    })
+  })
+
+  test('an operator can release a floor whose entries are lost; if they turn up later they are forks', async () => {
+    await withTempDir(async (dir) => {
+      const ledger = await openLedger({ path: `${dir}/a`, clock: new ManualClock() })
+      const first = await ledger.pay(alice, bob.did, 'HOUR', 1n)
+      const snapshot = await ledger.exportState()
+      const lost = [await ledger.pay(alice, bob.did, 'HOUR', 2n), await ledger.pay(alice, bob.did, 'HOUR', 3n)]
+      await ledger.restoreState(snapshot)
+      // wrong arguments and authors that are not held back are typed errors that change nothing
+      await expect(ledger.releaseChainFloor(alice.did, '')).rejects.toThrow(new InvalidArgumentError('releasing a chain floor needs a reference (who decided it and why)'))
+      await expect(ledger.releaseChainFloor('did:icn:nope' as Did, 'x')).rejects.toThrow(InvalidArgumentError)
+      await expect(ledger.releaseChainFloor(bob.did, 'ops ticket 7')).rejects.toThrow(new InvalidArgumentError(`${bob.did}'s chain is not held back by a restore floor`))
+      expect(ledger.chainFloors()).toEqual([{ author: alice.did, head: 1, floor: 3 }])
+
+      expect(await ledger.releaseChainFloor(alice.did, 'ops ticket 7: entries 2-3 lost with the old disk')).toEqual({ author: alice.did, head: 1, floor: 3 })
+      expect(ledger.chainFloors()).toEqual([])
+      await expect(ledger.releaseChainFloor(alice.did, 'again')).rejects.toThrow(InvalidArgumentError)
+      const resumed = await ledger.pay(alice, bob.did, 'HOUR', 5n)
+      expect(resumed.entry.seq).toBe(2)
+      expect(resumed.entry.prev).toBe(first.id)
+      // the release survives a restart
+      await ledger.close()
+      const reopened = await openLedger({ path: `${dir}/a`, clock: new ManualClock() })
+      expect(reopened.chainFloors()).toEqual([])
+      // the lost entries reappear: seq 2 conflicts with the new entry 2, seq 3 does not follow it
+      const outcomes = await reopened.applyBatch(lost.map((e) => e.bytes))
+      expect(outcomes.map((o) => [o.status, o.reason])).toEqual([['quarantined', 'fork'], ['quarantined', 'fork']])
+      expect(reopened.forks()).toEqual([{ author: alice.did, seq: 2, first: resumed.bytes, second: lost[0]?.bytes }])
+      expect(reopened.balance(bob.did, 'HOUR')).toBe(6n)
+      expect(reopened.chainHead(alice.did)).toEqual({ author: alice.did, seq: 2, id: resumed.id })
       await reopened.close()
     })
   })
