@@ -129,6 +129,18 @@ common(program.command('balance'))
     await withApi(opts, async (api) => opts.all === true ? await api.get('/balances') : await api.get(`/balance?${query.toString()}`))
   })
 
+const ledgerCommand = program.command('ledger').description('ledger maintenance after a snapshot restore')
+common(ledgerCommand.command('floors'))
+  .description('chains a restore moved back below entries this node had signed or held: their authors cannot pay until those entries come back')
+  .action(async (opts: CommonOptions) => { await withApi(opts, async (api) => await api.get('/ledger/floors')) })
+common(ledgerCommand.command('release-floor'))
+  .description('declare the entries above a restored chain lost for good, so its author (default: this node) can pay again; if they do exist somewhere they will show up as forks')
+  .requiredOption('--reference <text>', 'who decided this and why (logged)')
+  .option('--author <did>', 'the author held back (default: this node)')
+  .action(async (opts: CommonOptions & { reference: string, author?: string }) => {
+    await withApi(opts, async (api) => await api.post('/ledger/floors/release', { reference: opts.reference, ...(opts.author === undefined ? {} : { author: opts.author }) }))
+  })
+
 common(program.command('trust'))
   .description('attest trust in a DID (with --score), or show this node\'s computed trust in it')
   .requiredOption('--subject <did>', 'the DID trusted')

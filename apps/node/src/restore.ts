@@ -93,7 +93,7 @@ export async function restoreSnapshot (node: NodeServices, snapshotId: string): 
     }
     const [was, is] = [before.ledger.ownChainSeq ?? 0, after.ledger.ownChainSeq ?? 0]
     if (is < was) {
-      warnings.push(`this node's own ledger chain went back from seq ${was} to ${is}: payments from this node are refused until peers send its entries up to seq ${was} back (a new entry would fork its chain)`)
+      warnings.push(`this node's own ledger chain went back from seq ${was} to ${is}: payments from this node are refused until peers send its entries up to seq ${was} back (a new entry would fork its chain); if no peer holds them, \`icn-node ledger release-floor\` lets it pay again`)
     }
     if (!verified) warnings.push('the state read back after the restore differs from the recorded one: something changed it meanwhile')
     node.logger.info({ snapshotId, root: toHex(record.root), ledgerStateRoot: after.ledger.stateRoot, verified }, 'snapshot restored')

@@ -110,6 +110,20 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
       }
     },
     { method: 'GET', path: '/balances', handler: async () => ledger.balances().map((row) => ({ ...row })) },
+    // Chains a snapshot restore moved back: their authors cannot sign until the lost entries come back, or until
+    // the operator releases the floor (deliberately: if the entries do exist somewhere they will show up as forks).
+    { method: 'GET', path: '/ledger/floors', handler: async () => ledger.chainFloors() },
+    {
+      method: 'POST',
+      path: '/ledger/floors/release',
+      handler: async ({ body }) => {
+        const author = requireDid(optionalString(body, 'author') ?? self, 'author')
+        const reference = requireString(body, 'reference')
+        const released = await ledger.releaseChainFloor(author, reference)
+        node.logger.warn({ ...released, reference }, 'ledger chain floor released by the operator')
+        return { released, reference }
+      }
+    },
 
     // Trust: attest (signed, stored, gossiped) or query this node's view.
     {

@@ -9,7 +9,7 @@ import { type MeshNode, cli, ledgerOf, startMesh, startMeshNode } from './helper
 
 type BalanceRow = { account: string, currency: string, balance: bigint }
 
-const ownChainWarning = "this node's own ledger chain went back from seq 2 to 1: payments from this node are refused until peers send its entries up to seq 2 back (a new entry would fork its chain)"
+const ownChainWarning = "this node's own ledger chain went back from seq 2 to 1: payments from this node are refused until peers send its entries up to seq 2 back (a new entry would fork its chain); if no peer holds them, `icn-node ledger release-floor` lets it pay again"
 const unknownMessage = 'no completed snapshot no-such-snapshot on this node (`icn-node snapshot list` shows the ones it holds)'
 const badIdMessage = "'bad id' is not a snapshot id (1-128 characters of A-Z, a-z, 0-9, _ and -)"
 
@@ -130,6 +130,20 @@ describe('icn-node snapshot restore', () => {
         running.add(a)
         expect(await a.api.get('/balances')).toEqual(recordedBalances)
         expect(await ledgerOf(a)).toEqual(recordedLedger)
+
+        // Alone, nobody will send A's entry 2 back: the operator releases the floor (typed refusals first), and A pays again.
+        const floor = { author: a.did, head: 1, floor: 2 }
+        expect(await a.api.get('/ledger/floors')).toEqual([floor])
+        expect(await apiFailure(a.api.post('/ledger/floors/release', {}))).toEqual({ status: 400, code: 'BAD_REQUEST', message: "400 BAD_REQUEST: field 'reference' must be a non-empty string" })
+        expect(await apiFailure(a.api.post('/ledger/floors/release', { author: b.did, reference: 'x' }))).toEqual({
+          status: 422, code: 'INVALID_ARGUMENT', message: `422 INVALID_ARGUMENT: ${b.did}'s chain is not held back by a restore floor`
+        })
+        const reference = 'ops ticket 7: entry 2 lost with B and C'
+        expect(fromJson(await cli(['ledger', 'release-floor', '--reference', reference, '--data-dir', a.dataDir]))).toEqual({ released: floor, reference })
+        expect(fromJson(await cli(['ledger', 'floors', '--data-dir', a.dataDir]))).toEqual([])
+        const paid = await a.api.post('/pay', { to: b.did, amount: '7' }) as { id: string, balance: string }
+        expect(paid.balance).toBe('-107')
+        expect((await ledgerOf(a)).entries).toBe(2)
         expect(await stop(a)).toBe(0)
 
         // The reported state hash is A's leaf in the snapshot's Merkle tree.
