@@ -1,12 +1,14 @@
 import { bytesEqual, encode, sha256, toHex } from '@icn/identity'
 import type { SnapshotConfig } from './config.js'
-import { InsufficientParticipantsError, ProtocolViolationError, SnapshotError, SnapshotNotFoundError } from './errors.js'
+import {
+  InsufficientParticipantsError, ProtocolViolationError, RateLimitedError, RequestRefusedError, SnapshotError, SnapshotNotFoundError
+} from './errors.js'
 import { type SnapshotLeaf, merkleRoot, sortLeaves } from './merkle.js'
-import type {
-  InitiateSnapshot, ReceivedMessage, SignedInitiation, SnapshotAck, SnapshotComplete, SnapshotMessage, StateChunk,
-  VerificationResult, VerifySnapshot
+import {
+  type InitiateSnapshot, type ReceivedMessage, type RefusableRequest, type RefusalReason, type RequestRefused, type SignedInitiation,
+  type SnapshotAck, type SnapshotComplete, type SnapshotMessage, type StateChunk, type VerificationResult, type VerifySnapshot, MAX_RETRY_AFTER
 } from './messages.js'
-import { SlidingBudget, StateServer } from './serving.js'
+import { RefusalGate, SlidingBudget, StateServer } from './serving.js'
 import { ChunkAssembler, type ParticipantState, unpackState } from './transfer.js'
 
 /** A snapshot this node took part in and saw complete. */
@@ -34,6 +36,8 @@ export interface VerifierOutcome {
   /** The root the verifier recomputed (undefined when it never answered). */
   readonly computedRoot?: Uint8Array
   readonly reason: string
+  /** Set when the verifier refused the `VerifySnapshot` (`reason` is its message). */
+  readonly error?: RequestRefusedError
 }
 
 /** The result of verifying a completed snapshot against every participant. */
@@ -53,8 +57,11 @@ export type Effect =
   | { readonly kind: 'capture', readonly snapshotId: string }
   | { readonly kind: 'completed', readonly snapshot: CompletedSnapshot }
   | { readonly kind: 'failed', readonly snapshotId: string, readonly reason: string }
-  | { readonly kind: 'fetched', readonly snapshotId: string, readonly peer: string, readonly state?: ParticipantState, readonly reason: string }
+  /** A fetch ended: `state` on success, else `reason` and, when the peer refused or sent a bad transfer, the typed `error`. */
+  | { readonly kind: 'fetched', readonly snapshotId: string, readonly peer: string, readonly state?: ParticipantState, readonly reason: string, readonly error?: SnapshotError }
   | { readonly kind: 'verified', readonly report: VerificationReport }
+  /** A request this node refused: count and report it like a message that failed its checks (any reply is a separate `send`). */
+  | { readonly kind: 'rejected', readonly from: string, readonly error: SnapshotError }
 
 /** Counters for monitoring and tests. */
 export interface SnapshotCounters {
@@ -149,6 +156,7 @@ export class SnapshotCoordinator {
   private readonly serving: StateServer
   /** VerifySnapshot makes this node re-hash every state (and maybe fetch some): budgeted like RequestState. */
   private readonly verifyBudget: SlidingBudget
+  private readonly refusals: RefusalGate
   private readonly jobs: RecomputeJob[] = []
   private readonly verifications = new Map<string, VerificationRun>()
   private sequence = 0
@@ -160,6 +168,7 @@ export class SnapshotCoordinator {
     this.trustOf = trustOf
     this.serving = new StateServer(config)
     this.verifyBudget = new SlidingBudget('VerifySnapshot', config)
+    this.refusals = new RefusalGate(config)
   }
 
   /**
@@ -185,7 +194,9 @@ export class SnapshotCoordinator {
    * Handles one verified message from peer `from` (= its DID). Throws
    * `ProtocolViolationError` / `InvalidMessageError` for messages the protocol
    * forbids; a refused message changes nothing except that the frame which
-   * carried it no longer counts as application traffic.
+   * carried it no longer counts as application traffic. A `RequestState` or
+   * `VerifySnapshot` this node will not serve is not thrown: it returns a
+   * `rejected` effect and (at most once per window) a `RequestRefused` reply.
    */
   handleMessage (from: string, received: ReceivedMessage, now: number): Effect[] {
     if (received.signer !== from) throw new ProtocolViolationError(`message from peer ${from} is signed by ${received.signer}`)
@@ -210,6 +221,8 @@ export class SnapshotCoordinator {
         return this.onVerifyRequest(from, message, now)
       case 'VerificationResult':
         return this.onVerificationResult(from, message, now)
+      case 'RequestRefused':
+        return this.onRefused(from, message, now)
     }
   }
 
@@ -543,9 +556,12 @@ export class SnapshotCoordinator {
   private onRequestState (from: string, snapshotId: string, now: number): Effect[] {
     const participants = this.participantsOf(snapshotId)
     const state = this.ownState(snapshotId)
-    if (participants === undefined || state === undefined) throw new ProtocolViolationError(`no recorded state for snapshot ${snapshotId}`)
-    if (!participants.includes(from)) throw new ProtocolViolationError(`${from} is not a participant of ${snapshotId}`)
-    this.serving.admit(from, snapshotId, now)
+    if (participants === undefined || state === undefined) {
+      return this.refuse(from, snapshotId, 'RequestState', 'NO_RECORDED_STATE', new ProtocolViolationError(`no recorded state for snapshot ${snapshotId}`), now)
+    }
+    if (!participants.includes(from)) return this.refuse(from, snapshotId, 'RequestState', 'NOT_PARTICIPANT', new ProtocolViolationError(`${from} is not a participant of ${snapshotId}`), now)
+    const limited = this.serving.admit(from, snapshotId, now)
+    if (limited !== undefined) return this.refuse(from, snapshotId, 'RequestState', 'RATE_LIMITED', limited, now)
     const { totalSize, payloadHash, chunks } = this.serving.payload(snapshotId, state)
     return chunks.map((data, chunkIndex): Effect => ({
       kind: 'send',
@@ -567,7 +583,7 @@ export class SnapshotCoordinator {
       state = unpackState(payload)
     } catch (err) {
       if (!(err instanceof SnapshotError)) throw err
-      return this.fetchFailed(chunk.snapshotId, from, err.message, now)
+      return this.fetchFailed(chunk.snapshotId, from, err, now)
     }
     this.fetches.delete(key)
     // Kept whether or not this node has seen the snapshot complete.
@@ -591,9 +607,47 @@ export class SnapshotCoordinator {
     }
   }
 
-  private fetchFailed (snapshotId: string, peer: string, reason: string, now: number): Effect[] {
+  /** Ends a fetch without state: `cause` is a timeout's text or the typed error (a refusal, a bad transfer). */
+  private fetchFailed (snapshotId: string, peer: string, cause: string | SnapshotError, now: number): Effect[] {
     this.fetches.delete(fetchKey(snapshotId, peer))
-    return [{ kind: 'fetched', snapshotId, peer, reason }, ...this.feedJobs(snapshotId, peer, undefined, reason, now)]
+    const reason = typeof cause === 'string' ? cause : cause.message
+    const fetched: Effect = typeof cause === 'string' ? { kind: 'fetched', snapshotId, peer, reason } : { kind: 'fetched', snapshotId, peer, reason, error: cause }
+    return [fetched, ...this.feedJobs(snapshotId, peer, undefined, reason, now)]
+  }
+
+  // ---- refusals ----
+
+  /**
+   * A request this node will not serve: reported as `rejected`, and answered
+   * with `RequestRefused` unless this (peer, snapshot, request) already got one
+   * within `stateTransferWindow` (then silence: one reply per window, however
+   * often the peer asks). Replies go only to the signer of the request.
+   */
+  private refuse (from: string, snapshotId: string, request: RefusableRequest, reason: RefusalReason, error: SnapshotError, now: number): Effect[] {
+    const rejected: Effect = { kind: 'rejected', from, error }
+    if (!this.refusals.allow(from, snapshotId, request, now)) return [rejected]
+    // Relative on the wire: the requester adds it to its own clock.
+    const retryAfter = error instanceof RateLimitedError ? Math.min(MAX_RETRY_AFTER, Math.max(1, Math.ceil(error.retryAt - now))) : 0
+    const reply: RequestRefused = { type: 'RequestRefused', snapshotId, refuser: this.self, request, reason, retryAfter }
+    return [rejected, { kind: 'send', to: from, message: reply }]
+  }
+
+  /**
+   * A peer refused a request of this node: accepted only from the peer that was
+   * asked, for a request still outstanding (like a chunk); that fetch or that
+   * verifier's answer then ends at once with a `RequestRefusedError`.
+   */
+  private onRefused (from: string, refusal: RequestRefused, now: number): Effect[] {
+    const { snapshotId, request, reason } = refusal
+    const run = request === 'VerifySnapshot' ? this.verifications.get(snapshotId) : undefined
+    const outstanding = request === 'RequestState'
+      ? this.fetches.has(fetchKey(snapshotId, from))
+      : run !== undefined && run.participants.includes(from) && !run.results.has(from)
+    if (!outstanding) throw new ProtocolViolationError(`unsolicited RequestRefused from ${from} for ${request} ${snapshotId}`)
+    const error = new RequestRefusedError(from, snapshotId, request, reason, reason === 'RATE_LIMITED' ? now + refusal.retryAfter : undefined)
+    if (run === undefined) return this.fetchFailed(snapshotId, from, error, now)
+    run.results.set(from, { verifier: from, valid: false, reason: error.message, error })
+    return run.results.size === run.participants.length ? this.finishVerification(snapshotId) : []
   }
 
   // ---- verification ----
@@ -604,10 +658,13 @@ export class SnapshotCoordinator {
       const zero = new Uint8Array(32)
       return [{ kind: 'send', to: from, message: { type: 'VerificationResult', snapshotId: request.snapshotId, verifier: this.self, valid: false, computedRoot: zero, reason: 'snapshot not completed here' } }]
     }
-    if (!record.participants.includes(from)) throw new ProtocolViolationError(`${from} is not a participant of ${request.snapshotId}`)
+    if (!record.participants.includes(from)) {
+      return this.refuse(from, request.snapshotId, 'VerifySnapshot', 'NOT_PARTICIPANT', new ProtocolViolationError(`${from} is not a participant of ${request.snapshotId}`), now)
+    }
     // A repeat while this node is still recomputing for the same requester gets that one answer.
     if (this.jobs.some((job) => job.snapshotId === request.snapshotId && job.requester === from)) return []
-    this.verifyBudget.admit(from, request.snapshotId, now)
+    const limited = this.verifyBudget.admit(from, request.snapshotId, now)
+    if (limited !== undefined) return this.refuse(from, request.snapshotId, 'VerifySnapshot', 'RATE_LIMITED', limited, now)
     return this.startRecompute(record, from, request.expectedRoot, now)
   }
 

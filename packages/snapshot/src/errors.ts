@@ -1,9 +1,12 @@
+import type { RefusableRequest, RefusalReason } from './messages.js'
+
 /** Machine-readable reason carried by every snapshot error. */
 export type SnapshotErrorCode =
   | 'INVALID_CONFIG'
   | 'INSUFFICIENT_PARTICIPANTS'
   | 'INVALID_MESSAGE'
   | 'PROTOCOL_VIOLATION'
+  | 'REQUEST_REFUSED'
   | 'SNAPSHOT_TOO_LARGE'
   | 'SNAPSHOT_NOT_FOUND'
   | 'CORRUPT_SNAPSHOT'
@@ -52,9 +55,11 @@ export class ProtocolViolationError extends SnapshotError {
 }
 
 /**
- * A peer asked for a snapshot's state more than `maxStateTransfers` times
- * within `stateTransferWindow`: refused, nothing sent. An honest requester
- * never does this (it keeps what it fetched and retries only after a timeout).
+ * A peer asked for a snapshot's state (or its verification) more than
+ * `maxStateTransfers` times within `stateTransferWindow`: refused, answered
+ * with at most one `RequestRefused` per window. An honest requester never
+ * does this (it keeps what it fetched and retries only after a timeout).
+ * The requester sees the refusal as a `RequestRefusedError`.
  */
 export class RateLimitedError extends ProtocolViolationError {
   override readonly name = 'RateLimitedError'
@@ -62,10 +67,41 @@ export class RateLimitedError extends ProtocolViolationError {
   readonly snapshotId: string
   /** When (this node's clock) the peer's next request would be served. */
   readonly retryAt: number
-  constructor (peer: string, snapshotId: string, transfers: number, window: number, retryAt: number, request: 'RequestState' | 'VerifySnapshot' = 'RequestState') {
+  constructor (peer: string, snapshotId: string, transfers: number, window: number, retryAt: number, request: RefusableRequest = 'RequestState') {
     super(`${request} from ${peer} for ${snapshotId} refused: ${transfers} ${request === 'RequestState' ? 'transfers' : 'verifications'} within ${window} ms, next at ${retryAt}`)
     this.peer = peer
     this.snapshotId = snapshotId
+    this.retryAt = retryAt
+  }
+}
+
+const REFUSED_BECAUSE: Record<RefusalReason, string> = {
+  RATE_LIMITED: 'rate limited',
+  NOT_PARTICIPANT: 'this node is not a participant there',
+  NO_RECORDED_STATE: 'no recorded state there'
+}
+
+/**
+ * The requester's side of a refusal: `peer` answered this node's
+ * `RequestState` or `VerifySnapshot` with a signed `RequestRefused`, so the
+ * fetch or verification ended at once rather than at `snapshotTimeout`.
+ * (The refuser's side is `RateLimitedError` or `ProtocolViolationError`.)
+ */
+export class RequestRefusedError extends SnapshotError {
+  override readonly name = 'RequestRefusedError'
+  /** Who refused. */
+  readonly peer: string
+  readonly snapshotId: string
+  readonly request: RefusableRequest
+  readonly reason: RefusalReason
+  /** `RATE_LIMITED` only: when (this node's clock) `peer` will serve this node again; undefined otherwise. */
+  readonly retryAt: number | undefined
+  constructor (peer: string, snapshotId: string, request: RefusableRequest, reason: RefusalReason, retryAt?: number) {
+    super('REQUEST_REFUSED', `${request} for ${snapshotId} refused by ${peer}: ${REFUSED_BECAUSE[reason]}${retryAt === undefined ? '' : `, retry at ${retryAt}`}`)
+    this.peer = peer
+    this.snapshotId = snapshotId
+    this.request = request
+    this.reason = reason
     this.retryAt = retryAt
   }
 }

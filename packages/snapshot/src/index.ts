@@ -14,14 +14,15 @@
 export { type SnapshotConfig, DEFAULT_CONFIG, resolveConfig } from './config.js'
 export {
   type SnapshotErrorCode, SnapshotError, InvalidConfigError, InsufficientParticipantsError, InvalidMessageError,
-  ProtocolViolationError, RateLimitedError, SnapshotTooLargeError, SnapshotNotFoundError, CorruptSnapshotError, UnknownProviderError, SnapshotClosedError
+  ProtocolViolationError, RateLimitedError, RequestRefusedError, SnapshotTooLargeError, SnapshotNotFoundError, CorruptSnapshotError, UnknownProviderError, SnapshotClosedError
 } from './errors.js'
 export {
   type SnapshotLeaf, type InclusionProof, type ProofStep, leafHash, nodeHash, merkleRoot, sortLeaves, proveInclusion, verifyInclusion
 } from './merkle.js'
 export {
   type SnapshotMessage, type InitiateSnapshot, type Marker, type SnapshotAck, type RequestState, type StateChunk,
-  type SnapshotComplete, type VerifySnapshot, type VerificationResult, type SignedInitiation, type ReceivedMessage,
+  type SnapshotComplete, type VerifySnapshot, type VerificationResult, type RequestRefused, type RefusableRequest, type RefusalReason,
+  type SignedInitiation, type ReceivedMessage,
   SNAPSHOT_DOMAIN, encodeMessage, decodeMessage, parseMessage, signInitiation, isSnapshotId
 } from './messages.js'
 export { type ParticipantState, type ChunkedPayload, packState, unpackState, chunkPayload, effectiveLevel, ChunkAssembler } from './transfer.js'

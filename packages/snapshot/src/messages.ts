@@ -92,8 +92,36 @@ export interface VerificationResult {
   readonly reason: string
 }
 
+/** A request a peer may refuse (and answer with `RequestRefused`). */
+export type RefusableRequest = 'RequestState' | 'VerifySnapshot'
+
+/**
+ * Why a peer refused: `RATE_LIMITED` (over its per-(peer, snapshot) budget), `NOT_PARTICIPANT`
+ * (the requester is not a participant of the snapshot there), `NO_RECORDED_STATE` (it holds no
+ * recorded state for the snapshot: unknown, not yet recorded, failed or pruned).
+ */
+export type RefusalReason = 'RATE_LIMITED' | 'NOT_PARTICIPANT' | 'NO_RECORDED_STATE'
+
+/**
+ * Reply to a `RequestState` or `VerifySnapshot` the refuser will not serve, so the requester
+ * fails at once instead of at its timeout. Sent at most once per (requester, snapshot, request)
+ * within the refuser's `stateTransferWindow`; silence after that.
+ */
+export interface RequestRefused {
+  readonly type: 'RequestRefused'
+  readonly snapshotId: string
+  readonly refuser: string
+  readonly request: RefusableRequest
+  readonly reason: RefusalReason
+  /**
+   * `RATE_LIMITED`: milliseconds from the refusal until the refuser serves this requester again
+   * (relative, so the two nodes' clocks need not agree); otherwise 0.
+   */
+  readonly retryAfter: number
+}
+
 export type SnapshotMessage =
-  | InitiateSnapshot | Marker | SnapshotAck | RequestState | StateChunk | SnapshotComplete | VerifySnapshot | VerificationResult
+  | InitiateSnapshot | Marker | SnapshotAck | RequestState | StateChunk | SnapshotComplete | VerifySnapshot | VerificationResult | RequestRefused
 
 /** A received message after decoding and signature verification. */
 export interface ReceivedMessage {
@@ -110,6 +138,10 @@ const MAX_ID_LENGTH = 128
 const SNAPSHOT_ID = /^[A-Za-z0-9_-]{1,128}$/
 const MAX_PARTICIPANTS = 10_000
 const MAX_REASON_LENGTH = 1024
+/** The longest delay a timer can hold (2^31 - 1 ms, ~24.8 days): a refuser's window is never longer in practice. */
+export const MAX_RETRY_AFTER = 2 ** 31 - 1
+const REFUSABLE: readonly string[] = ['RequestState', 'VerifySnapshot'] satisfies RefusableRequest[]
+const REFUSAL_REASONS: readonly string[] = ['RATE_LIMITED', 'NOT_PARTICIPANT', 'NO_RECORDED_STATE'] satisfies RefusalReason[]
 
 type Fields = Record<string, unknown>
 
@@ -229,6 +261,16 @@ export function parseMessage (payload: unknown): SnapshotMessage {
       if (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH) fail('reason must be a short string')
       return { type, snapshotId: snapshotIdOf(f), verifier: did(f, 'verifier'), valid: f.valid, computedRoot: hash(f, 'computedRoot'), reason }
     }
+    case 'RequestRefused': {
+      const f = exactFields(payload, type, ['type', 'snapshotId', 'refuser', 'request', 'reason', 'retryAfter'])
+      const request = f.request
+      if (typeof request !== 'string' || !REFUSABLE.includes(request)) fail('request must be RequestState or VerifySnapshot')
+      const reason = f.reason
+      if (typeof reason !== 'string' || !REFUSAL_REASONS.includes(reason)) fail('reason must be RATE_LIMITED, NOT_PARTICIPANT or NO_RECORDED_STATE')
+      // A retry time only for a rate limit: 0 elsewhere, so every refusal has one encoding.
+      const retryAfter = reason === 'RATE_LIMITED' ? count(f, 'retryAfter', 1, MAX_RETRY_AFTER) : count(f, 'retryAfter', 0, 0)
+      return { type, snapshotId: snapshotIdOf(f), refuser: did(f, 'refuser'), request: request as RefusableRequest, reason: reason as RefusalReason, retryAfter }
+    }
     default:
       fail(`unknown message type ${String(type).slice(0, 40)}`)
   }
@@ -306,6 +348,7 @@ export function claimedAuthor (message: SnapshotMessage): string {
     case 'SnapshotComplete': return message.coordinator
     case 'VerifySnapshot': return message.requester
     case 'VerificationResult': return message.verifier
+    case 'RequestRefused': return message.refuser
   }
 }
 

@@ -34,10 +34,15 @@ export type SnapshotOutcome =
   | { readonly status: 'complete', readonly snapshot: CompletedSnapshot }
   | { readonly status: 'failed', readonly snapshotId: string, readonly reason: string }
 
-/** How a state fetch ended. */
+/**
+ * How a state fetch ended. A failure carries the typed `error` when there is
+ * one: `RequestRefusedError` when the peer refused (reason, and `retryAt` for
+ * a rate limit), `InvalidMessageError` / `SnapshotTooLargeError` for a bad
+ * transfer; a timeout has only `reason`.
+ */
 export type FetchOutcome =
   | { readonly ok: true, readonly state: ParticipantState }
-  | { readonly ok: false, readonly reason: string }
+  | { readonly ok: false, readonly reason: string, readonly error?: SnapshotError }
 
 /** Something that happened, for logs and tests. */
 export type SnapshotEvent =
@@ -95,12 +100,17 @@ export interface SnapshotNode {
    * FIFO stream that carries the snapshot messages, before processing it.
    */
   observeIncoming(from: string, bytes: Uint8Array): void
-  /** Fetches `peer`'s recorded state in `snapshotId` (chunked, compressed, hash-checked). */
+  /**
+   * Fetches `peer`'s recorded state in `snapshotId` (chunked, compressed,
+   * hash-checked). Never rejects: a peer's refusal ends it at once with a
+   * `RequestRefusedError` in the outcome, silence at `snapshotTimeout`.
+   */
   fetchState(snapshotId: string, peer: string): Promise<FetchOutcome>
   /**
    * Verifies a completed snapshot (memory, else the store) with every
    * participant recomputing the root. Rejects with `SnapshotNotFoundError`
-   * or `CorruptSnapshotError`; network failures are results in the report.
+   * or `CorruptSnapshotError`; network failures are results in the report
+   * (a verifier that refused, with its `RequestRefusedError`, at once).
    */
   verify(snapshotId: string): Promise<VerificationReport>
   /**
@@ -324,9 +334,13 @@ class Node implements SnapshotNode {
       this.apply(this.core.handleMessage(from, received, this.clock.now()))
     } catch (error) {
       if (!(error instanceof SnapshotError)) throw error
-      this.counters.rejected++
-      this.emit({ type: 'rejected', from, error })
+      this.reject(from, error)
     }
+  }
+
+  private reject (from: string, error: SnapshotError): void {
+    this.counters.rejected++
+    this.emit({ type: 'rejected', from, error })
   }
 
   private track (task: Promise<void>): void {
@@ -352,7 +366,9 @@ class Node implements SnapshotNode {
           break
         case 'fetched': {
           const key = `${effect.snapshotId}\u0000${effect.peer}`
-          const outcome: FetchOutcome = effect.state !== undefined ? { ok: true, state: effect.state } : { ok: false, reason: effect.reason }
+          const outcome: FetchOutcome = effect.state !== undefined
+            ? { ok: true, state: effect.state }
+            : effect.error !== undefined ? { ok: false, reason: effect.reason, error: effect.error } : { ok: false, reason: effect.reason }
           for (const w of this.fetchWaiters.get(key) ?? []) w.resolve(outcome)
           this.fetchWaiters.delete(key)
           break
@@ -360,6 +376,9 @@ class Node implements SnapshotNode {
         case 'verified':
           for (const w of this.verifyWaiters.get(effect.report.snapshotId) ?? []) w.resolve(effect.report)
           this.verifyWaiters.delete(effect.report.snapshotId)
+          break
+        case 'rejected':
+          this.reject(effect.from, effect.error)
           break
       }
     }

@@ -1,5 +1,6 @@
 import type { SnapshotConfig } from './config.js'
 import { RateLimitedError } from './errors.js'
+import type { RefusableRequest } from './messages.js'
 import { type ChunkedPayload, type ParticipantState, chunkPayload, packState } from './transfer.js'
 
 /** The settings that shape serving. */
@@ -14,12 +15,12 @@ export class SlidingBudget {
   private readonly uses = new Map<string, Map<string, number[]>>()
 
   constructor (
-    private readonly request: 'RequestState' | 'VerifySnapshot',
+    private readonly request: RefusableRequest,
     private readonly limits: Pick<SnapshotConfig, 'maxStateTransfers' | 'stateTransferWindow'>
   ) {}
 
-  /** Counts one request of `peer` for `snapshotId` at `now`, or throws `RateLimitedError` (and counts nothing). */
-  admit (peer: string, snapshotId: string, now: number): void {
+  /** Counts one request of `peer` for `snapshotId` at `now`, or returns the `RateLimitedError` refusing it (and counts nothing). */
+  admit (peer: string, snapshotId: string, now: number): RateLimitedError | undefined {
     const { maxStateTransfers, stateTransferWindow } = this.limits
     let byPeer = this.uses.get(snapshotId)
     if (byPeer === undefined) {
@@ -29,15 +30,52 @@ export class SlidingBudget {
     const recent = (byPeer.get(peer) ?? []).filter((at) => at + stateTransferWindow > now)
     byPeer.set(peer, recent)
     if (recent.length >= maxStateTransfers) {
-      throw new RateLimitedError(peer, snapshotId, recent.length, stateTransferWindow, (recent[0] as number) + stateTransferWindow, this.request)
+      return new RateLimitedError(peer, snapshotId, recent.length, stateTransferWindow, (recent[0] as number) + stateTransferWindow, this.request)
     }
     recent.push(now)
+    return undefined
   }
 
   forget (snapshotId: string): void { this.uses.delete(snapshotId) }
 
   /** Snapshots with a budget in use. */
   ids (): string[] { return [...this.uses.keys()] }
+}
+
+/** Refusal keys remembered at most (~200 bytes each): bounds what invented snapshot ids can make this node hold. */
+const REFUSAL_MEMORY = 4096
+
+/**
+ * Which refusals get a `RequestRefused` reply: at most one per (peer, snapshot,
+ * request kind) within any `stateTransferWindow`, silence after that, so a
+ * peer that keeps asking learns why once and cannot make this node sign a
+ * reply per request. Keys are kept in the order their refusal was sent and
+ * dropped once outside the window, or oldest first beyond `REFUSAL_MEMORY`
+ * (an attacker cycling through more keys than that earns one small reply per
+ * request at worst: never more than it sent).
+ */
+export class RefusalGate {
+  private readonly sent = new Map<string, number>()
+
+  constructor (private readonly limits: Pick<SnapshotConfig, 'stateTransferWindow'>, private readonly capacity = REFUSAL_MEMORY) {}
+
+  /** Whether a refusal of `request` from `peer` for `snapshotId` may be answered at `now`; if so, counts it. */
+  allow (peer: string, snapshotId: string, request: RefusableRequest, now: number): boolean {
+    const window = this.limits.stateTransferWindow
+    const key = `${request}\u0000${snapshotId}\u0000${peer}`
+    const last = this.sent.get(key)
+    if (last !== undefined && last + window > now) return false
+    this.sent.delete(key)
+    this.sent.set(key, now)
+    for (const [oldest, at] of this.sent) {
+      if (this.sent.size <= this.capacity && at + window > now) break
+      this.sent.delete(oldest)
+    }
+    return true
+  }
+
+  /** Keys remembered (for tests and monitoring). */
+  size (): number { return this.sent.size }
 }
 
 interface CachedPayload {
@@ -68,9 +106,9 @@ export class StateServer {
     this.transfers = new SlidingBudget('RequestState', limits)
   }
 
-  /** Counts one transfer of `snapshotId` to `peer` at `now`, or throws `RateLimitedError` (and counts nothing). */
-  admit (peer: string, snapshotId: string, now: number): void {
-    this.transfers.admit(peer, snapshotId, now)
+  /** Counts one transfer of `snapshotId` to `peer` at `now`, or returns the `RateLimitedError` refusing it (and counts nothing). */
+  admit (peer: string, snapshotId: string, now: number): RateLimitedError | undefined {
+    return this.transfers.admit(peer, snapshotId, now)
   }
 
   /** The chunked payload of `state`, this node's own state in `snapshotId`: cached, made once per record. */

@@ -2,7 +2,7 @@ import { type KeyPair, sha256, toHex } from '@icn/identity'
 import { describe, expect, it } from 'vitest'
 import {
   type CompletedSnapshot, DEFAULT_CONFIG, type Effect, type InitiateSnapshot, InvalidConfigError, ProtocolViolationError, RateLimitedError,
-  type ReceivedMessage, type SnapshotAck, type SnapshotConfig, type SnapshotEvent, SnapshotCoordinator, type SnapshotMessage, type StateChunk,
+  type ReceivedMessage, type SnapshotAck, type SnapshotConfig, SnapshotError, type SnapshotEvent, SnapshotCoordinator, type SnapshotMessage, type StateChunk,
   chunkPayload, decodeMessage, encodeMessage, merkleRoot, packState, resolveConfig, signInitiation, sortLeaves
 } from '../src/index.js'
 import { keyPairs } from './support/cluster.js'
@@ -44,14 +44,18 @@ function chunksTo (to: string, effects: Effect[]): StateChunk[] {
   })
 }
 
-function refusal (request: () => unknown): RateLimitedError {
-  try {
-    request()
-  } catch (error) {
-    if (error instanceof RateLimitedError) return error
-    throw error
-  }
-  throw new Error('the request was served')
+/** The error of a refused request's `rejected` effect; the only other effect allowed is one `RequestRefused` back to the requester (no chunks). */
+function rejection (effects: Effect[]): SnapshotError {
+  const [first, ...rest] = effects
+  if (first?.kind !== 'rejected') throw new Error('the request was served')
+  for (const e of rest) if (e.kind !== 'send' || e.to !== first.from || e.message.type !== 'RequestRefused') throw new Error(`unexpected effect ${e.kind}`)
+  return first.error
+}
+
+function refusal (request: () => Effect[]): RateLimitedError {
+  const error = rejection(request())
+  if (error instanceof RateLimitedError) return error
+  throw error
 }
 
 const fieldsOf = (e: RateLimitedError): unknown[] => [e.name, e.code, e instanceof ProtocolViolationError, e.peer, e.snapshotId, e.retryAt, e.message]
@@ -82,8 +86,8 @@ describe('serving RequestState: per-(peer, snapshot) budget on the injected cloc
     expect(chunksTo(b!.did, core.handleMessage(b!.did, requestFrom(b!, 's0'), 11_000)).length).toBe(total)
     // Non-participants and unknown snapshots are refused before the budget is looked at, as before.
     const outsider = keyPairs(4, 99)[3]!
-    expect(() => core.handleMessage(outsider.did, requestFrom(outsider, 's0'), 11_000)).toThrow(new ProtocolViolationError(`${outsider.did} is not a participant of s0`))
-    expect(() => core.handleMessage(b!.did, requestFrom(b!, 'nope'), 11_000)).toThrow(new ProtocolViolationError('no recorded state for snapshot nope'))
+    expect(rejection(core.handleMessage(outsider.did, requestFrom(outsider, 's0'), 11_000))).toEqual(new ProtocolViolationError(`${outsider.did} is not a participant of s0`))
+    expect(rejection(core.handleMessage(b!.did, requestFrom(b!, 'nope'), 11_000))).toEqual(new ProtocolViolationError('no recorded state for snapshot nope'))
   })
 
   it('budgets are per snapshot', async () => {
@@ -133,7 +137,7 @@ describe('serving RequestState: per-(peer, snapshot) budget on the injected cloc
     // s0 is the oldest completed record: loading s2 prunes it, and what serving held for it.
     core.loadCompleted(records[2]!)
     expect(core.servingIds()).toEqual({ payloads: ['s1'], budgets: ['s1'], verifyBudgets: [] })
-    expect(() => core.handleMessage(b!.did, requestFrom(b!, 's0'), 1)).toThrow(new ProtocolViolationError('no recorded state for snapshot s0'))
+    expect(rejection(core.handleMessage(b!.did, requestFrom(b!, 's0'), 1))).toEqual(new ProtocolViolationError('no recorded state for snapshot s0'))
     chunksTo(b!.did, core.handleMessage(b!.did, requestFrom(b!, 's2'), 1))
     expect(core.servingIds()).toEqual({ payloads: ['s1', 's2'], budgets: ['s1', 's2'], verifyBudgets: [] })
   })
@@ -167,7 +171,7 @@ describe('serving RequestState: per-(peer, snapshot) budget on the injected cloc
     const failing = run('active-2')
     expect(failing.core.tick(5000)).toEqual([{ kind: 'failed', snapshotId: 'active-2', reason: `timed out after 5000 ms: no SnapshotComplete from ${a!.did}` }])
     expect(failing.core.servingIds()).toEqual({ payloads: [], budgets: [], verifyBudgets: [] })
-    expect(() => failing.core.handleMessage(c!.did, requestFrom(c!, 'active-2'), 5001)).toThrow(new ProtocolViolationError('no recorded state for snapshot active-2'))
+    expect(rejection(failing.core.handleMessage(c!.did, requestFrom(c!, 'active-2'), 5001))).toEqual(new ProtocolViolationError('no recorded state for snapshot active-2'))
   })
 })
 
