@@ -18,6 +18,22 @@ export const GOSSIP_PROTOCOL = '/icn/gossip/1.0.0'
 /** How long a hang-up waits for a graceful close before aborting the connection (libp2p's own default). */
 const HANG_UP_TIMEOUT_MS = 1000
 
+/**
+ * The errors `it-length-prefixed` throws for a length prefix that breaks the framing rules
+ * (negative, over `maxDataLength`, or a varint longer than any length), by `name` and by `code`.
+ * Its `UnexpectedEOFError` is not one: a stream that ends inside a frame is a connection that
+ * closed mid-write (a peer that crashed), like any other stream end.
+ */
+const FRAMING_ERROR_NAMES = new Set(['InvalidMessageLengthError', 'InvalidDataLengthError', 'InvalidDataLengthLengthError'])
+const FRAMING_ERROR_CODES = new Set(['ERR_INVALID_MSG_LENGTH', 'ERR_MSG_DATA_TOO_LONG', 'ERR_MSG_LENGTH_TOO_LONG'])
+
+/** True for a framing error of `it-length-prefixed` (a protocol violation by the peer). */
+export function isFramingError (err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false
+  const { name, code } = err as { name?: unknown, code?: unknown }
+  return (typeof name === 'string' && FRAMING_ERROR_NAMES.has(name)) || (typeof code === 'string' && FRAMING_ERROR_CODES.has(code))
+}
+
 type StreamHandler = Parameters<Libp2p['handle']>[1]
 type Stream = Parameters<StreamHandler>[0]
 type Connection = Parameters<StreamHandler>[1]
@@ -43,7 +59,11 @@ export interface TransportStats {
   framesReceived: number
   /** Frames not sent: no stream to that peer, or its write buffer was full. */
   framesDropped: number
-  /** Streams closed because a peer broke the framing rules (oversized or malformed frame, non-ed25519 key). */
+  /**
+   * Peers cut off for breaking the protocol: a frame length prefix that is oversized or
+   * malformed, or a non-ed25519 key. A stream the peer resets or aborts, or whose
+   * connection closes (the peer hung up, crashed or was killed), is a normal end, not counted.
+   */
   protocolViolations: number
   dials: number
   dialFailures: number
@@ -458,6 +478,8 @@ class Libp2pTransportImpl implements Libp2pTransport {
   }
 
   private async readLoop (entry: PeerStream): Promise<void> {
+    /** Why the stream ended, when reading it threw something other than a framing error (a reset, an abort, a closed connection). */
+    let ended: string | undefined
     try {
       for await (const frame of lp.decode(entry.stream, { maxDataLength: this.settings.maxFrameBytes })) {
         if (frame.byteLength === 0) continue
@@ -482,16 +504,18 @@ class Libp2pTransportImpl implements Libp2pTransport {
         }
       }
     } catch (err) {
-      if (!this.closed && this.streams.get(entry.did) === entry) {
+      if (isFramingError(err) && !this.closed && this.streams.get(entry.did) === entry) {
         // Bad framing (oversized length, malformed varint): the peer is cut off, everyone else keeps being served.
         this.stats.protocolViolations++
         this.dropStream(entry.did, entry)
         await this.disconnect(entry.did, `protocol violation: ${(err as Error).message}`)
         return
       }
+      // Anything else is the peer (or its connection) hanging up: the stream ends as on a close.
+      ended = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
     }
     if (this.dropStream(entry.did, entry) !== undefined) {
-      this.logger.info({ peer: entry.did }, 'peer stream closed')
+      this.logger.info({ peer: entry.did, ...(ended === undefined ? {} : { reason: ended }) }, 'peer stream closed')
       if (!this.closed && this.id < entry.did && this.node.getConnections(entry.peerId).length > 0) this.onConnect(entry.peerId)
     }
   }

@@ -11,6 +11,10 @@ async function balance (node: MeshNode, of: MeshNode): Promise<string> {
   return (await node.api.get(`/balance?account=${of.did}`) as { balance: string }).balance
 }
 
+async function violations (node: MeshNode): Promise<number> {
+  return (await node.api.get('/status') as { transport: { protocolViolations: number } }).transport.protocolViolations
+}
+
 describe('faults across real node processes', () => {
   it('SIGKILL during traffic and during a snapshot: the snapshot times out cleanly, the node restarts from its data dir, catches up by anti-entropy, and the next snapshot succeeds', async () => {
     await withTempDir(async (dir) => {
@@ -40,6 +44,8 @@ describe('faults across real node processes', () => {
         await pay(a, b, 20)
         await pay(b, a, 7)
         await eventually('payments on A and B', [a.api, b.api], async () => (await ledgerOf(a)).entries === 14 && (await ledgerOf(b)).entries === 14 ? true : undefined)
+        // A killed peer hung up; it broke no protocol rule.
+        expect([await violations(a), await violations(b)]).toEqual([0, 0])
         expect((await a.api.get('/status') as { services: string[] }).services).toContain('snapshot')
 
         // C restarts from its data dir and catches up.
@@ -91,6 +97,8 @@ describe('faults across real node processes', () => {
         }, 40_000)
         expect(await balance(c, b)).toBe('7')
         expect(await balance(c, a)).toBe('-11')
+        // Cutting links (a stream reset, then a hang-up) is no protocol violation on either side.
+        expect(await Promise.all(nodes.map(violations))).toEqual([0, 0, 0])
       } finally {
         for (const n of nodes) expect(await n.stop()).toBe(0)
       }

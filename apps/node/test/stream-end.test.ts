@@ -1,0 +1,109 @@
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { type RunningSubprocess, runSubprocess, startSubprocess, withTempDir } from '@icn/testkit'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { ApiClient } from '../src/client.js'
+import { type MeshNode, eventually, initNode, startMesh, startMeshNode, versionOf } from './helpers/cluster.js'
+
+const resetScript = fileURLToPath(new URL('./helpers/reset-peer.mjs', import.meta.url))
+const garbageScript = fileURLToPath(new URL('./helpers/garbage-peer.mjs', import.meta.url))
+
+interface Status { version: number, transport: { protocolViolations: number } }
+
+const statusOf = async (api: ApiClient): Promise<Status> => await api.get('/status') as Status
+const violationsOf = async (api: ApiClient): Promise<number> => (await statusOf(api)).transport.protocolViolations
+const peerDids = async (api: ApiClient): Promise<string[]> => (await api.get('/peers') as Array<{ did: string }>).map((p) => p.did)
+
+const running: RunningSubprocess[] = []
+afterEach(() => {
+  for (const p of running.splice(0)) p.kill('SIGKILL')
+})
+
+/** Starts reset-peer.mjs against `node` and waits until the node holds an ICN stream to it. */
+async function startResetPeer (node: MeshNode, mode: 'open' | 'accept'): Promise<{ proc: RunningSubprocess, did: string }> {
+  const proc = startSubprocess(resetScript, [node.runtime.multiaddrs[0]!, mode])
+  running.push(proc)
+  await proc.waitForOutput('READY ')
+  const did = proc.stdout().split('\n').find((l) => l.startsWith('READY '))!.slice('READY '.length)
+  await eventually('the node to hold the peer\'s ICN stream', node.api, async () => (await peerDids(node.api)).includes(did) ? true : undefined)
+  return { proc, did }
+}
+
+async function stopResetPeer (proc: RunningSubprocess): Promise<void> {
+  proc.kill('SIGTERM')
+  expect(await proc.exited).toBe(0)
+}
+
+describe('protocolViolations counts protocol violations, not a peer hanging up', () => {
+  it('a peer resets the ICN stream it opened while the node waits for a frame: a normal stream end (0 violations); an oversized and a malformed length prefix are 1 violation each', async () => {
+    await withTempDir(async (dir) => {
+      await initNode(join(dir, 'n'))
+      const node = await startMeshNode(join(dir, 'n'), 0)
+      try {
+        const rogue = await startResetPeer(node, 'open')
+        rogue.proc.kill('SIGUSR1')
+        await rogue.proc.waitForOutput('RESET')
+        // The node drops the stream (its DID is the larger one, so it does not reopen it).
+        const violations = await eventually('the node to drop the reset stream', node.api, async () => {
+          const count = await violationsOf(node.api)
+          return count > 0 || !(await peerDids(node.api)).includes(rogue.did) ? count : undefined
+        })
+        expect(violations).toBe(0)
+        await stopResetPeer(rogue.proc)
+
+        // Real framing violations are still counted, exactly once each.
+        expect(await runSubprocess(garbageScript, [node.runtime.multiaddrs[0]!, 'oversized'], { timeoutMs: 30_000 })).toBe('CLOSED')
+        expect(await violationsOf(node.api)).toBe(1)
+        expect(await runSubprocess(garbageScript, [node.runtime.multiaddrs[0]!, 'badvarint'], { timeoutMs: 30_000 })).toBe('CLOSED')
+        expect(await violationsOf(node.api)).toBe(2)
+      } finally {
+        expect(await node.stop()).toBe(0)
+      }
+    })
+  }, 60_000)
+
+  it('a peer resets the ICN stream the node opened to it: not a violation, and the node reopens the stream over the connection that is still up', async () => {
+    await withTempDir(async (dir) => {
+      await initNode(join(dir, 'n'))
+      const node = await startMeshNode(join(dir, 'n'), 0)
+      try {
+        const rogue = await startResetPeer(node, 'accept')
+        expect(rogue.proc.stdout()).toContain('ACCEPTED 1')
+        const before = await versionOf(node.api)
+        rogue.proc.kill('SIGUSR1')
+        await rogue.proc.waitForOutput('RESET')
+        // Two changes: the stream closed, then the node's new stream opened (a violation ends the wait early).
+        const status = await eventually('the node to reopen its stream', node.api, async () => {
+          const s = await statusOf(node.api)
+          return s.transport.protocolViolations > 0 || (s.version >= before + 2 && (await peerDids(node.api)).includes(rogue.did)) ? s : undefined
+        })
+        expect(status.transport.protocolViolations).toBe(0)
+        await rogue.proc.waitForOutput('ACCEPTED 2')
+        await stopResetPeer(rogue.proc)
+      } finally {
+        expect(await node.stop()).toBe(0)
+      }
+    })
+  }, 60_000)
+
+  it('a node cutting its link to another (POST /peers/block: stream reset, then hang-up) costs neither side a violation, and the link heals', async () => {
+    await withTempDir(async (dir) => {
+      const nodes = await startMesh(dir, 2)
+      const [a, b] = nodes as [MeshNode, MeshNode]
+      try {
+        await a.api.post('/peers/block', { did: b.did, ms: 1500 })
+        const violations = await eventually('B to see its stream to A end', b.api, async () => {
+          const count = await violationsOf(b.api)
+          return count > 0 || (await peerDids(b.api)).length === 0 ? count : undefined
+        })
+        expect(violations).toBe(0)
+        // B redials A (a configured peer) once the block has expired.
+        await eventually('the link to heal', [a.api, b.api], async () => (await peerDids(a.api)).includes(b.did) && (await peerDids(b.api)).includes(a.did) ? true : undefined)
+        expect(await violationsOf(a.api)).toBe(0)
+        expect(await violationsOf(b.api)).toBe(0)
+      } finally {
+        for (const n of nodes) expect(await n.stop()).toBe(0)
+      }
+    })
+  }, 60_000)
+})
