@@ -1,9 +1,10 @@
-import { encode, encodeEnvelope, sha256, signEnvelope } from '@icn/identity'
+import { type KeyPair, encode, encodeEnvelope, sha256, signEnvelope } from '@icn/identity'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  InvalidMessageError, SNAPSHOT_DOMAIN, type SnapshotMessage, type StateChunk, decodeMessage, encodeMessage, leafHash, signInitiation
+  InvalidMessageError, type RequestRefused, SNAPSHOT_DOMAIN, type SnapshotMessage, type StateChunk, decodeMessage, encodeMessage, leafHash, signInitiation
 } from '../src/index.js'
+import { MAX_RETRY_AFTER } from '../src/messages.js'
 import { keyPairs } from './support/cluster.js'
 import { Router } from './support/router.js'
 
@@ -13,7 +14,7 @@ const h = (n: number): Uint8Array => sha256(Uint8Array.of(n))
 const initiation = { type: 'InitiateSnapshot', snapshotId: 'abc123', initiator: alice.did, timestamp: 1_700_000_000_000, participants } as const
 const leaves = participants.map((did, i) => ({ did, stateHash: h(i), stateSize: i, channelHash: h(i + 10), channelSize: i + 1 }))
 
-/** One valid example of each of the eight message types, with its signer. */
+/** One valid example of each of the nine message types, with its signer. */
 const examples: Array<[SnapshotMessage, typeof alice]> = [
   [initiation, alice],
   [{ type: 'Marker', snapshotId: 'abc123', sender: bob.did, initiation: signInitiation(initiation, alice) }, bob],
@@ -22,11 +23,13 @@ const examples: Array<[SnapshotMessage, typeof alice]> = [
   [{ type: 'StateChunk', snapshotId: 'abc123', sender: bob.did, chunkIndex: 1, totalChunks: 2, totalSize: 5, payloadHash: h(3), data: Uint8Array.of(1, 2) }, bob],
   [{ type: 'SnapshotComplete', snapshotId: 'abc123', coordinator: alice.did, globalStateRoot: leafHash(leaves[0]!), participants, leaves }, alice],
   [{ type: 'VerifySnapshot', snapshotId: 'abc123', requester: carol.did, expectedRoot: h(4) }, carol],
-  [{ type: 'VerificationResult', snapshotId: 'abc123', verifier: bob.did, valid: false, computedRoot: h(5), reason: 'differs' }, bob]
+  [{ type: 'VerificationResult', snapshotId: 'abc123', verifier: bob.did, valid: false, computedRoot: h(5), reason: 'differs' }, bob],
+  [{ type: 'RequestRefused', snapshotId: 'abc123', refuser: bob.did, request: 'RequestState', reason: 'RATE_LIMITED', retryAfter: 2500 }, bob]
 ]
 
 describe('snapshot messages: signed, canonical, validated', () => {
-  it('each of the eight types round-trips exactly and is signed by its author', () => {
+  it('each of the nine types round-trips exactly and is signed by its author', () => {
+    expect(new Set(examples.map(([m]) => m.type)).size).toBe(9)
     for (const [message, signer] of examples) {
       const wire = encodeMessage(message, signer)
       const got = decodeMessage(wire)
@@ -100,6 +103,10 @@ describe('fuzzed snapshot messages never crash a participant', () => {
       fc.record({ type: fc.constant('StateChunk' as const), snapshotId: id, sender: fc.constant(a!.did), chunkIndex: fc.constant(0), totalChunks: fc.constant(1), totalSize: count, payloadHash: hash, data: fc.uint8Array({ maxLength: 64 }) }),
       fc.record({ type: fc.constant('VerifySnapshot' as const), snapshotId: id, requester: fc.constant(a!.did), expectedRoot: hash }),
       fc.record({ type: fc.constant('VerificationResult' as const), snapshotId: id, verifier: fc.constant(a!.did), valid: fc.boolean(), computedRoot: hash, reason: fc.string() }),
+      fc.record({
+        type: fc.constant('RequestRefused' as const), snapshotId: id, refuser: fc.constant(a!.did), request: fc.constantFrom('RequestState' as const, 'VerifySnapshot' as const),
+        reason: fc.constantFrom('RATE_LIMITED' as const, 'NOT_PARTICIPANT' as const, 'NO_RECORDED_STATE' as const), retryAfter: fc.nat(10_000)
+      }),
       fc.uniqueArray(did, { minLength: 1, maxLength: 3 }).chain((ps) => fc.record({
         type: fc.constant('InitiateSnapshot' as const), snapshotId: id, initiator: fc.constant(a!.did), timestamp: count, participants: fc.constant([...new Set([...ps, a!.did])].sort())
       })),
@@ -117,5 +124,62 @@ describe('fuzzed snapshot messages never crash a participant', () => {
     expect((await outcome).status).toBe('complete')
     expect(b!.snap.stats.active).toBe(0)
     await router.close()
+  })
+})
+
+describe('RequestRefused on the wire', () => {
+  const refusal: RequestRefused = { type: 'RequestRefused', snapshotId: 'abc123', refuser: bob.did, request: 'VerifySnapshot', reason: 'RATE_LIMITED', retryAfter: 2500 }
+  const expectInvalid = (message: unknown, by: KeyPair, text: string): void => {
+    const wire = encodeMessage(message as SnapshotMessage, by)
+    expect(() => decodeMessage(wire)).toThrow(new InvalidMessageError(text))
+  }
+
+  it('every request kind, reason and retryAfter bound round-trips exactly', () => {
+    const cases: RequestRefused[] = [
+      refusal,
+      { ...refusal, request: 'RequestState', retryAfter: 1 },
+      { ...refusal, retryAfter: MAX_RETRY_AFTER },
+      { ...refusal, reason: 'NOT_PARTICIPANT', retryAfter: 0 },
+      { ...refusal, request: 'RequestState', reason: 'NO_RECORDED_STATE', retryAfter: 0 }
+    ]
+    for (const message of cases) {
+      const got = decodeMessage(encodeMessage(message, bob))
+      expect(got.message).toEqual(message)
+      expect(got.signer).toBe(bob.did)
+    }
+    expect(MAX_RETRY_AFTER).toBe(2_147_483_647)
+  })
+
+  it('validates every field: author, field set, snapshotId, refuser, request, reason, retryAfter', () => {
+    expectInvalid(refusal, carol, `RequestRefused claims author ${bob.did} but is signed by ${carol.did}`)
+    const { retryAfter: _dropped, ...missing } = refusal
+    expectInvalid(missing, bob, 'RequestRefused has fields [reason,refuser,request,snapshotId,type], expected [reason,refuser,request,retryAfter,snapshotId,type]')
+    expectInvalid({ ...refusal, retryAt: 5 }, bob, 'RequestRefused has fields [reason,refuser,request,retryAfter,retryAt,snapshotId,type], expected [reason,refuser,request,retryAfter,snapshotId,type]')
+    expectInvalid({ ...refusal, snapshotId: '../etc' }, bob, 'snapshotId must be 1-128 characters of [A-Za-z0-9_-]')
+    expectInvalid({ ...refusal, snapshotId: 'x'.repeat(129) }, bob, 'snapshotId must be 1-128 characters of [A-Za-z0-9_-]')
+    expectInvalid({ ...refusal, refuser: 'bob' }, bob, 'refuser must be a did:icn DID')
+    for (const request of ['StateChunk', 'requestState', '', 7]) expectInvalid({ ...refusal, request }, bob, 'request must be RequestState or VerifySnapshot')
+    for (const reason of ['rate_limited', 'TIMEOUT', '', null]) expectInvalid({ ...refusal, reason }, bob, 'reason must be RATE_LIMITED, NOT_PARTICIPANT or NO_RECORDED_STATE')
+    const limited = `retryAfter must be an integer in [1, ${MAX_RETRY_AFTER}]`
+    for (const retryAfter of [0, -1, 1.5, MAX_RETRY_AFTER + 1, '10', null]) expectInvalid({ ...refusal, retryAfter }, bob, limited)
+    // Without a rate limit there is no retry time: only 0 is accepted, so a refusal has one encoding.
+    for (const reason of ['NOT_PARTICIPANT', 'NO_RECORDED_STATE']) {
+      for (const retryAfter of [1, 2500, -1]) expectInvalid({ ...refusal, reason, retryAfter }, bob, 'retryAfter must be an integer in [0, 0]')
+    }
+  })
+
+  it('a flip of any single bit of the wire bytes is refused', () => {
+    const wire = encodeMessage(refusal, bob)
+    let refused = 0
+    for (let i = 0; i < wire.length; i++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const flipped = Uint8Array.from(wire)
+        flipped[i]! ^= 1 << bit
+        expect(() => decodeMessage(flipped)).toThrow(InvalidMessageError)
+        refused++
+      }
+    }
+    expect(refused).toBe(wire.length * 8)
+    expect(decodeMessage(wire).message).toEqual(refusal)
   })
 })
