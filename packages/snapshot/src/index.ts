@@ -5,7 +5,10 @@
  * injected `MessageTransport` and to trust through an injected `trustOf`, a
  * Merkle root with inclusion proofs over the participants' recorded states,
  * chunked compressed state transfer, cross-node verification, restore, and a
- * file store of completed snapshots (atomic, checksummed).
+ * file store of completed snapshots (atomic, checksummed). A state or
+ * verification request a peer will not serve is answered with a signed
+ * `RequestRefused` (at most once per window), so the asker fails at once with
+ * a `RequestRefusedError` instead of at its timeout.
  *
  * Typical use: `createSnapshotNode({ keyPair, transport, trustOf, clock, providers, store }, init)`,
  * then `startSnapshot()` on one node; every participant's `waitForSnapshot(id)`
