@@ -7,20 +7,27 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { connectApi, initDataDir } from '../dist/index.js'
+import { connectApi, initDataDir, waitUntil } from '../dist/index.js'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
 
-async function until (probe, timeoutMs = 60_000, intervalMs = 20) {
+/** A node's API is not up yet: nothing to long-poll, so retry every 100 ms (bounded). */
+async function connectWhenUp (dir, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const value = await probe().catch(() => undefined)
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error('bench: timed out')
-    await sleep(intervalMs)
+    const api = await connectApi(dir).catch(() => undefined)
+    if (api !== undefined) return api
+    if (Date.now() > deadline) throw new Error(`bench: no node API for ${dir}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
   }
+}
+
+/** Re-runs `probe` whenever the change feed (`GET /wait`) of one of `apis` moves, until it returns a value. */
+async function until (apis, probe, timeoutMs = 60_000) {
+  const value = await waitUntil(apis, probe, Date.now() + timeoutMs)
+  if (value === undefined) throw new Error('bench: timed out')
+  return value
 }
 
 async function cluster (root, count) {
@@ -32,9 +39,9 @@ async function cluster (root, count) {
     await writeFile(join(dir, 'config.json'), JSON.stringify({ snapshotTimeoutMs: 30_000, logLevel: 'warn' }))
     procs.push(spawn(process.execPath, [cli, 'run', '--data-dir', dir, '--log-level', 'warn'], { stdio: 'ignore' }))
   }
-  for (let i = 0; i < count; i++) apis.push(await until(() => connectApi(join(root, `n${i}`)), 60_000, 100))
+  for (let i = 0; i < count; i++) apis.push(await connectWhenUp(join(root, `n${i}`)))
   for (let i = 0; i < count; i++) for (let j = 0; j < i; j++) await apis[i].post('/peers', { multiaddr: apis[j].runtime.multiaddrs[0] })
-  for (const api of apis) await until(async () => (await api.get('/peers')).length === count - 1 ? true : undefined, 60_000, 100)
+  for (const api of apis) await until([api], async () => (await api.get('/peers')).length === count - 1 ? true : undefined)
   await Promise.all(apis.map(async (api, i) => {
     for (let j = 0; j < count; j++) {
       if (j === i) continue
@@ -42,7 +49,7 @@ async function cluster (root, count) {
     }
   }))
   const want = count * (count - 1) * 2
-  for (const api of apis) await until(async () => (await api.get('/status')).trust.attestations === want ? true : undefined, 60_000, 100)
+  for (const api of apis) await until([api], async () => (await api.get('/status')).trust.attestations === want ? true : undefined)
   return {
     apis,
     stop: async () => {
@@ -58,13 +65,13 @@ try {
   const three = await cluster(join(root, 'three'), 3)
   const [a, b, c] = three.apis
 
-  // Gossip latency: a payment posted on A until it is applied on B (polled every 1 ms).
+  // Gossip latency: a payment posted on A until it is applied on B (B's change feed answers a long-poll).
   const latencies = []
   for (let i = 0; i < 40; i++) {
     const before = await entries(b)
     const started = performance.now()
     await a.post('/pay', { to: b.runtime.did, amount: '1' })
-    await until(async () => (await entries(b)) > before ? true : undefined, 10_000, 1)
+    await until([b], async () => (await entries(b)) > before ? true : undefined, 10_000)
     latencies.push(performance.now() - started)
   }
   latencies.sort((x, y) => x - y)
@@ -81,7 +88,7 @@ try {
     }))
   }))
   const posted = performance.now() - started
-  await until(async () => (await Promise.all(three.apis.map(entries))).every((n) => n === base + 3 * perPayer) ? true : undefined, 60_000, 5)
+  await until(three.apis, async () => (await Promise.all(three.apis.map(entries))).every((n) => n === base + 3 * perPayer) ? true : undefined)
   const total = performance.now() - started
   console.log(`payments end to end, 3 processes: ${3 * perPayer} payments posted in ${posted.toFixed(0)} ms, applied on all 3 nodes after ${total.toFixed(0)} ms → ${(3 * perPayer / (total / 1000)).toFixed(0)} payments/s`)
 

@@ -1,5 +1,8 @@
 import type { CancelTimer, Clock } from '@icn/identity'
 
+/** Longest a `GET /wait` long-poll waits (and its default), in ms. */
+export const MAX_WAIT_MS = 25_000
+
 /** What a long-poll on the change feed answers. */
 export interface ChangeAnswer {
   /** The feed's version when the answer was made. */

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { fromJson, toJson } from '@icn/identity'
+import { MAX_WAIT_MS } from './changes.js'
 import { dataDirLayout, readApiToken } from './data-dir.js'
 import { ApiUnreachableError, NodeError } from './errors.js'
 
@@ -65,5 +66,40 @@ export async function connectApi (dataDir: string): Promise<ApiClient> {
     runtime,
     get: async (path, options) => await call('GET', path, undefined, options?.signal),
     post: async (path, body) => await call('POST', path, body)
+  }
+}
+
+/** A node's change-feed version (`GET /status` → `version`). */
+export async function versionOf (api: ApiClient): Promise<number> {
+  return (await api.get('/status') as { version: number }).version
+}
+
+/**
+ * Waits, without polling, until `probe` returns a value (not undefined), re-running it
+ * whenever the change feed of one of the nodes in `watch` (those the probe reads) moves:
+ * it reads their versions, runs the probe and, if that is not satisfied, long-polls
+ * `GET /wait?since=<version>` on every one of them; the first answer re-runs the probe and
+ * the other long-polls are aborted. A probe that throws counts as not satisfied (e.g. a 404
+ * for something not arrived yet). Each long-poll asks for at most the time left before
+ * `deadline` (a `Date.now()` time), so the node's own timer answers at the deadline; the
+ * probe then runs once more and, still unsatisfied, this resolves undefined. Reading a
+ * version or a long-poll failing (the node's API went away) rejects. No timer is left behind.
+ */
+export async function waitUntil<T> (watch: readonly ApiClient[], probe: () => Promise<T | undefined>, deadline: number): Promise<T | undefined> {
+  for (;;) {
+    // Versions first: a change made after this read moves them on, so the long-poll below sees it.
+    const versions = await Promise.all(watch.map(versionOf))
+    const value = await probe().catch(() => undefined)
+    if (value !== undefined) return value
+    const left = deadline - Date.now()
+    if (left <= 0) return undefined
+    const abort = new AbortController()
+    const polls = watch.map(async (api, i) => await api.get(`/wait?since=${versions[i]!}&timeoutMs=${Math.min(MAX_WAIT_MS, left)}`, { signal: abort.signal }))
+    for (const poll of polls) poll.catch(() => {}) // the losers are aborted below
+    try {
+      await Promise.race(polls)
+    } finally {
+      abort.abort()
+    }
   }
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { KindRule } from '@icn/governance'
-import { type ApiClient, connectApi } from './client.js'
+import { type ApiClient, connectApi, waitUntil } from './client.js'
 import { writeFileAtomic } from '@icn/identity/fs'
 import { writeCharterFile } from './charter.js'
 import { initDataDir } from './data-dir.js'
@@ -73,13 +73,29 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
     for (const n of nodes) n.proc.kill('SIGKILL')
   }, opts.timeoutMs)
 
-  const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
+  const timedOutWaitingFor = (what: string): DemoFailedError => new DemoFailedError(`timed out waiting for ${what}`)
+  // A node's API is not up yet: nothing to long-poll, so retry every 100 ms until the deadline.
+  const waitForApi = async (n: DemoNode): Promise<ApiClient> => {
     for (;;) {
-      if (timedOut || Date.now() > deadline) throw new DemoFailedError(`timed out waiting for ${what}`)
-      const value = await probe().catch(() => undefined)
-      if (value !== undefined) return value
+      if (timedOut || Date.now() > deadline) throw timedOutWaitingFor(`node${n.index} to start`)
+      const client = await connectApi(n.dir).catch(() => undefined)
+      if (client !== undefined) return client
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
+  }
+  // Everything else: the probe re-runs whenever the change feed (`GET /wait`) of a node in `watch` moves.
+  const waitFor = async <T>(what: string, watch: DemoNode[], probe: () => Promise<T | undefined>): Promise<T> => {
+    if (timedOut || Date.now() > deadline) throw timedOutWaitingFor(what)
+    let value: T | undefined
+    try {
+      value = await waitUntil(watch.map(api), probe, deadline)
+    } catch (cause) {
+      // The hard stop killed the processes under a pending long-poll: that is the timeout.
+      if (timedOut) throw timedOutWaitingFor(what)
+      throw new DemoFailedError(`node API failed while waiting for ${what}: ${(cause as Error).message}`, { cause })
+    }
+    if (value === undefined) throw timedOutWaitingFor(what)
+    return value
   }
   const api = (n: DemoNode): ApiClient => n.api!
 
@@ -111,14 +127,14 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
       const exited = new Promise<number | string>((resolve) => { proc.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')) })
       nodes.push({ index: i, dir, did: dids[i]!, proc, exited })
     }
-    for (const n of nodes) n.api = await waitFor(`node${n.index} to start`, async () => await connectApi(n.dir))
+    for (const n of nodes) n.api = await waitForApi(n)
     say(`${opts.nodes} node processes running (pids ${nodes.map((n) => n.proc.pid).join(', ')})`)
 
     for (const n of nodes) {
       for (const m of nodes.slice(0, n.index)) await api(n).post('/peers', { multiaddr: api(m).runtime.multiaddrs[0] })
     }
     for (const n of nodes) {
-      await waitFor(`node${n.index} to see every peer`, async () => {
+      await waitFor(`node${n.index} to see every peer`, [n], async () => {
         const peers = await api(n).get('/peers') as unknown[]
         return peers.length === opts.nodes - 1 ? true : undefined
       })
@@ -133,7 +149,7 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
     }))
     const attestations = opts.nodes * (opts.nodes - 1) * 3
     for (const n of nodes) {
-      await waitFor(`node${n.index} to hold every attestation`, async () => {
+      await waitFor(`node${n.index} to hold every attestation`, [n], async () => {
         const status = await api(n).get('/status') as { trust: { attestations: number } }
         return status.trust.attestations === attestations ? true : undefined
       })
@@ -144,7 +160,7 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
       const to = nodes[(n.index + 1) % opts.nodes]!
       await api(n).post('/pay', { to: to.did, amount: String(100 + 50 * n.index), currency: CURRENCY })
     }))
-    const stateRoot = await waitFor('every node to apply every payment', async () => {
+    const stateRoot = await waitFor('every node to apply every payment', nodes, async () => {
       const roots = await Promise.all(nodes.map(async (n) => (await api(n).get('/status') as { ledger: { entries: number, stateRoot: string } }).ledger))
       return roots.every((r) => r.entries === opts.nodes && r.stateRoot === roots[0]!.stateRoot) ? roots[0]!.stateRoot : undefined
     })
@@ -157,7 +173,7 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
       payload: { key: 'ledger.creditLimit', subject: subject.did, value: { currency: CURRENCY, limit: '50000' } }
     }) as { id: string }
     for (const n of nodes) {
-      await waitFor(`node${n.index} to see the proposal open`, async () => {
+      await waitFor(`node${n.index} to see the proposal open`, [n], async () => {
         const p = await api(n).get(`/proposals/${proposal.id}`) as { state: string }
         return p.state === 'open' ? true : undefined
       })
@@ -165,13 +181,13 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
     }
     say(`governance: proposal ${proposal.id.slice(0, 16)}… open, ${opts.nodes} votes for (voting closes after ${VOTING_MS / 1000} s)`)
     for (const n of nodes) {
-      await waitFor(`node${n.index} to execute the proposal`, async () => {
+      await waitFor(`node${n.index} to execute the proposal`, [n], async () => {
         const p = await api(n).get(`/proposals/${proposal.id}`) as { state: string }
         return p.state === 'executed' ? true : undefined
       })
     }
     const limits = await Promise.all(nodes.map(async (n) => {
-      const b = await waitFor(`node${n.index} to apply the new credit limit`, async () => {
+      const b = await waitFor(`node${n.index} to apply the new credit limit`, [n], async () => {
         const r = await api(n).get(`/balance?account=${subject.did}&currency=${CURRENCY}`) as { creditLimit: string }
         return r.creditLimit === '50000' ? r : undefined
       })
@@ -179,7 +195,7 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
     }))
     say(`governance: proposal executed on every node; ${short(subject.did)}'s credit limit is ${limits[0]!} ${CURRENCY} everywhere`)
 
-    const periodic = await waitFor('a periodic snapshot (node0 runs --snapshot-every 3)', async () => {
+    const periodic = await waitFor('a periodic snapshot (node0 runs --snapshot-every 3)', [nodes[0]!], async () => {
       const list = await api(nodes[0]!).get('/snapshots') as Array<{ snapshotId: string, initiator: string, root: string }>
       return list.find((s) => s.initiator === nodes[0]!.did)
     })
@@ -189,7 +205,7 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
     const taken = await api(initiator).post('/snapshots') as { snapshotId: string, root: string, participants: string[] }
     say(`snapshot: distributed snapshot ${taken.snapshotId.slice(0, 12)}… by node${initiator.index} over ${taken.participants.length} participants`)
     const reports = await Promise.all(nodes.map(async (n) => {
-      const stored = await waitFor(`node${n.index} to store the snapshot`, async () => {
+      const stored = await waitFor(`node${n.index} to store the snapshot`, [n], async () => {
         const list = await api(n).get('/snapshots') as Array<{ snapshotId: string, root: string }>
         return list.find((s) => s.snapshotId === taken.snapshotId)
       })

@@ -3,6 +3,7 @@ import { type Did, encodeEnvelope, isDid, toHex } from '@icn/identity'
 import { createAttestation, isTrustGraphName, type TrustGraphName } from '@icn/trust'
 import { type ApiRoute, optionalString, requireAmount, requireNumber, requireString } from './api.js'
 import { TOPICS } from './bridges.js'
+import { MAX_WAIT_MS } from './changes.js'
 import { ApiError, UnknownSnapshotError } from './errors.js'
 import type { NodeServices, NodeStatus } from './node.js'
 import { restoreSnapshot } from './restore.js'
@@ -23,8 +24,7 @@ function graphOf (value: string | null | undefined, fallback: TrustGraphName): T
 
 const hex = (bytes: Uint8Array): string => toHex(bytes)
 
-/** Longest a `GET /wait` long-poll waits (and its default), in ms. */
-export const MAX_WAIT_MS = 25_000
+export { MAX_WAIT_MS }
 
 /** Reads an optional non-negative integer query parameter within [min, max]. */
 function integerParam (query: URLSearchParams, name: string, min: number, max: number): number | undefined {

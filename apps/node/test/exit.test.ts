@@ -64,3 +64,29 @@ describe('icn-node run: nothing left running after stop', () => {
     })
   })
 })
+
+describe('icn-node demo: nothing left running once it returns', () => {
+  it('a full 3-node demo, its waits long-polling the nodes\' change feeds, exits 0 with no timer pending', async () => {
+    const demo = startSubprocess(auditScript, ['demo', '--nodes', '3'])
+    try {
+      expect(await demo.exited).toBe(0)
+    } finally {
+      demo.kill('SIGKILL')
+    }
+    expect(demo.stdout()).toContain('(exit codes 0, 0, 0)')
+    expect(auditOf(demo)).toEqual([CLEAN])
+    expect(demo.stderr()).toBe('')
+  }, 90_000)
+
+  it('a demo cut short by its hard stop (--timeout 2) fails with exit 1, stops every node, and leaves no timer pending', async () => {
+    const demo = startSubprocess(auditScript, ['demo', '--nodes', '3', '--timeout', '2'])
+    try {
+      expect(await demo.exited).toBe(1)
+    } finally {
+      demo.kill('SIGKILL')
+    }
+    expect(demo.stdout()).toMatch(/stopped 3 nodes in \d+ ms/)
+    expect(demo.stderr()).toMatch(/^icn-node: /)
+    expect(auditOf(demo)).toEqual([CLEAN])
+  }, 60_000)
+})
