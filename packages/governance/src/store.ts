@@ -40,10 +40,16 @@ export class GovernanceStore {
   ) {}
 
   /**
-   * Decoded proposals by id (every vote reads its proposal). An entry is dropped
+   * Decoded proposals by id (every vote reads its proposal). Only reads made inside a write
+   * transaction use and fill it: a read outside one sees the last commit, which may be older than
+   * an asynchronous transaction whose callback already ran, and caching that would hand the next
+   * transaction a stale record (a scheduler step then saw a submitted proposal as a draft, did
+   * nothing and dropped its deadline: voting never opened on that node). An entry is dropped
    * whenever that proposal is written, and the whole cache when a transaction fails.
    */
   private readonly proposalCache = new Map<string, ProposalRecord>()
+  /** Write-transaction callbacks running now (their reads see the transaction's own state). */
+  private writing = 0
 
   /** Opens (creating if needed) the store in directory `path`. */
   static open (path: string): GovernanceStore {
@@ -63,7 +69,7 @@ export class GovernanceStore {
   /** Runs `fn` in one synchronous write transaction, durable on return; a throw aborts every write in it. */
   transaction<T> (fn: () => T): T {
     try {
-      return this.root.transactionSync(fn)
+      return this.root.transactionSync(this.writingWith(fn))
     } catch (err) {
       this.proposalCache.clear()
       throw err
@@ -78,10 +84,21 @@ export class GovernanceStore {
    */
   async transactionAsync<T> (fn: () => T): Promise<T> {
     try {
-      return await this.root.transaction(fn)
+      return await this.root.transaction(this.writingWith(fn))
     } catch (err) {
       this.proposalCache.clear()
       throw err
+    }
+  }
+
+  private writingWith<T> (fn: () => T): () => T {
+    return () => {
+      this.writing++
+      try {
+        return fn()
+      } finally {
+        this.writing--
+      }
     }
   }
 
@@ -117,13 +134,16 @@ export class GovernanceStore {
   }
 
   proposal (id: string): ProposalRecord | undefined {
-    const cached = this.proposalCache.get(id)
+    const cacheable = this.writing > 0
+    const cached = cacheable ? this.proposalCache.get(id) : undefined
     if (cached !== undefined) return cached
     const bytes = this.proposalDb.get(id)
     if (bytes === undefined) return undefined
     const record = proposalFromDoc(decodeStored(asBytes(bytes), `proposal ${id}`), false)
-    if (this.proposalCache.size >= PROPOSAL_CACHE_SIZE) this.proposalCache.clear()
-    this.proposalCache.set(id, record)
+    if (cacheable) {
+      if (this.proposalCache.size >= PROPOSAL_CACHE_SIZE) this.proposalCache.clear()
+      this.proposalCache.set(id, record)
+    }
     return record
   }
 

@@ -71,6 +71,29 @@ describe('layer 1: GovernanceStore persists charters, proposals, votes and effec
     })
   })
 
+  it('a read outside a write transaction never hands a later transaction a stale proposal', async () => {
+    await withTempDir(async (dir) => {
+      const { proposal } = fixtureRecords()
+      const draft: ProposalRecord = { ...proposal, state: 'draft', history: proposal.history.slice(0, 1) }
+      const store = GovernanceStore.open(dir)
+      store.transaction(() => { store.putProposal(draft) })
+      // lmdb serves reads outside a write transaction from a read snapshot, renewed only once a commit is reported
+      // back to this thread; an API query between an asynchronous transaction's callback and that report reads the
+      // older state. Simulated here (deterministically) by serving the draft's bytes to such a read.
+      const proposals = (store as unknown as { proposalDb: { get: (id: string) => Uint8Array | undefined } }).proposalDb
+      const draftBytes = new Uint8Array(proposals.get(proposal.id) as Uint8Array)
+      await store.transactionAsync(() => { store.putProposal(proposal, 'draft') })
+      const get = proposals.get
+      proposals.get = () => draftBytes
+      expect(store.proposal(proposal.id)).toEqual(draft)
+      proposals.get = get
+      // The next write transaction (a scheduler step) must see the committed proposal, not what that read saw.
+      expect(store.transaction(() => store.proposal(proposal.id))).toEqual(proposal)
+      expect(store.proposal(proposal.id)).toEqual(proposal)
+      await store.close()
+    })
+  })
+
   it('replace() swaps the whole content in one transaction', async () => {
     await withTempDir(async (dir) => {
       const { v1, v2, proposal, votes, effect } = fixtureRecords()
