@@ -62,10 +62,13 @@ const MAX_WAITING = 1000
 /**
  * `governance:proposal` (proposals and proposer actions) and `governance:vote`.
  * Topics are not ordered with each other, so a vote can arrive before its
- * proposal: such envelopes wait (bounded) and are retried after every envelope
- * that applies.
+ * proposal, or before voting opens on this node's clock: such envelopes wait
+ * (bounded) and are retried after every envelope that applies and after every
+ * clock-driven transition (voting opening); `onRetried` hears when a retry
+ * applied something. The returned function unsubscribes and waits for a retry
+ * in progress.
  */
-export function bridgeGovernance (gossip: Gossip, governance: Governance, logger: Logger): () => void {
+export function bridgeGovernance (gossip: Gossip, governance: Governance, logger: Logger, onRetried: () => void = () => {}): () => Promise<void> {
   gossip.setValidator(TOPICS.proposal, (entry) => signedByAuthor(entry, [PROPOSAL_DOMAIN, ACTION_DOMAIN]) !== undefined)
   gossip.setValidator(TOPICS.vote, (entry) => signedByAuthor(entry, [VOTE_DOMAIN]) !== undefined)
   const waiting: SignedEnvelope[] = []
@@ -87,20 +90,31 @@ export function bridgeGovernance (gossip: Gossip, governance: Governance, logger
     }
   }
 
-  const onEntry = async (entry: GossipEntry): Promise<void> => {
-    if (!(await tryApply(decodeEnvelope(entry.payload)))) return
-    // Something new applied: envelopes that were early may fit now (repeat until no progress).
+  // Envelopes that were early may fit now: retry them until nothing more applies (one retry pass at a time).
+  const retryWaiting = async (): Promise<void> => {
     let progress = true
+    let applied = false
     while (progress && waiting.length > 0) {
       progress = false
       for (const envelope of waiting.splice(0)) {
-        if (await tryApply(envelope)) progress = true
+        if (await tryApply(envelope)) progress = applied = true
       }
     }
+    if (applied) onRetried()
+  }
+  let retrying: Promise<void> = Promise.resolve()
+  const scheduleRetry = async (): Promise<void> => {
+    retrying = retrying.then(retryWaiting).catch((err: unknown) => { logger.warn({ err: (err as Error).message }, 'retrying waiting governance envelopes failed') })
+    await retrying
+  }
+
+  const onEntry = async (entry: GossipEntry): Promise<void> => {
+    if (await tryApply(decodeEnvelope(entry.payload))) await scheduleRetry()
   }
   const offProposals = gossip.subscribe(TOPICS.proposal, onEntry)
   const offVotes = gossip.subscribe(TOPICS.vote, onEntry)
-  return () => { offProposals(); offVotes() }
+  const offTransitions = governance.onTransition(() => { if (waiting.length > 0) void scheduleRetry() })
+  return async () => { offProposals(); offVotes(); offTransitions(); await retrying }
 }
 
 /**

@@ -80,8 +80,17 @@ common(program.command('run'), 'info')
     const stopRequested = new Promise<NodeJS.Signals>((resolveSignal) => { onSignal = resolveSignal })
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
+    const { isClosedStreamRace, startNode } = await loadNodeModule()
+    const onUncaught = (err: Error): void => {
+      if (isClosedStreamRace(err)) {
+        logger.warn({ err: err.message }, 'libp2p wrote to a stream its connection had closed meanwhile: ignored')
+        return
+      }
+      logger.fatal({ err: err.stack ?? String(err) }, 'uncaught exception')
+      process.exit(1)
+    }
+    process.on('uncaughtException', onUncaught)
     try {
-      const { startNode } = await loadNodeModule()
       const node = await startNode({ logger }, config)
       logger.info({ signal: await stopRequested }, 'stopping')
       await node.stop()
@@ -89,6 +98,7 @@ common(program.command('run'), 'info')
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
+      process.off('uncaughtException', onUncaught)
     }
   })
 

@@ -17,6 +17,7 @@ export {
   type Libp2pTransportInit,
   createLibp2pTransport,
   didOfPeerId,
+  isClosedStreamRace,
   peerIdOfDid
 } from './transport.js'
 export { type DataDirLayout, dataDirLayout, initDataDir, loadIdentity, writeApiToken, readApiToken } from './data-dir.js'

@@ -20,6 +20,9 @@ import { createSupervisor } from './supervisor.js'
 import { type ConnectedPeer, type Libp2pTransport, type TransportStats, createLibp2pTransport } from './transport.js'
 
 /** Which trust graph each consumer reads (the node's own view: viewer = this node). */
+// The CLI's `run` loads this module lazily and needs the transport's one tolerated libp2p error.
+export { isClosedStreamRace } from './transport.js'
+
 export const TRUST_GRAPH_OF = {
   /** Credit limits. */
   ledger: 'economic',
@@ -168,7 +171,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     const offs = [
       bridgeTrust(value, trust, gossipLog),
       bridgeLedger(value, ledger, gossipLog),
-      bridgeGovernance(value, governance, gossipLog),
+      bridgeGovernance(value, governance, gossipLog, changed),
       // Subscribed after the bridges, so it runs once an entry has been applied (handlers run in order, awaited).
       ...Object.values(TOPICS).filter((topic) => topic !== TOPICS.snapshot).map((topic) => value.subscribe(topic, changed)),
       // A peer whose frames gossip refuses (malformed, forged, invalid) is cut off; the others keep being served.
@@ -180,7 +183,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
         }
       })
     ]
-    return { value, stop: async () => { for (const off of offs) off(); await value.close() } }
+    return { value, stop: async () => { await Promise.all(offs.map(async (off) => { await off() })); await value.close() } }
   })
 
   const snapshotStore = await supervisor.start('snapshot-store', async () => {

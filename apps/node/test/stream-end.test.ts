@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { type RunningSubprocess, runSubprocess, startSubprocess, withTempDir } from '@icn/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ApiClient } from '../src/client.js'
+import { isClosedStreamRace } from '../src/transport.js'
 import { type MeshNode, eventually, initNode, startMesh, startMeshNode, versionOf } from './helpers/cluster.js'
 
 const resetScript = fileURLToPath(new URL('./helpers/reset-peer.mjs', import.meta.url))
@@ -106,4 +107,17 @@ describe('protocolViolations counts protocol violations, not a peer hanging up',
       }
     })
   }, 60_000)
+})
+
+describe('the one libp2p error a node process survives', () => {
+  it('is exactly libp2p\'s write to a stream whose connection closed meanwhile (StreamStateError); anything else stays fatal', () => {
+    const named = (name: string, message: string): Error => Object.assign(new Error(message), { name })
+    expect(isClosedStreamRace(named('StreamStateError', 'Cannot write to a stream that is closed'))).toBe(true)
+    expect(isClosedStreamRace(named('StreamStateError', 'Cannot write to a stream that is closing'))).toBe(true)
+    expect(isClosedStreamRace(named('StreamStateError', 'Cannot read from a stream that is closed'))).toBe(false)
+    expect(isClosedStreamRace(named('Error', 'Cannot write to a stream that is closed'))).toBe(false)
+    expect(isClosedStreamRace(named('TypeError', 'x is undefined'))).toBe(false)
+    expect(isClosedStreamRace('Cannot write to a stream that is closed')).toBe(false)
+    expect(isClosedStreamRace(undefined)).toBe(false)
+  })
 })

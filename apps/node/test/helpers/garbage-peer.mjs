@@ -9,6 +9,7 @@ import { identify } from '@libp2p/identify'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import '../../dist/index.js' // installs the Promise.withResolvers polyfill
+import './libp2p-guard.mjs'
 
 const [target, mode] = process.argv.slice(2)
 const node = await createLibp2p({

@@ -18,6 +18,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { GOSSIP_PROTOCOL, didOfPeerId } from '../../dist/index.js'
+import './libp2p-guard.mjs'
 
 const [target, mode] = process.argv.slice(2)
 if (mode !== 'open' && mode !== 'accept') {

@@ -13,6 +13,7 @@ import { decodeEnvelope, encodeEnvelope, generateKeyPair, randomBytes } from '@i
 import { createGossip, decodeMessage } from '@icn/gossip'
 import { openLedger } from '@icn/ledger'
 import { createLibp2pTransport, createLogger } from '../../dist/index.js'
+import './libp2p-guard.mjs'
 
 const [target, nodeDid, dir, mode] = process.argv.slice(2)
 const keyPair = generateKeyPair()

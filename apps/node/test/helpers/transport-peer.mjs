@@ -8,6 +8,7 @@
 // "PEERS <json>" and "STATS <json>", closes the transport and exits 0.
 import { createLibp2pTransport, createLogger } from '../../dist/index.js'
 import { keyPairFromSeed, fromHex, fromUtf8, utf8 } from '@icn/identity'
+import './libp2p-guard.mjs'
 
 const args = process.argv.slice(2)
 const values = (flag) => args.flatMap((a, i) => a === flag ? [args[i + 1]] : [])
