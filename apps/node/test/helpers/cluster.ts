@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type RunningSubprocess, runSubprocess, startSubprocess } from '@icn/testkit'
-import { type ApiClient, type RuntimeInfo, connectApi } from '../../src/client.js'
+import { type ApiClient, type RuntimeInfo, connectApi, versionOf, waitUntil } from '../../src/client.js'
 
 export const cliScript = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
 
@@ -43,44 +43,26 @@ export async function startNodeProcess (dataDir: string, args: string[] = []): P
   }
 }
 
-/** Longest single long-poll `eventually` asks for (the node's API caps `timeoutMs` at 25 s). */
-const MAX_WAIT_MS = 25_000
-
-/** A node's change-feed version (`GET /status`). */
-export async function versionOf (api: ApiClient): Promise<number> {
-  return (await api.get('/status') as { version: number }).version
-}
+export { versionOf }
 
 /**
  * Waits until `probe` returns a value (not undefined), driven by the change feeds of the
- * nodes in `watch` (those the probe reads): it reads their versions, runs the probe and, if
- * not satisfied, long-polls `GET /wait?since=<version>` on every one of them, probing again
- * as soon as any reports a change (the other long-polls are aborted). Nothing sleeps: each
- * long-poll asks for at most the time left, so the node's own timeout answers at the
- * deadline; then the probe runs once more and, still unsatisfied, it throws.
+ * nodes in `watch` (those the probe reads): `waitUntil` from the client, which long-polls
+ * `GET /wait` instead of sleeping. Throws at the deadline, with the probe's last error if any.
  */
 export async function eventually<T> (what: string, watch: ApiClient | ApiClient[], probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const clients = Array.isArray(watch) ? watch : [watch]
-  const deadline = Date.now() + timeoutMs
   let last: unknown
-  for (;;) {
-    // Versions first: a change made after this read bumps past them, so the wait below sees it.
-    const versions = await Promise.all(clients.map(versionOf))
+  const value = await waitUntil(clients, async () => {
     try {
-      const value = await probe()
-      if (value !== undefined) return value
-    } catch (err) { last = err }
-    const left = deadline - Date.now()
-    if (left <= 0) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
-    const abort = new AbortController()
-    const polls = clients.map(async (api, i) => await api.get(`/wait?since=${versions[i]!}&timeoutMs=${Math.min(MAX_WAIT_MS, left)}`, { signal: abort.signal }))
-    for (const poll of polls) poll.catch(() => {}) // the losers are aborted below
-    try {
-      await Promise.race(polls)
-    } finally {
-      abort.abort()
+      return await probe()
+    } catch (err) {
+      last = err
+      return undefined
     }
-  }
+  }, Date.now() + timeoutMs)
+  if (value === undefined) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
+  return value
 }
 
 export interface MeshNode extends NodeProcess { api: ApiClient, index: number }
