@@ -98,6 +98,11 @@ export interface Libp2pTransportInit {
   redialMaxMs?: number
   /** An empty frame is sent this often so idle streams are not timed out. @default 20000 */
   heartbeatMs?: number
+  /**
+   * Failed attempts to open the ICN stream over a live connection (retried with the redial backoff)
+   * before this node hangs up: the peer speaks libp2p but does not serve /icn/gossip/1.0.0. @default 4
+   */
+  maxStreamOpenAttempts?: number
 }
 
 /** The node's libp2p transport: `MessageTransport` plus connection management. */
@@ -169,6 +174,8 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private readonly targets = new Map<string, DialTarget>()
   private readonly waiters = new Set<{ did: string, resolve: () => void, reject: (err: Error) => void }>()
   private readonly opening = new Set<string>()
+  /** Failed ICN stream opens per peer DID since its last open stream. */
+  private readonly openFailures = new Map<string, number>()
   private readonly tasks = new Set<Promise<void>>()
   private heartbeat: CancelTimer | undefined
   private closed = false
@@ -429,6 +436,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private onDisconnect (peerId: PeerId): void {
     const did = didOfPeerId(peerId)
     if (did === undefined) return
+    this.openFailures.delete(did)
     for (const target of this.targets.values()) {
       if (target.did === did) this.scheduleRedial(target)
     }
@@ -445,7 +453,17 @@ class Libp2pTransportImpl implements Libp2pTransport {
       } catch (err) {
         this.logger.debug({ peer: did, err: (err as Error).message }, 'opening ICN stream failed')
         if (!this.closed && this.hasOpenConnection(peerId)) {
-          this.later(() => { if (!this.streams.has(did)) this.onConnect(peerId) }, this.settings.redialMinMs)
+          const failures = (this.openFailures.get(did) ?? 0) + 1
+          if (failures >= this.settings.maxStreamOpenAttempts) {
+            // Retrying for as long as the connection lasts would poll a peer that never serves us.
+            this.openFailures.delete(did)
+            this.logger.info({ peer: did, attempts: failures }, `peer does not serve ${GOSSIP_PROTOCOL}: hanging up`)
+            this.track(this.hangUp(peerId))
+          } else {
+            this.openFailures.set(did, failures)
+            const delay = Math.min(this.settings.redialMaxMs, this.settings.redialMinMs * 2 ** (failures - 1))
+            this.later(() => { if (!this.streams.has(did)) this.onConnect(peerId) }, delay)
+          }
         }
       } finally {
         this.opening.delete(did)
@@ -472,6 +490,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     if (previous !== undefined && previous.stream !== stream) previous.stream.abort(new Error('replaced by a newer stream'))
     const entry: PeerStream = { did, peerId, stream, remoteAddr }
     this.streams.set(did, entry)
+    this.openFailures.delete(did)
     this.logger.info({ peer: did, remoteAddr }, 'peer stream open')
     if (previous === undefined) this.peerChanged(did, 'connected')
     for (const waiter of [...this.waiters].filter((w) => w.did === did)) {
@@ -594,7 +613,8 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
     maxQueuedBytes: init.maxQueuedBytes ?? 16 * 1024 * 1024,
     redialMinMs: init.redialMinMs ?? 250,
     redialMaxMs: init.redialMaxMs ?? 10_000,
-    heartbeatMs: init.heartbeatMs ?? 20_000
+    heartbeatMs: init.heartbeatMs ?? 20_000,
+    maxStreamOpenAttempts: init.maxStreamOpenAttempts ?? 4
   }, blockedUntil)
   await transport.start(init.peers ?? [])
   return transport

@@ -109,6 +109,28 @@ describe('protocolViolations counts protocol violations, not a peer hanging up',
   }, 60_000)
 })
 
+describe('a libp2p peer that does not serve the ICN protocol', () => {
+  it('gets 4 attempts to open the ICN stream (250, 500, 1000 ms apart), then the node hangs up: no polling for as long as the connection lasts, no violation', async () => {
+    await withTempDir(async (dir) => {
+      await initNode(join(dir, 'n'))
+      const node = await startMeshNode(join(dir, 'n'), 0)
+      try {
+        const peer = startSubprocess(resetScript, [node.runtime.multiaddrs[0]!, 'silent'])
+        running.push(peer)
+        await peer.waitForOutput('HUNG-UP')
+        expect(await peer.exited).toBe(0)
+        const did = peer.stdout().split('\n').find((l) => l.startsWith('READY '))!.slice('READY '.length)
+        expect(await peerDids(node.api)).toEqual([])
+        expect(await violationsOf(node.api)).toBe(0)
+        const hangUps = node.proc.stdout().split('\n').filter((l) => l.includes('hanging up')).map((l) => JSON.parse(l) as { peer: string, attempts: number, msg: string })
+        expect(hangUps.map(({ peer: p, attempts, msg }) => ({ peer: p, attempts, msg }))).toEqual([{ peer: did, attempts: 4, msg: 'peer does not serve /icn/gossip/1.0.0: hanging up' }])
+      } finally {
+        expect(await node.stop()).toBe(0)
+      }
+    })
+  }, 60_000)
+})
+
 describe('the one libp2p error a node process survives', () => {
   it('is exactly libp2p\'s write to a stream whose connection closed meanwhile (StreamStateError); anything else stays fatal', () => {
     const named = (name: string, message: string): Error => Object.assign(new Error(message), { name })

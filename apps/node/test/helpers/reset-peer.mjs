@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // A peer that hangs up on the node's ICN stream while the node is reading it:
-//   reset-peer.mjs <node multiaddr> open|accept
+//   reset-peer.mjs <node multiaddr> open|accept|silent
 // Plain libp2p (TCP, noise, yamux) with an ed25519 key, so the node accepts it as a peer.
 //   open    this peer opens /icn/gossip/1.0.0 (its DID is chosen smaller than the node's, so by
 //           the ICN rule the node never opens one itself); it does not serve the protocol.
 //   accept  this peer only serves /icn/gossip/1.0.0 and the node opens the stream (its DID is
 //           chosen larger than the node's); every stream it accepts prints "ACCEPTED <n>".
+//   silent  like accept, but it does not serve the protocol at all: the node's attempts to open the
+//           stream fail; it prints "HUNG-UP" and exits 0 when the node closes the connection.
 // Prints "READY <did>" once connected (open: once its stream is open). On SIGUSR1 it aborts
 // (stream reset) every ICN stream it holds, keeping the connection up, and prints "RESET".
 // On SIGTERM it stops and exits 0. It never sends a frame and discards what it receives.
@@ -21,8 +23,8 @@ import { GOSSIP_PROTOCOL, didOfPeerId } from '../../dist/index.js'
 import './libp2p-guard.mjs'
 
 const [target, mode] = process.argv.slice(2)
-if (mode !== 'open' && mode !== 'accept') {
-  process.stderr.write('usage: reset-peer.mjs <node multiaddr> open|accept\n')
+if (mode !== 'open' && mode !== 'accept' && mode !== 'silent') {
+  process.stderr.write('usage: reset-peer.mjs <node multiaddr> open|accept|silent\n')
   process.exit(2)
 }
 const nodeAddr = multiaddr(target)
@@ -34,7 +36,7 @@ let did
 do {
   privateKey = await generateKeyPair('Ed25519')
   did = didOfPeerId(peerIdFromPrivateKey(privateKey))
-} while (mode === 'open' ? did >= nodeDid : did <= nodeDid)
+} while (mode === 'open' ? did >= nodeDid : did <= nodeDid) // accept, silent: the node opens
 
 const node = await createLibp2p({
   privateKey,
@@ -57,6 +59,13 @@ if (mode === 'accept') {
     if (!ready) { ready = true; console.log(`READY ${did}`) }
   })
   await node.dial(nodeAddr)
+} else if (mode === 'silent') {
+  node.addEventListener('peer:disconnect', () => {
+    console.log('HUNG-UP')
+    node.stop().then(() => process.exit(0), (err) => { console.error(err); process.exit(1) })
+  }, { once: true })
+  await node.dial(nodeAddr)
+  console.log(`READY ${did}`)
 } else {
   hold(await node.dialProtocol(nodeAddr, GOSSIP_PROTOCOL))
   console.log(`READY ${did}`)
