@@ -225,6 +225,10 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       const tasks = taskSet()
       let cancel: CancelTimer | undefined
       let stopped = false
+      // Stop does not wait for a snapshot in flight: its peers are stopping too, so it would only end at
+      // `snapshotTimeout` (a demo stop once took 8 s); the snapshot service, stopped next, fails it.
+      let onStop = (): void => {}
+      const stopping = new Promise<'stopping'>((resolve) => { onStop = () => { resolve('stopping') } })
       const periodicLog = log('periodic-snapshots')
       const tick = (): void => {
         if (stopped) return
@@ -232,8 +236,10 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
           if (transport.peers().length + 1 >= snapshot.config.minParticipants) {
             try {
               const { snapshotId, outcome } = snapshot.startSnapshot()
-              const result = await outcome
-              periodicLog.info({ snapshotId, status: result.status }, 'periodic snapshot finished')
+              changed() // the snapshot is active (status.snapshots.active) until its outcome
+              const result = await Promise.race([outcome, stopping])
+              if (result === 'stopping') periodicLog.info({ snapshotId }, 'periodic snapshot left unfinished: node stopping')
+              else periodicLog.info({ snapshotId, status: result.status }, 'periodic snapshot finished')
             } catch (err) {
               periodicLog.warn({ err: (err as Error).message }, 'periodic snapshot not started')
             }
@@ -242,7 +248,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
         })())
       }
       cancel = clock.setTimeout(tick, every)
-      return { value: undefined, stop: async () => { stopped = true; cancel?.(); await tasks.settle() } }
+      return { value: undefined, stop: async () => { stopped = true; cancel?.(); onStop(); await tasks.settle() } }
     })
   }
 

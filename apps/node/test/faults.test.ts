@@ -104,4 +104,27 @@ describe('faults across real node processes', () => {
       }
     })
   }, 120_000)
+
+  it('SIGTERM while a periodic snapshot waits on a frozen participant: the node stops at once (the snapshot is left to fail), not after the snapshot timeout', async () => {
+    await withTempDir(async (dir) => {
+      // A 60 s snapshot timeout: a stop that waited for the snapshot would outlast this test's 40 s.
+      // Three nodes: a snapshot needs 3 participants by default.
+      const nodes = await startMesh(dir, 3, 60_000)
+      const [b, c] = [nodes[1]!, nodes[2]!]
+      expect(await nodes[0]!.stop()).toBe(0)
+      const a = await startMeshNode(nodes[0]!.dataDir, 0, ['--snapshot-every', '1', '--peer', b.runtime.multiaddrs[0]!, '--peer', c.runtime.multiaddrs[0]!])
+      try {
+        await eventually('A to reconnect to B and C', a.api, async () => (await a.api.get('/peers') as unknown[]).length === 2 ? true : undefined)
+        c.proc.kill('SIGSTOP')
+        await eventually('A\'s periodic snapshot to be in flight', a.api, async () => (await a.api.get('/status') as { snapshots: { active: number } }).snapshots.active === 1 ? true : undefined)
+        expect(await a.stop()).toBe(0)
+        const unfinished = a.proc.stdout().split('\n').filter((l) => l.includes('left unfinished')).map((l) => (JSON.parse(l) as { msg: string }).msg)
+        expect(unfinished).toEqual(['periodic snapshot left unfinished: node stopping'])
+      } finally {
+        c.proc.kill('SIGCONT')
+        expect(await b.stop()).toBe(0)
+        expect(await c.stop()).toBe(0)
+      }
+    })
+  }, 40_000)
 })
