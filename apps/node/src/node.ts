@@ -19,10 +19,10 @@ import { nodeRoutes } from './routes.js'
 import { createSupervisor } from './supervisor.js'
 import { type ConnectedPeer, type Libp2pTransport, type TransportStats, createLibp2pTransport } from './transport.js'
 
-/** Which trust graph each consumer reads (the node's own view: viewer = this node). */
 // The CLI's `run` loads this module lazily and needs the transport's one tolerated libp2p error.
 export { isClosedStreamRace } from './transport.js'
 
+/** Which trust graph each consumer reads (the node's own view: viewer = this node). */
 export const TRUST_GRAPH_OF = {
   /** Credit limits. */
   ledger: 'economic',

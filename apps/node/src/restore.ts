@@ -49,12 +49,16 @@ function summarize (node: NodeServices): LocalStateSummary {
   }
 }
 
-/** A completed snapshot this node holds (memory, else its store); `UnknownSnapshotError` if none. */
-async function completedRecord (node: NodeServices, snapshotId: string): Promise<CompletedSnapshot> {
-  const held = node.snapshot.getCompleted(snapshotId)
-  if (held !== undefined) return held
+/**
+ * The completed snapshot `snapshotId` this node holds (memory, else its store): `ApiError` 400 for a
+ * malformed id, `UnknownSnapshotError` (404) for one it holds no snapshot under.
+ */
+export async function requireCompletedSnapshot (node: Pick<NodeServices, 'snapshot'>, snapshotId: string): Promise<CompletedSnapshot> {
+  if (!isSnapshotId(snapshotId)) {
+    throw new ApiError(400, 'BAD_REQUEST', `'${String(snapshotId).slice(0, 80)}' is not a snapshot id (1-128 characters of A-Z, a-z, 0-9, _ and -)`)
+  }
   try {
-    return await node.snapshotStore.load(snapshotId)
+    return await node.snapshot.completed(snapshotId)
   } catch (err) {
     if (err instanceof SnapshotNotFoundError) throw new UnknownSnapshotError(snapshotId)
     throw err
@@ -73,10 +77,7 @@ async function completedRecord (node: NodeServices, snapshotId: string): Promise
  * id this node holds no snapshot under.
  */
 export async function restoreSnapshot (node: NodeServices, snapshotId: string): Promise<RestoreReport> {
-  if (!isSnapshotId(snapshotId)) {
-    throw new ApiError(400, 'BAD_REQUEST', `'${String(snapshotId).slice(0, 80)}' is not a snapshot id (1-128 characters of A-Z, a-z, 0-9, _ and -)`)
-  }
-  const record = await completedRecord(node, snapshotId)
+  const record = await requireCompletedSnapshot(node, snapshotId)
   const restored = [...decodeLocalState(record.localState).keys()]
   const stateHash = toHex(sha256(record.localState))
   return await node.transport.withDeliveryPaused(async () => {

@@ -4,9 +4,9 @@ import { createAttestation, isTrustGraphName, type TrustGraphName } from '@icn/t
 import { type ApiRoute, optionalString, requireAmount, requireNumber, requireString } from './api.js'
 import { TOPICS } from './bridges.js'
 import { MAX_WAIT_MS } from './changes.js'
-import { ApiError, UnknownSnapshotError } from './errors.js'
+import { ApiError } from './errors.js'
 import type { NodeServices, NodeStatus } from './node.js'
-import { restoreSnapshot } from './restore.js'
+import { requireCompletedSnapshot, restoreSnapshot } from './restore.js'
 
 /** Default currency of `pay` and `balance`. */
 export const DEFAULT_CURRENCY = 'ICN'
@@ -23,8 +23,6 @@ function graphOf (value: string | null | undefined, fallback: TrustGraphName): T
 }
 
 const hex = (bytes: Uint8Array): string => toHex(bytes)
-
-export { MAX_WAIT_MS }
 
 /** Reads an optional non-negative integer query parameter within [min, max]. */
 function integerParam (query: URLSearchParams, name: string, min: number, max: number): number | undefined {
@@ -221,9 +219,7 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
       path: '/snapshots/:id/verify',
       handler: async ({ params }) => {
         const id = params.id!
-        if (snapshot.getCompleted(id) === undefined && !(await snapshotStore.list()).some((s) => s.snapshotId === id)) {
-          throw new UnknownSnapshotError(id)
-        }
+        await requireCompletedSnapshot(node, id)
         const report = await snapshot.verify(id)
         return {
           snapshotId: id,

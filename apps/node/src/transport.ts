@@ -414,9 +414,14 @@ class Libp2pTransportImpl implements Libp2pTransport {
     })())
   }
 
+  /** Delay before retry number `attempt` (from 0): `redialMinMs`, doubling, at most `redialMaxMs`. */
+  private backoff (attempt: number): number {
+    return Math.min(this.settings.redialMaxMs, this.settings.redialMinMs * 2 ** attempt)
+  }
+
   private scheduleRedial (target: DialTarget): void {
     if (this.closed || target.timer !== undefined || target.dialing) return
-    const delay = Math.min(this.settings.redialMaxMs, this.settings.redialMinMs * 2 ** target.attempt)
+    const delay = this.backoff(target.attempt)
     target.attempt++
     target.timer = this.clock.setTimeout(() => { this.dial(target) }, delay)
   }
@@ -461,8 +466,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
             this.track(this.hangUp(peerId))
           } else {
             this.openFailures.set(did, failures)
-            const delay = Math.min(this.settings.redialMaxMs, this.settings.redialMinMs * 2 ** (failures - 1))
-            this.later(() => { if (!this.streams.has(did)) this.onConnect(peerId) }, delay)
+            this.later(() => { if (!this.streams.has(did)) this.onConnect(peerId) }, this.backoff(failures - 1))
           }
         }
       } finally {

@@ -122,6 +122,8 @@ export interface SnapshotNode {
   inclusionProof(snapshotId: string): InclusionProof
   /** A completed snapshot held in memory (recent ones) or loaded by `restore`. */
   getCompleted(snapshotId: string): CompletedSnapshot | undefined
+  /** A completed snapshot from memory, else from the store (kept in memory afterwards); `SnapshotNotFoundError` if neither holds it. */
+  completed(snapshotId: string): Promise<CompletedSnapshot>
   /** Restores every provider from a completed snapshot (memory, else the store). */
   restore(snapshotId: string): Promise<void>
   /** Subscribes to events; returns an unsubscribe function. */
@@ -251,7 +253,7 @@ class Node implements SnapshotNode {
   }
 
   async verify (snapshotId: string): Promise<VerificationReport> {
-    await this.completedRecord(snapshotId)
+    await this.completed(snapshotId)
     if (this.closed) throw new SnapshotClosedError()
     const effects = this.core.startVerification(snapshotId, this.clock.now())
     const w = waiter<VerificationReport>()
@@ -269,7 +271,7 @@ class Node implements SnapshotNode {
   }
 
   /** A completed snapshot from memory, else loaded from the store into memory. */
-  private async completedRecord (snapshotId: string): Promise<CompletedSnapshot> {
+  async completed (snapshotId: string): Promise<CompletedSnapshot> {
     if (this.closed) throw new SnapshotClosedError()
     const held = this.core.getCompleted(snapshotId)
     if (held !== undefined) return held
@@ -290,7 +292,7 @@ class Node implements SnapshotNode {
   }
 
   async restore (snapshotId: string): Promise<void> {
-    const record = await this.completedRecord(snapshotId)
+    const record = await this.completed(snapshotId)
     const states = decodeLocalState(record.localState)
     const byName = new Map(this.providers.map((p) => [p.name, p]))
     for (const name of states.keys()) {
