@@ -30,6 +30,19 @@ async function startResetPeer (node: MeshNode, mode: 'open' | 'accept'): Promise
   return { proc, did }
 }
 
+/** One fresh node for `fn`, stopped afterwards (exit code 0 asserted). */
+async function withOneNode (fn: (node: MeshNode) => Promise<void>): Promise<void> {
+  await withTempDir(async (dir) => {
+    await initNode(join(dir, 'n'))
+    const node = await startMeshNode(join(dir, 'n'), 0)
+    try {
+      await fn(node)
+    } finally {
+      expect(await node.stop()).toBe(0)
+    }
+  })
+}
+
 async function stopResetPeer (proc: RunningSubprocess): Promise<void> {
   proc.kill('SIGTERM')
   expect(await proc.exited).toBe(0)
@@ -37,53 +50,41 @@ async function stopResetPeer (proc: RunningSubprocess): Promise<void> {
 
 describe('protocolViolations counts protocol violations, not a peer hanging up', () => {
   it('a peer resets the ICN stream it opened while the node waits for a frame: a normal stream end (0 violations); an oversized and a malformed length prefix are 1 violation each', async () => {
-    await withTempDir(async (dir) => {
-      await initNode(join(dir, 'n'))
-      const node = await startMeshNode(join(dir, 'n'), 0)
-      try {
-        const rogue = await startResetPeer(node, 'open')
-        rogue.proc.kill('SIGUSR1')
-        await rogue.proc.waitForOutput('RESET')
-        // The node drops the stream (its DID is the larger one, so it does not reopen it).
-        const violations = await eventually('the node to drop the reset stream', node.api, async () => {
-          const count = await violationsOf(node.api)
-          return count > 0 || !(await peerDids(node.api)).includes(rogue.did) ? count : undefined
-        })
-        expect(violations).toBe(0)
-        await stopResetPeer(rogue.proc)
+    await withOneNode(async (node) => {
+      const rogue = await startResetPeer(node, 'open')
+      rogue.proc.kill('SIGUSR1')
+      await rogue.proc.waitForOutput('RESET')
+      // The node drops the stream (its DID is the larger one, so it does not reopen it).
+      const violations = await eventually('the node to drop the reset stream', node.api, async () => {
+        const count = await violationsOf(node.api)
+        return count > 0 || !(await peerDids(node.api)).includes(rogue.did) ? count : undefined
+      })
+      expect(violations).toBe(0)
+      await stopResetPeer(rogue.proc)
 
-        // Real framing violations are still counted, exactly once each.
-        expect(await runSubprocess(garbageScript, [node.runtime.multiaddrs[0]!, 'oversized'], { timeoutMs: 30_000 })).toBe('CLOSED')
-        expect(await violationsOf(node.api)).toBe(1)
-        expect(await runSubprocess(garbageScript, [node.runtime.multiaddrs[0]!, 'badvarint'], { timeoutMs: 30_000 })).toBe('CLOSED')
-        expect(await violationsOf(node.api)).toBe(2)
-      } finally {
-        expect(await node.stop()).toBe(0)
-      }
+      // Real framing violations are still counted, exactly once each.
+      expect(await runSubprocess(garbageScript, [node.runtime.multiaddrs[0]!, 'oversized'], { timeoutMs: 30_000 })).toBe('CLOSED')
+      expect(await violationsOf(node.api)).toBe(1)
+      expect(await runSubprocess(garbageScript, [node.runtime.multiaddrs[0]!, 'badvarint'], { timeoutMs: 30_000 })).toBe('CLOSED')
+      expect(await violationsOf(node.api)).toBe(2)
     })
   }, 60_000)
 
   it('a peer resets the ICN stream the node opened to it: not a violation, and the node reopens the stream over the connection that is still up', async () => {
-    await withTempDir(async (dir) => {
-      await initNode(join(dir, 'n'))
-      const node = await startMeshNode(join(dir, 'n'), 0)
-      try {
-        const rogue = await startResetPeer(node, 'accept')
-        expect(rogue.proc.stdout()).toContain('ACCEPTED 1')
-        const before = await versionOf(node.api)
-        rogue.proc.kill('SIGUSR1')
-        await rogue.proc.waitForOutput('RESET')
-        // Two changes: the stream closed, then the node's new stream opened (a violation ends the wait early).
-        const status = await eventually('the node to reopen its stream', node.api, async () => {
-          const s = await statusOf(node.api)
-          return s.transport.protocolViolations > 0 || (s.version >= before + 2 && (await peerDids(node.api)).includes(rogue.did)) ? s : undefined
-        })
-        expect(status.transport.protocolViolations).toBe(0)
-        await rogue.proc.waitForOutput('ACCEPTED 2')
-        await stopResetPeer(rogue.proc)
-      } finally {
-        expect(await node.stop()).toBe(0)
-      }
+    await withOneNode(async (node) => {
+      const rogue = await startResetPeer(node, 'accept')
+      expect(rogue.proc.stdout()).toContain('ACCEPTED 1')
+      const before = await versionOf(node.api)
+      rogue.proc.kill('SIGUSR1')
+      await rogue.proc.waitForOutput('RESET')
+      // Two changes: the stream closed, then the node's new stream opened (a violation ends the wait early).
+      const status = await eventually('the node to reopen its stream', node.api, async () => {
+        const s = await statusOf(node.api)
+        return s.transport.protocolViolations > 0 || (s.version >= before + 2 && (await peerDids(node.api)).includes(rogue.did)) ? s : undefined
+      })
+      expect(status.transport.protocolViolations).toBe(0)
+      await rogue.proc.waitForOutput('ACCEPTED 2')
+      await stopResetPeer(rogue.proc)
     })
   }, 60_000)
 
@@ -111,22 +112,16 @@ describe('protocolViolations counts protocol violations, not a peer hanging up',
 
 describe('a libp2p peer that does not serve the ICN protocol', () => {
   it('gets 4 attempts to open the ICN stream (250, 500, 1000 ms apart), then the node hangs up: no polling for as long as the connection lasts, no violation', async () => {
-    await withTempDir(async (dir) => {
-      await initNode(join(dir, 'n'))
-      const node = await startMeshNode(join(dir, 'n'), 0)
-      try {
-        const peer = startSubprocess(resetScript, [node.runtime.multiaddrs[0]!, 'silent'])
-        running.push(peer)
-        await peer.waitForOutput('HUNG-UP')
-        expect(await peer.exited).toBe(0)
-        const did = peer.stdout().split('\n').find((l) => l.startsWith('READY '))!.slice('READY '.length)
-        expect(await peerDids(node.api)).toEqual([])
-        expect(await violationsOf(node.api)).toBe(0)
-        const hangUps = node.proc.stdout().split('\n').filter((l) => l.includes('hanging up')).map((l) => JSON.parse(l) as { peer: string, attempts: number, msg: string })
-        expect(hangUps.map(({ peer: p, attempts, msg }) => ({ peer: p, attempts, msg }))).toEqual([{ peer: did, attempts: 4, msg: 'peer does not serve /icn/gossip/1.0.0: hanging up' }])
-      } finally {
-        expect(await node.stop()).toBe(0)
-      }
+    await withOneNode(async (node) => {
+      const peer = startSubprocess(resetScript, [node.runtime.multiaddrs[0]!, 'silent'])
+      running.push(peer)
+      await peer.waitForOutput('HUNG-UP')
+      expect(await peer.exited).toBe(0)
+      const did = peer.stdout().split('\n').find((l) => l.startsWith('READY '))!.slice('READY '.length)
+      expect(await peerDids(node.api)).toEqual([])
+      expect(await violationsOf(node.api)).toBe(0)
+      const hangUps = node.proc.stdout().split('\n').filter((l) => l.includes('hanging up')).map((l) => JSON.parse(l) as { peer: string, attempts: number, msg: string })
+      expect(hangUps.map(({ peer: p, attempts, msg }) => ({ peer: p, attempts, msg }))).toEqual([{ peer: did, attempts: 4, msg: 'peer does not serve /icn/gossip/1.0.0: hanging up' }])
     })
   }, 60_000)
 })
