@@ -347,9 +347,10 @@ export class LedgerHandle {
 
   /** The floor holding `author` back, if its chain is still below it. */
   private floorOf (author: Did): ChainFloor | undefined {
-    const floor = this.store.getFloor(author)
+    const floor = this.store.getFloor(author) // usually no floor at all: answered without touching LMDB
+    if (floor === undefined) return undefined
     const head = this.store.getChain(author)?.seq ?? 0
-    return floor === undefined || head >= floor ? undefined : { author, head, floor }
+    return head >= floor ? undefined : { author, head, floor }
   }
 
   private advanceChain (entry: JournalEntry, id: string, applied: number): void {
