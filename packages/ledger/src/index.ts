@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os'
 import { type Clock, systemClock } from '@icn/identity'
 import { InvalidArgumentError } from './errors.js'
-import { type ApplyOutcome, type ChainFloor, type EntryDraft, type EntryRecord, type HistoryPage, LedgerHandle } from './ledger.js'
+import { type ApplyBatchOptions, type ApplyOutcome, type ChainFloor, type ChainRange, type EntryDraft, type EntryRecord, type HistoryPage, LedgerHandle } from './ledger.js'
 import { type CreditPolicy, CONSERVATIVE_POLICY, checkPolicy } from './policy.js'
 import type { BalanceRow, ChainHead, ValidationHook } from './rules.js'
 import { SignatureVerifier } from './verifier.js'
@@ -28,7 +28,7 @@ export {
   type BalanceRow, type ChainHead, judgeEntry, checkEntryRules, computeStateRoot
 } from './rules.js'
 export { LedgerStore, type ChainRecord, type QuarantineRecord, type ForkProof, type LimitOverride, type PendingRecord } from './store.js'
-export { type ApplyOutcome, type ApplyStatus, type ChainFloor, type EntryDraft, type EntryRecord, type HistoryPage } from './ledger.js'
+export { type ApplyBatchOptions, type ApplyOutcome, type ApplyStatus, type ChainFloor, type ChainRange, type EntryDraft, type EntryRecord, type HistoryPage } from './ledger.js'
 
 /** The ledger service a node uses. */
 export interface Ledger {
@@ -44,8 +44,12 @@ export interface Ledger {
   pay(keyPair: KeyPair, to: Did, currency: string, amount: bigint, reference?: string): Promise<EntryRecord>
   /** Applies a peer's entry (wire bytes or envelope) in one durable transaction: applied, duplicate, pending or quarantined. Malformed input throws, writing nothing. */
   applyEnvelope(input: Uint8Array | SignedEnvelope): Promise<ApplyOutcome>
-  /** Applies many entries in one transaction. */
-  applyBatch(inputs: ReadonlyArray<Uint8Array | SignedEnvelope>): Promise<ApplyOutcome[]>
+  /**
+   * Applies many entries in one transaction (outcomes in input order). Writes from concurrent calls
+   * (`createEntry`, `applyEnvelope`, `applyBatch`) share durable commits, made off the event loop
+   * (group commit); each call's promise resolves once its writes are durable.
+   */
+  applyBatch(inputs: ReadonlyArray<Uint8Array | SignedEnvelope>, options?: ApplyBatchOptions): Promise<ApplyOutcome[]>
   /** Governance override of `account`'s credit limit in `currency` (from then on). */
   setCreditLimit(account: Did, currency: string, limit: bigint, reference: string): Promise<void>
   /**
@@ -69,7 +73,14 @@ export interface Ledger {
   /** An account's applied entries by (timestamp, id), paged. */
   history(account: Did, options?: { limit?: number, after?: string }): HistoryPage
   chainHead(author: Did): ChainHead | undefined
-  heads(): ChainHead[]
+  /** Chain heads by author; `after` an author and at most `limit` of them for a page. */
+  heads(page?: { after?: Did, limit?: number }): ChainHead[]
+  /**
+   * Entries of `author`'s chain from slot `from` on, in seq order, while the slots are filled: at most
+   * `limit` (default 500, ≤ 10,000) entries and `maxBytes` (default 1 MiB; at least one entry) — what a
+   * peer catching up on this chain fetches.
+   */
+  chainRange(author: Did, from: number, options?: { limit?: number, maxBytes?: number }): ChainRange
   quarantine(): QuarantineRecord[]
   forks(): ForkProof[]
   pending(): string[]

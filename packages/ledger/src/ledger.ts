@@ -12,7 +12,25 @@ import type { SignatureVerifier } from './verifier.js'
 import type { ForkProof, LedgerStore, LimitOverride, QuarantineRecord } from './store.js'
 
 /** What happened to one entry handed to the ledger. */
-export type ApplyStatus = 'applied' | 'duplicate' | 'pending' | 'quarantined'
+export type ApplyStatus = 'applied' | 'duplicate' | 'pending' | 'quarantined' | 'refused'
+
+/** Options of `applyBatch`. */
+export interface ApplyBatchOptions {
+  /**
+   * Entries whose signature does not verify are answered `refused` and nothing of them is written,
+   * instead of being quarantined: for entries from a peer's history, which must not fill this
+   * ledger's quarantine with forgeries. @default false
+   */
+  readonly refuseInvalidSignatures?: boolean
+}
+
+/** A run of one author's chain, as served to peers catching up. */
+export interface ChainRange {
+  readonly author: Did
+  /** Wire bytes of the entries at slots `from`, `from + 1`, … (applied or quarantined at their turn). */
+  readonly entries: readonly Uint8Array[]
+  readonly from: number
+}
 
 export interface ApplyOutcome {
   readonly id: string
@@ -87,7 +105,7 @@ export class LedgerHandle {
   async createEntry (keyPair: KeyPair, draft: EntryDraft): Promise<EntryRecord> {
     this.open()
     const author = keyPair.did
-    const signed = this.store.transaction(() => {
+    const signed = await this.store.transactionAsync(() => {
       const chain = this.store.getChain(author)
       const held = this.floorOf(author)
       if (held !== undefined) {
@@ -131,19 +149,22 @@ export class LedgerHandle {
   async applyEnvelope (input: Uint8Array | SignedEnvelope): Promise<ApplyOutcome> {
     this.open()
     const signed = decodeEntry(input)
-    return this.store.transaction(() => this.ingestAll([signed], () => hasValidSignature(signed)))[0] as ApplyOutcome
+    return (await this.store.transactionAsync(() => this.ingestAll([signed], () => hasValidSignature(signed), false)))[0] as ApplyOutcome
   }
 
   /**
    * Applies many entries in ONE transaction. All are decoded first (a malformed
    * one throws and nothing is written); signatures are checked on worker threads
-   * meanwhile, and while the transaction applies the entries in order.
+   * meanwhile, and while the transaction applies the entries. Outcomes come in
+   * input order; entries are applied by (timestamp, author, seq), which puts an
+   * entry after the ones it acknowledges as a rule, so few wait as pending
+   * (verdicts do not depend on the order, only the work does).
    */
-  async applyBatch (inputs: ReadonlyArray<Uint8Array | SignedEnvelope>): Promise<ApplyOutcome[]> {
+  async applyBatch (inputs: ReadonlyArray<Uint8Array | SignedEnvelope>, options: ApplyBatchOptions = {}): Promise<ApplyOutcome[]> {
     this.open()
     const batch = this.verifier.prepare(inputs, decodeEntry)
     try {
-      return this.store.transaction(() => this.ingestAll(batch.entries, batch.valid))
+      return await this.store.transactionAsync(() => this.ingestAll(batch.entries, batch.valid, options.refuseInvalidSignatures === true))
     } finally {
       batch.abandon()
     }
@@ -156,7 +177,7 @@ export class LedgerHandle {
     checkCurrency(currency)
     if (typeof limit !== 'bigint' || limit < 0n || limit > MAX_AMOUNT) throw new InvalidArgumentError(`credit limit must be a bigint in [0, 2^63 − 1], got ${String(limit)}`)
     if (typeof reference !== 'string' || reference.length === 0) throw new InvalidArgumentError('credit limit override needs a reference (e.g. the governance decision)')
-    this.store.transaction(() => { this.store.putOverride({ account, currency, limit, reference }) })
+    await this.store.transactionAsync(() => { this.store.putOverride({ account, currency, limit, reference }) })
   }
 
   /**
@@ -168,7 +189,7 @@ export class LedgerHandle {
     this.open()
     checkAccount(author, 'author')
     if (typeof reference !== 'string' || reference.length === 0) throw new InvalidArgumentError('releasing a chain floor needs a reference (who decided it and why)')
-    return this.store.transaction(() => {
+    return await this.store.transactionAsync(() => {
       const floor = this.floorOf(author)
       if (floor === undefined) throw new InvalidArgumentError(`${author}'s chain is not held back by a restore floor`)
       this.store.removeFloor(author)
@@ -235,7 +256,30 @@ export class LedgerHandle {
     return chain === undefined ? undefined : { author, seq: chain.seq, id: chain.head }
   }
 
-  heads (): ChainHead[] { this.open(); return this.store.heads() }
+  heads (page: { after?: Did, limit?: number } = {}): ChainHead[] {
+    this.open()
+    if (page.limit !== undefined && (!Number.isSafeInteger(page.limit) || page.limit < 1)) throw new InvalidArgumentError('heads page limit must be a positive integer')
+    return this.store.heads(page)
+  }
+
+  chainRange (author: Did, from: number, options: { limit?: number, maxBytes?: number } = {}): ChainRange {
+    this.open()
+    checkAccount(author, 'author')
+    const limit = options.limit ?? 500
+    const maxBytes = options.maxBytes ?? 1024 * 1024
+    if (!Number.isSafeInteger(from) || from < 1) throw new InvalidArgumentError('chain range must start at a seq ≥ 1')
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) throw new InvalidArgumentError('chain range limit must be an integer in 1..10000')
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new InvalidArgumentError('chain range maxBytes must be a positive integer')
+    const entries: Uint8Array[] = []
+    let size = 0
+    for (const { id } of this.store.slotRange(author, from, limit)) {
+      const bytes = this.store.getEntry(id) ?? this.store.getQuarantine(id)?.bytes
+      if (bytes === undefined || (entries.length > 0 && size + bytes.length > maxBytes)) break
+      entries.push(bytes)
+      size += bytes.length
+    }
+    return { author, from, entries }
+  }
   chainFloors (): ChainFloor[] {
     this.open()
     return this.store.floors().map(({ author }) => this.floorOf(author)).filter((f): f is ChainFloor => f !== undefined)
@@ -258,7 +302,8 @@ export class LedgerHandle {
   /** Canonical DAG-CBOR of the whole ledger (see state.ts): equal ledgers give identical bytes. */
   async exportState (): Promise<Uint8Array> {
     this.open()
-    return exportLedgerState(this.store)
+    // Read inside the write queue: the state after every write queued before this call, none after.
+    return await this.store.transactionAsync(() => exportLedgerState(this.store))
   }
 
   /** Checks `state` fully (typed `InvalidStateError`, nothing changed), then replaces everything in one transaction. */
@@ -266,7 +311,7 @@ export class LedgerHandle {
     this.open()
     if (!(state instanceof Uint8Array)) throw new InvalidStateError('state must be bytes')
     const derived = deriveLedgerState(state)
-    this.store.transaction(() => { writeLedgerState(this.store, derived) })
+    await this.store.transactionAsync(() => { writeLedgerState(this.store, derived) })
   }
 
   // ---- the apply pipeline (runs inside a transaction) -------------------------
@@ -275,22 +320,35 @@ export class LedgerHandle {
     if (this.closing !== undefined || this.store.isClosed) throw new LedgerClosedError()
   }
 
-  /** `validSignature(i)` is asked only for entries that are not duplicates, in order. */
-  private ingestAll (entries: readonly SignedEntry[], validSignature: (i: number) => boolean): ApplyOutcome[] {
-    return entries.map((signed, i) => {
+  /** `validSignature(i)` is asked only for entries that are not duplicates. Outcomes in input order. */
+  private ingestAll (entries: readonly SignedEntry[], validSignature: (i: number) => boolean, refuseInvalid: boolean): ApplyOutcome[] {
+    const order = entries.map((_, i) => i)
+    if (entries.length > 1) {
+      order.sort((a, b) => {
+        const x = (entries[a] as SignedEntry).entry
+        const y = (entries[b] as SignedEntry).entry
+        return x.timestamp - y.timestamp || (x.author < y.author ? -1 : x.author > y.author ? 1 : x.seq - y.seq) || a - b
+      })
+    }
+    const outcomes: ApplyOutcome[] = new Array(entries.length)
+    for (const i of order) {
       const ctx: TxnContext = { wake: [], released: [], local: false }
-      const outcome = this.ingest(signed, () => validSignature(i), ctx)
+      const outcome = this.ingest(entries[i] as SignedEntry, () => validSignature(i), ctx, refuseInvalid)
       this.drain(ctx)
-      return { ...outcome, released: ctx.released }
-    })
+      outcomes[i] = { ...outcome, released: ctx.released }
+    }
+    return outcomes
   }
 
-  private ingest (signed: SignedEntry, validSignature: () => boolean, ctx: TxnContext): ApplyOutcome {
+  private ingest (signed: SignedEntry, validSignature: () => boolean, ctx: TxnContext, refuseInvalid: boolean): ApplyOutcome {
     const { id, entry } = signed
     if (this.store.hasEntry(id) || this.store.hasQuarantine(id) || this.store.getPending(entry.author, entry.seq, id)) {
       return { id, status: 'duplicate', released: [] }
     }
-    if (!validSignature()) return this.reject(signed, 'invalid-signature', 'signature does not verify for the author', false, ctx)
+    if (!validSignature()) {
+      if (refuseInvalid) return { id, status: 'refused', reason: 'invalid-signature', detail: 'signature does not verify for the author', released: [] }
+      return this.reject(signed, 'invalid-signature', 'signature does not verify for the author', false, ctx)
+    }
     return this.place(signed, ctx)
   }
 

@@ -125,12 +125,29 @@ export class LedgerStore {
 
   /** Runs `fn` in one durable LMDB write transaction: all of its writes commit together or not at all. */
   transaction<T> (fn: () => T): T {
-    try {
-      return this.root.transactionSync(fn)
-    } catch (err) {
-      this.knownEmpty.clear()
-      for (const name of SPARSE_TABLES) this.recheck.add(name)
-      throw err
+    return this.root.transactionSync(this.abortable(fn))
+  }
+
+  /**
+   * Group commit: queues `fn` to run (on this thread, in call order) in the next asynchronous write
+   * transaction, as its own child transaction — a throw rolls back `fn`'s writes only. Every call
+   * queued while a commit is in flight shares the next commit, which runs off the event loop; the
+   * promise resolves once that commit is durable.
+   */
+  async transactionAsync<T> (fn: () => T): Promise<T> {
+    return await this.root.childTransaction(this.abortable(fn)) as T
+  }
+
+  /** `fn`, forgetting the sparse-table caches when it throws (its writes are rolled back). */
+  private abortable<T> (fn: () => T): () => T {
+    return () => {
+      try {
+        return fn()
+      } catch (err) {
+        this.knownEmpty.clear()
+        for (const name of SPARSE_TABLES) this.recheck.add(name)
+        throw err
+      }
     }
   }
 
@@ -163,6 +180,17 @@ export class LedgerStore {
     return v === undefined ? undefined : fromText(v)
   }
 
+  /** Slots `from`, `from + 1`, … of `author`'s chain while they are filled, at most `limit`. */
+  slotRange (author: Did, from: number, limit: number): Array<{ seq: number, id: string }> {
+    const out: Array<{ seq: number, id: string }> = []
+    for (const { key: k, value } of this.dbs.slots.getRange({ start: key(author, from), end: key(author) + END, limit })) {
+      const seq = Number(k.slice(k.lastIndexOf(SEP) + 1))
+      if (seq !== from + out.length) break
+      out.push({ seq, id: fromText(value) })
+    }
+    return out
+  }
+
   putSlot (author: Did, seq: number, id: string): void { this.dbs.slots.putSync(key(author, seq), text(id)) }
 
   // chains: author → chain record
@@ -172,8 +200,10 @@ export class LedgerStore {
   }
 
   putChain (author: Did, record: ChainRecord): void { this.dbs.chains.putSync(author, text(`${record.seq} ${record.applied} ${record.head}`)) }
-  heads (): ChainHead[] {
-    return [...this.dbs.chains.getRange()].map(({ key: author, value }) => {
+  /** Chain heads in author order; `after` an author, at most `limit`. */
+  heads (page: { after?: string, limit?: number } = {}): ChainHead[] {
+    const query = { ...(page.after === undefined ? {} : { start: page.after + END }), ...(page.limit === undefined ? {} : { limit: page.limit }) }
+    return [...this.dbs.chains.getRange(query)].map(({ key: author, value }) => {
       const r = parseChain(value)
       return { author: author as Did, seq: r.seq, id: r.head }
     })

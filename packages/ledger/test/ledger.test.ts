@@ -258,8 +258,91 @@ describe('remote entries', () => {
       const e1 = await source.pay(alice, bob.did, 'HOUR', 10n)
       const e2 = await source.pay(bob, alice.did, 'HOUR', 4n)
       const outcomes = await target.applyBatch([e2.bytes, e1.bytes, e1.bytes])
-      expect(outcomes.map((o) => o.status)).toEqual(['pending', 'applied', 'duplicate'])
-      expect(outcomes[1]?.released).toEqual([e2.id])
+      // e2 acknowledges e1; same timestamp, so the author order decides which is applied first
+      const e2First = bob.did < alice.did
+      expect(outcomes.map((o) => o.status)).toEqual([e2First ? 'pending' : 'applied', 'applied', 'duplicate'])
+      expect(outcomes[1]?.released).toEqual(e2First ? [e2.id] : [])
+      expect(target.stateRoot()).toBe(source.stateRoot())
+    })
+  })
+
+  test('a batch is applied in (timestamp, author, seq) order: an entry after the ones it acknowledges, nothing held', async () => {
+    await withLedgers(async (source, target, clock) => {
+      const chain: Uint8Array[] = []
+      for (let i = 0; i < 5; i++) {
+        chain.push((await source.pay(alice, bob.did, 'HOUR', 10n)).bytes)
+        clock.advance(1)
+        chain.push((await source.pay(bob, alice.did, 'HOUR', 3n)).bytes)
+        clock.advance(1)
+      }
+      // reversed input: applied one at a time it would hold 9 of the 10 entries as pending
+      const reversed = [...chain].reverse()
+      const outcomes = await target.applyBatch(reversed)
+      expect(outcomes.map((o) => o.status)).toEqual(reversed.map(() => 'applied'))
+      expect(outcomes.map((o) => o.id)).toEqual(reversed.map((b) => decodeEntry(b).id))
+      expect(outcomes.every((o) => o.released.length === 0)).toBe(true)
+      expect(target.pending()).toEqual([])
+      expect(target.stateRoot()).toBe(source.stateRoot())
+    })
+  })
+
+  test('refuseInvalidSignatures: a forged entry is answered refused and nothing of it is written', async () => {
+    await withLedgers(async (source, target) => {
+      const e1 = await source.pay(alice, bob.did, 'HOUR', 10n)
+      const forged = encode({ ...(decode(e1.bytes) as Record<string, unknown>), signature: new Uint8Array(64).fill(7) })
+      const forgedId = decodeEntry(forged).id
+      const outcomes = await target.applyBatch([forged], { refuseInvalidSignatures: true })
+      expect(outcomes).toEqual([{ id: forgedId, status: 'refused', reason: 'invalid-signature', detail: 'signature does not verify for the author', released: [] }])
+      expect(target.quarantine()).toEqual([])
+      expect(target.entryCount()).toBe(0)
+      // the genuine entry still applies afterwards
+      expect((await target.applyBatch([e1.bytes], { refuseInvalidSignatures: true }))[0]?.status).toBe('applied')
+    })
+  })
+
+  test('concurrent writes share commits (group commit) and keep each chain contiguous', async () => {
+    await withLedgers(async (ledger) => {
+      await ledger.setCreditLimit(alice.did, 'HOUR', 1_000_000n, 'test')
+      const records = await Promise.all(Array.from({ length: 50 }, async (_, i) => await ledger.pay(alice, bob.did, 'HOUR', BigInt(i + 1))))
+      expect(records.map((r) => r.entry.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+      expect(records.slice(1).map((r) => r.entry.prev)).toEqual(records.slice(0, -1).map((r) => r.id))
+      expect(ledger.balance(bob.did, 'HOUR')).toBe(1275n)
+      // a refused local entry among concurrent ones rolls back alone
+      const [ok, refused] = await Promise.allSettled([ledger.pay(bob, carol.did, 'HOUR', 5n), ledger.pay(carol, bob.did, 'HOUR', 1_000_000n)])
+      expect(ok.status).toBe('fulfilled')
+      expect(refused.status === 'rejected' && refused.reason instanceof EntryRejectedError).toBe(true)
+      expect(ledger.chainHead(carol.did)).toBeUndefined()
+      expect(ledger.balance(carol.did, 'HOUR')).toBe(5n)
+    })
+  })
+})
+
+describe('serving history', () => {
+  test('chainRange serves an author\'s chain from a slot, bounded by limit and bytes; heads page by author', async () => {
+    await withLedgers(async (source, target, clock) => {
+      await source.setCreditLimit(alice.did, 'HOUR', 1_000_000n, 'test')
+      const mine: Uint8Array[] = []
+      for (let i = 0; i < 7; i++) mine.push((await source.pay(alice, bob.did, 'HOUR', 1n)).bytes)
+      clock.advance(1)
+      const theirs = await source.pay(bob, carol.did, 'HOUR', 2n)
+      expect(source.chainRange(alice.did, 1)).toEqual({ author: alice.did, from: 1, entries: mine })
+      expect(source.chainRange(alice.did, 3, { limit: 2 })).toEqual({ author: alice.did, from: 3, entries: mine.slice(2, 4) })
+      expect(source.chainRange(alice.did, 2, { maxBytes: (mine[1] as Uint8Array).length * 2 + 1 }).entries).toEqual(mine.slice(1, 3))
+      // at least one entry even when it alone exceeds maxBytes; nothing past the head
+      expect(source.chainRange(alice.did, 7, { maxBytes: 1 }).entries).toEqual([mine[6]])
+      expect(source.chainRange(alice.did, 8).entries).toEqual([])
+      expect(source.chainRange(bob.did, 1).entries).toEqual([theirs.bytes])
+      expect(() => source.chainRange(alice.did, 0)).toThrow(InvalidArgumentError)
+      expect(() => source.chainRange(alice.did, 1, { limit: 10_001 })).toThrow(InvalidArgumentError)
+      const heads = source.heads()
+      expect(heads.map((h) => h.author)).toEqual([alice.did, bob.did].sort())
+      expect(source.heads({ limit: 1 })).toEqual([heads[0]])
+      expect(source.heads({ after: heads[0]?.author, limit: 5 })).toEqual([heads[1]])
+      expect(source.heads({ after: heads[1]?.author })).toEqual([])
+      // a peer replaying both chains in one batch reaches the same state
+      await target.setCreditLimit(alice.did, 'HOUR', 1_000_000n, 'test')
+      const outcomes = await target.applyBatch([...source.chainRange(bob.did, 1).entries, ...source.chainRange(alice.did, 1).entries], { refuseInvalidSignatures: true })
+      expect(outcomes.map((o) => o.status)).toEqual(Array.from({ length: 8 }, () => 'applied'))
       expect(target.stateRoot()).toBe(source.stateRoot())
     })
   })
