@@ -93,7 +93,10 @@ export function checkVote (view: GovernanceView, record: ProposalRecord, envelop
   const v = envelope.payload
   const p = record.envelope.payload
   if (v.domain !== p.domain) throw new InvalidPayloadError(`vote is for domain '${v.domain}', not '${p.domain}'`)
-  if (record.state !== 'open' || record.opensAt === null || record.closesAt === null) {
+  // Voting is open from opensAt by the clock, whether or not the scheduler has made that move yet: a
+  // proposal, its submit and its votes applied together (history from a peer) are judged by the window.
+  const opened = record.state === 'open' || (record.state === 'deliberation' && record.opensAt !== null && record.opensAt <= view.now)
+  if (!opened || record.opensAt === null || record.closesAt === null) {
     throw new OutsideWindowError(`proposal ${record.id} is '${record.state}', not open for voting`)
   }
   if (v.castAt < record.opensAt || v.castAt >= record.closesAt) {

@@ -302,6 +302,13 @@ export class GovernanceHandle implements Governance {
     return this.store.votes(proposal)
   }
 
+  envelopes (proposal: string): SignedEnvelope[] {
+    this.assertOpen()
+    const record = this.store.proposal(proposal)
+    if (record === undefined) return []
+    return [record.envelope, ...record.actions, ...this.store.votes(proposal).map((v) => v.envelope)]
+  }
+
   tally (proposal: string): TallyResult {
     this.assertOpen()
     const record = this.requireRecord(proposal)

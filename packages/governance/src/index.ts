@@ -95,6 +95,14 @@ export interface Governance {
   proposals(state?: ProposalState): Proposal[]
   /** Each member's latest vote on a proposal, by voter. */
   votes(proposal: string): VoteRecord[]
+  /**
+   * The signed envelopes behind a proposal, in the order they apply: the proposal, its proposer's
+   * actions, each member's current vote (by voter); `[]` for an unknown id. Applied together on another
+   * node (in one turn, e.g. `Promise.all` of `apply`), they reproduce the proposal — also after its
+   * window closed: a vote is judged by the window, not by when it arrives (what a peer catching up
+   * fetches).
+   */
+  envelopes(proposal: string): SignedEnvelope[]
   /** The tally of a proposal; throws `UnknownProposalError`. */
   tally(proposal: string): TallyResult
   /** Executed effects with `seq > after` (the durable outbox: replay after a restart). */

@@ -1,7 +1,7 @@
-import { withTempDir } from '@icn/testkit'
+import { ManualClock, withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
 import { signEnvelope } from '@icn/identity'
-import { type EffectRecord, type VotePayload, charterHash, DAY_MS, HOUR_MS, NotAMemberError, VOTE_DOMAIN } from '../src/index.js'
+import { type EffectRecord, type VotePayload, ACTION_DOMAIN, charterHash, DAY_MS, HOUR_MS, NotAMemberError, PROPOSAL_DOMAIN, VOTE_DOMAIN } from '../src/index.js'
 import { advance, alice, bob, carol, key, openFixture, outsider, START, steward, WEEK } from './fixtures.js'
 
 describe('Governance handle: proposal lifecycle', () => {
@@ -44,6 +44,37 @@ describe('Governance handle: proposal lifecycle', () => {
       stopWatching()
       expect(gov.effects()).toEqual([expected])
       expect(gov.effects(1)).toEqual([])
+      await gov.close()
+    })
+  })
+
+  it('replays history: a proposal, its submit and its votes applied together after the window closed reach the same outcome', async () => {
+    await withTempDir(async (dir) => {
+      const { gov, clock } = await openFixture(`${dir}/origin`)
+      const { proposal: id } = await gov.propose(alice, { kind: 'text', title: 'history', payload: { text: 'history' } })
+      await gov.submit(alice, id)
+      await advance(clock, WEEK)
+      await gov.vote(alice, id, 'for')
+      await gov.vote(bob, id, 'for')
+      await gov.vote(carol, id, 'against')
+      await advance(clock, WEEK)
+      const origin = gov.proposal(id)
+      expect(origin?.state).toBe('accepted') // a text proposal has no effect to execute
+      const envelopes = gov.envelopes(id)
+      expect(envelopes.map((e) => e.domain)).toEqual([PROPOSAL_DOMAIN, ACTION_DOMAIN, VOTE_DOMAIN, VOTE_DOMAIN, VOTE_DOMAIN])
+      expect(envelopes[0]?.cid).toBe(id)
+      expect(gov.envelopes('bafy-unknown')).toEqual([])
+      // a node joining a day after the vote closed gets the whole history at once
+      const late = await openFixture(`${dir}/late`, { clock: new ManualClock(START + 2 * WEEK + DAY_MS) })
+      const results = await Promise.all(envelopes.map(async (e) => await late.gov.apply(e)))
+      expect(results.map((r) => [r.type, r.status])).toEqual([['proposal', 'recorded'], ['action', 'recorded'], ['vote', 'recorded'], ['vote', 'recorded'], ['vote', 'recorded']])
+      await advance(late.clock, 0)
+      const replayed = late.gov.proposal(id)
+      expect(replayed?.state).toBe('accepted')
+      expect(replayed?.result).toEqual(origin?.result)
+      expect(replayed?.result).toEqual({ electorate: 4, for: 2, against: 1, abstain: 0, quorumReached: true, approved: true, outcome: 'accepted' })
+      expect(replayed?.history.map((h) => [h.state, h.at])).toEqual(origin?.history.map((h) => [h.state, h.at]))
+      await late.gov.close()
       await gov.close()
     })
   })
