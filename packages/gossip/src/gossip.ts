@@ -95,6 +95,7 @@ export class GossipNode implements Gossip {
     const options = resolveOptions(init ?? {})
     const store = await GossipStore.open({
       path: options.path,
+      persistEntries: options.persistEntries,
       now: components.clock.now(),
       retentionMs: options.retentionMs,
       maxEntries: options.maxEntriesPerTopic,

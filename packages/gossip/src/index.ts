@@ -59,6 +59,13 @@ export interface ReconcileInit {
 export interface GossipInit {
   /** Snapshot file holding the node's gossip state; omit for memory only. */
   path?: string
+  /**
+   * Whether the snapshot file holds the entries too. A node whose subsystems keep every entry in
+   * their own stores (and serve them with history sync) sets `false`: the file then holds the vector
+   * clock, topics and peer records only, so a save's cost is bounded by the peers, not the history,
+   * and entries live in memory as a cache of recent ones. @default true
+   */
+  persistEntries?: boolean
   /** Retention window of entries. @default 2_592_000_000 (30 days) */
   retentionMs?: number
   /** Entries kept per topic; the lowest (timestamp, id) goes first. @default 10000 */
@@ -210,3 +217,8 @@ export interface Gossip {
 export async function createGossip (components: GossipComponents, init: GossipInit = {}): Promise<Gossip> {
   return await GossipNode.open(components, init)
 }
+
+export {
+  type HistoryDigest, type HistoryApplied, type HistorySource, type HistoryMessaging, type HistorySyncComponents, type HistorySyncInit,
+  type HistoryPeerProgress, type HistoryServeStats, type HistorySync, HistoryProtocolError, createHistorySync
+} from './history-sync.js'

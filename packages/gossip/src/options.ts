@@ -6,6 +6,7 @@ import type { ReconcileOptions } from './reconcile.js'
 
 export interface GossipOptions {
   path: string | undefined
+  persistEntries: boolean
   retentionMs: number
   maxEntriesPerTopic: number
   maxPayloadBytes: number
@@ -45,6 +46,7 @@ export function resolveOptions (init: GossipInit): GossipOptions {
   })
   const options: GossipOptions = {
     path: init.path,
+    persistEntries: init.persistEntries ?? true,
     retentionMs: positive('retentionMs', init.retentionMs, 30 * DAY_MS),
     maxEntriesPerTopic: positive('maxEntriesPerTopic', init.maxEntriesPerTopic, 10_000),
     maxPayloadBytes: positive('maxPayloadBytes', init.maxPayloadBytes, 10 * MIB, 0),

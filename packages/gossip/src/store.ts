@@ -32,6 +32,8 @@ export interface TopicState {
 export interface GossipStoreInit extends TopicLogLimits, EntryLimits {
   /** Snapshot file; omitted = memory only. */
   path?: string
+  /** Whether the file holds the entries (else clock, topics and peers only). @default true */
+  persistEntries?: boolean
   /** Current time, for the retention rule when loading. */
   now: number
 }
@@ -176,10 +178,10 @@ export class GossipStore {
     for (const { log } of topics.values()) for (const entry of log.items) this.mergeClock(entry.envelope.payload.clock)
   }
 
-  private topicFiles (): TopicFile[] {
+  private topicFiles (withEntries = true): TopicFile[] {
     return [...this.topics.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, { access, log }]) => ({ name, access, entries: log.items.map((e) => e.bytes) }))
+      .map(([name, { access, log }]) => ({ name, access, entries: withEntries ? log.items.map((e) => e.bytes) : [] }))
   }
 
   private toFile (): StateFile {
@@ -187,7 +189,7 @@ export class GossipStore {
       format: STATE_FILE_FORMAT,
       version: STATE_VERSION,
       clock: [...this.clock.entries()],
-      topics: this.topicFiles(),
+      topics: this.topicFiles(this.init.persistEntries !== false),
       peers: [...this.peers.entries()].map(([id, p]) => ({
         id, topics: [...p.topics], misbehaviour: p.misbehaviour, lastSyncAt: p.lastSyncAt, nonces: [...p.nonces.entries()]
       }))

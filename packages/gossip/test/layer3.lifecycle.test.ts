@@ -4,6 +4,7 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { utf8 } from '@icn/identity'
+import { readJsonSnapshot } from '@icn/identity/fs'
 import { withTempDir } from '@icn/testkit'
 import { createGossip } from '../src/index.js'
 import { ManualClock, captureTransport, keyOf } from './helpers/sim.js'
@@ -42,6 +43,28 @@ describe('layer 3: shutdown → new handle in the same process', () => {
       expect(clock.pendingTimers).toBeGreaterThan(0)
       await second.close()
       expect(clock.pendingTimers).toBe(0)
+    })
+  })
+
+  it('persistEntries false: a fresh handle restores topics and the vector clock, not the entries (the subsystems hold them)', async () => {
+    await withTempDir(async (dir) => {
+      const path = join(dir, 'gossip.json')
+      const clock = new ManualClock()
+      const first = await createGossip({ transport: captureTransport(alice.did, [bob.did]).transport, clock, keyPair: alice }, { path, persistEntries: false })
+      first.createTopic('ledger:tx')
+      for (let i = 0; i < 3; i++) await first.publish('ledger:tx', utf8(`entry ${i}`))
+      expect(first.entries('ledger:tx').length).toBe(3)
+      await first.shutdown()
+      expect(clock.pendingTimers).toBe(0)
+      const saved = await readJsonSnapshot(path) as { clock: unknown, topics: unknown }
+      expect(saved.clock).toEqual([[alice.did, 3]])
+      expect(saved.topics).toEqual([{ name: 'ledger:tx', access: { kind: 'public' }, entries: [] }])
+
+      const second = await createGossip({ transport: captureTransport(alice.did).transport, clock, keyPair: alice }, { path, persistEntries: false })
+      expect(second.topics()).toEqual([{ name: 'ledger:tx', access: { kind: 'public' }, entries: 0 }])
+      const next = await second.publish('ledger:tx', utf8('after restart'))
+      expect(next.clock).toEqual({ [alice.did]: 4 })
+      await second.close()
     })
   })
 })
