@@ -31,16 +31,31 @@ function signedByAuthor (entry: GossipEntry, domains: readonly string[]): Signed
   }
 }
 
-/** `ledger:tx`: journal entries signed by their author, applied with `applyEnvelope` (gaps wait as pending). */
-export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger): () => void {
+/**
+ * `ledger:tx`: journal entries signed by their author, applied with `applyEnvelope` (gaps wait as pending).
+ * The handler does not wait for the durable commit: the next frame is read meanwhile, so entries arriving
+ * together share the ledger's group commits. `onApplied` runs once an entry is committed (the change feed);
+ * the returned function unsubscribes and awaits the applies still in flight.
+ */
+export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, onApplied: () => void = () => {}): () => Promise<void> {
   gossip.setValidator(TOPICS.ledger, (entry) => {
     const signed = decodeEntry(entry.payload)
     return signed.entry.author === entry.author && hasValidSignature(signed)
   })
-  return gossip.subscribe(TOPICS.ledger, async (entry) => {
-    const outcome = await ledger.applyEnvelope(entry.payload)
-    logger.debug({ id: outcome.id, status: outcome.status, reason: outcome.reason, from: entry.author }, 'ledger entry received')
+  const inFlight = new Set<Promise<void>>()
+  const off = gossip.subscribe(TOPICS.ledger, (entry) => {
+    const task = ledger.applyEnvelope(entry.payload).then((outcome) => {
+      logger.debug({ id: outcome.id, status: outcome.status, reason: outcome.reason, from: entry.author }, 'ledger entry received')
+      onApplied()
+    }, (err: unknown) => {
+      logger.warn({ err: (err as Error).message, from: entry.author }, 'ledger entry not applied')
+    }).finally(() => { inFlight.delete(task) })
+    inFlight.add(task)
   })
+  return async () => {
+    off()
+    while (inFlight.size > 0) await Promise.allSettled([...inFlight])
+  }
 }
 
 /** `trust:attest`: attestations signed by their source. */

@@ -25,6 +25,10 @@ export interface NodeConfig {
   maxFrameBytes: number
   /** A distributed snapshot that has not completed after this long fails. @default 60000 */
   snapshotTimeoutMs: number
+  /** Entries gossip keeps per topic (its recent window; history sync serves the rest from the stores). @default 10000 */
+  gossipMaxEntriesPerTopic: number
+  /** Period of history sync with every connected peer (it also runs when a peer connects). @default 30000 */
+  historySyncIntervalMs: number
 }
 
 /** Fields an operator may put in `<data-dir>/config.json`. */
@@ -36,7 +40,9 @@ const DEFAULTS: Omit<NodeConfig, 'dataDir'> = {
   apiPort: 0,
   logLevel: 'info',
   maxFrameBytes: 4 * 1024 * 1024,
-  snapshotTimeoutMs: 60_000
+  snapshotTimeoutMs: 60_000,
+  gossipMaxEntriesPerTopic: 10_000,
+  historySyncIntervalMs: 30_000
 }
 
 function checkMultiaddrs (field: string, value: unknown): string[] {
@@ -62,7 +68,7 @@ function checkPositiveInteger (field: string, value: unknown, allowZero = false)
 export function validateConfigFile (value: unknown): NodeConfigFile {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('config must be a JSON object')
   const input = value as Record<string, unknown>
-  const known = new Set(['listen', 'peers', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs'])
+  const known = new Set(['listen', 'peers', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs'])
   for (const key of Object.keys(input)) if (!known.has(key)) throw new InvalidConfigError(`unknown config field '${key}'`)
   const out: NodeConfigFile = {}
   if (input.listen !== undefined) out.listen = checkMultiaddrs('listen', input.listen)
@@ -78,6 +84,8 @@ export function validateConfigFile (value: unknown): NodeConfigFile {
   if (input.snapshotEveryMs !== undefined) out.snapshotEveryMs = checkPositiveInteger('snapshotEveryMs', input.snapshotEveryMs)
   if (input.maxFrameBytes !== undefined) out.maxFrameBytes = checkPositiveInteger('maxFrameBytes', input.maxFrameBytes)
   if (input.snapshotTimeoutMs !== undefined) out.snapshotTimeoutMs = checkPositiveInteger('snapshotTimeoutMs', input.snapshotTimeoutMs)
+  if (input.gossipMaxEntriesPerTopic !== undefined) out.gossipMaxEntriesPerTopic = checkPositiveInteger('gossipMaxEntriesPerTopic', input.gossipMaxEntriesPerTopic)
+  if (input.historySyncIntervalMs !== undefined) out.historySyncIntervalMs = checkPositiveInteger('historySyncIntervalMs', input.historySyncIntervalMs)
   return out
 }
 

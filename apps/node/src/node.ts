@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { DEFAULT_MISBEHAVIOUR_REASONS, type Gossip, type GossipStats, createGossip } from '@icn/gossip'
+import { DEFAULT_MISBEHAVIOUR_REASONS, type Gossip, type GossipStats, type HistoryPeerProgress, type HistoryServeStats, type HistorySync, createGossip, createHistorySync } from '@icn/gossip'
 import { type Governance, openGovernance } from '@icn/governance'
 import { type CancelTimer, type Clock, type Did, type KeyPair, systemClock } from '@icn/identity'
 import { writeFileAtomic } from '@icn/identity/fs'
@@ -10,6 +10,7 @@ import { type TrustGraph, type TrustGraphName, openTrustGraph } from '@icn/trust
 import { type ApiRoute, type ApiServer, startApiServer } from './api.js'
 import { TOPICS, bridgeGovernance, bridgeGovernanceEffects, bridgeLedger, bridgeTrust, snapshotMessaging } from './bridges.js'
 import { ChangeFeed } from './changes.js'
+import { HISTORY_TOPIC, governanceHistory, historyMessaging, ledgerHistory, trustHistory } from './history.js'
 import { loadCharter } from './charter.js'
 import type { RuntimeInfo } from './client.js'
 import type { NodeConfig } from './config.js'
@@ -48,6 +49,8 @@ export interface NodeStatus {
   trust: { attestations: number }
   governance: { domain: string, members: number, proposals: number }
   snapshots: SnapshotStats
+  /** History sync: per peer, how far behind this node is and how fast it catches up; what it served. */
+  sync: { peers: HistoryPeerProgress[], served: HistoryServeStats }
   uptimeMs: number
 }
 
@@ -63,6 +66,7 @@ export interface NodeServices {
   readonly gossip: Gossip
   readonly snapshot: SnapshotNode
   readonly snapshotStore: SnapshotStore
+  readonly history: HistorySync
   /** What a distributed snapshot records of this node and `restore` replaces: trust, ledger, governance, gossip. */
   readonly stateProviders: readonly StateProvider[]
   /** The change feed behind `status.version` and `GET /wait`. */
@@ -161,19 +165,23 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       { transport, clock, keyPair, trustOf: trustOf(TRUST_GRAPH_OF.gossip) },
       {
         path: join(layout.gossip, 'state.json'),
+        // The subsystems' stores hold every entry and serve history sync: the file keeps clock, topics, peers.
+        persistEntries: false,
+        maxEntriesPerTopic: config.gossipMaxEntriesPerTopic,
         maxFrameBytes: config.maxFrameBytes,
         // libp2p streams never duplicate a frame, so a repeated digest nonce is a replay.
         misbehaviourReasons: [...DEFAULT_MISBEHAVIOUR_REASONS, 'replayed-nonce']
       }
     )
-    for (const topic of Object.values(TOPICS)) value.createTopic(topic, { kind: 'public' })
+    for (const topic of [...Object.values(TOPICS), HISTORY_TOPIC]) value.createTopic(topic, { kind: 'public' })
     const gossipLog = log('gossip')
     const offs = [
       bridgeTrust(value, trust, gossipLog),
-      bridgeLedger(value, ledger, gossipLog),
+      // The ledger bridge reports each entry once it is committed (its applies do not hold up the next frame).
+      bridgeLedger(value, ledger, gossipLog, changed),
       bridgeGovernance(value, governance, gossipLog, changed),
       // Subscribed after the bridges, so it runs once an entry has been applied (handlers run in order, awaited).
-      ...Object.values(TOPICS).filter((topic) => topic !== TOPICS.snapshot).map((topic) => value.subscribe(topic, changed)),
+      ...[TOPICS.trust, TOPICS.proposal, TOPICS.vote].map((topic) => value.subscribe(topic, changed)),
       // A peer whose frames gossip refuses (malformed, forged, invalid) is cut off; the others keep being served.
       transport.onMessage((from) => {
         const count = value.misbehaviour(from)
@@ -184,6 +192,29 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       })
     ]
     return { value, stop: async () => { await Promise.all(offs.map(async (off) => { await off() })); await value.close() } }
+  })
+
+  const history = await supervisor.start('history', async () => {
+    const historyLog = log('history')
+    const applied = (): void => { changed() }
+    const value = createHistorySync({
+      messaging: historyMessaging(gossip),
+      clock,
+      // Trust first: the ledger's credit limits read it.
+      sources: [trustHistory(trust, applied), ledgerHistory(ledger, applied), governanceHistory(governance, applied)],
+      peers: () => transport.peers(),
+      onMisbehaviour: (peer, reason) => { historyLog.warn({ peer, reason }, 'history sync: peer served bad history') },
+      onProgress: (p) => {
+        if (p.state === 'syncing') historyLog.info({ peer: p.peer, behind: p.behind, applied: p.applied, entriesPerSecond: p.entriesPerSecond }, 'catching up')
+        else if (p.applied > 0 || p.lastError !== undefined) historyLog.info({ peer: p.peer, applied: p.applied, refused: p.refused, entriesPerSecond: p.entriesPerSecond, ms: (p.finishedAt ?? 0) - (p.startedAt ?? 0), ...(p.lastError === undefined ? {} : { lastError: p.lastError }) }, 'history sync finished')
+      }
+    }, { intervalMs: config.historySyncIntervalMs })
+    // Every (re)connection starts a session both ways: a peer that was down, or a node that restarted, gets
+    // what it lacks — among it this node's own entries that no peer had when it went down.
+    const offPeers = transport.onPeerChange((peer, change) => {
+      if (change === 'connected') void value.syncWith(peer).catch(() => undefined)
+    })
+    return { value, stop: async () => { offPeers(); await value.close() } }
   })
 
   const snapshotStore = await supervisor.start('snapshot-store', async () => {
@@ -252,7 +283,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     })
   }
 
-  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, stateProviders, changes }
+  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, history, stateProviders, changes }
   const status = (): NodeStatus => ({
     version: changes.version,
     did: self,
@@ -266,6 +297,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     trust: { attestations: trust.size },
     governance: { domain: governance.domain, members: governance.members().length, proposals: governance.proposals().length },
     snapshots: { ...snapshot.stats },
+    sync: { peers: history.progress(), served: history.serveStats() },
     uptimeMs: clock.now() - startedAt
   })
 

@@ -139,6 +139,11 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
     },
     {
       method: 'GET',
+      path: '/trust/attestations',
+      handler: async () => trust.attestations().map((a) => ({ cid: a.cid, source: a.payload.source, target: a.payload.target, graph: a.payload.graph, score: a.payload.score }))
+    },
+    {
+      method: 'GET',
       path: '/trust',
       handler: async ({ query }) => {
         const subject = requireDid(query.get('subject'), 'subject')

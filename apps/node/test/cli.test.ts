@@ -48,14 +48,14 @@ describe('icn-node run: two processes, local API, clean shutdown', () => {
         const status = await a.cli(['status']) as { did: string, peers: number, services: string[], multiaddrs: string[] }
         expect(status.did).toBe(didA)
         expect(status.peers).toBe(1)
-        expect(status.services).toEqual(['identity', 'trust', 'ledger', 'governance', 'governance-effects', 'transport', 'gossip', 'snapshot-store', 'snapshot', 'api'])
+        expect(status.services).toEqual(['identity', 'trust', 'ledger', 'governance', 'governance-effects', 'transport', 'gossip', 'history', 'snapshot-store', 'snapshot', 'api'])
         expect(status.multiaddrs).toEqual(a.runtime.multiaddrs)
       } finally {
         expect(await b?.stop()).toBe(0)
         expect(await a.stop()).toBe(0)
       }
       const log = a.proc.stdout().split('\n').filter((l) => l.includes('"service stopped"')).map((l) => (JSON.parse(l) as { service: string }).service)
-      expect(log).toEqual(['api', 'snapshot', 'snapshot-store', 'gossip', 'transport', 'governance-effects', 'governance', 'ledger', 'trust', 'identity'])
+      expect(log).toEqual(['api', 'snapshot', 'snapshot-store', 'history', 'gossip', 'transport', 'governance-effects', 'governance', 'ledger', 'trust', 'identity'])
       await expect(stat(join(dir, 'a', 'node.json'))).rejects.toThrow('ENOENT')
     })
   })

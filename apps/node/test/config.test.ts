@@ -20,7 +20,9 @@ describe('config', () => {
         apiPort: 7001,
         logLevel: 'debug',
         maxFrameBytes: 4 * 1024 * 1024,
-        snapshotTimeoutMs: 60_000
+        snapshotTimeoutMs: 60_000,
+        gossipMaxEntriesPerTopic: 10_000,
+        historySyncIntervalMs: 30_000
       })
     })
   })

@@ -24,8 +24,10 @@ function observe (node, tokens) {
     proposalId: tokens.proposalId,
     proposalTitle: proposal?.title ?? null,
     proposalState: proposal?.state ?? null,
-    gossipLedgerEntries: node.gossip.entries(TOPICS.ledger).map((e) => e.id),
-    gossipTrustEntries: node.gossip.entries(TOPICS.trust).map((e) => e.id)
+    // Gossip persists its topics and clock; its entries are a cache of recent ones, and the stores
+    // serve history: this node's own chain as history sync hands it to a peer catching up.
+    gossipTopics: node.gossip.topics().map((t) => t.name),
+    servedChain: node.ledger.chainRange(node.did, 1).entries.map((bytes) => Buffer.from(bytes).toString('hex'))
   }
 }
 
