@@ -7,6 +7,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
+import { keyPairFromSeed } from '@icn/identity'
+import { openLedger, signEntry } from '@icn/ledger'
 import { connectApi, initDataDir, waitUntil } from '../dist/index.js'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
@@ -28,6 +31,68 @@ async function until (apis, probe, timeoutMs = 60_000) {
   const value = await waitUntil(apis, probe, Date.now() + timeoutMs)
   if (value === undefined) throw new Error('bench: timed out')
   return value
+}
+
+/** `count` valid payments by 16 authors taking turns (each extends its own chain; amounts of 1, within credit limits). */
+function payments (count) {
+  const authors = Array.from({ length: 16 }, (_, i) => keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, j) => (j === 0 ? 77 : j === 31 ? i + 1 : 0))))
+  const heads = new Map()
+  const out = []
+  for (let i = 0; i < count; i++) {
+    const author = authors[i % authors.length]
+    const to = authors[(i + 1) % authors.length]
+    const head = heads.get(author.did)
+    const signed = signEntry({
+      author: author.did,
+      seq: (head?.seq ?? 0) + 1,
+      ...(head === undefined ? {} : { prev: head.id }),
+      timestamp: 1_700_000_000_000 + i,
+      deltas: [{ account: author.did, currency: 'ICN', debit: 1n }, { account: to.did, currency: 'ICN', credit: 1n }],
+      acks: []
+    }, author)
+    heads.set(author.did, { seq: (head?.seq ?? 0) + 1, id: signed.id })
+    out.push(signed.bytes)
+  }
+  return out
+}
+
+const procStatusMiB = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024
+/** Peak RSS, and the resident anonymous memory (heap, buffers) apart from LMDB's mapped file pages (RssFile), now. */
+const memoryOf = (pid) => `peak RSS ${procStatusMiB(pid, 'VmHWM').toFixed(0)} MiB (now: anonymous ${procStatusMiB(pid, 'RssAnon').toFixed(0)} MiB, mapped files ${procStatusMiB(pid, 'RssFile').toFixed(0)} MiB)`
+
+/**
+ * Late joiner: an origin node whose ledger holds `count` payments (applied with `ledger.applyBatch` in this
+ * process first: the same-run anchor), then a fresh node connects and catches up by history sync.
+ */
+async function lateJoiner (root, count) {
+  const origin = join(root, 'origin')
+  const joiner = join(root, 'joiner')
+  await initDataDir(origin)
+  await initDataDir(joiner)
+  const journal = payments(count)
+  const ledger = await openLedger({ path: join(origin, 'ledger') })
+  const t0 = performance.now()
+  for (let i = 0; i < journal.length; i += 2000) await ledger.applyBatch(journal.slice(i, i + 2000))
+  const anchorRate = count / ((performance.now() - t0) / 1000)
+  const root0 = ledger.stateRoot()
+  if (ledger.entryCount() !== count) throw new Error(`origin holds ${ledger.entryCount()} of ${count}`)
+  await ledger.close()
+  const procs = [origin, joiner].map((dir) => spawn(process.execPath, [cli, 'run', '--data-dir', dir, '--log-level', 'warn'], { stdio: 'ignore' }))
+  try {
+    const [a, b] = [await connectWhenUp(origin), await connectWhenUp(joiner)]
+    const started = performance.now()
+    await b.post('/peers', { multiaddr: a.runtime.multiaddrs[0] })
+    await until([b], async () => (await entries(b)) === count ? true : undefined, 600_000)
+    const seconds = (performance.now() - started) / 1000
+    const status = await b.get('/status')
+    if (status.ledger.stateRoot !== root0) throw new Error('joiner reached a different ledger root')
+    const rate = count / seconds
+    console.log(`late joiner catch-up (history sync), ${count} payments: ${seconds.toFixed(1)} s → ${rate.toFixed(0)} entries/s; ` +
+      `ledger.applyBatch in this run ${anchorRate.toFixed(0)} entries/s → ratio ${(100 * rate / anchorRate).toFixed(0)} % (goal ≥ 50 %); ` +
+      `joiner ${memoryOf(b.runtime.pid)}, origin ${memoryOf(a.runtime.pid)}`)
+  } finally {
+    await Promise.all(procs.map((p) => new Promise((resolve) => { p.on('exit', resolve); p.kill('SIGTERM') })))
+  }
 }
 
 async function cluster (root, count) {
@@ -62,6 +127,8 @@ const entries = async (api) => (await api.get('/status')).ledger.entries
 const root = await mkdtemp(join(tmpdir(), 'icn-bench-'))
 try {
   console.log('# @icn/node benchmarks (real node processes on 127.0.0.1)\n')
+  const catchUp = Number(process.env.ICN_BENCH_CATCHUP ?? 100_000)
+  if (catchUp > 0) await lateJoiner(join(root, 'late'), catchUp)
   const three = await cluster(join(root, 'three'), 3)
   const [a, b, c] = three.apis
 

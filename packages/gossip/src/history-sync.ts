@@ -289,15 +289,16 @@ class HistorySyncNode implements HistorySync {
         this.components.onProgress?.(session.progress)
       }
     }
+    // One batch applies while the next is fetched, never more: memory stays bounded by two batches.
     let applying: Promise<void> = Promise.resolve()
-    const applyPage = (source: HistorySource, items: Uint8Array[]): void => {
-      const previous = applying
+    const applyPage = async (source: HistorySource, items: Uint8Array[]): Promise<void> => {
+      await applying
       applying = (async () => {
-        await previous
         const result = await source.apply(items, peer)
         update({ applied: session.progress.applied + result.applied, refused: session.progress.refused + result.refused, behind: Math.max(0, session.progress.behind - result.applied) })
         if (result.refused > 0) this.components.onMisbehaviour?.(peer, `${result.refused} refused ${source.name} items`)
       })()
+      applying.catch(() => undefined)
     }
     try {
       for (const source of this.sources.values()) {
@@ -323,12 +324,12 @@ class HistorySyncNode implements HistorySync {
                 batch.push(...reply.items)
                 update({ fetched: session.progress.fetched + reply.items.length })
                 cursor = reply.items.length === 0 ? null : reply.next
-                if (batch.length >= this.options.applyBatchSize) { applyPage(source, batch); batch = [] }
+                if (batch.length >= this.options.applyBatchSize) { await applyPage(source, batch); batch = [] }
               }
             }
           } finally {
             // What was fetched before a failure is applied too: every item is checked on its own.
-            if (batch.length > 0) applyPage(source, batch)
+            if (batch.length > 0) await applyPage(source, batch)
           }
           const lastDigest = page.digests[page.digests.length - 1]
           if (!page.more || lastDigest === undefined) break
