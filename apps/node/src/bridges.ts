@@ -6,7 +6,7 @@ import type { Gossip, GossipEntry } from '@icn/gossip'
 import type { Governance } from '@icn/governance'
 import { ACTION_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN } from '@icn/governance'
 import { type SignedEnvelope, decodeEnvelope, isValidEnvelope } from '@icn/identity'
-import { type Ledger, decodeEntry, hasValidSignature } from '@icn/ledger'
+import { type Ledger, type SignedEntry, decodeEntry, hasValidSignature } from '@icn/ledger'
 import type { TrustGraph } from '@icn/trust'
 import type { Logger } from './logger.js'
 import type { MessageTransport } from './transport.js'
@@ -38,13 +38,17 @@ function signedByAuthor (entry: GossipEntry, domains: readonly string[]): Signed
  * the returned function unsubscribes and awaits the applies still in flight.
  */
 export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, onApplied: () => void = () => {}): () => Promise<void> {
+  // The entry the validator decoded and checked is the one applied: each entry is decoded once.
+  const checked = new WeakMap<Uint8Array, SignedEntry>()
   gossip.setValidator(TOPICS.ledger, (entry) => {
     const signed = decodeEntry(entry.payload)
-    return signed.entry.author === entry.author && hasValidSignature(signed)
+    const valid = signed.entry.author === entry.author && hasValidSignature(signed)
+    if (valid) checked.set(entry.payload, signed)
+    return valid
   })
   const inFlight = new Set<Promise<void>>()
   const off = gossip.subscribe(TOPICS.ledger, (entry) => {
-    const task = ledger.applyEnvelope(entry.payload).then((outcome) => {
+    const task = ledger.applyEnvelope(checked.get(entry.payload) ?? entry.payload).then((outcome) => {
       logger.debug({ id: outcome.id, status: outcome.status, reason: outcome.reason, from: entry.author }, 'ledger entry received')
       onApplied()
     }, (err: unknown) => {

@@ -18,17 +18,36 @@ export function keyPairFromSeed (seed: Uint8Array): KeyPair {
   }
   const copy = Uint8Array.from(seed)
   const publicKey = cryptoBackend.publicKeyFromSeed(copy)
-  return { seed: copy, publicKey, did: didFromPublicKey(publicKey) }
+  const keyPair: KeyPair = Object.freeze({ seed: copy, publicKey, did: didFromPublicKey(publicKey) })
+  derivedKeyPairs.add(keyPair)
+  return keyPair
 }
+
+// Key pairs whose public key this module derived from their seed: what they sign is known valid.
+const derivedKeyPairs = new WeakSet<object>()
 
 /** A fresh key pair from the system's secure random source. */
 export function generateKeyPair (): KeyPair {
   return keyPairFromSeed(randomBytes(32))
 }
 
-/** Signs `message` with the key pair's seed (RFC 8032 ed25519). */
+/**
+ * Signs `message` with the key pair's seed (RFC 8032 ed25519). A signature made with a key pair from
+ * `keyPairFromSeed` is remembered as verified, so the node's own later check of it (a gossip validator
+ * on publish) costs a hash, not a verify.
+ */
 export function sign (message: Uint8Array, keyPair: Pick<KeyPair, 'seed'>): Uint8Array {
-  return cryptoBackend.sign(message, keyPair.seed)
+  const signature = cryptoBackend.sign(message, keyPair.seed)
+  if (verifiedCacheSize > 0 && derivedKeyPairs.has(keyPair)) remember(verifiedKey((keyPair as KeyPair).publicKey, signature, message))
+  return signature
+}
+
+const verifiedKey = (publicKey: Uint8Array, signature: Uint8Array, message: Uint8Array): string =>
+  toHex(publicKey) + toHex(signature) + toHex(cryptoBackend.sha256(message))
+
+function remember (key: string): void {
+  if (recentlyVerified.size >= verifiedCacheSize) recentlyVerified.delete(recentlyVerified.keys().next().value as string)
+  recentlyVerified.add(key)
 }
 
 /** True when `signature` is a valid ed25519 signature of `message` by `publicKey`; never throws. */
@@ -37,13 +56,10 @@ export function verify (signature: Uint8Array, message: Uint8Array, publicKey: U
     return cryptoBackend.verify(signature, message, publicKey)
   }
   if (verifiedCacheSize === 0) return cryptoBackend.verify(signature, message, publicKey)
-  const key = toHex(publicKey) + toHex(signature) + toHex(cryptoBackend.sha256(message))
+  const key = verifiedKey(publicKey, signature, message)
   if (recentlyVerified.has(key)) return true
   const ok = cryptoBackend.verify(signature, message, publicKey)
-  if (ok && verifiedCacheSize > 0) {
-    if (recentlyVerified.size >= verifiedCacheSize) recentlyVerified.delete(recentlyVerified.keys().next().value as string)
-    recentlyVerified.add(key)
-  }
+  if (ok) remember(key)
   return ok
 }
 

@@ -122,6 +122,28 @@ describe('key pairs', () => {
     expect(verify(sig.subarray(0, 63), Uint8Array.from([1, 2, 3, 4]), a.publicKey)).toBe(false)
   })
 
+  it('a signature made with a derived key pair is remembered as verified: checking it costs no ed25519 verify', () => {
+    const kp = keyPairFromSeed(new Uint8Array(32).fill(11))
+    const message = Uint8Array.from([8, 8, 8])
+    const backendVerify = cryptoBackend.verify
+    let verifies = 0
+    ;(cryptoBackend as { verify: typeof backendVerify }).verify = (...args) => { verifies++; return backendVerify(...args) }
+    try {
+      const sig = sign(message, kp)
+      expect(verify(sig, message, kp.publicKey)).toBe(true)
+      expect(verifies).toBe(0)
+      // a look-alike key pair object (not derived here) signs as usual but vouches for nothing
+      const lookalike = { seed: kp.seed, publicKey: kp.publicKey, did: kp.did }
+      const other = Uint8Array.from([9, 9])
+      const sig2 = sign(other, lookalike)
+      expect(verify(sig2, other, kp.publicKey)).toBe(true)
+      expect(verifies).toBe(1)
+      expect(Object.isFrozen(kp)).toBe(true)
+    } finally {
+      (cryptoBackend as { verify: typeof backendVerify }).verify = backendVerify
+    }
+  })
+
   it('gives the same verdicts with the recently-verified set turned off, and refuses a bad size', () => {
     const kp = keyPairFromSeed(new Uint8Array(32).fill(9))
     const message = Uint8Array.from([5, 6])

@@ -157,8 +157,16 @@ function fromWire (value: unknown, bytes: Uint8Array): SignedEntry {
   if (!(signature instanceof Uint8Array) || signature.length !== 64) throw new MalformedEntryError('envelope signature must be 64 bytes')
   const entry = parseEntry(payload)
   if (entry.author !== signer) throw new MalformedEntryError('entry author is not the envelope signer')
-  return { id: toHex(sha256(bytes)), entry, bytes, signature, body: envelopeBodyFromBytes(bytes) }
+  for (const delta of entry.deltas) Object.freeze(delta)
+  Object.freeze(entry.deltas)
+  Object.freeze(entry.acks)
+  const signed: SignedEntry = Object.freeze({ id: toHex(sha256(bytes)), entry: Object.freeze(entry), bytes, signature, body: envelopeBodyFromBytes(bytes) })
+  decodedEntries.add(signed)
+  return signed
 }
+
+// Entries this module decoded (frozen): handed back to decodeEntry they are used as they are, not decoded again.
+const decodedEntries = new WeakSet<object>()
 
 /** Signs `entry` with `keyPair` (which must be the author's) through `signEnvelope` under `LEDGER_DOMAIN`. */
 export function signEntry (entry: JournalEntry, keyPair: KeyPair): SignedEntry {
@@ -172,15 +180,19 @@ export function signEntry (entry: JournalEntry, keyPair: KeyPair): SignedEntry {
  * Parses wire bytes (or an envelope object) into a `SignedEntry`. Checks
  * canonical encoding, shape, types, amounts and domain — not the signature
  * (`hasValidSignature`). Throws `MalformedEntryError` / `AmountOutOfRangeError`.
+ * A `SignedEntry` this function returned before (they are frozen) comes back
+ * as it is, so a caller that decoded an entry to check it passes it on without
+ * a second decode.
  */
-export function decodeEntry (input: Uint8Array | SignedEnvelope): SignedEntry {
+export function decodeEntry (input: Uint8Array | SignedEnvelope | SignedEntry): SignedEntry {
+  if (decodedEntries.has(input)) return input as SignedEntry
   try {
     if (input instanceof Uint8Array) {
       const bytes = new Uint8Array(input)
       return fromWire(decode(bytes), bytes)
     }
     if (!isPlainMap(input)) throw new MalformedEntryError('entry input must be bytes or a signed envelope')
-    const bytes = encodeEnvelope(input)
+    const bytes = encodeEnvelope(input as SignedEnvelope)
     return fromWire(decode(bytes), bytes)
   } catch (err) {
     if (err instanceof IdentityError) throw new MalformedEntryError(`not a ledger envelope: ${err.message}`, { cause: err })

@@ -15,6 +15,7 @@ import type { BalanceRow, ChainHead, ValidationHook } from './rules.js'
 import { SignatureVerifier } from './verifier.js'
 import { LedgerStore, type ForkProof, type LimitOverride, type QuarantineRecord } from './store.js'
 import type { Did, KeyPair, SignedEnvelope } from '@icn/identity'
+import type { SignedEntry } from './entry.js'
 
 export { LEDGER_DOMAIN, MAX_AMOUNT, MAX_ACKS, MAX_DELTAS } from './constants.js'
 export {
@@ -43,13 +44,13 @@ export interface Ledger {
   /** A two-delta payment from `keyPair`'s DID to `to`. */
   pay(keyPair: KeyPair, to: Did, currency: string, amount: bigint, reference?: string): Promise<EntryRecord>
   /** Applies a peer's entry (wire bytes or envelope) in one durable transaction: applied, duplicate, pending or quarantined. Malformed input throws, writing nothing. */
-  applyEnvelope(input: Uint8Array | SignedEnvelope): Promise<ApplyOutcome>
+  applyEnvelope(input: Uint8Array | SignedEnvelope | SignedEntry): Promise<ApplyOutcome>
   /**
    * Applies many entries in one transaction (outcomes in input order). Writes from concurrent calls
    * (`createEntry`, `applyEnvelope`, `applyBatch`) share durable commits, made off the event loop
    * (group commit); each call's promise resolves once its writes are durable.
    */
-  applyBatch(inputs: ReadonlyArray<Uint8Array | SignedEnvelope>, options?: ApplyBatchOptions): Promise<ApplyOutcome[]>
+  applyBatch(inputs: ReadonlyArray<Uint8Array | SignedEnvelope | SignedEntry>, options?: ApplyBatchOptions): Promise<ApplyOutcome[]>
   /** Governance override of `account`'s credit limit in `currency` (from then on). */
   setCreditLimit(account: Did, currency: string, limit: bigint, reference: string): Promise<void>
   /**

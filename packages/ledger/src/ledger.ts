@@ -146,7 +146,7 @@ export class LedgerHandle {
   }
 
   /** Applies one entry received from a peer, in its own durable transaction. */
-  async applyEnvelope (input: Uint8Array | SignedEnvelope): Promise<ApplyOutcome> {
+  async applyEnvelope (input: Uint8Array | SignedEnvelope | SignedEntry): Promise<ApplyOutcome> {
     this.open()
     const signed = decodeEntry(input)
     return (await this.store.transactionAsync(() => this.ingestAll([signed], () => hasValidSignature(signed), false)))[0] as ApplyOutcome
@@ -160,7 +160,7 @@ export class LedgerHandle {
    * entry after the ones it acknowledges as a rule, so few wait as pending
    * (verdicts do not depend on the order, only the work does).
    */
-  async applyBatch (inputs: ReadonlyArray<Uint8Array | SignedEnvelope>, options: ApplyBatchOptions = {}): Promise<ApplyOutcome[]> {
+  async applyBatch (inputs: ReadonlyArray<Uint8Array | SignedEnvelope | SignedEntry>, options: ApplyBatchOptions = {}): Promise<ApplyOutcome[]> {
     this.open()
     const batch = this.verifier.prepare(inputs, decodeEntry)
     try {

@@ -523,3 +523,19 @@ function decodeEnvelopeOf (bytes: Uint8Array): { domain: string, payload: unknow
   expect(encodeEnvelope({ ...value, cid: '' } as never)).toEqual(bytes)
   return value
 }
+
+describe('decoded once', () => {
+  test('a SignedEntry from decodeEntry is frozen and comes back from decodeEntry as it is; applyEnvelope takes it', async () => {
+    await withLedgers(async (source, target) => {
+      const e1 = await source.pay(alice, bob.did, 'HOUR', 10n)
+      const decoded = decodeEntry(e1.bytes)
+      expect(decodeEntry(decoded)).toBe(decoded)
+      expect(Object.isFrozen(decoded) && Object.isFrozen(decoded.entry) && Object.isFrozen(decoded.entry.deltas) && Object.isFrozen(decoded.entry.deltas[0])).toBe(true)
+      // a look-alike object is decoded from its fields, not trusted
+      const lookalike = { ...decoded }
+      expect(() => decodeEntry(lookalike as never)).toThrow(MalformedEntryError)
+      expect(await target.applyEnvelope(decoded)).toEqual({ id: e1.id, status: 'applied', released: [] })
+      expect(target.stateRoot()).toBe(source.stateRoot())
+    })
+  })
+})
