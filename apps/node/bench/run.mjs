@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Node benchmarks over real processes on loopback (built dist/): prints figures, asserts nothing.
-//   payments/s end to end across 3 processes, payment gossip latency node-to-node (p50/p99),
-//   distributed snapshot time for 3 and 10 nodes (ICN_BENCH_SNAPSHOT_NODES=3,10).
+// Node benchmarks over real processes on loopback (built dist/): prints figures and ratios, asserts nothing.
+//   late-joiner catch-up by history sync (ICN_BENCH_CATCHUP payments, default 100,000) against ledger.applyBatch;
+//   anchors on the same stack: raw libp2p ping-pong and @libp2p/gossipsub 17 (ICN_BENCH_GOSSIPSUB per peer);
+//   payment latency A → applied on B, payments/s across 3 processes (ICN_BENCH_PAYMENTS per payer), B's
+//   event-loop delay and every node's disk writes during that load; distributed snapshot time for 3 and
+//   10 nodes (ICN_BENCH_SNAPSHOT_NODES=3,10).
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -90,6 +93,7 @@ async function lateJoiner (root, count) {
     console.log(`late joiner catch-up (history sync), ${count} payments: ${seconds.toFixed(1)} s → ${rate.toFixed(0)} entries/s; ` +
       `ledger.applyBatch in this run ${anchorRate.toFixed(0)} entries/s → ratio ${(100 * rate / anchorRate).toFixed(0)} % (goal ≥ 50 %); ` +
       `joiner ${memoryOf(b.runtime.pid)}, origin ${memoryOf(a.runtime.pid)}`)
+    return anchorRate
   } finally {
     await Promise.all(procs.map((p) => new Promise((resolve) => { p.on('exit', resolve); p.kill('SIGTERM') })))
   }
@@ -124,40 +128,121 @@ async function cluster (root, count) {
 }
 
 const entries = async (api) => (await api.get('/status')).ledger.entries
+const anchorScript = fileURLToPath(new URL('./anchor-peer.mjs', import.meta.url))
+/** CPU time (user + system) a process has used, in ms: figures that stay meaningful on a shared machine. */
+const cpuMs = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10 }
+const diskWrites = (pid) => Number(/write_bytes: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN)
+
+/** A same-stack anchor process (anchor-peer.mjs): JSON lines in both directions. */
+function anchorProcess (args) {
+  const proc = spawn(process.execPath, [anchorScript, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines = []
+  const waiting = []
+  let buffer = ''
+  proc.stdout.setEncoding('utf8').on('data', (chunk) => {
+    buffer += chunk
+    for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+      const line = JSON.parse(buffer.slice(0, i))
+      buffer = buffer.slice(i + 1)
+      const w = waiting.shift()
+      if (w === undefined) lines.push(line)
+      else w(line)
+    }
+  })
+  return {
+    next: async () => lines.length > 0 ? lines.shift() : await new Promise((resolve) => { waiting.push(resolve) }),
+    send: (value) => { proc.stdin.write(JSON.stringify(value) + '\n') },
+    stop: async () => { proc.stdin.end(); await new Promise((resolve) => { if (proc.exitCode !== null) resolve(); else proc.on('exit', resolve) }) }
+  }
+}
+
+/** Raw libp2p stream ping-pong between two processes: 64 B, sequential. */
+async function pingPong (n) {
+  const server = anchorProcess(['ping'])
+  const { addr } = await server.next()
+  const client = anchorProcess(['ping-client', addr, String(n)])
+  const { pingMs } = await client.next()
+  await client.stop()
+  await server.stop()
+  return pingMs.sort((x, y) => x - y)
+}
+
+/** @libp2p/gossipsub 17 on the same stack, 3 processes, each publishing `perPeer` signed 200 B messages. */
+async function gossipsubDeliveries (perPeer) {
+  const peers = [0, 1, 2].map(() => anchorProcess(['gossipsub', String(perPeer)]))
+  const addrs = []
+  for (const p of peers) addrs.push((await p.next()).addr)
+  peers.forEach((p, i) => { p.send({ peers: addrs.slice(0, i), subscribers: 2 }) })
+  for (const p of peers) await p.next()
+  for (const p of peers) p.send({ go: 2 * perPeer })
+  const done = []
+  for (const p of peers) done.push(await p.next())
+  for (const p of peers) p.send({ stop: true })
+  await Promise.all(peers.map(async (p) => { await p.stop() }))
+  const seconds = Math.max(...done.map((d) => d.done)) / 1000
+  return { deliveries: done.reduce((n, d) => n + d.received, 0), seconds }
+}
+
 const root = await mkdtemp(join(tmpdir(), 'icn-bench-'))
 try {
   console.log('# @icn/node benchmarks (real node processes on 127.0.0.1)\n')
   const catchUp = Number(process.env.ICN_BENCH_CATCHUP ?? 100_000)
-  if (catchUp > 0) await lateJoiner(join(root, 'late'), catchUp)
+  const applyBatchRate = await lateJoiner(join(root, 'late'), catchUp)
+
+  const ping = await pingPong(1000)
+  const pingP50 = percentile(ping, 0.5)
+  console.log(`anchor: raw libp2p stream ping-pong (64 B, 2 processes), 1000 round trips: p50 ${pingP50.toFixed(3)} ms, p99 ${percentile(ping, 0.99).toFixed(3)} ms`)
+  const perPeer = Number(process.env.ICN_BENCH_GOSSIPSUB ?? 1000)
+  const gs = await gossipsubDeliveries(perPeer)
+  const gsDeliveries = gs.deliveries / gs.seconds
+  console.log(`anchor: @libp2p/gossipsub 17, 3 processes × ${perPeer} signed 200 B messages: ${gs.deliveries} deliveries in ${gs.seconds.toFixed(2)} s → ${gsDeliveries.toFixed(0)} deliveries/s (${(gsDeliveries / 2).toFixed(0)} messages/s at 2 delivered copies each)`)
+
   const three = await cluster(join(root, 'three'), 3)
   const [a, b, c] = three.apis
 
-  // Gossip latency: a payment posted on A until it is applied on B (B's change feed answers a long-poll).
+  // Latency: B's long-poll is open before A's payment is posted; it answers when B has applied it.
   const latencies = []
-  for (let i = 0; i < 40; i++) {
-    const before = await entries(b)
+  for (let i = 0; i < 200; i++) {
+    const { version } = await b.get('/status')
+    const waiting = b.get(`/wait?since=${version}`)
     const started = performance.now()
     await a.post('/pay', { to: b.runtime.did, amount: '1' })
-    await until([b], async () => (await entries(b)) > before ? true : undefined, 10_000)
+    await waiting
     latencies.push(performance.now() - started)
   }
   latencies.sort((x, y) => x - y)
-  console.log(`payment latency A→B (API post → applied on B), 40 payments: p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms`)
+  const latencyP50 = percentile(latencies, 0.5)
+  console.log(`payment latency A → applied on B (POST /pay on A until B's change feed answers), 200 payments: p50 ${latencyP50.toFixed(2)} ms, p99 ${percentile(latencies, 0.99).toFixed(2)} ms → p50 ${(latencyP50 / pingP50).toFixed(1)}× ping-pong (goal ≤ 4×)`)
 
-  // Throughput: 300 payments from three payers (8 in flight each) until all three nodes applied all.
+  // Throughput: three payers, `inFlight` concurrent API clients each, until all three nodes applied all.
   const base = await entries(c)
-  const perPayer = 100
+  const perPayer = Number(process.env.ICN_BENCH_PAYMENTS ?? 1000)
+  const inFlight = 16
+  const pids = three.apis.map((api) => api.runtime.pid)
+  const written = pids.map(diskWrites)
+  const cpu = pids.map(cpuMs)
+  const benchCpu = process.cpuUsage()
+  await b.post('/metrics/reset')
   const started = performance.now()
   await Promise.all([[a, b], [b, c], [c, a]].map(async ([from, to]) => {
     let next = 0
-    await Promise.all(Array.from({ length: 8 }, async () => {
+    await Promise.all(Array.from({ length: inFlight }, async () => {
       while (next < perPayer) { next++; await from.post('/pay', { to: to.runtime.did, amount: '1' }) }
     }))
   }))
   const posted = performance.now() - started
   await until(three.apis, async () => (await Promise.all(three.apis.map(entries))).every((n) => n === base + 3 * perPayer) ? true : undefined)
   const total = performance.now() - started
-  console.log(`payments end to end, 3 processes: ${3 * perPayer} payments posted in ${posted.toFixed(0)} ms, applied on all 3 nodes after ${total.toFixed(0)} ms → ${(3 * perPayer / (total / 1000)).toFixed(0)} payments/s`)
+  const loop = (await b.get('/status')).eventLoop
+  const bytes = pids.map((pid, i) => diskWrites(pid) - written[i])
+  const cpuPerPayment = pids.map((pid, i) => (cpuMs(pid) - cpu[i]) / (3 * perPayer))
+  const clientCpu = process.cpuUsage(benchCpu)
+  const rate = 3 * perPayer / (total / 1000)
+  console.log(`payments end to end, 3 processes (${inFlight} API clients per payer): ${3 * perPayer} payments posted in ${posted.toFixed(0)} ms, applied on all 3 nodes after ${total.toFixed(0)} ms → ${rate.toFixed(0)} payments/s`)
+  console.log(`  = ${(100 * rate / applyBatchRate).toFixed(1)} % of ledger.applyBatch in this run (goal ≥ 40 %); ${(rate / (gsDeliveries / 2)).toFixed(2)}× gossipsub's messages/s (goal ≥ 1)`)
+  console.log(`  event-loop delay on B (a payer and a receiver) during the load: p99 ${loop.p99Ms.toFixed(1)} ms, max ${loop.maxMs.toFixed(1)} ms (goal max ≤ 20 ms)`)
+  console.log(`  CPU per payment: ${cpuPerPayment.map((ms) => ms.toFixed(2)).join(' / ')} ms on A / B / C (all three nodes ${cpuPerPayment.reduce((x, y) => x + y, 0).toFixed(2)} ms), the API clients ${((clientCpu.user + clientCpu.system) / 1000 / (3 * perPayer)).toFixed(2)} ms`)
+  console.log(`  disk writes (/proc/<pid>/io write_bytes) per payment: ${bytes.map((n) => (n / (3 * perPayer)).toFixed(0)).join(' / ')} B on A / B / C (each node creates a third of the payments and applies the rest)`)
 
   const sizes = (process.env.ICN_BENCH_SNAPSHOT_NODES ?? '3,10').split(',').map(Number)
   for (const size of sizes) {

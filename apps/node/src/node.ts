@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { DEFAULT_MISBEHAVIOUR_REASONS, type Gossip, type GossipStats, type HistoryPeerProgress, type HistoryServeStats, type HistorySync, createGossip, createHistorySync } from '@icn/gossip'
 import { type Governance, openGovernance } from '@icn/governance'
@@ -49,6 +50,8 @@ export interface NodeStatus {
   trust: { attestations: number }
   governance: { domain: string, members: number, proposals: number }
   snapshots: SnapshotStats
+  /** Event-loop delay since start or the last `POST /metrics/reset` (ms; sampled every 10 ms). */
+  eventLoop: { p50Ms: number, p99Ms: number, maxMs: number }
   /** History sync: per peer, how far behind this node is and how fast it catches up; what it served. */
   sync: { peers: HistoryPeerProgress[], served: HistoryServeStats }
   uptimeMs: number
@@ -115,6 +118,8 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   // Bumped after each change is visible; released (pending waits answered) when the API stops.
   const changes = new ChangeFeed(clock)
   const changed = (): void => { changes.bump() }
+  // How long the event loop was blocked: the figure behind "nothing on the hot paths stalls the loop".
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 })
 
   const keyPair = await supervisor.start('identity', async () => ({ value: await loadIdentity(config.dataDir), stop: noop }))
   const self = keyPair.did
@@ -297,6 +302,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     trust: { attestations: trust.size },
     governance: { domain: governance.domain, members: governance.members().length, proposals: governance.proposals().length },
     snapshots: { ...snapshot.stats },
+    eventLoop: { p50Ms: loopDelay.percentile(50) / 1e6, p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 },
     sync: { peers: history.progress(), served: history.serveStats() },
     uptimeMs: clock.now() - startedAt
   })
@@ -304,7 +310,9 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   const api = await supervisor.start<ApiServer>('api', async () => {
     const token = await writeApiToken(config.dataDir)
     // Every write through the API is a change (also a refused one: it may have changed state before failing).
-    const routes = nodeRoutes(services, status).map((route): ApiRoute => route.method === 'POST'
+    loopDelay.enable()
+    const metricsReset: ApiRoute = { method: 'POST', path: '/metrics/reset', handler: async () => { loopDelay.reset(); return { reset: true } } }
+    const routes = [...nodeRoutes(services, status), metricsReset].map((route): ApiRoute => route.method === 'POST'
       ? { ...route, handler: async (request) => { try { return await route.handler(request) } finally { changed() } } }
       : route)
     const server = await startApiServer({ token, routes, logger: log('api'), port: config.apiPort, release: () => { changes.close() } })
@@ -315,6 +323,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       stop: async () => {
         await rm(layout.runtime, { force: true })
         await server.close()
+        loopDelay.disable()
       }
     }
   })
