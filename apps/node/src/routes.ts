@@ -239,7 +239,7 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
       path: '/trust/graph',
       handler: async ({ query }) => {
         const graph = graphOf(query.get('graph'), 'economic')
-        const edges = trust.attestations(graph).map((a) => ({ source: a.source, target: a.target, score: a.score, createdAt: a.createdAt, expiresAt: a.expiresAt ?? null }))
+        const edges = trust.attestations(graph).map(({ payload: e }) => ({ source: e.source, target: e.target, score: e.score, createdAt: e.createdAt, expiresAt: e.expiresAt ?? null }))
         const dids = new Set<string>([self, ...governance.members().map((m) => m.did)])
         for (const e of edges) { dids.add(e.source); dids.add(e.target) }
         const nodes = [...dids].sort().map((did) => ({
@@ -256,7 +256,7 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
       path: '/trust/scores',
       handler: async () => {
         const dids = new Set<string>(governance.members().map((m) => m.did))
-        for (const graph of TRUST_GRAPHS) for (const a of trust.attestations(graph)) { dids.add(a.source); dids.add(a.target) }
+        for (const graph of TRUST_GRAPHS) for (const { payload: e } of trust.attestations(graph)) { dids.add(e.source); dids.add(e.target) }
         dids.delete(self)
         return [...dids].sort().map((did) => ({
           did,

@@ -12,7 +12,7 @@ export interface NodeProcess {
   did: string
   proc: RunningSubprocess
   runtime: RuntimeInfo
-  /** Runs `icn-node <args> --data-dir <this node>` and parses its JSON output. */
+  /** Runs `icn-node <args> --json --data-dir <this node>` and parses its JSON output. */
   cli(args: string[]): Promise<unknown>
   /** SIGTERM and wait; resolves with the exit code. */
   stop(): Promise<number | string>
@@ -35,7 +35,7 @@ export async function startNodeProcess (dataDir: string, args: string[] = []): P
     did: runtime.did,
     proc,
     runtime,
-    cli: async (cmd) => JSON.parse(await cli([...cmd, '--data-dir', dataDir])) as unknown,
+    cli: async (cmd) => JSON.parse(await cli([...cmd, '--json', '--data-dir', dataDir])) as unknown,
     stop: async () => {
       proc.kill('SIGTERM')
       return await proc.exited
