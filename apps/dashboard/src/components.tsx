@@ -1,6 +1,6 @@
 import type { ComponentChildren, JSX } from 'preact'
 import { createContext } from 'preact'
-import { useContext, useEffect, useState } from 'preact/hooks'
+import { useContext, useEffect, useRef, useState } from 'preact/hooks'
 import { describeError, get } from './api.js'
 
 /** The node's change-feed version; every page re-reads its data when it moves. */
@@ -56,28 +56,33 @@ export function Empty ({ children }: { children: ComponentChildren }): JSX.Eleme
   return <p class='muted'>{children}</p>
 }
 
-/** The outcome line under a form: the node's answer in words, or its typed error. */
-export type Outcome = { ok: true, text: string } | { ok: false, text: string } | undefined
+/**
+ * The outcome line under a form: the node's answer in words, or its typed error. `seq` counts the form's
+ * submissions (`data-seq`), so a reader can tell this answer from the previous one even when the words are equal.
+ */
+export type Outcome = { ok: boolean, text: string, seq: number } | undefined
 
 export function OutcomeLine ({ outcome, testid }: { outcome: Outcome, testid: string }): JSX.Element | null {
   if (outcome === undefined) return null
-  return <p class={outcome.ok ? 'ok' : 'error'} role={outcome.ok ? 'status' : 'alert'} data-testid={testid}>{outcome.text}</p>
+  return <p class={outcome.ok ? 'ok' : 'error'} role={outcome.ok ? 'status' : 'alert'} data-testid={testid} data-seq={outcome.seq}>{outcome.text}</p>
 }
 
 /** Runs a form's action: `busy` while it runs, then its outcome in words. */
 export function useAction (): { busy: boolean, outcome: Outcome, run: (action: () => Promise<string>) => Promise<void> } {
   const [busy, setBusy] = useState(false)
   const [outcome, setOutcome] = useState<Outcome>(undefined)
+  const seq = useRef(0)
   return {
     busy,
     outcome,
     run: async (action) => {
       setBusy(true)
       setOutcome(undefined)
+      const n = ++seq.current
       try {
-        setOutcome({ ok: true, text: await action() })
+        setOutcome({ ok: true, text: await action(), seq: n })
       } catch (err) {
-        setOutcome({ ok: false, text: describeError(err) })
+        setOutcome({ ok: false, text: describeError(err), seq: n })
       } finally {
         setBusy(false)
       }

@@ -21,7 +21,11 @@ interface Vote { voter: string, choice: string, castAt: number, cid: string }
 const STATES = ['draft', 'deliberation', 'open', 'accepted', 'rejected', 'no-quorum', 'executed', 'cancelled', 'vetoed', 'force-closed']
 
 const percent = (bps: number): string => `${bps / 100} %`
-const seconds = (ms: number): string => `${ms / 1000} s`
+/** A rule's period in the largest whole unit: `7 d`, `36 h`, `90 s`, `0 s`. */
+function seconds (ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['min', 60_000]] as const) if (ms >= size && ms % size === 0) return `${ms / size} ${unit}`
+  return `${ms / 1000} s`
+}
 
 function CharterCard ({ charter }: { charter: Charter }): JSX.Element {
   return (
@@ -95,7 +99,8 @@ function ProposalCard ({ id }: { id: string }): JSX.Element {
             {votes.data === undefined || votes.data.length === 0
               ? <Empty>No votes yet.</Empty>
               : <table><tbody>{votes.data.map((v) => <tr key={v.voter} data-testid='vote-row'><td><Did did={v.voter} /></td><td>{v.choice}</td><td><Time ms={v.castAt} /></td></tr>)}</tbody></table>}
-            {p.state === 'open' ? <VoteForm proposal={p.id} /> : null}
+            {p.state === 'open' ? null : <p class='muted'>Voting is not open ({p.state}): the node refuses a vote now.</p>}
+            <VoteForm proposal={p.id} />
             <h4>History</h4>
             <table data-testid='proposal-history'>
               <thead><tr><th>State</th><th>At</th><th>Cause</th></tr></thead>

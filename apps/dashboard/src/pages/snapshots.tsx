@@ -55,7 +55,7 @@ function ProofView ({ proof }: { proof: Proof }): JSX.Element {
       </table>
       <table>
         <thead><tr><th>Step</th><th>Sibling side</th><th>Sibling hash</th></tr></thead>
-        <tbody>{proof.steps.map((s, i) => <tr key={i}><td>{i + 1}</td><td>{s.side}</td><td><code class='hash'>{s.hash}</code></td></tr>)}</tbody>
+        <tbody data-testid='proof-steps'>{proof.steps.map((s, i) => <tr key={i}><td>{i + 1}</td><td>{s.side}</td><td><code class='hash'>{s.hash}</code></td></tr>)}</tbody>
       </table>
     </div>
   )
@@ -80,6 +80,8 @@ export function SnapshotsPage (): JSX.Element {
   const [confirmRestore, setConfirmRestore] = useState(false)
   const [busy, setBusy] = useState(false)
   const [shown, setShown] = useState<Shown>(undefined)
+  // Counts the answers shown (`data-seq`): a reader tells this answer from the previous one.
+  const [seq, setSeq] = useState(0)
   const act = async (what: 'verify' | 'proof' | 'restore', snapshotId: string): Promise<void> => {
     setBusy(true)
     setShown(undefined)
@@ -91,6 +93,7 @@ export function SnapshotsPage (): JSX.Element {
     } catch (err) {
       setShown({ kind: 'error', text: describeError(err) })
     } finally {
+      setSeq((n) => n + 1)
       setBusy(false)
       setConfirmRestore(false)
     }
@@ -99,7 +102,7 @@ export function SnapshotsPage (): JSX.Element {
     event.preventDefault()
     const button = event.submitter as HTMLButtonElement | null
     const what = button?.value as 'verify' | 'proof' | 'restore' | undefined
-    if (what === 'restore' && !confirmRestore) { setConfirmRestore(true); return }
+    if (what === 'restore' && !confirmRestore) { setConfirmRestore(true); setShown(undefined); return }
     if (what !== undefined) void act(what, id)
   }
   return (
@@ -145,11 +148,13 @@ export function SnapshotsPage (): JSX.Element {
           <button type='submit' value='restore' disabled={busy} class={confirmRestore ? 'danger' : ''}>{confirmRestore ? 'Confirm: replace this node\'s state' : 'Restore this node…'}</button>
         </form>
         {busy ? <p class='muted'>Working…</p> : null}
-        {shown === undefined
-          ? null
-          : shown.kind === 'error'
-            ? <OutcomeLine outcome={{ ok: false, text: shown.text }} testid='snapshot-outcome' />
-            : shown.kind === 'verify' ? <VerifyView report={shown.report} /> : shown.kind === 'proof' ? <ProofView proof={shown.proof} /> : <RestoreView report={shown.report} />}
+        <div data-testid='snapshot-result' data-seq={seq}>
+          {shown === undefined
+            ? null
+            : shown.kind === 'error'
+              ? <OutcomeLine outcome={{ ok: false, text: shown.text, seq }} testid='snapshot-outcome' />
+              : shown.kind === 'verify' ? <VerifyView report={shown.report} /> : shown.kind === 'proof' ? <ProofView proof={shown.proof} /> : <RestoreView report={shown.report} />}
+        </div>
       </Section>
     </div>
   )
