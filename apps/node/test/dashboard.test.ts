@@ -186,6 +186,45 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     expect(await history.locator('.hash').getAttribute('title')).toBe(entry?.[2])
   })
 
+  it('the read routes behind the pages answer exact values, and typed 400/404/422 errors for bad parameters', async () => {
+    const [a, b, c] = nodes as [MeshNode, MeshNode, MeshNode]
+    const limitOf = async (did: string): Promise<string> => (await a.api.get(`/balance?account=${did}`) as { creditLimit: string }).creditLimit
+    const byKey = [a, b].sort((x, y) => x.did < y.did ? -1 : 1)
+    expect(await a.api.get('/ledger/accounts')).toEqual(await Promise.all(byKey.map(async (n) => ({
+      account: n.did, currency: 'ICN', balance: n === a ? '-100' : '100', creditLimit: await limitOf(n.did), limitSetBy: null
+    }))))
+    // Paging: one entry a page; the cursor of the last full page leads to an empty one.
+    const first = await a.api.get(`/ledger/history?account=${a.did}&limit=1`) as { entries: Array<{ author: string, seq: number, reference: string, deltas: unknown[] }>, next: string | null }
+    expect(first.entries.map((e) => [e.author, e.seq, e.reference, e.deltas])).toEqual([[a.did, 1, 'paid in the browser', [
+      { account: a.did, currency: 'ICN', debit: '100', credit: null }, { account: b.did, currency: 'ICN', debit: null, credit: '100' }
+    ]]])
+    expect(await a.api.get(`/ledger/history?account=${a.did}&limit=1&after=${encodeURIComponent(first.next!)}`)).toEqual({ account: a.did, entries: [], next: null })
+    expect([await a.api.get('/ledger/quarantine'), await a.api.get('/ledger/forks')]).toEqual([[], []])
+
+    const graph = await a.api.get('/trust/graph?graph=technical') as { nodes: Array<{ did: string, self: boolean, score: number | null }>, edges: Array<{ source: string, target: string, score: number }> }
+    const dids = nodes.map((n) => n.did).sort()
+    expect(graph.nodes.map((n) => [n.did, n.self])).toEqual(dids.map((did) => [did, did === a.did]))
+    expect(graph.edges.map((e) => `${e.source}>${e.target} ${e.score}`).sort()).toEqual(nodes.flatMap((n) => nodes.filter((m) => m !== n).map((m) => `${n.did}>${m.did} 0.9`)).sort())
+    const scores = await a.api.get('/trust/scores') as Array<{ did: string, scores: Record<string, { score: number, class: string }> }>
+    expect(scores.map((r) => r.did)).toEqual([b.did, c.did].sort())
+    for (const row of scores) {
+      for (const g of ['social', 'economic', 'technical']) {
+        const direct = await a.api.get(`/trust?subject=${row.did}&graph=${g}`) as { score: number, class: string }
+        expect(row.scores[g]).toEqual({ score: direct.score, class: direct.class })
+      }
+    }
+    expect(graph.nodes.filter((n) => !n.self).map((n) => n.score)).toEqual(scores.map((r) => r.scores.technical!.score))
+    const charter = await a.api.get('/governance/charter') as { domain: string, version: number, members: Array<{ did: string, role: string }> }
+    expect([charter.domain, charter.version, charter.members.map((m) => [m.did, m.role])]).toEqual(['coop:dashboard', 1, dids.map((did) => [did, did === a.did ? 'steward' : 'member'])])
+
+    expect(await refusalOf(a.api.get('/ledger/history?account=nope'))).toBe(refused("'account' must be a did:icn DID", 'BAD_REQUEST', 400))
+    expect(await refusalOf(a.api.get('/ledger/history?limit=0'))).toBe(refused("'limit' must be an integer in [1, 500]", 'BAD_REQUEST', 400))
+    expect(await refusalOf(a.api.get('/ledger/history?after=zz'))).toBe(refused("bad history cursor 'zz'", 'INVALID_ARGUMENT', 422))
+    expect(await refusalOf(a.api.get('/trust/graph?graph=money'))).toBe(refused("'graph' must be social, economic or technical", 'BAD_REQUEST', 400))
+    expect(await refusalOf(a.api.get('/proposals/nope/votes'))).toBe(refused('no proposal nope', 'NOT_FOUND', 404))
+    expect(await refusalOf(a.api.get('/snapshots/bad%20id/proof'))).toBe(refused("'bad id' is not a snapshot id (1-128 characters of A-Z, a-z, 0-9, _ and -)", 'BAD_REQUEST', 400))
+  })
+
   it('a vote cast in the browser closes a proposal (executed: the credit limit it sets shows who set it)', async () => {
     const [a, b] = nodes as [MeshNode, MeshNode, MeshNode]
     const [pageA, pageB] = pages as [Page, Page, Page]
