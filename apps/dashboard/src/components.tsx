@@ -44,8 +44,9 @@ export function Time ({ ms }: { ms: number | null | undefined }): JSX.Element {
   return <time dateTime={new Date(ms).toISOString()}>{new Date(ms).toISOString().replace('T', ' ').slice(0, 19)}</time>
 }
 
-export function Section ({ title, children, testid }: { title: string, children: ComponentChildren, testid?: string }): JSX.Element {
-  return <section class='card' data-testid={testid}><h2>{title}</h2>{children}</section>
+/** A card; `wide` spans the whole grid row. */
+export function Section ({ title, children, testid, wide }: { title: string, children: ComponentChildren, testid?: string, wide?: boolean }): JSX.Element {
+  return <section class={wide === true ? 'card wide' : 'card'} data-testid={testid}><h2>{title}</h2>{children}</section>
 }
 
 export function LoadError ({ error }: { error: string | undefined }): JSX.Element | null {
@@ -106,7 +107,7 @@ export function GenericValue ({ value }: { value: unknown }): JSX.Element {
       return (
         <table>
           <thead><tr>{columns.map((c) => <th key={c}>{c}</th>)}</tr></thead>
-          <tbody>{value.map((row, i) => <tr key={i}>{columns.map((c) => <td key={c}><Scalar value={row[c]} /></td>)}</tr>)}</tbody>
+          <tbody>{value.map((row, i) => <tr key={i}>{columns.map((c) => <td key={c}><Scalar value={row[c]} name={c} /></td>)}</tr>)}</tbody>
         </table>
       )
     }
@@ -119,13 +120,13 @@ export function GenericValue ({ value }: { value: unknown }): JSX.Element {
       return (
         <table>
           <thead><tr><th /> {columns.map((c) => <th key={c}>{c}</th>)}</tr></thead>
-          <tbody>{entries.map(([k, v]) => <tr key={k}><th><Scalar value={k} /></th>{columns.map((c) => <td key={c}><Scalar value={(v as Record<string, unknown>)[c]} /></td>)}</tr>)}</tbody>
+          <tbody>{entries.map(([k, v]) => <tr key={k}><th><Scalar value={k} /></th>{columns.map((c) => <td key={c}><Scalar value={(v as Record<string, unknown>)[c]} name={c} /></td>)}</tr>)}</tbody>
         </table>
       )
     }
     return (
       <table class='kv'>
-        <tbody>{entries.map(([k, v]) => <tr key={k}><th>{k}</th><td>{isRecord(v) || Array.isArray(v) ? <GenericValue value={v} /> : <Scalar value={v} />}</td></tr>)}</tbody>
+        <tbody>{entries.map(([k, v]) => <tr key={k}><th>{k}</th><td>{isRecord(v) || Array.isArray(v) ? <GenericValue value={v} /> : <Scalar value={v} name={k} />}</td></tr>)}</tbody>
       </table>
     )
   }
@@ -138,8 +139,10 @@ function scalarText (value: unknown): string {
   return String(value)
 }
 
-function Scalar ({ value }: { value: unknown }): JSX.Element {
+/** One value; `name` is its field's name (a `…At` field holding epoch milliseconds is shown as a time). */
+function Scalar ({ value, name }: { value: unknown, name?: string }): JSX.Element {
   if (typeof value === 'string' && value.startsWith('did:')) return <Did did={value} />
+  if (name?.endsWith('At') === true && typeof value === 'number' && value > 1e12) return <Time ms={value} />
   if (typeof value === 'number' && !Number.isInteger(value)) return <span>{value.toFixed(3)}</span>
   return <span>{scalarText(value)}</span>
 }

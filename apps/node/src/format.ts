@@ -45,6 +45,19 @@ interface Status {
   sync?: unknown
 }
 
+/** `status.sync`, read generically: one `sync` line per peer row (`<peer>: key value, …`), else its JSON. */
+function syncLines (sync: unknown): Array<readonly [string, string]> {
+  if (sync === undefined) return []
+  const peers = typeof sync === 'object' && sync !== null ? (sync as { peers?: unknown }).peers : undefined
+  if (!Array.isArray(peers)) return [['sync', JSON.stringify(sync)]]
+  if (peers.length === 0) return [['sync', 'no peer sessions']]
+  return peers.map((row: Record<string, unknown>) => {
+    const { peer, ...rest } = row
+    const facts = Object.entries(rest).filter(([, v]) => typeof v !== 'object').map(([k, v]) => `${k} ${String(v)}`)
+    return ['sync', `${String(peer)}: ${facts.join(', ')}`] as const
+  })
+}
+
 export function formatStatus (value: unknown): string {
   const s = value as Status
   return fields([
@@ -58,7 +71,7 @@ export function formatStatus (value: unknown): string {
     ['trust', `${s.trust.attestations} attestations`],
     ['governance', `${s.governance.domain}: ${s.governance.members} members, ${s.governance.proposals} proposals`],
     ['snapshots', `${s.snapshots.active} active, ${s.snapshots.completed} completed, ${s.snapshots.failed} failed`],
-    ...(s.sync === undefined ? [] : [['sync', JSON.stringify(s.sync)] as const]),
+    ...syncLines(s.sync),
     ['change feed', `version ${s.version}`]
   ])
 }

@@ -154,6 +154,17 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     })
     await page.reload()
     expect(await shows(page.locator('[data-testid=node-did]'), c.did)).toBe(c.did) // a reload resumes the session
+
+    // Overview: both peers connected, each with its row of `status.sync` (rendered generically, its fields by name).
+    const pageA = await front(pages[0]!)
+    await pageA.locator('[data-testid=peer-row] [data-testid=peer-sync] .muted').nth(2 * 7 - 1).waitFor()
+    const peerRows = await pageA.locator('[data-testid=peer-row]').evaluateAll((rows) => rows.map((r) => ({
+      did: r.querySelector('[data-did]')?.getAttribute('data-did'),
+      state: r.querySelector('.badge')?.textContent,
+      sync: [...r.querySelectorAll('[data-testid=peer-sync] .muted')].map((e) => e.textContent)
+    })))
+    expect(peerRows.map((r) => [r.did, r.state]).sort()).toEqual([[nodes[1]!.did, 'connected'], [c.did, 'connected']].sort())
+    for (const row of peerRows) expect(row.sync).toEqual(expect.arrayContaining(['state', 'behind', 'fetched', 'applied', 'refused', 'entriesPerSecond', 'sessions']))
   })
 
   it('a payment made in the browser appears on the other node\'s dashboard without a reload', async () => {

@@ -50,6 +50,19 @@ function syncOf (sync: unknown, did: string): unknown {
   return Array.isArray(peers) ? syncOf(peers, did) : peers[did]
 }
 
+/** One peer's sync facts on one line: its scalar fields but the peer's own id (`behind 0 · entriesPerSecond 12.5 · …`). */
+function SyncCell ({ sync }: { sync: unknown }): JSX.Element {
+  if (typeof sync !== 'object' || sync === null || Array.isArray(sync)) return <GenericValue value={sync} />
+  const fields = Object.entries(sync as Record<string, unknown>).filter(([k, v]) => k !== 'peer' && k !== 'did' && (typeof v !== 'object' || v === null))
+  return (
+    <span class='sync'>
+      {fields.map(([k, v], i) => (
+        <span key={k}>{i === 0 ? '' : ' · '}<span class='muted'>{k}</span> {typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(1) : k.endsWith('At') && typeof v === 'number' ? new Date(v).toISOString().slice(11, 19) : String(v)}</span>
+      ))}
+    </span>
+  )
+}
+
 export function OverviewPage (): JSX.Element {
   const status = useData<NodeStatus>('/status')
   const peers = useData<Peer[]>('/peers')
@@ -86,7 +99,7 @@ export function OverviewPage (): JSX.Element {
                           <td><Did did={p.did} /></td>
                           <td><span class='badge ok'>connected</span></td>
                           <td><code>{p.remoteAddr}</code></td>
-                          <td>{sync === undefined ? <span class='muted'>—</span> : <GenericValue value={sync} />}</td>
+                          <td data-testid='peer-sync'>{sync === undefined ? <span class='muted'>—</span> : <SyncCell sync={sync} />}</td>
                         </tr>
                       )
                     })}
@@ -94,7 +107,7 @@ export function OverviewPage (): JSX.Element {
                 </table>
                 )}
           </Section>
-          <Section title='Sync progress' testid='sync'>
+          <Section title='Sync progress' testid='sync' wide>
             {s.sync === undefined ? <Empty>This node does not report sync progress (no <code>sync</code> in its status).</Empty> : <GenericValue value={s.sync} />}
           </Section>
           <Section title='Ledger' testid='ledger-summary'>
