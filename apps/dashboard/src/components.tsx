@@ -28,9 +28,10 @@ export function useData<T> (path: string | null): Loaded<T> {
 
 /** A DID shortened for tables; the whole DID is its title (and `data-did`). */
 export function Did ({ did, self }: { did: string | null | undefined, self?: boolean }): JSX.Element {
+  const selfDid = useContext(SelfContext)
   if (did === null || did === undefined) return <span class='muted'>—</span>
   const short = did.length > 26 ? `${did.slice(0, 16)}…${did.slice(-6)}` : did
-  const mine = self ?? did === useContext(SelfContext)
+  const mine = self ?? did === selfDid
   return <span class={mine ? 'did self' : 'did'} title={did} data-did={did}>{short}{mine ? ' (this node)' : ''}</span>
 }
 

@@ -43,9 +43,17 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   'referrer-policy': 'no-referrer'
 }
 
-/** The directory of the built dashboard (`@icn/dashboard`'s `dist/`). */
-export function dashboardDir (): string {
-  return join(dirname(createRequire(import.meta.url).resolve('@icn/dashboard/package.json')), 'dist')
+/**
+ * The directory of the built dashboard (`@icn/dashboard`'s `dist/`), or `undefined` when the package is not
+ * installed beside the node (the API then serves no dashboard; a package that is there but not built answers
+ * `GET /` with a 404 saying so).
+ */
+export function dashboardDir (): string | undefined {
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve('@icn/dashboard/package.json')), 'dist')
+  } catch {
+    return undefined
+  }
 }
 
 /** A built file of the dashboard. */

@@ -87,7 +87,8 @@ function History ({ accounts }: { accounts: string[] }): JSX.Element {
   const [cursors, setCursors] = useState<string[]>([])
   const shown = account === '' ? self : account
   const after = cursors[cursors.length - 1]
-  const page = useData<HistoryPage>(`/ledger/history?${new URLSearchParams({ account: shown, limit: '10', ...(after === undefined ? {} : { after }) }).toString()}`)
+  // Nothing to read until this node's DID is known (the app reads it once signed in).
+  const page = useData<HistoryPage>(shown === '' ? null : `/ledger/history?${new URLSearchParams({ account: shown, limit: '10', ...(after === undefined ? {} : { after }) }).toString()}`)
   const options = [...new Set([self, ...accounts])]
   return (
     <div data-testid='history'>
