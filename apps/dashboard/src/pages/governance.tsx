@@ -95,12 +95,17 @@ function ProposalCard ({ id }: { id: string }): JSX.Element {
               </tbody>
             </table>
             <h4>Votes</h4>
-            <LoadError error={votes.error} />
-            {votes.data === undefined || votes.data.length === 0
-              ? <Empty>No votes yet.</Empty>
-              : <table><tbody>{votes.data.map((v) => <tr key={v.voter} data-testid='vote-row'><td><Did did={v.voter} /></td><td>{v.choice}</td><td><Time ms={v.castAt} /></td></tr>)}</tbody></table>}
-            {p.state === 'open' ? null : <p class='muted'>Voting is not open ({p.state}): the node refuses a vote now.</p>}
-            <VoteForm proposal={p.id} />
+            {/* Stable wrappers (and a key on the form): the parts that come and go never move the vote form, so its outcome stays. */}
+            <div key='votes'>
+              <LoadError error={votes.error} />
+              {votes.data === undefined || votes.data.length === 0
+                ? <Empty>No votes yet.</Empty>
+                : <table><tbody>{votes.data.map((v) => <tr key={v.voter} data-testid='vote-row'><td><Did did={v.voter} /></td><td>{v.choice}</td><td><Time ms={v.castAt} /></td></tr>)}</tbody></table>}
+            </div>
+            <div key='voting'>
+              {p.state === 'open' ? null : <p class='muted'>Voting is not open ({p.state}): the node refuses a vote now.</p>}
+              <VoteForm key='vote-form' proposal={p.id} />
+            </div>
             <h4>History</h4>
             <table data-testid='proposal-history'>
               <thead><tr><th>State</th><th>At</th><th>Cause</th></tr></thead>
