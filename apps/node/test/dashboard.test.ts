@@ -15,7 +15,7 @@ import { readApiToken } from '../src/data-dir.js'
 import { type Browser, launchBrowser } from './helpers/browser.js'
 import { type MeshNode, eventually, startMesh } from './helpers/cluster.js'
 
-const VOTING_MS = 8000
+const VOTING_MS = 10_000
 const quick: KindRule = { proposers: ['member', 'steward'], quorumBps: 5000, approvalBps: 5000, deliberation: { defaultMs: 0, minMs: 0, maxMs: 60_000 }, votingMs: VOTING_MS }
 
 let root: string
