@@ -12,8 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeCharterFile } from '../src/charter.js'
 import { ApiCallError } from '../src/client.js'
 import { readApiToken } from '../src/data-dir.js'
+import { table } from '../src/format.js'
 import { type Browser, launchBrowser } from './helpers/browser.js'
-import { type MeshNode, eventually, startMesh } from './helpers/cluster.js'
+import { type MeshNode, cli, eventually, startMesh } from './helpers/cluster.js'
 
 const VOTING_MS = 10_000
 const quick: KindRule = { proposers: ['member', 'steward'], quorumBps: 5000, approvalBps: 5000, deliberation: { defaultMs: 0, minMs: 0, maxMs: 60_000 }, votingMs: VOTING_MS }
@@ -437,5 +438,39 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
       '2 peer(s) connected: entries newer than the snapshot that peers hold come back by anti-entropy, so this node catches up with them again (a restore on one node is not a network-wide rollback)'
     ])
     expect(browser!.problems).toEqual([])
+  })
+  // The same history, through the CLI without --json: each client command's table or sentence, cell by cell
+  // from the API's own answer (after the browser tests, on this mesh's state).
+  it('the CLI prints tables and sentences by default, built from exactly what --json prints', async () => {
+    const [a, b, c] = nodes as [MeshNode, MeshNode, MeshNode]
+    const run = async (...args: string[]): Promise<string> => (await cli([...args, '--data-dir', a.dataDir])).trimEnd()
+    const json = async (...args: string[]): Promise<unknown> => await a.cli(args)
+
+    const peers = await json('peers') as Array<{ did: string, peerId: string, remoteAddr: string }>
+    expect(await run('peers')).toBe(table(['DID', 'PEER ID', 'ADDRESS'], peers.map((p) => [p.did, p.peerId, p.remoteAddr])))
+    expect(await run('balance', '--account', b.did)).toBe(`${b.did} has 100 ICN (credit limit 50000)`)
+    // --json writes bigints tagged (`{"$bigint": "-100"}`), as the API does.
+    const balances = await json('balance', '--all') as Array<{ account: string, currency: string, balance: { $bigint: string } }>
+    expect(balances.map((r) => r.balance.$bigint).sort()).toEqual(['-100', '100'])
+    expect(await run('balance', '--all')).toBe(table(['ACCOUNT', 'CURRENCY', 'BALANCE'], balances.map((r) => [r.account, r.currency, r.balance.$bigint])))
+    const trust = await json('trust', '--subject', c.did) as { score: number, class: string }
+    expect(await run('trust', '--subject', c.did)).toBe(`this node trusts ${c.did} at ${trust.score.toFixed(4)} in the economic graph (${trust.class})`)
+    const proposals = await json('propose', '--list') as Array<{ id: string, kind: string, title: string, state: string, closesAt: number }>
+    expect(proposals.map((p) => p.state)).toEqual(['executed'])
+    expect(await run('propose', '--list')).toBe(table(['ID', 'STATE', 'KIND', 'CLOSES', 'TITLE'], proposals.map((p) => [p.id, p.state, p.kind, new Date(p.closesAt).toISOString(), p.title])))
+    const snapshots = await json('snapshot', 'list') as Array<{ snapshotId: string, completedAt: number, participants: string[], root: string, initiator: string }>
+    expect(await run('snapshot', 'list')).toBe(table(['SNAPSHOT', 'COMPLETED', 'PARTICIPANTS', 'ROOT', 'INITIATOR'], snapshots.map((x) => [x.snapshotId, new Date(x.completedAt).toISOString(), 3, x.root, a.did])))
+    expect(await run('ledger', 'floors')).toBe('no chain floors: every author can sign')
+
+    const paid = await run('pay', '--to', b.did, '--amount', '1', '--reference', 'from the CLI')
+    const entry = new RegExp(`^paid 1 ICN to ${b.did} \\(entry ([0-9a-f]{64})\\); this node's balance is now -101 ICN$`).exec(paid)
+    expect((await a.api.get(`/ledger/history?account=${a.did}`) as { entries: Array<{ id: string, reference: string }> }).entries.map((e) => e.reference)).toEqual(['paid in the browser', 'from the CLI'])
+    expect((await a.api.get(`/ledger/history?account=${a.did}`) as { entries: Array<{ id: string }> }).entries[1]!.id).toBe(entry?.[1])
+    const attested = await run('trust', '--subject', c.did, '--score', '0.5', '--graph', 'social')
+    const attestation = (await a.api.get('/trust/attestations') as Array<{ cid: string, source: string, target: string, graph: string, score: number }>).find((x) => x.source === a.did && x.target === c.did && x.graph === 'social')
+    expect(attested).toMatch(new RegExp(`^attested 0\\.5 for ${c.did} in the social graph \\(\\w+, ${attestation!.cid}\\)$`))
+    const verified = (await run('snapshot', 'verify', snapshots[0]!.snapshotId)).split('\n')
+    expect(verified[0]).toBe(`snapshot ${snapshots[0]!.snapshotId} is valid: 3 of 3 participants recomputed root ${snapshots[0]!.root}`)
+    expect(verified.slice(2).map((line) => line.split(/ +/).slice(0, 3))).toEqual(nodes.map((n) => n.did).sort().map((did) => [did, 'yes', snapshots[0]!.root]).sort())
   })
 })
