@@ -117,11 +117,26 @@ function ProposalCard ({ id }: { id: string }): JSX.Element {
   )
 }
 
+/** A starting payload per kind (the operator edits it; the node checks it). */
+const TEMPLATES: Record<string, unknown> = {
+  'text': { text: '' },
+  'config-change': { key: 'ledger.creditLimit', subject: 'did:icn:…', value: { currency: 'ICN', limit: '50000' } },
+  'membership': { action: 'add', member: 'did:icn:…', role: 'member' },
+  'budget': { currency: 'ICN', amount: '1000', purpose: '' },
+  'treasury-withdrawal': { currency: 'ICN', amount: '100', recipient: 'did:icn:…', purpose: '' },
+  'spending-rule': { currency: 'ICN', limit: '1000', periodDays: 30 },
+  'freeze': { member: 'did:icn:…' },
+  'unfreeze': { member: 'did:icn:…' },
+  'veto': { target: '<proposal id>' },
+  'force-close': { target: '<proposal id>' }
+}
+const templateOf = (kind: string): string => JSON.stringify(TEMPLATES[kind] ?? {})
+
 function ProposeForm ({ kinds, onProposed }: { kinds: string[], onProposed: (id: string) => void }): JSX.Element {
   const [kind, setKind] = useState(kinds[0] ?? 'text')
   const [title, setTitle] = useState('')
   const [description, setDescription] = useState('')
-  const [payload, setPayload] = useState('{"text": ""}')
+  const [payload, setPayload] = useState(templateOf(kinds[0] ?? 'text'))
   const [deliberation, setDeliberation] = useState('')
   const { busy, outcome, run } = useAction()
   const submit = (event: Event): void => {
@@ -138,7 +153,11 @@ function ProposeForm ({ kinds, onProposed }: { kinds: string[], onProposed: (id:
   }
   return (
     <form class='form' onSubmit={submit} data-testid='propose-form'>
-      <label>Kind <select name='kind' value={kind} onChange={(e) => { setKind(e.currentTarget.value) }}>{kinds.map((k) => <option key={k} value={k}>{k}</option>)}</select></label>
+      <label>Kind <select name='kind' value={kind} onChange={(e) => {
+        const next = e.currentTarget.value
+        if (payload === templateOf(kind)) setPayload(templateOf(next)) // an untouched template follows the kind
+        setKind(next)
+      }}>{kinds.map((k) => <option key={k} value={k}>{k}</option>)}</select></label>
       <label>Title <input name='title' value={title} onInput={(e) => { setTitle(e.currentTarget.value) }} /></label>
       <label>Description <input name='description' value={description} onInput={(e) => { setDescription(e.currentTarget.value) }} /></label>
       <label class='wide'>Payload (JSON) <textarea name='payload' rows={3} value={payload} onInput={(e) => { setPayload(e.currentTarget.value) }} /></label>
