@@ -237,6 +237,26 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     expect(await refusalOf(a.api.get('/snapshots/bad%20id/proof'))).toBe(refused("'bad id' is not a snapshot id (1-128 characters of A-Z, a-z, 0-9, _ and -)", 'BAD_REQUEST', 400))
   })
 
+  it('the trust page draws the three graphs (Cytoscape canvases) and lists this node\'s scores of each member', async () => {
+    const [a, b, c] = nodes as [MeshNode, MeshNode, MeshNode]
+    const pageA = pages[0]!
+    await goTo(pageA, 'trust')
+    for (const [graph, edges] of [['social', '0'], ['economic', '6'], ['technical', '6']] as const) {
+      const picture = pageA.locator(`[data-testid=graph-${graph}]`)
+      await picture.locator('canvas').first().waitFor() // drawn: Cytoscape (its own chunk, loaded on this page) made its canvases
+      expect([await picture.getAttribute('data-nodes'), await picture.getAttribute('data-edges')]).toEqual(['3', edges])
+    }
+    const rows = pageA.locator('[data-testid=score-row]')
+    await rows.nth(1).waitFor()
+    const shown = await rows.evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-did'), ...[...tr.querySelectorAll('td[data-graph]')].map((td) => td.textContent)]))
+    const expected = await Promise.all([b, c].sort((x, y) => x.did < y.did ? -1 : 1).map(async (n) => [n.did, ...await Promise.all(['social', 'economic', 'technical'].map(async (g) => {
+      const t = await a.api.get(`/trust?subject=${n.did}&graph=${g}`) as { score: number, class: string }
+      return `${t.score.toFixed(3)} ${t.class}`
+    }))]))
+    expect(shown).toEqual(expected)
+    expect(browser!.problems).toEqual([])
+  })
+
   it('a vote cast in the browser closes a proposal (executed: the credit limit it sets shows who set it)', async () => {
     const [a, b] = nodes as [MeshNode, MeshNode, MeshNode]
     const [pageA, pageB] = pages as [Page, Page, Page]

@@ -1,4 +1,3 @@
-import cytoscape from 'cytoscape'
 import type { JSX } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { post } from '../api.js'
@@ -17,29 +16,42 @@ interface ScoreRow { did: string, scores: Record<GraphName, { score: number, cla
 
 const short = (did: string): string => `…${did.slice(-6)}`
 
-/** One trust graph drawn by Cytoscape: members as nodes (this node filled), attestations as arrows labelled with their score. */
+/**
+ * One trust graph drawn by Cytoscape: members as nodes (this node filled), attestations as arrows labelled with
+ * their score. Cytoscape is most of the bundle, so it is its own chunk, loaded when this page first draws.
+ */
 function GraphPicture ({ view }: { view: TrustGraphView }): JSX.Element {
   const box = useRef<HTMLDivElement>(null)
   useEffect(() => {
-    if (box.current === null) return
-    const cy = cytoscape({
-      container: box.current,
-      elements: [
-        ...view.nodes.map((n) => ({ data: { id: n.did, label: n.self ? `${short(n.did)} (this node)` : `${short(n.did)}${n.score === null ? '' : ` · ${n.score.toFixed(2)}`}`, self: n.self ? 1 : 0 } })),
-        ...view.edges.map((e) => ({ data: { id: `${e.source}>${e.target}`, source: e.source, target: e.target, label: e.score.toFixed(2), width: 1 + 4 * e.score } }))
-      ],
-      layout: { name: 'circle', padding: 30 },
-      style: [
-        { selector: 'node', style: { label: 'data(label)', 'font-size': 11, 'background-color': '#7aa6d8', 'text-valign': 'bottom', 'text-margin-y': 4, color: '#1d2a3a' } },
-        { selector: 'node[self = 1]', style: { 'background-color': '#1f5fa8', 'font-weight': 'bold' } },
-        { selector: 'edge', style: { width: 'data(width)', 'curve-style': 'bezier', 'target-arrow-shape': 'triangle', 'line-color': '#9bb0c8', 'target-arrow-color': '#9bb0c8', label: 'data(label)', 'font-size': 9, 'text-background-color': '#ffffff', 'text-background-opacity': 1 } }
-      ],
-      userZoomingEnabled: false,
-      boxSelectionEnabled: false
+    const container = box.current
+    if (container === null) return
+    let cy: { destroy: () => void } | undefined
+    let gone = false
+    void import('cytoscape').then(({ default: cytoscape }) => {
+      if (gone) return
+      cy = draw(cytoscape, container, view)
     })
-    return () => { cy.destroy() }
+    return () => { gone = true; cy?.destroy() }
   }, [JSON.stringify(view)])
   return <div class='graph' ref={box} data-testid={`graph-${view.graph}`} data-nodes={view.nodes.length} data-edges={view.edges.length} />
+}
+
+function draw (cytoscape: typeof import('cytoscape'), container: HTMLElement, view: TrustGraphView): { destroy: () => void } {
+  return cytoscape({
+    container,
+    elements: [
+      ...view.nodes.map((n) => ({ data: { id: n.did, label: n.self ? `${short(n.did)} (this node)` : `${short(n.did)}${n.score === null ? '' : ` · ${n.score.toFixed(2)}`}`, self: n.self ? 1 : 0 } })),
+      ...view.edges.map((e) => ({ data: { id: `${e.source}>${e.target}`, source: e.source, target: e.target, label: e.score.toFixed(2), width: 1 + 4 * e.score } }))
+    ],
+    layout: { name: 'circle', padding: 30 },
+    style: [
+      { selector: 'node', style: { label: 'data(label)', 'font-size': 11, 'background-color': '#7aa6d8', 'text-valign': 'bottom', 'text-margin-y': 4, color: '#1d2a3a' } },
+      { selector: 'node[self = 1]', style: { 'background-color': '#1f5fa8', 'font-weight': 'bold' } },
+      { selector: 'edge', style: { width: 'data(width)', 'curve-style': 'bezier', 'target-arrow-shape': 'triangle', 'line-color': '#9bb0c8', 'target-arrow-color': '#9bb0c8', label: 'data(label)', 'font-size': 9, 'text-background-color': '#ffffff', 'text-background-opacity': 1 } }
+    ],
+    userZoomingEnabled: false,
+    boxSelectionEnabled: false
+  })
 }
 
 function GraphCard ({ graph }: { graph: GraphName }): JSX.Element {
