@@ -9,7 +9,7 @@ const walk = (dir) => existsSync(dir)
   ? readdirSync(dir).flatMap((name) => {
     const p = join(dir, name)
     if (name === 'node_modules' || name === 'dist') return []
-    return statSync(p).isDirectory() ? walk(p) : /\.(ts|mts)$/.test(name) ? [p] : []
+    return statSync(p).isDirectory() ? walk(p) : /\.(ts|mts|tsx)$/.test(name) ? [p] : []
   })
   : []
 

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
 import { fromJson, toJson } from '@icn/identity'
+import { DashboardSessions, PAGE_HEADERS, readAsset } from './dashboard.js'
 import { ApiError } from './errors.js'
 import type { Logger } from './logger.js'
 
@@ -41,6 +42,12 @@ export interface ApiServerInit {
   maxBodyBytes?: number
   /** Called first by `close()`: ends the waits of pending long-poll handlers so they answer. */
   release?: () => void
+  /**
+   * Serve the operator dashboard built in this directory (`GET /`, `GET /assets/*`) and accept its
+   * sessions (`POST /session`, `GET /session`, `POST /session/end`; cookie + CSRF token, see dashboard.ts).
+   * @default undefined (API only)
+   */
+  dashboardDir?: string
 }
 
 export interface ApiServer {
@@ -92,26 +99,74 @@ function statusOf (err: unknown): number {
   return 500
 }
 
+// On every answer: nothing is cached, sniffed as another type or framed.
+const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY' }
+
 /** Writes the answer; resolves once it has been handed to the socket (or the connection is gone). */
-async function send (res: ServerResponse, status: number, value: unknown): Promise<void> {
+async function send (res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): Promise<void> {
+  await sendRaw(res, status, Buffer.from(toJson(value)), { 'content-type': 'application/json', ...headers })
+}
+
+async function sendRaw (res: ServerResponse, status: number, body: Buffer, headers: Record<string, string>): Promise<void> {
   if (res.destroyed || res.writableEnded) return
-  const body = toJson(value)
   await new Promise<void>((resolve) => {
     res.once('close', resolve)
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+    res.writeHead(status, { ...COMMON_HEADERS, ...headers, 'content-length': body.length })
     res.end(body, resolve)
   })
 }
 
+async function readJsonObject (req: IncomingMessage, limit: number): Promise<unknown> {
+  const text = await readBody(req, limit)
+  if (text.trim() === '') return {}
+  let body: unknown
+  try {
+    body = fromJson(text)
+  } catch {
+    throw new ApiError(400, 'BAD_REQUEST', 'request body is not valid JSON')
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'BAD_REQUEST', 'request body must be a JSON object')
+  return body
+}
+
 /**
  * The node's local HTTP/JSON API: bound to 127.0.0.1 only, every request must
- * carry `Authorization: Bearer <token>` (401 otherwise); malformed JSON is 400,
+ * carry `Authorization: Bearer <token>` or, with `dashboardDir`, a dashboard
+ * session cookie and its CSRF token (401 otherwise, 403 for a session request
+ * without its CSRF token or from another origin); malformed JSON is 400,
  * unknown routes 404, wrong methods 405, domain validation errors 422.
  */
 export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   const maxBody = init.maxBodyBytes ?? 1024 * 1024
   const inFlight = new Set<Promise<void>>()
   const longPolls = new Set<Promise<void>>()
+  let port = 0
+  const dashboardDir = init.dashboardDir
+  const sessions = dashboardDir === undefined ? undefined : new DashboardSessions(init.token, () => port)
+  /** Answers the dashboard's own requests (files, sign-in/out); false when `req` is an API call. */
+  const dashboardRequest = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> => {
+    if (sessions === undefined || dashboardDir === undefined) return false
+    const method = req.method ?? 'GET'
+    if (path === '/session') {
+      if (method === 'POST') {
+        const signIn = sessions.signIn(req.headers, await readJsonObject(req, 4096))
+        await send(res, 200, { csrf: signIn.csrf }, { 'set-cookie': signIn.cookie })
+      } else if (method === 'GET') await send(res, 200, sessions.resume(req.headers))
+      else throw new ApiError(405, 'BAD_REQUEST', `${method} is not allowed on /session`)
+      return true
+    }
+    if (path === '/session/end') {
+      if (method !== 'POST') throw new ApiError(405, 'BAD_REQUEST', `${method} is not allowed on /session/end`)
+      await send(res, 200, { signedOut: true }, { 'set-cookie': sessions.signOut(req.headers) })
+      return true
+    }
+    if (method !== 'GET') return false
+    const asset = await readAsset(dashboardDir, path)
+    if (asset === undefined) return false
+    sessions.requireOwnOrigin(req.headers)
+    await sendRaw(res, 200, asset.body, { 'content-type': asset.type, ...(asset.type.startsWith('text/html') ? PAGE_HEADERS : {}) })
+    return true
+  }
   const server = createServer((req, res) => {
     let longPoll = false
     const gone = new AbortController()
@@ -119,24 +174,17 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     const task = (async () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1')
       try {
-        if (!tokenMatches(req.headers.authorization, init.token)) throw new ApiError(401, 'UNAUTHORIZED', 'missing or wrong API token (Authorization: Bearer <token from the data directory>)')
+        // Nothing is awaited here for an API path, so a long-poll is still known synchronously (below).
+        const dashboardPath = url.pathname === '/' || url.pathname === '/index.html' || url.pathname.startsWith('/assets/') || url.pathname.startsWith('/session')
+        if (dashboardPath && await dashboardRequest(req, res, url.pathname)) return
+        if (!tokenMatches(req.headers.authorization, init.token) && sessions?.authorize(req.headers) !== true) {
+          throw new ApiError(401, 'UNAUTHORIZED', 'missing or wrong API token (Authorization: Bearer <token from the data directory>)')
+        }
         const match = matchRoute(init.routes, req.method ?? 'GET', url.pathname)
         if (match === undefined) throw new ApiError(404, 'NOT_FOUND', `no route ${req.method ?? ''} ${url.pathname}`)
         if (match === 'wrong-method') throw new ApiError(405, 'BAD_REQUEST', `${req.method ?? ''} is not allowed on ${url.pathname}`)
         longPoll = match.route.longPoll === true
-        let body: unknown
-        if (req.method === 'POST') {
-          const text = await readBody(req, maxBody)
-          if (text.trim() === '') body = {}
-          else {
-            try {
-              body = fromJson(text)
-            } catch {
-              throw new ApiError(400, 'BAD_REQUEST', 'request body is not valid JSON')
-            }
-          }
-          if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'BAD_REQUEST', 'request body must be a JSON object')
-        }
+        const body = req.method === 'POST' ? await readJsonObject(req, maxBody) : undefined
         const result = await match.route.handler({ body, query: url.searchParams, params: match.params, signal: gone.signal })
         await send(res, 200, result ?? { ok: true })
       } catch (err) {
@@ -158,7 +206,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     server.once('error', reject)
     server.listen(init.port ?? 0, '127.0.0.1', () => { server.off('error', reject); resolve() })
   })
-  const port = (server.address() as AddressInfo).port
+  port = (server.address() as AddressInfo).port
   return {
     port,
     async close () {

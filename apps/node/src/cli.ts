@@ -5,9 +5,10 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { ApiCallError, connectApi } from './client.js'
 import { LOG_LEVELS, type LogLevel, loadConfig } from './config.js'
 import { initDataDir } from './data-dir.js'
+import * as format from './format.js'
 import { createLogger } from './logger.js'
 
-interface CommonOptions { dataDir: string, logLevel: LogLevel }
+interface CommonOptions { dataDir: string, logLevel: LogLevel, json?: boolean }
 
 /**
  * The composed node (every subsystem package) is loaded only by the commands
@@ -38,14 +39,21 @@ function common (command: Command, defaultLogLevel: LogLevel = 'warn'): Command 
     .addOption(new Option('--log-level <level>', 'log level of the JSON (pino) logs').choices(LOG_LEVELS).default(defaultLogLevel))
 }
 
-function print (value: unknown): void {
-  process.stdout.write(toJson(value, 2) + '\n')
+/** A command that talks to the running node: `common` options plus `--json`. */
+function client (command: Command): Command {
+  return common(command).option('--json', 'print the API\'s JSON answer instead of a table or sentence (for scripts)')
 }
 
-/** Runs a command against the running node's local API. */
-async function withApi (opts: CommonOptions, fn: (api: Awaited<ReturnType<typeof connectApi>>) => Promise<unknown>): Promise<void> {
+type Api = Awaited<ReturnType<typeof connectApi>>
+
+/**
+ * Runs a command against the running node's local API and prints the answer: as JSON with `--json`,
+ * else as `human` writes it (a table or a sentence).
+ */
+async function withApi (opts: CommonOptions, fn: (api: Api) => Promise<unknown>, human: (value: unknown) => string): Promise<void> {
   const api = await connectApi(resolve(opts.dataDir))
-  print(await fn(api))
+  const value = await fn(api)
+  process.stdout.write((opts.json === true ? toJson(value, 2) : human(value)) + '\n')
 }
 
 const program = new Command('icn-node')
@@ -102,67 +110,65 @@ common(program.command('run'), 'info')
     }
   })
 
-common(program.command('status'))
+client(program.command('status'))
   .description('show the running node\'s DID, addresses, peers and services')
-  .action(async (opts: CommonOptions) => { await withApi(opts, async (api) => await api.get('/status')) })
+  .action(async (opts: CommonOptions) => { await withApi(opts, async (api) => await api.get('/status'), format.formatStatus) })
 
-common(program.command('peers'))
+client(program.command('peers'))
   .description('list connected peers, or add one with --add')
   .option('--add <multiaddr>', 'dial this peer and keep redialling it')
   .option('--block <did>', 'cut the link to this peer and refuse it for --for ms (then redials heal it)')
   .option('--for <ms>', 'how long --block lasts', positiveInteger, 10_000)
   .action(async (opts: CommonOptions & { add?: string, block?: string, for: number }) => {
-    await withApi(opts, async (api) => {
-      if (opts.add !== undefined) return await api.post('/peers', { multiaddr: opts.add })
-      if (opts.block !== undefined) return await api.post('/peers/block', { did: opts.block, ms: opts.for })
-      return await api.get('/peers')
-    })
+    if (opts.add !== undefined) await withApi(opts, async (api) => await api.post('/peers', { multiaddr: opts.add }), format.formatPeerAdded)
+    else if (opts.block !== undefined) await withApi(opts, async (api) => await api.post('/peers/block', { did: opts.block, ms: opts.for }), format.formatPeerBlocked)
+    else await withApi(opts, async (api) => await api.get('/peers'), format.formatPeers)
   })
 
-common(program.command('pay'))
+client(program.command('pay'))
   .description('pay another member: a signed double entry, applied here and gossiped')
   .requiredOption('--to <did>', 'the payee\'s DID')
   .requiredOption('--amount <n>', 'amount in minor units (a positive integer)')
   .option('--currency <code>', 'currency', 'ICN')
   .option('--reference <text>', 'free reference')
   .action(async (opts: CommonOptions & { to: string, amount: string, currency: string, reference?: string }) => {
-    await withApi(opts, async (api) => await api.post('/pay', { to: opts.to, amount: opts.amount, currency: opts.currency, reference: opts.reference }))
+    await withApi(opts, async (api) => await api.post('/pay', { to: opts.to, amount: opts.amount, currency: opts.currency, reference: opts.reference }), format.formatPayment)
   })
 
-common(program.command('balance'))
+client(program.command('balance'))
   .description('show an account\'s balance and credit limit (default: this node\'s own account)')
   .option('--account <did>', 'account DID')
   .option('--currency <code>', 'currency', 'ICN')
   .option('--all', 'every balance this node knows')
   .action(async (opts: CommonOptions & { account?: string, currency: string, all?: boolean }) => {
     const query = new URLSearchParams({ currency: opts.currency, ...(opts.account === undefined ? {} : { account: opts.account }) })
-    await withApi(opts, async (api) => opts.all === true ? await api.get('/balances') : await api.get(`/balance?${query.toString()}`))
+    if (opts.all === true) await withApi(opts, async (api) => await api.get('/balances'), format.formatBalances)
+    else await withApi(opts, async (api) => await api.get(`/balance?${query.toString()}`), format.formatBalance)
   })
 
 const ledgerCommand = program.command('ledger').description('ledger maintenance after a snapshot restore')
-common(ledgerCommand.command('floors'))
+client(ledgerCommand.command('floors'))
   .description('chains a restore moved back below entries this node had signed or held: their authors cannot pay until those entries come back')
-  .action(async (opts: CommonOptions) => { await withApi(opts, async (api) => await api.get('/ledger/floors')) })
-common(ledgerCommand.command('release-floor'))
+  .action(async (opts: CommonOptions) => { await withApi(opts, async (api) => await api.get('/ledger/floors'), format.formatFloors) })
+client(ledgerCommand.command('release-floor'))
   .description('declare the entries above a restored chain lost for good, so its author (default: this node) can pay again; if they do exist somewhere they will show up as forks')
   .requiredOption('--reference <text>', 'who decided this and why (logged)')
   .option('--author <did>', 'the author held back (default: this node)')
   .action(async (opts: CommonOptions & { reference: string, author?: string }) => {
-    await withApi(opts, async (api) => await api.post('/ledger/floors/release', { reference: opts.reference, ...(opts.author === undefined ? {} : { author: opts.author }) }))
+    await withApi(opts, async (api) => await api.post('/ledger/floors/release', { reference: opts.reference, ...(opts.author === undefined ? {} : { author: opts.author }) }), format.formatFloorReleased)
   })
 
-common(program.command('trust'))
+client(program.command('trust'))
   .description('attest trust in a DID (with --score), or show this node\'s computed trust in it')
   .requiredOption('--subject <did>', 'the DID trusted')
   .option('--score <0..1>', 'attest this score (0 revokes)', Number)
   .addOption(new Option('--graph <graph>', 'trust graph').choices(['social', 'economic', 'technical']).default('economic'))
   .action(async (opts: CommonOptions & { subject: string, score?: number, graph: string }) => {
-    await withApi(opts, async (api) => opts.score === undefined
-      ? await api.get(`/trust?${new URLSearchParams({ subject: opts.subject, graph: opts.graph }).toString()}`)
-      : await api.post('/trust', { subject: opts.subject, score: opts.score, graph: opts.graph }))
+    if (opts.score === undefined) await withApi(opts, async (api) => await api.get(`/trust?${new URLSearchParams({ subject: opts.subject, graph: opts.graph }).toString()}`), format.formatTrust)
+    else await withApi(opts, async (api) => await api.post('/trust', { subject: opts.subject, score: opts.score, graph: opts.graph }), format.formatAttestation)
   })
 
-common(program.command('propose'))
+client(program.command('propose'))
   .description('raise and submit a governance proposal (or list proposals with --list)')
   .option('--kind <kind>', 'proposal kind (text, config-change, membership, …)')
   .option('--title <title>', 'title')
@@ -171,7 +177,7 @@ common(program.command('propose'))
   .option('--deliberation-ms <ms>', 'deliberation period within the charter\'s bounds', Number)
   .option('--list', 'list proposals instead')
   .action(async (opts: CommonOptions & { kind?: string, title?: string, payload?: string, description?: string, deliberationMs?: number, list?: boolean }) => {
-    if (opts.list === true) { await withApi(opts, async (api) => await api.get('/proposals')); return }
+    if (opts.list === true) { await withApi(opts, async (api) => await api.get('/proposals'), format.formatProposals); return }
     if (opts.kind === undefined || opts.title === undefined) throw new InvalidArgumentError('--kind and --title are required to propose')
     let payload: unknown = {}
     if (opts.payload !== undefined) {
@@ -179,41 +185,41 @@ common(program.command('propose'))
     }
     await withApi(opts, async (api) => await api.post('/proposals', {
       kind: opts.kind, title: opts.title, payload, description: opts.description, ...(opts.deliberationMs === undefined ? {} : { deliberationMs: opts.deliberationMs })
-    }))
+    }), format.formatProposed)
   })
 
-common(program.command('vote'))
+client(program.command('vote'))
   .description('vote on a proposal (a later vote replaces an earlier one while it is open)')
   .requiredOption('--proposal <id>', 'proposal id')
   .addOption(new Option('--choice <choice>', 'your vote').choices(['for', 'against', 'abstain']).makeOptionMandatory())
   .action(async (opts: CommonOptions & { proposal: string, choice: string }) => {
-    await withApi(opts, async (api) => await api.post('/votes', { proposal: opts.proposal, choice: opts.choice }))
+    await withApi(opts, async (api) => await api.post('/votes', { proposal: opts.proposal, choice: opts.choice }), format.formatVote)
   })
 
 const snapshotCommand = program.command('snapshot').description('distributed snapshots: take, list, verify, restore')
-common(snapshotCommand.command('take'))
+client(snapshotCommand.command('take'))
   .description('take a distributed snapshot with every connected peer (waits for completion)')
   .action(async (opts: CommonOptions) => {
     process.stderr.write('taking a distributed snapshot (markers out, waiting for every participant\'s ack)…\n')
-    await withApi(opts, async (api) => await api.post('/snapshots'))
+    await withApi(opts, async (api) => await api.post('/snapshots'), format.formatSnapshotTaken)
   })
-common(snapshotCommand.command('list'))
+client(snapshotCommand.command('list'))
   .description('list completed snapshots stored on this node, newest first')
-  .action(async (opts: CommonOptions) => { await withApi(opts, async (api) => await api.get('/snapshots')) })
-common(snapshotCommand.command('verify'))
+  .action(async (opts: CommonOptions) => { await withApi(opts, async (api) => await api.get('/snapshots'), format.formatSnapshots) })
+client(snapshotCommand.command('verify'))
   .description('verify a completed snapshot: every participant recomputes the global root')
   .argument('<id>', 'snapshot id')
   .action(async (id: string, opts: CommonOptions) => {
     process.stderr.write(`verifying ${id} with every participant…\n`)
-    await withApi(opts, async (api) => await api.post(`/snapshots/${encodeURIComponent(id)}/verify`))
+    await withApi(opts, async (api) => await api.post(`/snapshots/${encodeURIComponent(id)}/verify`), format.formatVerification)
   })
 
-common(snapshotCommand.command('restore'))
+client(snapshotCommand.command('restore'))
   .description('replace this node\'s trust, ledger, governance and gossip state with what it recorded in a completed snapshot; prints what was restored (peers still send entries newer than the snapshot again)')
   .argument('<id>', 'snapshot id (see `snapshot list`)')
   .action(async (id: string, opts: CommonOptions) => {
     process.stderr.write(`restoring this node's state from snapshot ${id}…\n`)
-    await withApi(opts, async (api) => await api.post(`/snapshots/${encodeURIComponent(id)}/restore`))
+    await withApi(opts, async (api) => await api.post(`/snapshots/${encodeURIComponent(id)}/restore`), format.formatRestore)
   })
 
 program.command('demo')

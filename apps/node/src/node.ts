@@ -11,6 +11,7 @@ import { type TrustGraph, type TrustGraphName, openTrustGraph } from '@icn/trust
 import { type ApiRoute, type ApiServer, startApiServer } from './api.js'
 import { TOPICS, bridgeGovernance, bridgeGovernanceEffects, bridgeLedger, bridgeTrust, snapshotMessaging } from './bridges.js'
 import { ChangeFeed } from './changes.js'
+import { dashboardDir } from './dashboard.js'
 import { HISTORY_TOPIC, governanceHistory, historyMessaging, ledgerHistory, trustHistory } from './history.js'
 import { loadCharter } from './charter.js'
 import type { RuntimeInfo } from './client.js'
@@ -315,7 +316,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     const routes = [...nodeRoutes(services, status), metricsReset].map((route): ApiRoute => route.method === 'POST'
       ? { ...route, handler: async (request) => { try { return await route.handler(request) } finally { changed() } } }
       : route)
-    const server = await startApiServer({ token, routes, logger: log('api'), port: config.apiPort, release: () => { changes.close() } })
+    const server = await startApiServer({ token, routes, logger: log('api'), port: config.apiPort, release: () => { changes.close() }, dashboardDir: dashboardDir() })
     const runtime: RuntimeInfo = { did: self, peerId: transport.peerId, pid: process.pid, apiPort: server.port, multiaddrs: transport.multiaddrs() }
     await writeFileAtomic(layout.runtime, new TextEncoder().encode(JSON.stringify(runtime, null, 2) + '\n'))
     return {

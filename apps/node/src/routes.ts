@@ -1,6 +1,8 @@
 import { type ProposalInput, type VoteChoice, VOTE_CHOICES } from '@icn/governance'
 import { type Did, encodeEnvelope, isDid, toHex } from '@icn/identity'
-import { createAttestation, isTrustGraphName, type TrustGraphName } from '@icn/trust'
+import { type JournalEntry, decodeEntry } from '@icn/ledger'
+import { verifyInclusion } from '@icn/snapshot'
+import { TRUST_GRAPHS, createAttestation, isTrustGraphName, type TrustGraphName } from '@icn/trust'
 import { type ApiRoute, optionalString, requireAmount, requireNumber, requireString } from './api.js'
 import { TOPICS } from './bridges.js'
 import { MAX_WAIT_MS } from './changes.js'
@@ -31,6 +33,37 @@ function integerParam (query: URLSearchParams, name: string, min: number, max: n
   const value = /^[0-9]+$/.test(text) ? Number(text) : NaN
   if (!Number.isSafeInteger(value) || value < min || value > max) throw new ApiError(400, 'BAD_REQUEST', `'${name}' must be an integer in [${min}, ${max}]`)
   return value
+}
+
+/** A ledger entry as the dashboard's history shows it (amounts as decimal strings). */
+export interface EntrySummary {
+  id: string
+  author: string
+  seq: number
+  timestamp: number
+  reference: string | null
+  deltas: Array<{ account: string, currency: string, debit: string | null, credit: string | null }>
+}
+
+function summarizeEntry (id: string, entry: JournalEntry): EntrySummary {
+  return {
+    id,
+    author: entry.author,
+    seq: entry.seq,
+    timestamp: entry.timestamp,
+    reference: entry.reference ?? null,
+    deltas: entry.deltas.map((d) => ({ account: d.account, currency: d.currency, debit: d.debit?.toString() ?? null, credit: d.credit?.toString() ?? null }))
+  }
+}
+
+/** Decodes wire bytes held for inspection (a quarantined entry, a fork proof's side); `null` when they do not decode. */
+function summarizeBytes (bytes: Uint8Array): EntrySummary | null {
+  try {
+    const decoded = decodeEntry(bytes)
+    return summarizeEntry(decoded.id, decoded.entry)
+  } catch {
+    return null
+  }
 }
 
 /** The node's API routes: status, the change feed and peers, then one group per subsystem. */
@@ -111,6 +144,54 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
     // Chains a snapshot restore moved back: their authors cannot sign until the lost entries come back, or until
     // the operator releases the floor (deliberately: if the entries do exist somewhere they will show up as forks).
     { method: 'GET', path: '/ledger/floors', handler: async () => ledger.chainFloors() },
+    // Every account and currency this ledger knows (a balance or a governance override), with the credit limit in
+    // force and, for an override, the proposal that set it.
+    {
+      method: 'GET',
+      path: '/ledger/accounts',
+      handler: async () => {
+        const overrides = new Map(ledger.overrides().map((o) => [`${o.account} ${o.currency}`, o]))
+        const keys = new Map<string, { account: Did, currency: string }>()
+        for (const row of ledger.balances()) keys.set(`${row.account} ${row.currency}`, row)
+        for (const o of overrides.values()) keys.set(`${o.account} ${o.currency}`, o)
+        return [...keys.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([key, { account, currency }]) => {
+          const override = overrides.get(key)
+          const proposal = override === undefined ? undefined : governance.proposal(override.reference)
+          return {
+            account,
+            currency,
+            balance: ledger.balance(account, currency).toString(),
+            creditLimit: ledger.creditLimit(account, currency).toString(),
+            limitSetBy: override === undefined
+              ? null
+              : { reference: override.reference, proposal: proposal === undefined ? null : { id: proposal.id, title: proposal.title, proposer: proposal.proposer, state: proposal.state } }
+          }
+        })
+      }
+    },
+    {
+      method: 'GET',
+      path: '/ledger/history',
+      handler: async ({ query }) => {
+        const account = requireDid(query.get('account') ?? self, 'account')
+        const limit = integerParam(query, 'limit', 1, 500) ?? 20
+        const after = query.get('after')
+        // The ledger checks the cursor itself (422 INVALID_ARGUMENT for one it did not write).
+        if (after !== null && after.length > 200) throw new ApiError(400, 'BAD_REQUEST', "'after' must be the 'next' cursor of a previous page")
+        const page = ledger.history(account, { limit, ...(after === null ? {} : { after }) })
+        return { account, entries: page.entries.map((r) => summarizeEntry(r.id, r.entry)), next: page.next ?? null }
+      }
+    },
+    {
+      method: 'GET',
+      path: '/ledger/quarantine',
+      handler: async () => ledger.quarantine().map((q) => ({ id: q.id, reason: q.reason, detail: q.detail, chained: q.chained, entry: summarizeBytes(q.bytes) }))
+    },
+    {
+      method: 'GET',
+      path: '/ledger/forks',
+      handler: async () => ledger.forks().map((f) => ({ author: f.author, seq: f.seq, first: summarizeBytes(f.first), second: summarizeBytes(f.second) }))
+    },
     {
       method: 'POST',
       path: '/ledger/floors/release',
@@ -152,6 +233,38 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
       }
     },
 
+    // The trust graph as a picture needs every edge of a graph and this node's score of each DID in it.
+    {
+      method: 'GET',
+      path: '/trust/graph',
+      handler: async ({ query }) => {
+        const graph = graphOf(query.get('graph'), 'economic')
+        const edges = trust.attestations(graph).map(({ payload: e }) => ({ source: e.source, target: e.target, score: e.score, createdAt: e.createdAt, expiresAt: e.expiresAt ?? null }))
+        const dids = new Set<string>([self, ...governance.members().map((m) => m.did)])
+        for (const e of edges) { dids.add(e.source); dids.add(e.target) }
+        const nodes = [...dids].sort().map((did) => ({
+          did,
+          self: did === self,
+          score: did === self ? null : trust.trustOf(self, did, graph),
+          class: did === self ? null : trust.classOf(self, did, graph)
+        }))
+        return { viewer: self, graph, nodes, edges }
+      }
+    },
+    {
+      method: 'GET',
+      path: '/trust/scores',
+      handler: async () => {
+        const dids = new Set<string>(governance.members().map((m) => m.did))
+        for (const graph of TRUST_GRAPHS) for (const { payload: e } of trust.attestations(graph)) { dids.add(e.source); dids.add(e.target) }
+        dids.delete(self)
+        return [...dids].sort().map((did) => ({
+          did,
+          scores: Object.fromEntries(TRUST_GRAPHS.map((graph) => [graph, { score: trust.trustOf(self, did, graph), class: trust.classOf(self, did, graph) }]))
+        }))
+      }
+    },
+
     // Governance: a proposal is recorded and submitted at once (deliberation then voting follow the charter's schedule).
     {
       method: 'POST',
@@ -186,6 +299,22 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
         const p = governance.proposal(params.id!)
         if (p === undefined) throw new ApiError(404, 'NOT_FOUND', `no proposal ${params.id!}`)
         return { id: p.id, kind: p.kind, title: p.title, payload: p.payload, proposer: p.proposer, state: p.state, opensAt: p.opensAt, closesAt: p.closesAt, tally: p.tally, history: p.history }
+      }
+    },
+    {
+      method: 'GET',
+      path: '/proposals/:id/votes',
+      handler: async ({ params }) => {
+        if (governance.proposal(params.id!) === undefined) throw new ApiError(404, 'NOT_FOUND', `no proposal ${params.id!}`)
+        return governance.votes(params.id!).map((v) => ({ voter: v.voter, choice: v.choice, castAt: v.castAt, cid: v.cid }))
+      }
+    },
+    {
+      method: 'GET',
+      path: '/governance/charter',
+      handler: async () => {
+        const c = governance.charter()
+        return { domain: c.domain, version: c.version, previous: c.previous, amendedBy: c.amendedBy, rules: c.rules, members: c.members }
       }
     },
     {
@@ -231,6 +360,26 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
           valid: report.valid,
           expectedRoot: hex(report.expectedRoot),
           results: report.results.map((r) => ({ verifier: r.verifier, valid: r.valid, computedRoot: r.computedRoot === undefined ? null : hex(r.computedRoot), reason: r.reason }))
+        }
+      }
+    },
+    // This node's Merkle inclusion proof in a completed snapshot, checked here against the snapshot's root.
+    {
+      method: 'GET',
+      path: '/snapshots/:id/proof',
+      handler: async ({ params }) => {
+        const id = params.id!
+        await requireCompletedSnapshot(node, id)
+        const proof = snapshot.inclusionProof(id)
+        return {
+          snapshotId: id,
+          root: hex(proof.root),
+          did: proof.leaf.did,
+          leaf: { stateHash: hex(proof.leaf.stateHash), stateSize: proof.leaf.stateSize, channelHash: hex(proof.leaf.channelHash), channelSize: proof.leaf.channelSize },
+          index: proof.index,
+          leafCount: proof.leafCount,
+          steps: proof.steps.map((step) => ({ side: step.side, hash: hex(step.hash) })),
+          valid: verifyInclusion(proof)
         }
       }
     },

@@ -28,6 +28,8 @@ describe('icn-node init', () => {
       expect(help).toContain(`Usage: icn-node ${command} [options]`)
       expect(help).toContain('--data-dir <dir>')
       expect(help).toContain('--log-level <level>')
+      // Every client command prints a table or sentence, or the API's JSON with --json.
+      expect(help.includes('--json')).toBe(!['init', 'run'].includes(command))
     }
   })
 })
@@ -50,6 +52,17 @@ describe('icn-node run: two processes, local API, clean shutdown', () => {
         expect(status.peers).toBe(1)
         expect(status.services).toEqual(['identity', 'trust', 'ledger', 'governance', 'governance-effects', 'transport', 'gossip', 'history', 'snapshot-store', 'snapshot', 'api'])
         expect(status.multiaddrs).toEqual(a.runtime.multiaddrs)
+        // Without --json: a table of peers and `label  value` lines of status.
+        const [peer] = await b.cli(['peers']) as Array<{ did: string, peerId: string, remoteAddr: string }>
+        const peersTable = (await cli(['peers', '--data-dir', b.dataDir])).trimEnd().split('\n')
+        expect(peersTable).toEqual([
+          `${'DID'.padEnd(didA.length)}  ${'PEER ID'.padEnd(peer!.peerId.length)}  ADDRESS`,
+          `${didA}  ${peer!.peerId}  ${peer!.remoteAddr}`
+        ])
+        const statusLines = (await cli(['status', '--data-dir', a.dataDir])).trimEnd().split('\n')
+        expect(statusLines[0]).toBe(`did          ${didA}`)
+        expect(statusLines[4]).toBe('peers        1')
+        expect(statusLines).toContain(`change feed  version ${(await a.cli(['status']) as { version: number }).version}`)
       } finally {
         expect(await b?.stop()).toBe(0)
         expect(await a.stop()).toBe(0)

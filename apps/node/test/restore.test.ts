@@ -14,7 +14,7 @@ const unknownMessage = 'no completed snapshot no-such-snapshot on this node (`ic
 const badIdMessage = "'bad id' is not a snapshot id (1-128 characters of A-Z, a-z, 0-9, _ and -)"
 
 async function restoreWithCli (node: MeshNode, id: string): Promise<RestoreReport> {
-  return fromJson(await cli(['snapshot', 'restore', id, '--data-dir', node.dataDir])) as RestoreReport
+  return fromJson(await cli(['snapshot', 'restore', id, '--json', '--data-dir', node.dataDir])) as RestoreReport
 }
 
 async function cliFailure (args: string[]): Promise<SubprocessError> {
@@ -139,8 +139,8 @@ describe('icn-node snapshot restore', () => {
           status: 422, code: 'INVALID_ARGUMENT', message: `422 INVALID_ARGUMENT: ${b.did}'s chain is not held back by a restore floor`
         })
         const reference = 'ops ticket 7: entry 2 lost with B and C'
-        expect(fromJson(await cli(['ledger', 'release-floor', '--reference', reference, '--data-dir', a.dataDir]))).toEqual({ released: floor, reference })
-        expect(fromJson(await cli(['ledger', 'floors', '--data-dir', a.dataDir]))).toEqual([])
+        expect(fromJson(await cli(['ledger', 'release-floor', '--reference', reference, '--json', '--data-dir', a.dataDir]))).toEqual({ released: floor, reference })
+        expect(fromJson(await cli(['ledger', 'floors', '--json', '--data-dir', a.dataDir]))).toEqual([])
         const paid = await a.api.post('/pay', { to: b.did, amount: '7' }) as { id: string, balance: string }
         expect(paid.balance).toBe('-107')
         expect((await ledgerOf(a)).entries).toBe(2)

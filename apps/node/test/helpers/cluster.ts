@@ -12,7 +12,7 @@ export interface NodeProcess {
   did: string
   proc: RunningSubprocess
   runtime: RuntimeInfo
-  /** Runs `icn-node <args> --data-dir <this node>` and parses its JSON output. */
+  /** Runs `icn-node <args> --json --data-dir <this node>` and parses its JSON output. */
   cli(args: string[]): Promise<unknown>
   /** SIGTERM and wait; resolves with the exit code. */
   stop(): Promise<number | string>
@@ -35,7 +35,7 @@ export async function startNodeProcess (dataDir: string, args: string[] = []): P
     did: runtime.did,
     proc,
     runtime,
-    cli: async (cmd) => JSON.parse(await cli([...cmd, '--data-dir', dataDir])) as unknown,
+    cli: async (cmd) => JSON.parse(await cli([...cmd, '--json', '--data-dir', dataDir])) as unknown,
     stop: async () => {
       proc.kill('SIGTERM')
       return await proc.exited
@@ -78,10 +78,15 @@ export async function startMeshNode (dataDir: string, index: number, args: strin
   return { ...node, api: await connectApi(dataDir), index }
 }
 
-/** N fresh nodes, connected in a full mesh, each trusting every other at 0.9 (technical and economic). */
-export async function startMesh (root: string, count: number, snapshotTimeoutMs = 4000): Promise<MeshNode[]> {
+/**
+ * N fresh nodes, connected in a full mesh, each trusting every other at 0.9 (technical and economic).
+ * `prepare` runs once every data dir is initialised, before any node starts (e.g. to write a shared charter).
+ */
+export async function startMesh (root: string, count: number, snapshotTimeoutMs = 4000, prepare?: (dirs: string[], dids: string[]) => Promise<void>): Promise<MeshNode[]> {
   const dirs = Array.from({ length: count }, (_, i) => join(root, `node${i}`))
-  for (const dir of dirs) { await initNode(dir); await writeNodeConfig(dir, snapshotTimeoutMs) }
+  const dids: string[] = []
+  for (const dir of dirs) { dids.push((await initNode(dir)).trim()); await writeNodeConfig(dir, snapshotTimeoutMs) }
+  await prepare?.(dirs, dids)
   const nodes = await Promise.all(dirs.map(async (dir, i) => await startMeshNode(dir, i)))
   for (const n of nodes) for (const m of nodes.slice(0, n.index)) await n.api.post('/peers', { multiaddr: m.runtime.multiaddrs[0] })
   for (const n of nodes) await eventually(`node${n.index} peers`, n.api, async () => (await n.api.get('/peers') as unknown[]).length === count - 1 ? true : undefined)

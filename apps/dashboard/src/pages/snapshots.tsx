@@ -1,0 +1,161 @@
+import type { JSX } from 'preact'
+import { useState } from 'preact/hooks'
+import { describeError, get, post } from '../api.js'
+import { Did, Empty, GenericValue, Hash, LoadError, OutcomeLine, Section, Time, useAction, useData } from '../components.js'
+
+interface SnapshotRow { snapshotId: string, node: string, initiator: string, timestamp: number, completedAt: number, participants: string[], root: string }
+interface Taken { snapshotId: string, root: string, participants: string[] }
+interface VerifyReport { snapshotId: string, valid: boolean, expectedRoot: string, results: Array<{ verifier: string, valid: boolean, computedRoot: string | null, reason?: string }> }
+interface Proof {
+  snapshotId: string
+  root: string
+  did: string
+  leaf: { stateHash: string, stateSize: number, channelHash: string, channelSize: number }
+  index: number
+  leafCount: number
+  steps: Array<{ side: string, hash: string }>
+  valid: boolean
+}
+interface RestoreReport {
+  snapshotId: string
+  root: string
+  restored: string[]
+  stateHash: string
+  verified: boolean
+  before: unknown
+  after: unknown
+  balances: Array<{ account: string, currency: string, balance: string }>
+  warnings: string[]
+}
+
+type Shown = { kind: 'verify', report: VerifyReport } | { kind: 'proof', proof: Proof } | { kind: 'restore', report: RestoreReport } | { kind: 'error', text: string } | undefined
+
+function VerifyView ({ report }: { report: VerifyReport }): JSX.Element {
+  return (
+    <div data-testid='verify-report'>
+      <p class={report.valid ? 'ok' : 'error'} data-testid='verify-verdict'>{report.valid ? 'Valid' : 'NOT valid'}: every participant recomputed the global root{report.valid ? ' and agreed' : ''}. Expected root <code class='hash'>{report.expectedRoot}</code>.</p>
+      <table>
+        <thead><tr><th>Verifier</th><th>Verdict</th><th>Computed root</th><th>Reason</th></tr></thead>
+        <tbody>{report.results.map((r) => <tr key={r.verifier} data-testid='verifier-row'><td><Did did={r.verifier} /></td><td>{r.valid ? 'valid' : 'invalid'}</td><td><Hash value={r.computedRoot} /></td><td>{r.reason ?? ''}</td></tr>)}</tbody>
+      </table>
+    </div>
+  )
+}
+
+function ProofView ({ proof }: { proof: Proof }): JSX.Element {
+  return (
+    <div data-testid='proof'>
+      <p>Merkle root <code class='hash' data-testid='proof-root'>{proof.root}</code></p>
+      <p class={proof.valid ? 'ok' : 'error'} data-testid='proof-verdict'>This node's leaf (<Did did={proof.did} />, {proof.index + 1} of {proof.leafCount}) {proof.valid ? 'hashes up to the root' : 'does NOT hash up to the root'}.</p>
+      <table class='kv'>
+        <tbody>
+          <tr><th>State hash</th><td><code class='hash'>{proof.leaf.stateHash}</code> ({proof.leaf.stateSize} bytes)</td></tr>
+          <tr><th>Channel hash</th><td><code class='hash'>{proof.leaf.channelHash}</code> ({proof.leaf.channelSize} bytes)</td></tr>
+        </tbody>
+      </table>
+      <table>
+        <thead><tr><th>Step</th><th>Sibling side</th><th>Sibling hash</th></tr></thead>
+        <tbody data-testid='proof-steps'>{proof.steps.map((s, i) => <tr key={i}><td>{i + 1}</td><td>{s.side}</td><td><code class='hash'>{s.hash}</code></td></tr>)}</tbody>
+      </table>
+    </div>
+  )
+}
+
+function RestoreView ({ report }: { report: RestoreReport }): JSX.Element {
+  return (
+    <div data-testid='restore-report'>
+      <p class={report.verified ? 'ok' : 'error'}>Restored {report.restored.join(', ')} from {report.snapshotId}; read back {report.verified ? 'exactly as recorded' : 'DIFFERENT from the record'} (state hash <Hash value={report.stateHash} />).</p>
+      {report.warnings.length === 0 ? null : <ul class='warnings'>{report.warnings.map((w) => <li key={w}>{w}</li>)}</ul>}
+      <h4>Before</h4><GenericValue value={report.before} />
+      <h4>After</h4><GenericValue value={report.after} />
+      <h4>Balances after</h4><GenericValue value={report.balances} />
+    </div>
+  )
+}
+
+export function SnapshotsPage (): JSX.Element {
+  const list = useData<SnapshotRow[]>('/snapshots')
+  const take = useAction()
+  const [id, setId] = useState('')
+  const [confirmRestore, setConfirmRestore] = useState(false)
+  const [busy, setBusy] = useState(false)
+  const [shown, setShown] = useState<Shown>(undefined)
+  // Counts the answers shown (`data-seq`): a reader tells this answer from the previous one.
+  const [seq, setSeq] = useState(0)
+  const act = async (what: 'verify' | 'proof' | 'restore', snapshotId: string): Promise<void> => {
+    setBusy(true)
+    setShown(undefined)
+    const path = `/snapshots/${encodeURIComponent(snapshotId)}`
+    try {
+      if (what === 'verify') setShown({ kind: 'verify', report: await post<VerifyReport>(`${path}/verify`) })
+      else if (what === 'proof') setShown({ kind: 'proof', proof: await get<Proof>(`${path}/proof`) })
+      else setShown({ kind: 'restore', report: await post<RestoreReport>(`${path}/restore`) })
+    } catch (err) {
+      setShown({ kind: 'error', text: describeError(err) })
+    } finally {
+      setSeq((n) => n + 1)
+      setBusy(false)
+      setConfirmRestore(false)
+    }
+  }
+  const submit = (event: SubmitEvent): void => {
+    event.preventDefault()
+    const button = event.submitter as HTMLButtonElement | null
+    const what = button?.value as 'verify' | 'proof' | 'restore' | undefined
+    if (what === 'restore' && !confirmRestore) { setConfirmRestore(true); setShown(undefined); return }
+    if (what !== undefined) void act(what, id)
+  }
+  return (
+    <div class='grid'>
+      <Section title='Take a distributed snapshot' testid='take'>
+        <p class='muted'>Markers go to every connected peer; this waits until every participant has acknowledged.</p>
+        <button type='button' data-testid='take-snapshot' disabled={take.busy} onClick={() => {
+          void take.run(async () => {
+            const t = await post<Taken>('/snapshots')
+            setId(t.snapshotId)
+            return `Snapshot ${t.snapshotId} completed with ${t.participants.length} participants, root ${t.root}.`
+          })
+        }}>{take.busy ? 'Taking…' : 'Take snapshot'}</button>
+        <OutcomeLine outcome={take.outcome} testid='take-outcome' />
+      </Section>
+      <Section title='Completed snapshots' testid='snapshot-list'>
+        <LoadError error={list.error} />
+        {list.data === undefined || list.data.length === 0
+          ? <Empty>None stored on this node.</Empty>
+          : (
+            <table>
+              <thead><tr><th>Snapshot</th><th>Initiator</th><th class='num'>Participants</th><th>Completed</th><th>Root</th><th /></tr></thead>
+              <tbody>
+                {list.data.map((s) => (
+                  <tr key={s.snapshotId} data-testid='snapshot-row' data-id={s.snapshotId}>
+                    <td><code>{s.snapshotId}</code></td>
+                    <td><Did did={s.initiator} /></td>
+                    <td class='num'>{s.participants.length}</td>
+                    <td><Time ms={s.completedAt} /></td>
+                    <td><Hash value={s.root} /></td>
+                    <td><button type='button' class='link' onClick={() => { setId(s.snapshotId); setShown(undefined) }}>select</button></td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            )}
+      </Section>
+      <Section title='Verify, prove, restore' testid='snapshot-actions'>
+        <form class='form' onSubmit={submit} data-testid='snapshot-form'>
+          <label>Snapshot id <input name='snapshotId' value={id} onInput={(e) => { setId(e.currentTarget.value); setConfirmRestore(false) }} /></label>
+          <button type='submit' value='verify' disabled={busy}>Verify with every participant</button>
+          <button type='submit' value='proof' disabled={busy}>Merkle root and this node's proof</button>
+          <button type='submit' value='restore' disabled={busy} class={confirmRestore ? 'danger' : ''}>{confirmRestore ? 'Confirm: replace this node\'s state' : 'Restore this node…'}</button>
+        </form>
+        {busy ? <p class='muted'>Working…</p> : null}
+        <div data-testid='snapshot-result' data-seq={seq}>
+          {shown === undefined
+            ? null
+            : shown.kind === 'error'
+              ? <OutcomeLine outcome={{ ok: false, text: shown.text, seq }} testid='snapshot-outcome' />
+              : shown.kind === 'verify' ? <VerifyView report={shown.report} /> : shown.kind === 'proof' ? <ProofView proof={shown.proof} /> : <RestoreView report={shown.report} />}
+        </div>
+      </Section>
+    </div>
+  )
+}

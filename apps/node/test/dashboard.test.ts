@@ -1,0 +1,496 @@
+// End to end: the dashboard each `icn-node run` process serves, driven in headless Debian Chromium
+// (playwright-core) against three real node processes. One browser and one 3-node mesh for the whole file.
+import { createServer, type Server } from 'node:http'
+import { mkdtemp, rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { KindRule } from '@icn/governance'
+import type { Did } from '@icn/identity'
+import type { Locator, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { writeCharterFile } from '../src/charter.js'
+import { ApiCallError } from '../src/client.js'
+import { readApiToken } from '../src/data-dir.js'
+import { table } from '../src/format.js'
+import { type Browser, launchBrowser } from './helpers/browser.js'
+import { type MeshNode, cli, eventually, startMesh } from './helpers/cluster.js'
+
+const VOTING_MS = 10_000
+const quick: KindRule = { proposers: ['member', 'steward'], quorumBps: 5000, approvalBps: 5000, deliberation: { defaultMs: 0, minMs: 0, maxMs: 60_000 }, votingMs: VOTING_MS }
+
+let root: string
+let nodes: MeshNode[] = []
+let browser: Browser | undefined
+const pages: Page[] = []
+let attacker: Server | undefined
+
+const url = (node: MeshNode, hash = ''): string => `http://127.0.0.1:${node.runtime.apiPort}/${hash}`
+const exactly = (text: string): RegExp => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
+
+/**
+ * Each step works on the tab in front: Chromium throttles the timers of background tabs to about one a
+ * second, so a click there takes ~2 s to be handled.
+ */
+async function front (page: Page): Promise<Page> {
+  await page.bringToFront()
+  return page
+}
+
+/** Waits (Playwright's DOM waiting, no sleep) until `locator` shows exactly `text`, and returns it. */
+async function shows (locator: Locator, text: string, timeout = 20_000): Promise<string> {
+  await front(locator.page())
+  await locator.filter({ hasText: exactly(text) }).first().waitFor({ timeout })
+  return text
+}
+
+/**
+ * Runs `submit` and returns the words of the answer it produced: the element `[data-testid=<testid>]` in `scope`
+ * whose `data-seq` (the form's submission count) moved on by one, so an equal earlier answer is never read.
+ */
+async function answer (scope: Locator | Page, testid: string, submit: () => Promise<void>, timeout = 20_000): Promise<string> {
+  await front('page' in scope ? scope.page() : scope)
+  const seq = Number(await scope.locator(`[data-testid=${testid}]`).evaluateAll((els) => els[0]?.getAttribute('data-seq') ?? '0'))
+  await submit()
+  const fresh = scope.locator(`[data-testid=${testid}][data-seq="${seq + 1}"]`)
+  await fresh.waitFor({ timeout })
+  return (await fresh.textContent()) ?? ''
+}
+
+/** The words a form shows for a refused request: the node's message, typed code and HTTP status. */
+const refused = (message: string, code: string, status: number): string => `Refused: ${message} (${code}, HTTP ${status})`
+
+/** What the node answers when `call` is refused, in the dashboard's words (the same request, sent by the API client). */
+async function refusalOf (call: Promise<unknown>): Promise<string> {
+  const err = await call.then(() => undefined, (e: unknown) => e)
+  if (!(err instanceof ApiCallError)) throw new Error(`expected a refusal, got ${String(err)}`)
+  return refused(err.message.slice(`${err.status} ${err.remoteCode}: `.length), err.remoteCode, err.status)
+}
+
+async function goTo (page: Page, name: string): Promise<void> {
+  await front(page)
+  await page.click(`nav a[href="#/${name}"]`)
+  await page.locator(`[data-testid=page-${name}]`).waitFor()
+}
+
+async function signIn (page: Page, node: MeshNode): Promise<void> {
+  await page.goto(url(node))
+  await page.fill('input[name=token]', await readApiToken(node.dataDir))
+  await page.click('[data-testid=signin-form] button[type=submit]')
+  await shows(page.locator('[data-testid=node-did]'), node.did)
+}
+
+/** Marks the page's window: still marked later means the page was never reloaded. */
+async function mark (page: Page): Promise<void> {
+  await page.evaluate(() => { (globalThis as { icnMark?: string }).icnMark = 'not reloaded' })
+}
+async function marked (page: Page): Promise<string | undefined> {
+  return await page.evaluate(() => (globalThis as { icnMark?: string }).icnMark)
+}
+
+const status = async (node: MeshNode): Promise<{ version: number, ledger: { entries: number, stateRoot: string }, trust: { attestations: number }, governance: { proposals: number } }> =>
+  await node.api.get('/status') as { version: number, ledger: { entries: number, stateRoot: string }, trust: { attestations: number }, governance: { proposals: number } }
+
+const balanceOf = async (node: MeshNode, account: string): Promise<string> =>
+  (await node.api.get(`/balance?account=${account}`) as { balance: bigint }).balance.toString()
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'icn-dashboard-'))
+  nodes = await startMesh(root, 3, 4000, async (dirs, dids) => {
+    for (const dir of dirs) {
+      await writeCharterFile(dir, {
+        domain: 'coop:dashboard',
+        name: 'Dashboard test cooperative',
+        members: dids.map((did, i) => ({ did: did as Did, role: i === 0 ? 'steward' : 'member' })),
+        kinds: { 'text': quick, 'config-change': quick }
+      })
+    }
+  })
+  browser = await launchBrowser()
+  // A and B sign in here; C's page signs in in the first test, after a wrong token.
+  for (const node of nodes.slice(0, 2)) {
+    const page = await browser.newPage()
+    await signIn(page, node)
+    pages.push(page)
+  }
+}, 90_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await new Promise<void>((resolve) => { if (attacker === undefined) resolve(); else attacker.close(() => { resolve() }) })
+  const codes = await Promise.all(nodes.map(async (n) => await n.stop()))
+  expect(codes).toEqual(nodes.map(() => 0))
+  await rm(root, { recursive: true, force: true })
+})
+
+describe('dashboard in headless Chromium against 3 node processes', () => {
+  it('signs in with the API token into an HttpOnly, SameSite=Strict session named after the port; a wrong token is refused', async () => {
+    const [a, , c] = nodes as [MeshNode, MeshNode, MeshNode]
+    const sessionCookies = async (): Promise<Array<{ name: string, httpOnly: boolean, sameSite: string, path: string }>> =>
+      (await browser!.context.cookies()).filter((k) => k.name.startsWith('icn_session_')).map((k) => ({ name: k.name, httpOnly: k.httpOnly, sameSite: k.sameSite, path: k.path })).sort((x, y) => x.name < y.name ? -1 : 1)
+    const cookieOf = (node: MeshNode): { name: string, httpOnly: boolean, sameSite: string, path: string } => ({ name: `icn_session_${node.runtime.apiPort}`, httpOnly: true, sameSite: 'Strict', path: '/' })
+    // One cookie per node: two nodes on one host do not overwrite each other's session.
+    expect(await sessionCookies()).toEqual(nodes.slice(0, 2).map(cookieOf).sort((x, y) => x.name < y.name ? -1 : 1))
+
+    const page = await browser!.newPage()
+    await page.goto(url(c))
+    await page.fill('input[name=token]', await readApiToken(a.dataDir)) // node A's token on node C
+    await page.click('[data-testid=signin-form] button[type=submit]')
+    const wrong = refused('wrong API token (the node writes it to <data-dir>/api-token at each start)', 'UNAUTHORIZED', 401)
+    expect(await shows(page.locator('[data-testid=signin-error]'), wrong)).toBe(wrong)
+    expect(await sessionCookies()).toHaveLength(2) // no session for C
+    expect(await page.evaluate(async () => (await fetch('/session')).status)).toBe(401)
+
+    await page.fill('input[name=token]', await readApiToken(c.dataDir))
+    await page.click('[data-testid=signin-form] button[type=submit]')
+    expect(await shows(page.locator('[data-testid=node-did]'), c.did)).toBe(c.did)
+    pages.push(page)
+    expect(await sessionCookies()).toEqual(nodes.map(cookieOf).sort((x, y) => x.name < y.name ? -1 : 1))
+    expect(page.url()).toBe(url(c)) // the token never goes into the URL
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie)).toBe('') // HttpOnly: no script reads the session
+    // The cookie alone authorises nothing: without the CSRF token the page's own origin gets 403.
+    expect(await page.evaluate(async () => { const r = await fetch('/status'); return { status: r.status, body: await r.json() as unknown } })).toEqual({
+      status: 403,
+      body: { error: 'ApiError', code: 'FORBIDDEN', message: 'missing or wrong x-icn-csrf header: a dashboard session\'s requests must carry its CSRF token' }
+    })
+    await page.reload()
+    expect(await shows(page.locator('[data-testid=node-did]'), c.did)).toBe(c.did) // a reload resumes the session
+
+    // Overview: both peers connected, each with its row of `status.sync` (rendered generically, its fields by name).
+    const pageA = await front(pages[0]!)
+    await pageA.locator('[data-testid=peer-row] [data-testid=peer-sync] .muted').nth(2 * 7 - 1).waitFor()
+    const peerRows = await pageA.locator('[data-testid=peer-row]').evaluateAll((rows) => rows.map((r) => ({
+      did: r.querySelector('[data-did]')?.getAttribute('data-did'),
+      state: r.querySelector('.badge')?.textContent,
+      sync: [...r.querySelectorAll('[data-testid=peer-sync] .muted')].map((e) => e.textContent)
+    })))
+    expect(peerRows.map((r) => [r.did, r.state]).sort()).toEqual([[nodes[1]!.did, 'connected'], [c.did, 'connected']].sort())
+    for (const row of peerRows) expect(row.sync).toEqual(expect.arrayContaining(['state', 'behind', 'fetched', 'applied', 'refused', 'entriesPerSecond', 'sessions']))
+  })
+
+  it('a payment made in the browser appears on the other node\'s dashboard without a reload', async () => {
+    const [a, b] = nodes as [MeshNode, MeshNode, MeshNode]
+    const [pageA, pageB] = pages as [Page, Page, Page]
+    await goTo(pageA, 'ledger')
+    await goTo(pageB, 'ledger')
+    await mark(pageB)
+    await shows(pageB.locator('[data-testid=balances] p'), 'No balances yet.')
+
+    await front(pageA)
+    await pageA.fill('[data-testid=pay-form] input[name=to]', b.did)
+    await pageA.fill('[data-testid=pay-form] input[name=amount]', '100')
+    await pageA.fill('[data-testid=pay-form] input[name=reference]', 'paid in the browser')
+    const outcome = await answer(pageA, 'pay-outcome', async () => { await pageA.click('[data-testid=pay-form] button[type=submit]') })
+    const entry = /^Paid 100 ICN to (\S+): entry ([0-9a-f]{64})\. This node's balance is now -100 ICN\.$/.exec(outcome)
+    expect(entry?.[1]).toBe(b.did)
+
+    const row = (page: Page, did: string): Locator => page.locator(`[data-testid=account-row][data-account="${did}"][data-currency=ICN]`)
+    expect(await shows(row(pageB, b.did).locator('[data-testid=balance]'), '100')).toBe('100')
+    expect(await shows(row(pageB, a.did).locator('[data-testid=balance]'), '-100')).toBe('-100')
+    expect(await marked(pageB)).toBe('not reloaded')
+    expect(await balanceOf(b, b.did)).toBe('100')
+    // Its history page on A: exactly that entry, by A, seq 1, with its reference.
+    const history = pageA.locator('[data-testid=history-row]')
+    await shows(history.locator('td').nth(4), 'paid in the browser')
+    expect(await history.count()).toBe(1)
+    expect(await history.locator('td').nth(2).textContent()).toBe('1')
+    expect(await history.locator('td').nth(3).textContent()).toBe('−100 ICN')
+    expect(await history.locator('.hash').getAttribute('title')).toBe(entry?.[2])
+  })
+
+  it('the read routes behind the pages answer exact values, and typed 400/404/422 errors for bad parameters', async () => {
+    const [a, b, c] = nodes as [MeshNode, MeshNode, MeshNode]
+    const limitOf = async (did: string): Promise<string> => (await a.api.get(`/balance?account=${did}`) as { creditLimit: string }).creditLimit
+    const byKey = [a, b].sort((x, y) => x.did < y.did ? -1 : 1)
+    expect(await a.api.get('/ledger/accounts')).toEqual(await Promise.all(byKey.map(async (n) => ({
+      account: n.did, currency: 'ICN', balance: n === a ? '-100' : '100', creditLimit: await limitOf(n.did), limitSetBy: null
+    }))))
+    // Paging: one entry a page; the cursor of the last full page leads to an empty one.
+    const first = await a.api.get(`/ledger/history?account=${a.did}&limit=1`) as { entries: Array<{ author: string, seq: number, reference: string, deltas: unknown[] }>, next: string | null }
+    expect(first.entries.map((e) => [e.author, e.seq, e.reference, e.deltas])).toEqual([[a.did, 1, 'paid in the browser', [
+      { account: a.did, currency: 'ICN', debit: '100', credit: null }, { account: b.did, currency: 'ICN', debit: null, credit: '100' }
+    ]]])
+    expect(await a.api.get(`/ledger/history?account=${a.did}&limit=1&after=${encodeURIComponent(first.next!)}`)).toEqual({ account: a.did, entries: [], next: null })
+    expect([await a.api.get('/ledger/quarantine'), await a.api.get('/ledger/forks')]).toEqual([[], []])
+
+    const graph = await a.api.get('/trust/graph?graph=technical') as { nodes: Array<{ did: string, self: boolean, score: number | null }>, edges: Array<{ source: string, target: string, score: number }> }
+    const dids = nodes.map((n) => n.did).sort()
+    expect(graph.nodes.map((n) => [n.did, n.self])).toEqual(dids.map((did) => [did, did === a.did]))
+    expect(graph.edges.map((e) => `${e.source}>${e.target} ${e.score}`).sort()).toEqual(nodes.flatMap((n) => nodes.filter((m) => m !== n).map((m) => `${n.did}>${m.did} 0.9`)).sort())
+    const scores = await a.api.get('/trust/scores') as Array<{ did: string, scores: Record<string, { score: number, class: string }> }>
+    expect(scores.map((r) => r.did)).toEqual([b.did, c.did].sort())
+    for (const row of scores) {
+      for (const g of ['social', 'economic', 'technical']) {
+        const direct = await a.api.get(`/trust?subject=${row.did}&graph=${g}`) as { score: number, class: string }
+        expect(row.scores[g]).toEqual({ score: direct.score, class: direct.class })
+      }
+    }
+    expect(graph.nodes.filter((n) => !n.self).map((n) => n.score)).toEqual(scores.map((r) => r.scores.technical!.score))
+    const charter = await a.api.get('/governance/charter') as { domain: string, version: number, members: Array<{ did: string, role: string }> }
+    expect([charter.domain, charter.version, charter.members.map((m) => [m.did, m.role])]).toEqual(['coop:dashboard', 1, dids.map((did) => [did, did === a.did ? 'steward' : 'member'])])
+
+    expect(await refusalOf(a.api.get('/ledger/history?account=nope'))).toBe(refused("'account' must be a did:icn DID", 'BAD_REQUEST', 400))
+    expect(await refusalOf(a.api.get('/ledger/history?limit=0'))).toBe(refused("'limit' must be an integer in [1, 500]", 'BAD_REQUEST', 400))
+    expect(await refusalOf(a.api.get('/ledger/history?after=zz'))).toBe(refused("bad history cursor 'zz'", 'INVALID_ARGUMENT', 422))
+    expect(await refusalOf(a.api.get('/trust/graph?graph=money'))).toBe(refused("'graph' must be social, economic or technical", 'BAD_REQUEST', 400))
+    expect(await refusalOf(a.api.get('/proposals/nope/votes'))).toBe(refused('no proposal nope', 'NOT_FOUND', 404))
+    expect(await refusalOf(a.api.get('/snapshots/bad%20id/proof'))).toBe(refused("'bad id' is not a snapshot id (1-128 characters of A-Z, a-z, 0-9, _ and -)", 'BAD_REQUEST', 400))
+  })
+
+  it('the trust page draws the three graphs (Cytoscape canvases) and lists this node\'s scores of each member', async () => {
+    const [a, b, c] = nodes as [MeshNode, MeshNode, MeshNode]
+    const pageA = pages[0]!
+    await goTo(pageA, 'trust')
+    for (const [graph, edges] of [['social', '0'], ['economic', '6'], ['technical', '6']] as const) {
+      const picture = pageA.locator(`[data-testid=graph-${graph}]`)
+      await picture.locator('canvas').first().waitFor() // drawn: Cytoscape (its own chunk, loaded on this page) made its canvases
+      expect([await picture.getAttribute('data-nodes'), await picture.getAttribute('data-edges')]).toEqual(['3', edges])
+    }
+    const rows = pageA.locator('[data-testid=score-row]')
+    await rows.nth(1).waitFor()
+    const shown = await rows.evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-did'), ...[...tr.querySelectorAll('td[data-graph]')].map((td) => td.textContent)]))
+    const expected = await Promise.all([b, c].sort((x, y) => x.did < y.did ? -1 : 1).map(async (n) => [n.did, ...await Promise.all(['social', 'economic', 'technical'].map(async (g) => {
+      const t = await a.api.get(`/trust?subject=${n.did}&graph=${g}`) as { score: number, class: string }
+      return `${t.score.toFixed(3)} ${t.class}`
+    }))]))
+    expect(shown).toEqual(expected)
+    expect(browser!.problems).toEqual([])
+  })
+
+  it('a vote cast in the browser closes a proposal (executed: the credit limit it sets shows who set it)', async () => {
+    const [a, b] = nodes as [MeshNode, MeshNode, MeshNode]
+    const [pageA, pageB] = pages as [Page, Page, Page]
+    await goTo(pageA, 'governance')
+    await goTo(pageB, 'governance')
+    await front(pageA)
+    await mark(pageA)
+    const form = pageA.locator('[data-testid=propose-form]')
+    await form.locator('select[name=kind]').selectOption('config-change')
+    await form.locator('input[name=title]').fill('Raise B\'s credit limit')
+    await form.locator('textarea[name=payload]').fill(JSON.stringify({ key: 'ledger.creditLimit', subject: b.did, value: { currency: 'ICN', limit: '50000' } }))
+    await form.locator('input[name=deliberationMs]').fill('0')
+    const proposed = /^Proposal (\S+) submitted: (\S+)\.$/.exec(await answer(form, 'propose-outcome', async () => { await form.locator('button[type=submit]').click() }))
+    const id = proposed![1]!
+    expect((await a.api.get('/proposals') as Array<{ id: string, title: string }>).map((p) => [p.id, p.title])).toEqual([[id, 'Raise B\'s credit limit']])
+
+    // A votes on its own page once voting is open (the change feed moves the state), then B on its page.
+    await shows(pageA.locator('[data-testid=proposal-state]'), 'open')
+    expect(await answer(pageA, 'vote-outcome', async () => { await pageA.click('[data-testid=vote-form] button[type=submit]') })).toBe('Vote “for” recorded.')
+    await (await front(pageB)).locator(`[data-testid=proposal-link][data-id="${id}"]`).click()
+    await shows(pageB.locator('[data-testid=proposal-state]'), 'open')
+    expect(await answer(pageB, 'vote-outcome', async () => { await pageB.click('[data-testid=vote-form] button[type=submit]') })).toBe('Vote “for” recorded.')
+    expect(await shows(pageA.locator('[data-testid=tally-for]'), '2')).toBe('2')
+
+    // Voting closes on the node's clock: accepted, then executed — seen on A's page without a reload.
+    expect(await shows(pageA.locator('[data-testid=proposal-state]'), 'executed', VOTING_MS + 20_000)).toBe('executed')
+    expect(await marked(pageA)).toBe('not reloaded')
+    expect(await pageA.locator('[data-testid=tally-outcome]').textContent()).toBe('accepted')
+    expect(await pageA.locator('[data-testid=state-executed] [data-testid=proposal-link]').getAttribute('data-id')).toBe(id)
+    expect(await pageA.locator('[data-testid=proposal-history] tbody tr td:first-child').allTextContents()).toEqual(['draft', 'deliberation', 'open', 'accepted', 'executed'])
+    const votes = await a.api.get(`/proposals/${id}/votes`) as Array<{ voter: string, choice: string }>
+    expect(votes.map((v) => [v.voter, v.choice]).sort()).toEqual([[a.did, 'for'], [b.did, 'for']].sort())
+
+    // B's ledger page: the limit and the proposal (and proposer) that set it.
+    await eventually('B to apply the credit limit', b.api, async () => (await b.api.get(`/balance?account=${b.did}`) as { creditLimit: string }).creditLimit === '50000' ? true : undefined)
+    await goTo(pageB, 'ledger')
+    const rowB = pageB.locator(`[data-testid=account-row][data-account="${b.did}"][data-currency=ICN]`)
+    expect(await shows(rowB.locator('[data-testid=credit-limit]'), '50000')).toBe('50000')
+    expect(await rowB.locator('[data-testid=limit-set-by]').textContent()).toMatch(/^proposal “Raise B's credit limit” by did:icn:.+ \(executed\)$/)
+    expect(await rowB.locator('[data-testid=limit-set-by] [data-did]').getAttribute('data-did')).toBe(a.did)
+  })
+
+  it('a snapshot taken and verified from the browser, with the Merkle root and this node\'s inclusion proof', async () => {
+    const [a] = nodes as [MeshNode, MeshNode, MeshNode]
+    const pageA = pages[0]!
+    await goTo(pageA, 'snapshots')
+    const taken = /^Snapshot (\S+) completed with 3 participants, root ([0-9a-f]{64})\.$/.exec(await answer(pageA, 'take-outcome', async () => { await pageA.click('[data-testid=take-snapshot]') }, 30_000))
+    const [id, rootHex] = [taken![1]!, taken![2]!]
+    const stored = await a.api.get('/snapshots') as Array<{ snapshotId: string, root: string }>
+    expect(stored.map((s) => [s.snapshotId, s.root])).toEqual([[id, rootHex]])
+    await pageA.locator(`[data-testid=snapshot-row][data-id="${id}"]`).waitFor()
+    expect(await pageA.inputValue('[data-testid=snapshot-form] input[name=snapshotId]')).toBe(id)
+
+    await answer(pageA, 'snapshot-result', async () => { await pageA.click('[data-testid=snapshot-form] button[value=verify]') }, 30_000)
+    expect(await pageA.locator('[data-testid=verify-verdict]').textContent()).toBe(`Valid: every participant recomputed the global root and agreed. Expected root ${rootHex}.`)
+    expect(await pageA.locator('[data-testid=verifier-row] td:nth-child(2)').allTextContents()).toEqual(['valid', 'valid', 'valid'])
+    expect((await pageA.locator('[data-testid=verifier-row] [data-did]').evaluateAll((els) => els.map((e) => e.getAttribute('data-did')))).sort()).toEqual(nodes.map((n) => n.did).sort())
+
+    await answer(pageA, 'snapshot-result', async () => { await pageA.click('[data-testid=snapshot-form] button[value=proof]') })
+    expect(await pageA.locator('[data-testid=proof-root]').textContent()).toBe(rootHex)
+    const proof = await a.api.get(`/snapshots/${id}/proof`) as { did: string, index: number, leafCount: number, valid: boolean, steps: Array<{ side: string, hash: string }> }
+    expect([proof.did, proof.leafCount, proof.valid]).toEqual([a.did, 3, true])
+    expect(await pageA.locator('[data-testid=proof-steps] tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].slice(1).map((td) => td.textContent)))).toEqual(proof.steps.map((step) => [step.side, step.hash]))
+    expect(await pageA.locator('[data-testid=proof-verdict]').textContent()).toBe(`This node's leaf (${await pageA.locator('[data-testid=proof-verdict] .did').textContent()}, ${proof.index + 1} of 3) hashes up to the root.`)
+  })
+
+  it('bad input in every form gets the node\'s typed error in words, and nothing is written', async () => {
+    const [a, b] = nodes as [MeshNode, MeshNode, MeshNode]
+    const pageA = pages[0]!
+    const before = await status(a)
+    const balanceB = await balanceOf(a, b.did)
+
+    await goTo(pageA, 'ledger')
+    const pay = pageA.locator('[data-testid=pay-form]')
+    const payWith = async (to: string, amount: string): Promise<string> => {
+      await pay.locator('input[name=to]').fill(to)
+      await pay.locator('input[name=amount]').fill(amount)
+      return await answer(pay, 'pay-outcome', async () => { await pay.locator('button[type=submit]').click() })
+    }
+    expect(await payWith(b.did, 'abc')).toBe(refused("field 'amount' must be a positive integer amount", 'BAD_REQUEST', 400))
+    expect(await payWith(b.did, '0')).toBe(refused("field 'amount' must be a positive integer amount", 'BAD_REQUEST', 400))
+    expect(await payWith('nobody', '5')).toBe(refused("'to' must be a did:icn DID", 'BAD_REQUEST', 400))
+    const overLimit = await refusalOf(a.api.post('/pay', { to: b.did, amount: '900000000', currency: 'ICN' }))
+    expect(overLimit).toMatch(/^Refused: .+ \(ENTRY_REJECTED, HTTP 422\)$/)
+    expect(await payWith(b.did, '900000000')).toBe(overLimit)
+
+    await goTo(pageA, 'trust')
+    const attest = pageA.locator('[data-testid=attest-form]')
+    const attestWith = async (subject: string, score: string): Promise<string> => {
+      await attest.locator('input[name=subject]').fill(subject)
+      await attest.locator('input[name=score]').fill(score)
+      return await answer(attest, 'attest-outcome', async () => { await attest.locator('button[type=submit]').click() })
+    }
+    expect(await attestWith(b.did, '2')).toBe(refused("field 'score' must be a number in [0, 1]", 'BAD_REQUEST', 400))
+    expect(await attestWith(b.did, 'high')).toBe(refused("field 'score' must be a number in [0, 1]", 'BAD_REQUEST', 400))
+    expect(await attestWith('x', '0.5')).toBe(refused("'subject' must be a did:icn DID", 'BAD_REQUEST', 400))
+
+    await goTo(pageA, 'governance')
+    const propose = pageA.locator('[data-testid=propose-form]')
+    const proposeWith = async (kind: string, title: string, payload: string, deliberationMs = ''): Promise<string> => {
+      await propose.locator('select[name=kind]').selectOption(kind)
+      await propose.locator('input[name=title]').fill(title)
+      await propose.locator('textarea[name=payload]').fill(payload)
+      await propose.locator('input[name=deliberationMs]').fill(deliberationMs)
+      return await answer(propose, 'propose-outcome', async () => { await propose.locator('button[type=submit]').click() })
+    }
+    expect(await proposeWith('text', '', '{"text":"hi"}')).toBe(refused("field 'title' must be a non-empty string", 'BAD_REQUEST', 400))
+    expect(await proposeWith('text', 'Hello', '{not json')).toBe(refused('request body is not valid JSON', 'BAD_REQUEST', 400))
+    expect(await proposeWith('text', 'Hello', '{"text":"hi"}', 'soon')).toBe(refused(`field 'deliberationMs' must be a number in [0, ${Number.MAX_SAFE_INTEGER}]`, 'BAD_REQUEST', 400))
+    const badPayload = await refusalOf(a.api.post('/proposals', { kind: 'config-change', title: 'Hello', description: '', payload: { key: 7 } }))
+    expect(badPayload).toMatch(/^Refused: .+ \([A-Z_]+, HTTP 422\)$/)
+    expect(await proposeWith('config-change', 'Hello', '{"key":7}')).toBe(badPayload)
+
+    // A vote on the proposal that closed in the previous test: the node's window check refuses it.
+    const [executed] = await a.api.get('/proposals?state=executed') as Array<{ id: string }>
+    await pageA.locator(`[data-testid=proposal-link][data-id="${executed!.id}"]`).click()
+    await shows(pageA.locator('[data-testid=proposal-state]'), 'executed')
+    await pageA.locator('[data-testid=vote-form] select[name=choice]').selectOption('against')
+    const shownVote = await answer(pageA, 'vote-outcome', async () => { await pageA.click('[data-testid=vote-form] button[type=submit]') })
+    const lateVote = await refusalOf(a.api.post('/votes', { proposal: executed!.id, choice: 'against' }))
+    expect(lateVote).toMatch(/^Refused: .+ \(OUTSIDE_WINDOW, HTTP 422\)$/)
+    expect(shownVote).toBe(lateVote)
+    expect(await pageA.locator('[data-testid=tally-against]').textContent()).toBe('0')
+
+    await goTo(pageA, 'snapshots')
+    const snapshotWith = async (id: string, action: 'verify' | 'proof' | 'restore'): Promise<string> => {
+      await pageA.fill('[data-testid=snapshot-form] input[name=snapshotId]', id)
+      return await answer(pageA, 'snapshot-outcome', async () => {
+        await pageA.click(`[data-testid=snapshot-form] button[value=${action}]`)
+        if (action === 'restore') await pageA.click('[data-testid=snapshot-form] button[value=restore]') // the confirmation
+      })
+    }
+    const notAnId = refused("'bad id!' is not a snapshot id (1-128 characters of A-Z, a-z, 0-9, _ and -)", 'BAD_REQUEST', 400)
+    expect(await snapshotWith('bad id!', 'verify')).toBe(notAnId)
+    expect(await snapshotWith('bad id!', 'restore')).toBe(notAnId)
+    const unknown = refused('no completed snapshot nope on this node (`icn-node snapshot list` shows the ones it holds)', 'NOT_FOUND', 404)
+    expect(await snapshotWith('nope', 'proof')).toBe(unknown)
+    expect(await snapshotWith('nope', 'restore')).toBe(unknown)
+
+    // Nothing written: the same ledger, attestations and proposals; B's balance as before.
+    const after = await status(a)
+    expect([after.ledger, after.trust, after.governance.proposals]).toEqual([before.ledger, before.trust, before.governance.proposals])
+    expect(await balanceOf(a, b.did)).toBe(balanceB)
+    expect(browser!.problems).toEqual([])
+  })
+
+  it('refuses cross-site requests: a form POST from another origin, a same-site one carrying the cookie, and a cross-origin read', async () => {
+    const [a, b] = nodes as [MeshNode, MeshNode, MeshNode]
+    const target = `${url(a)}pay`
+    // A hostile page on another port of 127.0.0.1 (same site: the browser sends A's SameSite=Strict cookie)
+    // and on localhost (another site: it does not). Its form posts a valid JSON payment as text/plain.
+    const html = (action: string): string => `<!doctype html><form id=f method=post action="${action}" enctype="text/plain"><input name='{"to":"${b.did}","amount":"7","x":"' value='"}'></form><script>document.getElementById('f').submit()</script>`
+    attacker = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' })
+      res.end(req.url === '/' ? html(target) : '<!doctype html><title>blank</title>')
+    })
+    await new Promise<void>((resolve) => { attacker!.listen(0, '127.0.0.1', resolve) })
+    const attackerPort = (attacker.address() as AddressInfo).port
+    const before = await status(a)
+    const page = await browser!.newPage()
+    try {
+      await page.goto(`http://127.0.0.1:${attackerPort}/`)
+      await page.waitForURL(target)
+      expect(JSON.parse(await page.locator('body').innerText())).toEqual({ error: 'ApiError', code: 'FORBIDDEN', message: `cross-site request refused (Origin http://127.0.0.1:${attackerPort})` })
+
+      await page.goto(`http://localhost:${attackerPort}/`)
+      await page.waitForURL(target)
+      expect(JSON.parse(await page.locator('body').innerText())).toEqual({ error: 'ApiError', code: 'UNAUTHORIZED', message: 'missing or wrong API token (Authorization: Bearer <token from the data directory>)' })
+
+      // Script on the hostile origin: a no-cors POST goes out (opaque answer), a CORS read is blocked.
+      await page.goto(`http://127.0.0.1:${attackerPort}/blank`, { waitUntil: 'commit' })
+      const outcomes = await page.evaluate(async ([pay, statusUrl, to]) => {
+        const posted = await fetch(pay!, { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ to, amount: '7' }) }).then((r) => r.type, () => 'failed')
+        const read = await fetch(statusUrl!, { credentials: 'include' }).then(() => 'read', () => 'blocked')
+        return [posted, read]
+      }, [target, `${url(a)}status`, b.did])
+      expect(outcomes).toEqual(['opaque', 'blocked'])
+    } finally {
+      await page.close()
+    }
+    const after = await status(a)
+    expect(after.ledger).toEqual(before.ledger)
+    expect(await balanceOf(a, b.did)).toBe('100')
+  })
+
+  it('restores a node from the browser and shows the restore report', async () => {
+    const c = nodes[2]!
+    const pageC = pages[2]!
+    const [snapshot] = await c.api.get('/snapshots') as Array<{ snapshotId: string }>
+    await goTo(pageC, 'snapshots')
+    await pageC.locator(`[data-testid=snapshot-row][data-id="${snapshot!.snapshotId}"] button`).click()
+    await pageC.click('[data-testid=snapshot-form] button[value=restore]')
+    expect(await pageC.locator('[data-testid=snapshot-form] button[value=restore]').textContent()).toBe('Confirm: replace this node\'s state')
+    await answer(pageC, 'snapshot-result', async () => { await pageC.click('[data-testid=snapshot-form] button[value=restore]') }, 30_000)
+    const report = pageC.locator('[data-testid=restore-report]')
+    expect(await report.locator('p').first().textContent()).toMatch(new RegExp(`^Restored trust, gossip, ledger, governance from ${snapshot!.snapshotId}; read back exactly as recorded \\(state hash [0-9a-f]{12}…[0-9a-f]{6}\\)\\.$`))
+    // Peers are connected: the report warns that they will send the later entries again (C's own chain is empty).
+    expect(await report.locator('ul.warnings li').allTextContents()).toEqual([
+      '2 peer(s) connected: entries newer than the snapshot that peers hold come back by anti-entropy, so this node catches up with them again (a restore on one node is not a network-wide rollback)'
+    ])
+    expect(browser!.problems).toEqual([])
+  })
+  // The same history, through the CLI without --json: each client command's table or sentence, cell by cell
+  // from the API's own answer (after the browser tests, on this mesh's state).
+  it('the CLI prints tables and sentences by default, built from exactly what --json prints', async () => {
+    const [a, b, c] = nodes as [MeshNode, MeshNode, MeshNode]
+    const run = async (...args: string[]): Promise<string> => (await cli([...args, '--data-dir', a.dataDir])).trimEnd()
+    const json = async (...args: string[]): Promise<unknown> => await a.cli(args)
+
+    const peers = await json('peers') as Array<{ did: string, peerId: string, remoteAddr: string }>
+    expect(await run('peers')).toBe(table(['DID', 'PEER ID', 'ADDRESS'], peers.map((p) => [p.did, p.peerId, p.remoteAddr])))
+    expect(await run('balance', '--account', b.did)).toBe(`${b.did} has 100 ICN (credit limit 50000)`)
+    // --json writes bigints tagged (`{"$bigint": "-100"}`), as the API does.
+    const balances = await json('balance', '--all') as Array<{ account: string, currency: string, balance: { $bigint: string } }>
+    expect(balances.map((r) => r.balance.$bigint).sort()).toEqual(['-100', '100'])
+    expect(await run('balance', '--all')).toBe(table(['ACCOUNT', 'CURRENCY', 'BALANCE'], balances.map((r) => [r.account, r.currency, r.balance.$bigint])))
+    const trust = await json('trust', '--subject', c.did) as { score: number, class: string }
+    expect(await run('trust', '--subject', c.did)).toBe(`this node trusts ${c.did} at ${trust.score.toFixed(4)} in the economic graph (${trust.class})`)
+    const proposals = await json('propose', '--list') as Array<{ id: string, kind: string, title: string, state: string, closesAt: number }>
+    expect(proposals.map((p) => p.state)).toEqual(['executed'])
+    expect(await run('propose', '--list')).toBe(table(['ID', 'STATE', 'KIND', 'CLOSES', 'TITLE'], proposals.map((p) => [p.id, p.state, p.kind, new Date(p.closesAt).toISOString(), p.title])))
+    const snapshots = await json('snapshot', 'list') as Array<{ snapshotId: string, completedAt: number, participants: string[], root: string, initiator: string }>
+    expect(await run('snapshot', 'list')).toBe(table(['SNAPSHOT', 'COMPLETED', 'PARTICIPANTS', 'ROOT', 'INITIATOR'], snapshots.map((x) => [x.snapshotId, new Date(x.completedAt).toISOString(), 3, x.root, a.did])))
+    expect(await run('ledger', 'floors')).toBe('no chain floors: every author can sign')
+
+    const paid = await run('pay', '--to', b.did, '--amount', '1', '--reference', 'from the CLI')
+    const entry = new RegExp(`^paid 1 ICN to ${b.did} \\(entry ([0-9a-f]{64})\\); this node's balance is now -101 ICN$`).exec(paid)
+    expect((await a.api.get(`/ledger/history?account=${a.did}`) as { entries: Array<{ id: string, reference: string }> }).entries.map((e) => e.reference)).toEqual(['paid in the browser', 'from the CLI'])
+    expect((await a.api.get(`/ledger/history?account=${a.did}`) as { entries: Array<{ id: string }> }).entries[1]!.id).toBe(entry?.[1])
+    const attested = await run('trust', '--subject', c.did, '--score', '0.5', '--graph', 'social')
+    const attestation = (await a.api.get('/trust/attestations') as Array<{ cid: string, source: string, target: string, graph: string, score: number }>).find((x) => x.source === a.did && x.target === c.did && x.graph === 'social')
+    expect(attested).toMatch(new RegExp(`^attested 0\\.5 for ${c.did} in the social graph \\(\\w+, ${attestation!.cid}\\)$`))
+    const verified = (await run('snapshot', 'verify', snapshots[0]!.snapshotId)).split('\n')
+    expect(verified[0]).toBe(`snapshot ${snapshots[0]!.snapshotId} is valid: 3 of 3 participants recomputed root ${snapshots[0]!.root}`)
+    expect(verified.slice(2).map((line) => line.split(/ +/).slice(0, 3))).toEqual(nodes.map((n) => n.did).sort().map((did) => [did, 'yes', snapshots[0]!.root]).sort())
+  })
+})
