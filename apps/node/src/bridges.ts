@@ -50,7 +50,8 @@ export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, on
   const off = gossip.subscribe(TOPICS.ledger, (entry) => {
     const task = ledger.applyEnvelope(checked.get(entry.payload) ?? entry.payload).then((outcome) => {
       logger.debug({ id: outcome.id, status: outcome.status, reason: outcome.reason, from: entry.author }, 'ledger entry received')
-      onApplied()
+      // A duplicate changed nothing (history sync may have applied the entry first).
+      if (outcome.status !== 'duplicate') onApplied()
     }, (err: unknown) => {
       logger.warn({ err: (err as Error).message, from: entry.author }, 'ledger entry not applied')
     }).finally(() => { inFlight.delete(task) })
