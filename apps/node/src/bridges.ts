@@ -31,6 +31,9 @@ function signedByAuthor (entry: GossipEntry, domains: readonly string[]): Signed
   }
 }
 
+/** Ledger entries from gossip being committed at once, at most (each waits its turn in a group commit). */
+const MAX_LEDGER_APPLIES_IN_FLIGHT = 32
+
 /**
  * `ledger:tx`: journal entries signed by their author, applied with `applyEnvelope` (gaps wait as pending).
  * The handler does not wait for the durable commit: the next frame is read meanwhile, so entries arriving
@@ -47,7 +50,11 @@ export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, on
     return valid
   })
   const inFlight = new Set<Promise<void>>()
-  const off = gossip.subscribe(TOPICS.ledger, (entry) => {
+  const off = gossip.subscribe(TOPICS.ledger, async (entry) => {
+    // Bounded: the queued applies run back to back inside one lmdb batch on this thread, so an unbounded
+    // queue would stall the event loop for as long as the whole backlog takes; beyond the bound the next
+    // frame waits (backpressure on the peer stream).
+    while (inFlight.size >= MAX_LEDGER_APPLIES_IN_FLIGHT) await Promise.race(inFlight)
     const task = ledger.applyEnvelope(checked.get(entry.payload) ?? entry.payload).then((outcome) => {
       logger.debug({ id: outcome.id, status: outcome.status, reason: outcome.reason, from: entry.author }, 'ledger entry received')
       // A duplicate changed nothing (history sync may have applied the entry first).
