@@ -74,6 +74,9 @@ interface TxnContext {
   readonly local: boolean
 }
 
+/** Held entries kept decoded in memory, at most (beyond it the oldest is decoded again when needed). */
+const MAX_HELD_DECODED = 4096
+
 const sumInto = (map: Map<string, bigint>, currency: string, amount: bigint): void => {
   map.set(currency, (map.get(currency) ?? 0n) + amount)
 }
@@ -87,6 +90,10 @@ export class LedgerHandle {
   private readonly hooks: ValidationHook[]
   private readonly verifier: SignatureVerifier
   private closing: Promise<void> | undefined
+  // Held entries, decoded: one waiting on several acknowledged entries gets another look each time one of
+  // them resolves, and decoding it again each time was the bulk of a busy node's apply work. Keyed by id
+  // (a hash of the bytes), so an entry here is right whatever happened to the transaction that held it.
+  private readonly heldDecoded = new Map<string, SignedEntry>()
 
   constructor (parts: LedgerParts) {
     this.store = parts.store
@@ -422,6 +429,10 @@ export class LedgerHandle {
     const { id, entry } = signed
     this.store.putPending(entry.author, entry.seq, id, signed.bytes)
     for (const ack of awaiting) this.store.putWait(ack, entry.author)
+    if (!this.heldDecoded.has(id)) {
+      if (this.heldDecoded.size >= MAX_HELD_DECODED) this.heldDecoded.delete(this.heldDecoded.keys().next().value as string)
+      this.heldDecoded.set(id, signed)
+    }
     return { id, status: 'pending', released: [] }
   }
 
@@ -456,8 +467,9 @@ export class LedgerHandle {
       let progressed = false
       for (const held of candidates) {
         this.store.removePending(held.author, held.seq, held.id)
-        const outcome = this.place(decodeEntry(held.bytes), ctx)
+        const outcome = this.place(this.heldDecoded.get(held.id) ?? decodeEntry(held.bytes), ctx)
         if (outcome.status !== 'pending') {
+          this.heldDecoded.delete(held.id)
           ctx.released.push(held.id)
           progressed = true
         }
