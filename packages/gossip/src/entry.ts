@@ -7,8 +7,8 @@
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import {
-  type Did, type KeyPair, type SignedEnvelope, bytesEqual, decodeEnvelope, encodeEnvelope, isDid,
-  sha256, signEnvelope, toHex, verifyEnvelope, IdentityError
+  type Did, type KeyPair, type SignedEnvelope, bytesEqual, decodeEnvelope, encodeEnvelope, envelopeBodyFromBytes, isDid,
+  publicKeyFromDid, sha256, signEnvelope, toHex, verify, IdentityError
 } from '@icn/identity'
 import { ENTRY_DOMAIN, MAX_CLOCK_COMPONENTS, MAX_TOPIC_LENGTH } from './constants.js'
 import { InvalidEntryError } from './errors.js'
@@ -38,6 +38,8 @@ export interface StoredEntry {
   readonly envelope: SignedEnvelope<EntryBody>
   /** `encodeEnvelope(envelope)`: what is sent and saved. */
   readonly bytes: Uint8Array
+  /** The bytes the signature covers (`envelopeSigningBytes`), sliced from `bytes`; the envelope's CID is derived from them. */
+  readonly signedBody: Uint8Array
   readonly payload: Uint8Array
 }
 
@@ -69,7 +71,8 @@ export function createEntry (keyPair: KeyPair, draft: EntryDraft, limits: EntryL
     topic: draft.topic, author: keyPair.did, clock: { ...draft.clock }, timestamp: draft.timestamp, id, encoding, size: draft.payload.length, data
   }
   const envelope = signEnvelope(ENTRY_DOMAIN, body, keyPair)
-  return { key: { ts: body.timestamp, id }, idHex: toHex(id), envelope, bytes: encodeEnvelope(envelope), payload: Uint8Array.from(draft.payload) }
+  const bytes = encodeEnvelope(envelope)
+  return { key: { ts: body.timestamp, id }, idHex: toHex(id), envelope, bytes, signedBody: envelopeBodyFromBytes(bytes), payload: Uint8Array.from(draft.payload) }
 }
 
 /** Why an entry was refused; `InvalidEntryError.reason` takes one of these. */
@@ -130,18 +133,23 @@ export function parseEntry (bytes: Uint8Array, limits: EntryLimits, verifySignat
   const payload = inflate(body, limits)
   if (payload.length !== body.size) fail('bad-id', `payload is ${payload.length} bytes, entry says ${body.size}`)
   if (!bytesEqual(sha256(payload), body.id)) fail('bad-id', 'entry id is not the sha-256 of its payload')
-  const stored: StoredEntry = { key: { ts: body.timestamp, id: body.id }, idHex: toHex(body.id), envelope: envelope as SignedEnvelope<EntryBody>, bytes, payload }
+  const stored: StoredEntry = { key: { ts: body.timestamp, id: body.id }, idHex: toHex(body.id), envelope: envelope as SignedEnvelope<EntryBody>, bytes, signedBody: envelopeBodyFromBytes(bytes), payload }
   if (verifySignature) verifyEntrySignature(stored)
   return stored
 }
 
-/** Checks that the envelope signer is the author and that the signature holds. */
+/**
+ * Checks that the envelope signer is the author and that the signature holds over `signedBody` (the bytes
+ * the envelope's CID was derived from when it was decoded or made, so neither is computed again here).
+ */
 export function verifyEntrySignature (entry: StoredEntry): void {
   if (entry.envelope.signer !== entry.envelope.payload.author) fail('bad-signature', 'entry signer is not its author')
+  let valid: boolean
   try {
-    verifyEnvelope(entry.envelope, ENTRY_DOMAIN)
+    valid = verify(entry.envelope.signature, entry.signedBody, publicKeyFromDid(entry.envelope.signer))
   } catch (cause) {
     if (cause instanceof IdentityError) fail('bad-signature', `entry signature: ${cause.message}`, cause)
     throw cause
   }
+  if (!valid) fail('bad-signature', `entry signature: signature by ${entry.envelope.signer} does not verify`)
 }
