@@ -546,6 +546,9 @@ class Libp2pTransportImpl implements Libp2pTransport {
       // Anything else is the peer (or its connection) hanging up: the stream ends as on a close.
       ended = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
     }
+    // The peer ended its side (a half-close) while ours is open: end ours too, or the stream would stay
+    // half-open until the connection goes.
+    if (ended === undefined && entry.stream.status === 'open') entry.stream.abort(new Error('the peer closed its side of the ICN stream'))
     if (this.dropStream(entry.did, entry) !== undefined) {
       this.logger.info({ peer: entry.did, ...(ended === undefined ? {} : { reason: ended }) }, 'peer stream closed')
       if (!this.closed && this.id < entry.did && this.hasOpenConnection(entry.peerId)) this.onConnect(entry.peerId)

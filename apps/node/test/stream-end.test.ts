@@ -126,6 +126,22 @@ describe('a libp2p peer that does not serve the ICN protocol', () => {
   }, 60_000)
 })
 
+describe('a peer that half-closes the ICN stream', () => {
+  it('the node ends its side too (the stream does not stay half-open until the connection goes) and counts no violation', async () => {
+    await withOneNode(async (node) => {
+      const peer = startSubprocess(resetScript, [node.runtime.multiaddrs[0]!, 'half-close'])
+      running.push(peer)
+      await peer.waitForOutput('HALF-CLOSED')
+      await peer.waitForOutput('ENDED')
+      const did = peer.stdout().split('\n').find((l) => l.startsWith('READY '))!.slice('READY '.length)
+      expect(await violationsOf(node.api)).toBe(0)
+      const closed = node.proc.stdout().split('\n').filter((l) => l.includes('"peer stream closed"')).map((l) => JSON.parse(l) as { peer: string })
+      expect(closed.map((l) => l.peer)).toEqual([did])
+      await stopResetPeer(peer)
+    })
+  }, 60_000)
+})
+
 describe('the one libp2p error a node process survives', () => {
   it('is exactly libp2p\'s write to a stream whose connection closed meanwhile (StreamStateError); anything else stays fatal', () => {
     const named = (name: string, message: string): Error => Object.assign(new Error(message), { name })

@@ -23,8 +23,8 @@ import { GOSSIP_PROTOCOL, didOfPeerId } from '../../dist/index.js'
 import './libp2p-guard.mjs'
 
 const [target, mode] = process.argv.slice(2)
-if (mode !== 'open' && mode !== 'accept' && mode !== 'silent') {
-  process.stderr.write('usage: reset-peer.mjs <node multiaddr> open|accept|silent\n')
+if (mode !== 'open' && mode !== 'accept' && mode !== 'silent' && mode !== 'half-close') {
+  process.stderr.write('usage: reset-peer.mjs <node multiaddr> open|accept|silent|half-close\n')
   process.exit(2)
 }
 const nodeAddr = multiaddr(target)
@@ -36,7 +36,7 @@ let did
 do {
   privateKey = await generateKeyPair('Ed25519')
   did = didOfPeerId(peerIdFromPrivateKey(privateKey))
-} while (mode === 'open' ? did >= nodeDid : did <= nodeDid) // accept, silent: the node opens
+} while (mode === 'open' || mode === 'half-close' ? did >= nodeDid : did <= nodeDid) // accept, silent: the node opens
 
 const node = await createLibp2p({
   privateKey,
@@ -66,6 +66,15 @@ if (mode === 'accept') {
   }, { once: true })
   await node.dial(nodeAddr)
   console.log(`READY ${did}`)
+} else if (mode === 'half-close') {
+  // Opens the ICN stream, then closes its own write side only: the node's read loop ends, and the node
+  // must end the stream too (not leave it open until the connection goes). Prints "ENDED" when it does.
+  const stream = await node.dialProtocol(nodeAddr, GOSSIP_PROTOCOL)
+  stream.addEventListener('message', () => {})
+  stream.addEventListener('close', () => { console.log('ENDED') }, { once: true })
+  console.log(`READY ${did}`)
+  await stream.close()
+  console.log('HALF-CLOSED')
 } else {
   hold(await node.dialProtocol(nodeAddr, GOSSIP_PROTOCOL))
   console.log(`READY ${did}`)
