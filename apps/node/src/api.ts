@@ -55,6 +55,15 @@ export interface ApiServer {
   close(): Promise<void>
 }
 
+/** A path parameter, percent-decoded; a malformed escape (`%E0%A4%A`) is the client's fault (400), not a URIError (500). */
+function decodeSegment (segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    throw new ApiError(400, 'BAD_REQUEST', `path segment '${segment.slice(0, 64)}' is not valid percent-encoding`)
+  }
+}
+
 function matchRoute (routes: ApiRoute[], method: string, path: string): { route: ApiRoute, params: Record<string, string> } | 'wrong-method' | undefined {
   const segments = path.split('/').filter((s) => s !== '')
   let methodMismatch = false
@@ -63,7 +72,7 @@ function matchRoute (routes: ApiRoute[], method: string, path: string): { route:
     if (pattern.length !== segments.length) continue
     const params: Record<string, string> = {}
     const matches = pattern.every((p, i) => {
-      if (p.startsWith(':')) { params[p.slice(1)] = decodeURIComponent(segments[i]!); return true }
+      if (p.startsWith(':')) { params[p.slice(1)] = decodeSegment(segments[i]!); return true }
       return p === segments[i]
     })
     if (!matches) continue

@@ -26,6 +26,12 @@ function graphOf (value: string | null | undefined, fallback: TrustGraphName): T
 
 const hex = (bytes: Uint8Array): string => toHex(bytes)
 
+/**
+ * Longest proposal id looked up (ids are CIDs, ~60 characters). Longer ones are no proposal: the
+ * governance store's LMDB keys hold at most 1978 bytes and a longer lookup throws a RangeError (a 500).
+ */
+const MAX_PROPOSAL_ID_LENGTH = 256
+
 /** Reads an optional non-negative integer query parameter within [min, max]. */
 function integerParam (query: URLSearchParams, name: string, min: number, max: number): number | undefined {
   const text = query.get(name)
@@ -296,7 +302,7 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
       method: 'GET',
       path: '/proposals/:id',
       handler: async ({ params }) => {
-        const p = governance.proposal(params.id!)
+        const p = params.id!.length > MAX_PROPOSAL_ID_LENGTH ? undefined : governance.proposal(params.id!)
         if (p === undefined) throw new ApiError(404, 'NOT_FOUND', `no proposal ${params.id!}`)
         return { id: p.id, kind: p.kind, title: p.title, payload: p.payload, proposer: p.proposer, state: p.state, opensAt: p.opensAt, closesAt: p.closesAt, tally: p.tally, history: p.history }
       }
@@ -322,6 +328,7 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
       path: '/votes',
       handler: async ({ body }) => {
         const proposal = requireString(body, 'proposal')
+        if (proposal.length > MAX_PROPOSAL_ID_LENGTH) throw new ApiError(400, 'BAD_REQUEST', `'proposal' must be a proposal id (at most ${MAX_PROPOSAL_ID_LENGTH} characters)`)
         const choice = requireString(body, 'choice')
         if (!(VOTE_CHOICES as readonly string[]).includes(choice)) throw new ApiError(400, 'BAD_REQUEST', `'choice' must be one of ${VOTE_CHOICES.join(', ')}`)
         const result = await governance.vote(keyPair, proposal, choice as VoteChoice)

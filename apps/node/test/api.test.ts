@@ -55,6 +55,7 @@ describe('local HTTP API', () => {
     expect((await call('POST', '/pay', 'x'.repeat(2 * 1024 * 1024))).status).toBe(413)
     expect(await call('GET', '/nowhere')).toEqual({ status: 404, json: { error: 'ApiError', code: 'NOT_FOUND', message: 'no route GET /nowhere' } })
     expect((await call('GET', '/pay')).status).toBe(405)
+    expect(await call('POST', '/items/%E0%A4%A/check', '{}')).toEqual({ status: 400, json: { error: 'ApiError', code: 'BAD_REQUEST', message: "path segment '%E0%A4%A' is not valid percent-encoding" } })
     expect(await call('POST', '/fail', '{}')).toEqual({ status: 422, json: { error: 'DomainError', code: 'INSUFFICIENT_CREDIT', message: 'over the limit' } })
   })
 })
