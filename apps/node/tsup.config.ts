@@ -1,4 +1,4 @@
 import { icnTsup } from '@icn/tooling/tsup'
 
-// node.ts is its own entry: the CLI imports it lazily (only `run` and `demo` need the subsystems).
-export default icnTsup({ entry: ['src/index.ts', 'src/cli.ts', 'src/node.ts', 'src/demo.ts'] })
+// node.ts and preflight.ts are their own entries: the CLI imports them lazily (only `run` and `demo` need the subsystems).
+export default icnTsup({ entry: ['src/index.ts', 'src/cli.ts', 'src/node.ts', 'src/preflight.ts', 'src/demo.ts'] })

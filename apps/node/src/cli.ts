@@ -74,6 +74,9 @@ common(program.command('run'), 'info')
   .option('--api-port <port>', 'local API port on 127.0.0.1 (0 = any free port)', portNumber)
   .option('--snapshot-every <seconds>', 'take a distributed snapshot this often', positiveInteger)
   .action(async (opts: CommonOptions & { peer: string[], listen: string[], apiPort?: number, snapshotEvery?: number }) => {
+    // Damage in the data directory is a one-line error naming the file, before any subsystem opens it.
+    const { checkDataDir } = await import(new URL('./preflight.js', import.meta.url).href) as typeof import('./preflight.js')
+    await checkDataDir(resolve(opts.dataDir))
     const config = await loadConfig(resolve(opts.dataDir), {
       peers: opts.peer,
       logLevel: opts.logLevel,
@@ -232,12 +235,25 @@ program.command('demo')
     await runDemo({ nodes: opts.nodes, timeoutMs: opts.timeout * 1000, keep: opts.keep === true })
   })
 
+/**
+ * What the operator can do about a damaged data-directory file that a subsystem's loader refused
+ * (the preflight's own errors say it in their message).
+ */
+const DATA_DIR_HINTS: Record<string, string> = {
+  INVALID_CONFIG: 'fix the file (docs/node.md lists its fields), or remove config.json to run with the defaults',
+  INVALID_IDENTITY: 'restore identity.json from a backup: the node\'s data is signed under that identity',
+  CORRUPT_FILE: 'restore the file from a backup; for gossip/state.json, removing it starts gossip with an empty log (the ledger, trust and governance stores keep their data)',
+  CHARTER_MISMATCH: 'charter.json must be the cooperative\'s genesis charter this node\'s governance data was created with (every member holds the same file): restore it',
+  INVALID_CHARTER: 'charter.json must be the cooperative\'s genesis charter (every member holds the same file): restore it'
+}
+
 try {
   await program.parseAsync()
 } catch (err) {
   const error = err as Error & { code?: unknown }
   // An API error's message already carries the node's status and code ("404 NOT_FOUND: …").
   const code = error instanceof ApiCallError || typeof error.code !== 'string' ? '' : ` (${error.code})`
-  process.stderr.write(`icn-node: ${error.message}${code}\n`)
+  const hint = typeof error.code === 'string' && !(error instanceof ApiCallError) ? DATA_DIR_HINTS[error.code] : undefined
+  process.stderr.write(`icn-node: ${error.message}${code}${hint === undefined ? '' : ` — ${hint}`}\n`)
   process.exitCode = 1
 }

@@ -2,6 +2,8 @@
 export type NodeErrorCode =
   | 'DATA_DIR_EXISTS'
   | 'DATA_DIR_MISSING'
+  | 'DATA_DIR_CORRUPT'
+  | 'DATA_DIR_PERMISSION'
   | 'INVALID_CONFIG'
   | 'INVALID_IDENTITY'
   | 'FRAME_TOO_LARGE'
@@ -34,6 +36,26 @@ export class DataDirExistsError extends NodeError {
 export class DataDirMissingError extends NodeError {
   override readonly name = 'DataDirMissingError'
   constructor (path: string) { super('DATA_DIR_MISSING', `${path} is not an initialised ICN data directory (run \`icn-node init --data-dir ${path}\`)`) }
+}
+
+/** A data-directory file that is damaged or missing while the data it belongs to is there; the message names it and what to do. */
+export class DataDirCorruptError extends NodeError {
+  override readonly name = 'DataDirCorruptError'
+  readonly path: string
+  constructor (path: string, message: string, options?: { cause?: unknown }) {
+    super('DATA_DIR_CORRUPT', `${path}: ${message}`, options)
+    this.path = path
+  }
+}
+
+/** A data-directory file or folder this process may not read and write. */
+export class DataDirPermissionError extends NodeError {
+  override readonly name = 'DataDirPermissionError'
+  readonly path: string
+  constructor (path: string, message: string) {
+    super('DATA_DIR_PERMISSION', `${path}: ${message}`)
+    this.path = path
+  }
 }
 
 /** A config file or option with a wrong value. */

@@ -1,0 +1,114 @@
+import { constants } from 'node:fs'
+import { access, open, readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { readSnapshotFiles, snapshotFileNames } from '@icn/snapshot'
+import { dataDirLayout } from './data-dir.js'
+import { DataDirCorruptError, DataDirPermissionError } from './errors.js'
+
+/** LMDB's meta-page magic (`MDB_MAGIC`) and the meta fields' offsets as lmdb-js 3 lays them out (24-byte page header). */
+const LMDB_MAGIC = 0xBEEFC0DE
+const META = { magic: 24, pageSize: 48, lastPage: 144, txnId: 152, end: 160 } as const
+
+async function exists (path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw err
+  }
+}
+
+/** Every file and folder under `root`: each must be readable and writable by this process (folders also searchable). */
+async function checkPermissions (root: string): Promise<void> {
+  const uid = process.getuid?.() ?? -1
+  const check = async (path: string, isDir: boolean): Promise<void> => {
+    try {
+      await access(path, constants.R_OK | constants.W_OK | (isDir ? constants.X_OK : 0))
+    } catch {
+      throw new DataDirPermissionError(path, `not ${isDir ? 'readable, writable and searchable' : 'readable and writable'} by this process (uid ${uid}): give it back to the node's user (chown) with mode ${isDir ? '0700' : '0600'} (chmod), or run the node as its owner`)
+    }
+  }
+  await check(root, true)
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name)
+      await check(path, entry.isDirectory())
+      if (entry.isDirectory()) await walk(path)
+    }
+  }
+  await walk(root)
+}
+
+/**
+ * An LMDB environment's data file, checked before LMDB maps it (a file LMDB does not expect can crash
+ * the process with SIGSEGV or SIGBUS instead of an error): both meta pages carry LMDB's magic and the
+ * same page size, and the file holds every page the newer meta page counts. Page contents carry no
+ * checksums in LMDB and are not checked here.
+ */
+async function checkLmdbFile (dir: string): Promise<void> {
+  const path = join(dir, 'data.mdb')
+  if (!(await exists(path))) {
+    throw new DataDirCorruptError(path, `missing while ${dir} exists: restore it from a backup; or, to start this subsystem empty (what it held is lost on this node), remove the folder ${dir}`)
+  }
+  const damaged = (what: string): DataDirCorruptError => new DataDirCorruptError(path, `not a valid LMDB data file (${what}): restore ${dir} from a backup; or, to start this subsystem empty (what it held is lost on this node), remove the folder ${dir}`)
+  const handle = await open(path, 'r')
+  try {
+    const { size } = await handle.stat()
+    const first = Buffer.alloc(META.end)
+    if (size < 2 * 512 || (await handle.read(first, 0, META.end, 0)).bytesRead < META.end) throw damaged(`${size} bytes`)
+    const pageSize = first.readUInt32LE(META.pageSize)
+    if (first.readUInt32LE(META.magic) !== LMDB_MAGIC) throw damaged('first meta page has no LMDB magic')
+    if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) throw damaged(`page size ${pageSize}`)
+    if (size < 2 * pageSize) throw damaged(`${size} bytes, shorter than its two meta pages`)
+    const second = Buffer.alloc(META.end)
+    await handle.read(second, 0, META.end, pageSize)
+    if (second.readUInt32LE(META.magic) !== LMDB_MAGIC || second.readUInt32LE(META.pageSize) !== pageSize) throw damaged('second meta page has no LMDB magic or another page size')
+    const newest = second.readBigUInt64LE(META.txnId) > first.readBigUInt64LE(META.txnId) ? second : first
+    const pages = newest.readBigUInt64LE(META.lastPage) + 1n
+    if (pages * BigInt(pageSize) > BigInt(size)) throw damaged(`${size} bytes, but its last commit counts ${pages} pages of ${pageSize} bytes (truncated)`)
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Every committed snapshot (one with its `.snapshot.sha256` commit marker, written last) loads and
+ * checks out: checksum, state blobs, root. Files of a snapshot without the marker are an unfinished
+ * write, which the store ignores.
+ */
+async function checkSnapshots (dir: string): Promise<void> {
+  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return [] as string[]; throw err })
+  for (const name of names) {
+    if (!name.endsWith('.snapshot.sha256')) continue
+    const id = name.slice(0, -'.snapshot.sha256'.length)
+    try {
+      await readSnapshotFiles(dir, id)
+    } catch (cause) {
+      const files = Object.values(snapshotFileNames(id)).map((f) => join(dir, f))
+      throw new DataDirCorruptError(join(dir, `${id}.snapshot`), `stored snapshot ${id} is damaged (${(cause as Error).message}); its files are ${files.join(', ')}: restore them from a backup, or move all of them out of ${dir} to start without this snapshot (its other participants keep theirs)`, { cause })
+    }
+  }
+}
+
+/**
+ * Checks an initialised data directory before the node opens it, so damage is a one-line typed
+ * error naming the file and what to do rather than a crash, a stack trace or a silent fresh start:
+ * permissions of every file; an identity where node data exists; each LMDB environment's data file
+ * (present when its folder is, sane meta pages, not truncated); every stored snapshot. Files the
+ * subsystems parse themselves (config, charter, gossip state) are checked by their loaders.
+ * A missing subsystem folder is a fresh start of that subsystem, the documented way to drop it.
+ */
+export async function checkDataDir (root: string): Promise<void> {
+  const layout = dataDirLayout(root)
+  if (!(await exists(root))) return // the identity loader reports a missing data directory
+  await checkPermissions(root)
+  const dataFolders = [layout.ledger, layout.trust, layout.governance, layout.gossip, layout.snapshots]
+  const present: string[] = []
+  for (const folder of dataFolders) if (await exists(folder)) present.push(folder)
+  if (!(await exists(layout.identity)) && present.length > 0) {
+    throw new DataDirCorruptError(layout.identity, `missing, but ${root} holds node data (${present.map((p) => p.slice(root.length + 1)).join(', ')}) signed under it: restore identity.json from a backup (\`icn-node init\` would make a new identity that does not own this data)`)
+  }
+  for (const folder of [layout.ledger, layout.trust, layout.governance]) if (present.includes(folder)) await checkLmdbFile(folder)
+  await checkSnapshots(layout.snapshots)
+}
