@@ -1,0 +1,129 @@
+// Chaos: a hostile peer (test/helpers/fuzz-peer.mjs) against a running node A that has an honest
+// peer B: a flood of valid entries at the peer's max rate with a slow reader and many streams
+// alongside, then fuzzed frames of every kind. A's API is probed throughout (latency, RSS).
+// Criteria: A stays up, answers its API (p99 < 100 ms in the full run), RSS bounded, B keeps being
+// served both ways, every valid flood entry applied, nothing invalid applied.
+import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { startSubprocess, withTempDir } from '@icn/testkit'
+import { afterAll, describe, expect, it } from 'vitest'
+import { type MeshNode, eventually, ledgerOf, startMesh } from '../helpers/cluster.js'
+import { FULL, chaosCount, quantile, reapAll, reaped, reportFigures, round1, rssMiB } from './figures.js'
+
+const fuzzPeer = fileURLToPath(new URL('../helpers/fuzz-peer.mjs', import.meta.url))
+
+interface FuzzReport {
+  did: string
+  floodPayee: string
+  forgedPayee: string
+  clockPayee: string
+  batches: number
+  notCutOff: number
+  dialsRefused: number
+  sent: Record<string, number>
+}
+
+interface Status {
+  peers: number
+  services: string[]
+  transport: { protocolViolations: number, framesReceived: number }
+  gossip: { rejected: Record<string, number>, duplicates: number }
+  ledger: { entries: number, stateRoot: string, pending: number, quarantined: number }
+  snapshots: { completed?: number }
+}
+
+async function balance (node: MeshNode, account: string): Promise<bigint> {
+  return BigInt((await node.api.get(`/balance?account=${account}`) as { balance: string }).balance)
+}
+
+describe('chaos: a hostile peer', () => {
+  afterAll(reapAll)
+
+  it('survives a flood, a slow reader, many streams and fuzzed frames of every kind: stays up and responsive, bounded memory, serves its honest peer, applies every valid entry and nothing invalid', async () => {
+    await withTempDir(async (dir) => {
+      const nodes = await startMesh(dir, 2)
+      const [a, b] = nodes as [MeshNode, MeshNode]
+      for (const n of nodes) reaped(n.proc)
+      const hostileFrames = chaosCount('PEER_FRAMES', 10_000, 600)
+      const floodEntries = chaosCount('PEER_FLOOD', 3000, 300)
+      const pid = a.proc.child.pid!
+      const rssBefore = (await rssMiB(pid))!
+      let peakRss = rssBefore
+      const latencies: number[] = []
+      let honestPaid = 0
+      let probing = true
+      let probeError: unknown
+      try {
+        const fuzz = reaped(startSubprocess(fuzzPeer, [a.runtime.multiaddrs[0]!, join(dir, 'fuzz'), String(hostileFrames), String(floodEntries), process.env.ICN_CHAOS_SEED ?? '16'], { timeoutMs: 900_000 }))
+        // The probe: A's API every 20 ms while the peer runs (a sampling rate, nothing waits on it), and an
+        // honest payment B → A every 10th probe.
+        const probe = (async () => {
+          let tick = 0
+          while (probing) {
+            await new Promise<void>((resolve) => { setTimeout(resolve, 20) })
+            const started = performance.now()
+            await a.api.get('/status')
+            latencies.push(performance.now() - started)
+            if (++tick % 10 === 0) {
+              peakRss = Math.max(peakRss, (await rssMiB(pid)) ?? 0)
+              await b.api.post('/pay', { to: a.did, amount: '1' })
+              honestPaid++
+            }
+          }
+        })().catch((err: unknown) => { probeError = err })
+        const code = await fuzz.exited
+        probing = false
+        await probe
+        expect(probeError).toBeUndefined()
+        expect(code, fuzz.stderr()).toBe(0)
+        const report = JSON.parse(fuzz.stdout().trim().split('\n').at(-1)!) as FuzzReport
+        const sentFrames = Object.entries(report.sent).filter(([k]) => !['streamsOpened', 'streamsRefused', 'slowReaderBytesQueued'].includes(k)).reduce((n, [, v]) => n + v, 0)
+        expect(sentFrames).toBeGreaterThanOrEqual(hostileFrames + floodEntries)
+        expect(report.sent.flood).toBe(floodEntries)
+        // Every hostile batch ended with the node cutting the peer off.
+        expect(report.notCutOff).toBe(0)
+
+        // A is up, every service running, and B still its peer.
+        const status = await a.api.get('/status') as Status
+        expect(status.services).toEqual(['identity', 'trust', 'ledger', 'governance', 'governance-effects', 'transport', 'gossip', 'snapshot-store', 'snapshot', 'api'])
+        await eventually('B connected to A', a.api, async () => (await a.api.get('/peers') as Array<{ did: string }>).some((p) => p.did === b.did) ? true : undefined)
+        // Every valid flood entry applied on A and on B; nothing forged, nothing with an oversized clock.
+        await eventually('the flood applied on A and B', [a.api, b.api], async () =>
+          (await balance(a, report.floodPayee)) === BigInt(floodEntries) && (await balance(b, report.floodPayee)) === BigInt(floodEntries) ? true : undefined, 120_000)
+        expect(await balance(a, report.forgedPayee)).toBe(0n)
+        expect(await balance(a, report.clockPayee)).toBe(0n)
+        expect(await balance(b, report.forgedPayee)).toBe(0n)
+        expect(await balance(a, report.did)).toBe(-BigInt(floodEntries))
+        // No snapshot from the non-participant's messages.
+        expect(await a.api.get('/snapshots')).toEqual([])
+        // Honest traffic both ways: B's payments made during the attack are on A, and a payment A → B after it reaches B.
+        await a.api.post('/pay', { to: b.did, amount: '5' })
+        const entries = floodEntries + honestPaid + 1
+        await eventually('A and B converge', [a.api, b.api], async () => {
+          const [la, lb] = [await ledgerOf(a), await ledgerOf(b)]
+          return la.entries === entries && lb.entries === entries && la.stateRoot === lb.stateRoot ? true : undefined
+        }, 60_000)
+        expect(await balance(b, a.did)).toBe(BigInt(honestPaid - 5))
+        const final = await a.api.get('/status') as Status
+        peakRss = Math.max(peakRss, (await rssMiB(pid)) ?? 0)
+        const p99 = quantile(latencies, 0.99)
+        await reportFigures({
+          case: 'hostile peer',
+          tries: sentFrames,
+          failures: 0,
+          acknowledgedLost: 0,
+          p99Ms: round1(p99),
+          peakRssMiB: round1(peakRss),
+          notes: `${report.batches} hostile connections (${report.dialsRefused} dials refused by libp2p's inbound rate limit); sent ${JSON.stringify(report.sent)}; A received ${final.transport.framesReceived} frames, cut the peer off ${final.transport.protocolViolations} times for framing, rejected ${JSON.stringify(final.gossip.rejected)}; RSS before ${round1(rssBefore)} MiB; ${honestPaid} honest payments during the attack`
+        })
+        if (FULL) {
+          expect(p99).toBeLessThan(100)
+          expect(peakRss).toBeLessThan(rssBefore + 256)
+        }
+      } finally {
+        probing = false
+        for (const n of nodes) expect(await n.stop()).toBe(0)
+      }
+    })
+  }, FULL ? 1_800_000 : 180_000)
+})
