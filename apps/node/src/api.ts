@@ -101,9 +101,27 @@ async function readBody (req: IncomingMessage, limit: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
-/** Maps an error to an HTTP status: typed errors with a `code` are the caller's fault (4xx), anything else is 500. */
+/**
+ * A write refused because the disk holding the data directory is full: Node's `ENOSPC`, LMDB's
+ * "No space left on device" (lmdb-js gives it no string code) or a full LMDB map (`MDB_MAP_FULL`).
+ */
+function isStorageFull (err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  const { code, errno } = err as { code?: unknown, errno?: unknown }
+  return code === 'ENOSPC' || errno === -28 || code === -30792 || err.message.startsWith('No space left on device') || err.message.includes('MDB_MAP_FULL')
+}
+
+/** A write the disk failed (`EIO`): what LMDB reports when the disk fills while its commit is flushed. */
+function isStorageFailure (err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  const { code, errno } = err as { code?: unknown, errno?: unknown }
+  return code === 'EIO' || errno === -5 || err.message.startsWith('Input/output error')
+}
+
+/** Maps an error to an HTTP status: typed errors with a `code` are the caller's fault (4xx), a full or failing disk 507, anything else 500. */
 function statusOf (err: unknown): number {
   if (err instanceof ApiError) return err.status
+  if (isStorageFull(err) || isStorageFailure(err)) return 507
   if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string') return 422
   return 500
 }
@@ -199,6 +217,14 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
       } catch (err) {
         const status = statusOf(err)
         const error = err as Error & { code?: unknown }
+        if (status === 507) {
+          // The write's transaction failed, so nothing of it was committed; the next one may succeed once space is freed.
+          init.logger.warn({ err: error.message, path: url.pathname }, 'write refused: disk full')
+          await send(res, 507, isStorageFull(err)
+            ? { error: 'InsufficientStorage', code: 'INSUFFICIENT_STORAGE', message: `the disk holding the data directory is full (${error.message}): this write was not committed; free space there and retry` }
+            : { error: 'InsufficientStorage', code: 'STORAGE_FAILED', message: `the disk holding the data directory failed the write (${error.message}; a disk that fills up during a commit does this): this write was not committed; check the disk and free space there, then retry` })
+          return
+        }
         if (status >= 500) init.logger.error({ err: error.message, path: url.pathname }, 'API handler failed')
         await send(res, status, { error: error.name, code: typeof error.code === 'string' ? error.code : 'INTERNAL', message: error.message })
       }

@@ -20,7 +20,10 @@ async function start (): Promise<ApiServer> {
       { method: 'GET', path: '/hello', handler: async ({ query }) => ({ hello: query.get('name') }) },
       { method: 'POST', path: '/pay', handler: async ({ body }) => ({ to: requireString(body, 'to'), amount: requireAmount(body, 'amount') }) },
       { method: 'POST', path: '/items/:id/check', handler: async ({ params }) => ({ id: params.id }) },
-      { method: 'POST', path: '/fail', handler: async () => { throw new DomainError('over the limit') } }
+      { method: 'POST', path: '/fail', handler: async () => { throw new DomainError('over the limit') } },
+      // What lmdb-js throws when a commit finds the disk full (no string code).
+      { method: 'POST', path: '/full', handler: async () => { throw new Error('No space left on device: Attempting to write page at position 49152, size 12288') } },
+      { method: 'POST', path: '/eio', handler: async () => { throw new Error('Input/output error') } }
     ]
   })
   return server
@@ -57,5 +60,7 @@ describe('local HTTP API', () => {
     expect((await call('GET', '/pay')).status).toBe(405)
     expect(await call('POST', '/items/%E0%A4%A/check', '{}')).toEqual({ status: 400, json: { error: 'ApiError', code: 'BAD_REQUEST', message: "path segment '%E0%A4%A' is not valid percent-encoding" } })
     expect(await call('POST', '/fail', '{}')).toEqual({ status: 422, json: { error: 'DomainError', code: 'INSUFFICIENT_CREDIT', message: 'over the limit' } })
+    expect(await call('POST', '/full', '{}')).toEqual({ status: 507, json: { error: 'InsufficientStorage', code: 'INSUFFICIENT_STORAGE', message: 'the disk holding the data directory is full (No space left on device: Attempting to write page at position 49152, size 12288): this write was not committed; free space there and retry' } })
+    expect(await call('POST', '/eio', '{}')).toEqual({ status: 507, json: { error: 'InsufficientStorage', code: 'STORAGE_FAILED', message: 'the disk holding the data directory failed the write (Input/output error; a disk that fills up during a commit does this): this write was not committed; check the disk and free space there, then retry' } })
   })
 })

@@ -1,0 +1,125 @@
+// Chaos: a full disk. A node whose data directory is on a small tmpfs takes payments through its
+// API while a filler file takes every free byte. Criteria: payments are refused with a typed 507
+// (INSUFFICIENT_STORAGE, or STORAGE_FAILED for the EIO LMDB reports when the disk fills mid-commit) while the disk is full, reads keep answering, nothing acknowledged is lost
+// or altered (checked live and after a restart), and payments succeed again by themselves once the
+// filler is removed.
+import { mkdir, open, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair } from '@icn/identity'
+import { withTempDir } from '@icn/testkit'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ApiCallError } from '../../src/client.js'
+import { type MeshNode, initNode, startMeshNode, writeNodeConfig } from '../helpers/cluster.js'
+import { FULL, chaosCount, reapAll, reaped, reportFigures } from './figures.js'
+import { requireRoot, run } from './privileges.js'
+
+const mounts: string[] = []
+
+/** Writes zeros into `path` until the filesystem refuses (ENOSPC), in shrinking chunks; returns the bytes written. */
+async function fill (path: string): Promise<number> {
+  const handle = await open(path, 'a')
+  let written = 0
+  try {
+    for (let chunk = 1024 * 1024; chunk >= 512; chunk /= 2) {
+      const zeros = Buffer.alloc(chunk)
+      for (;;) {
+        try {
+          written += (await handle.write(zeros)).bytesWritten
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break
+          throw err
+        }
+      }
+    }
+  } finally {
+    await handle.close()
+  }
+  return written
+}
+
+interface Balance { balance: string }
+
+describe('chaos: a full disk', () => {
+  afterAll(() => {
+    reapAll()
+    for (const mount of mounts.splice(0)) run('umount', ['-l', mount])
+  })
+
+  it('refuses payments with a typed 507 while the disk is full, loses nothing acknowledged, and resumes by itself once space is freed', async () => {
+    requireRoot('full disk', ['mount', 'umount'])
+    await withTempDir(async (dir) => {
+      const disk = join(dir, 'disk')
+      await mkdir(disk)
+      run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', disk])
+      mounts.push(disk)
+      const dataDir = join(disk, 'node')
+      await initNode(dataDir)
+      await writeNodeConfig(dataDir, 4000)
+      let node: MeshNode = await startMeshNode(dataDir, 0)
+      reaped(node.proc)
+      const payee = generateKeyPair().did
+      const rounds = chaosCount('DISK_ROUNDS', 10, 2)
+      let acknowledged = 0n
+      let acknowledgedCount = 0
+      let refused = 0
+      let tries = 0
+      const failures: string[] = []
+      const pay = async (amount: number): Promise<'ok' | ApiCallError> => {
+        tries++
+        try {
+          await node.api.post('/pay', { to: payee, amount: String(amount) })
+          acknowledged += BigInt(amount)
+          acknowledgedCount++
+          return 'ok'
+        } catch (err) {
+          if (!(err instanceof ApiCallError)) throw err
+          return err
+        }
+      }
+      const check = async (when: string): Promise<void> => {
+        const balance = BigInt((await node.api.get(`/balance?account=${payee}`) as Balance).balance)
+        const entries = (await node.api.get('/status') as { ledger: { entries: number } }).ledger.entries
+        if (balance !== acknowledged || entries !== acknowledgedCount) failures.push(`${when}: balance ${balance} / ${entries} entries, acknowledged ${acknowledged} / ${acknowledgedCount}`)
+      }
+      try {
+        for (let round = 0; round < rounds; round++) {
+          for (let i = 0; i < 5; i++) expect(await pay(1 + i)).toBe('ok')
+          const filler = join(disk, `filler-${round}`)
+          // The disk fills while payments are in flight; each is acknowledged or refused with a typed 507.
+          const errors: ApiCallError[] = []
+          const [filled] = await Promise.all([fill(filler), (async () => {
+            for (let i = 0; i < 5; i++) { const outcome = await pay(3); if (outcome !== 'ok') errors.push(outcome) }
+          })()])
+          expect(filled).toBeGreaterThan(0)
+          // Full: payments are refused with a typed 507; reads answer meanwhile.
+          for (let i = 0; i < 20; i++) {
+            const outcome = await pay(7)
+            if (outcome === 'ok') continue // a page LMDB had free still took it: acknowledged, counted
+            errors.push(outcome)
+          }
+          refused += errors.length
+          for (const err of errors) if (err.status !== 507 || !['INSUFFICIENT_STORAGE', 'STORAGE_FAILED'].includes(err.remoteCode)) failures.push(`refusal ${err.message}`)
+          if (errors.length === 0) failures.push(`round ${round}: no payment refused on a full disk`)
+          await check(`round ${round}, disk full`)
+          // Freed: the next payment goes through, without a restart.
+          await rm(filler)
+          expect(await pay(11)).toBe('ok')
+          await check(`round ${round}, space freed`)
+        }
+        // Committed data survives a restart intact.
+        expect(await node.stop()).toBe(0)
+        node = await startMeshNode(dataDir, 0)
+        reaped(node.proc)
+        await check('after restart')
+        expect(await pay(13)).toBe('ok')
+        await check('after restart and a payment')
+      } finally {
+        expect(await node.stop()).toBe(0)
+        run('umount', [disk])
+        mounts.splice(mounts.indexOf(disk), 1)
+      }
+      await reportFigures({ case: 'full disk', tries, failures: failures.length, acknowledgedLost: failures.length === 0 ? 0 : null, notes: `${rounds} fill/free rounds on a 24 MiB tmpfs; ${acknowledgedCount} payments acknowledged, ${refused} refused` })
+      expect(failures).toEqual([])
+    })
+  }, FULL ? 600_000 : 120_000)
+})
