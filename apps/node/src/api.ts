@@ -217,7 +217,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
       } catch (err) {
         const status = statusOf(err)
         const error = err as Error & { code?: unknown }
-        if (status === 507) {
+        if (status === 507 && !(err instanceof ApiError)) {
           // The write's transaction failed, so nothing of it was committed; the next one may succeed once space is freed.
           init.logger.warn({ err: error.message, path: url.pathname }, 'write refused: disk full')
           await send(res, 507, isStorageFull(err)

@@ -12,6 +12,7 @@ export type NodeErrorCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'
+  | 'INSUFFICIENT_STORAGE'
   | 'API_UNREACHABLE'
   | 'DEMO_FAILED'
 
@@ -82,11 +83,11 @@ export class TransportClosedError extends NodeError {
   constructor () { super('TRANSPORT_CLOSED', 'transport is closed') }
 }
 
-/** An HTTP API error with its status: malformed body (400), missing token (401), cross-site or CSRF-less dashboard request (403), unknown route (404), … */
+/** An HTTP API error with its status: malformed body (400), missing token (401), cross-site or CSRF-less dashboard request (403), unknown route (404), full disk (507), … */
 export class ApiError extends NodeError {
   override readonly name: string = 'ApiError'
   readonly status: number
-  constructor (status: number, code: 'BAD_REQUEST' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND', message: string) {
+  constructor (status: number, code: 'BAD_REQUEST' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND' | 'INSUFFICIENT_STORAGE', message: string) {
     super(code, message)
     this.status = status
   }

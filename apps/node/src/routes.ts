@@ -1,3 +1,5 @@
+import { statfs } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { type ProposalInput, type VoteChoice, VOTE_CHOICES } from '@icn/governance'
 import { type Did, encodeEnvelope, isDid, toHex } from '@icn/identity'
 import { type JournalEntry, decodeEntry } from '@icn/ledger'
@@ -72,8 +74,35 @@ function summarizeBytes (bytes: Uint8Array): EntrySummary | null {
   }
 }
 
+/**
+ * Free bytes a write through the API needs on the data directory's disk. Below it the write is refused
+ * (507) before any store is touched: lmdb-js 3.5.6 overflows a 100-byte heap buffer when it formats
+ * the error of a page write the full disk refused (mdb.c, `last_error = malloc(100); sprintf(…)`),
+ * and the process then aborts (`malloc(): invalid size`) at a later allocation.
+ */
+export const MIN_FREE_BYTES = 8 * 1024 * 1024
+
+/** POST routes that write to the stores: each checks the disk first. */
+const STORE_WRITES = new Set(['/pay', '/trust', '/proposals', '/votes', '/snapshots', '/snapshots/:id/restore', '/ledger/floors/release'])
+
+async function requireFreeSpace (dataDir: string): Promise<void> {
+  const fs = await statfs(dataDir)
+  const free = fs.bavail * fs.bsize
+  if (free < MIN_FREE_BYTES) {
+    throw new ApiError(507, 'INSUFFICIENT_STORAGE', `the disk holding ${dataDir} has ${free} bytes free, under the ${MIN_FREE_BYTES} a write needs: nothing was written; free space there and retry`)
+  }
+}
+
 /** The node's API routes: status, the change feed and peers, then one group per subsystem. */
 export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
+  // The snapshot store lives in `<data dir>/snapshots`: its parent is the data directory.
+  const dataDir = dirname(node.snapshotStore.path)
+  return routesOf(node, status).map((route): ApiRoute => route.method === 'POST' && STORE_WRITES.has(route.path)
+    ? { ...route, handler: async (request) => { await requireFreeSpace(dataDir); return await route.handler(request) } }
+    : route)
+}
+
+function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
   const { keyPair, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, clock, changes } = node
   const self = keyPair.did
   return [
