@@ -22,7 +22,7 @@ import { ENTRY_DOMAIN, createEntry, decodeMessage, encodeMessage } from '@icn/go
 import { encodeEnvelope, decodeEnvelope, encode, generateKeyPair, keyPairFromSeed, sha256, signEnvelope } from '@icn/identity'
 import { openLedger } from '@icn/ledger'
 import { encodeMessage as encodeSnapshotMessage, signInitiation } from '@icn/snapshot'
-import '../../dist/index.js' // installs the Promise.withResolvers polyfill
+import { didOfPeerId } from '../../dist/index.js' // also installs the Promise.withResolvers polyfill
 import './libp2p-guard.mjs'
 
 const PROTOCOL = '/icn/gossip/1.0.0'
@@ -45,17 +45,48 @@ const FLOOD_PAYEE = generateKeyPair().did
 const FORGED_PAYEE = generateKeyPair().did
 const CLOCK_PAYEE = generateKeyPair().did
 
+const nodeDid = didOfPeerId(target.getComponents().find((c) => c.name === 'p2p').value)
+
+/**
+ * A libp2p peer whose ICN streams to the node are opened the node's way: of a pair, the smaller DID
+ * opens the one stream (a second one replaces the first). So `open()` dials and either opens the
+ * stream (our DID is the smaller) or takes the one the node opens to us.
+ */
 async function peer (keySeed) {
-  return await createLibp2p({
+  const libp2p = await createLibp2p({
     privateKey: await generateKeyPairFromSeed('Ed25519', keySeed),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() }
   })
+  const did = keyPairFromSeed(keySeed).did
+  const inbox = []
+  const waiting = []
+  await libp2p.handle(PROTOCOL, (stream) => { const w = waiting.shift(); if (w !== undefined) w(stream); else inbox.push(stream) }, { maxInboundStreams: 64 })
+  const open = async () => {
+    if (did < nodeDid) return await libp2p.dialProtocol(target, PROTOCOL)
+    inbox.length = 0
+    waiting.length = 0
+    let timer
+    const next = new Promise((resolve, reject) => {
+      waiting.push(resolve)
+      timer = setTimeout(() => { waiting.length = 0; reject(new Error('the node opened no stream to us within 10 s')) }, 10_000)
+    })
+    try {
+      await libp2p.dial(target)
+      return await next
+    } catch (err) {
+      waiting.length = 0
+      throw err
+    } finally {
+      clearTimeout(timer)
+      next.catch(() => {})
+    }
+  }
+  return { libp2p, open, did }
 }
 
-const node = await peer(seed)
-// The node (when its DID is the smaller) opens the stream to us: accept it and read nothing from it.
-await node.handle(PROTOCOL, () => {}, { maxInboundStreams: 64 })
+const fuzz = await peer(seed)
+const node = fuzz.libp2p
 
 /** Sends raw bytes on a stream, waiting for drain when its buffer is full; false once the stream is gone. */
 async function write (stream, data) {
@@ -90,20 +121,20 @@ const sent = { flood: 0, random: 0, bitflip: 0, wrongTypes: 0, hugeLength: 0, de
 
 // ── 1. flood, with a slow reader and many streams alongside ─────────────────────────────────────
 const slow = await peer(bytes(32))
-const slowStream = await slow.dialProtocol(target, PROTOCOL)
+const slowStream = await slow.open()
 await write(slowStream, lp.encode.single(topicsFrame).subarray())
 // Never read: nothing iterates slowStream.
 
 const many = await peer(bytes(32))
 const manyStreams = (async () => {
-  await many.dial(target)
-  const opens = await Promise.allSettled(Array.from({ length: 64 }, async () => await many.dialProtocol(target, PROTOCOL)))
+  await many.libp2p.dial(target)
+  const opens = await Promise.allSettled(Array.from({ length: 64 }, async () => await many.libp2p.dialProtocol(target, PROTOCOL)))
   for (const o of opens) { if (o.status === 'fulfilled') sent.streamsOpened++; else sent.streamsRefused++ }
   for (const o of opens) if (o.status === 'fulfilled') o.value.abort(new Error('done'))
 })()
 
 trace('slow reader and many streams started')
-const floodStream = await node.dialProtocol(target, PROTOCOL)
+const floodStream = await fuzz.open()
 await write(floodStream, lp.encode.single(topicsFrame).subarray())
 const floodValid = []
 for (let i = 0; i < floodEntries; i++) {
@@ -254,7 +285,7 @@ while (remaining > 0) {
   let stream
   for (let backoff = 50; stream === undefined; backoff = Math.min(1000, backoff * 2)) {
     try {
-      stream = await node.dialProtocol(target, PROTOCOL)
+      stream = await fuzz.open()
     } catch (err) {
       trace(`dial refused: ${err.message}`)
       dialsRefused++
@@ -282,4 +313,4 @@ slowStream.abort(new Error('done'))
 console.log(JSON.stringify({ did: keyPair.did, floodPayee: FLOOD_PAYEE, forgedPayee: FORGED_PAYEE, clockPayee: CLOCK_PAYEE, batches, notCutOff, dialsRefused, sent }))
 await ledger.close()
 await shadow.close()
-await Promise.all([node.stop(), slow.stop(), many.stop()])
+await Promise.all([node.stop(), slow.libp2p.stop(), many.libp2p.stop()])
