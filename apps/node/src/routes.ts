@@ -340,7 +340,7 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
       method: 'GET',
       path: '/proposals/:id/votes',
       handler: async ({ params }) => {
-        if (governance.proposal(params.id!) === undefined) throw new ApiError(404, 'NOT_FOUND', `no proposal ${params.id!}`)
+        if (params.id!.length > MAX_PROPOSAL_ID_LENGTH || governance.proposal(params.id!) === undefined) throw new ApiError(404, 'NOT_FOUND', `no proposal ${params.id!.slice(0, MAX_PROPOSAL_ID_LENGTH)}`)
         return governance.votes(params.id!).map((v) => ({ voter: v.voter, choice: v.choice, castAt: v.castAt, cid: v.cid }))
       }
     },
