@@ -30,6 +30,8 @@ interface Status {
   gossip: { rejected: Record<string, number>, duplicates: number }
   ledger: { entries: number, stateRoot: string, pending: number, quarantined: number }
   snapshots: { completed?: number }
+  /** A's event-loop delay since start (present since main's status.eventLoop). */
+  eventLoop?: { p50Ms: number, p99Ms: number, maxMs: number }
 }
 
 async function balance (node: MeshNode, account: string): Promise<bigint> {
@@ -116,7 +118,7 @@ describe('chaos: a hostile peer', () => {
           acknowledgedLost: 0,
           p99Ms: round1(p99),
           peakRssMiB: round1(peakRss),
-          notes: `${report.batches} hostile connections (${report.dialsRefused} dials refused by libp2p's inbound rate limit); sent ${JSON.stringify(report.sent)}; A received ${final.transport.framesReceived} frames, cut the peer off ${final.transport.protocolViolations} times for framing, rejected ${JSON.stringify(final.gossip.rejected)}; RSS before ${round1(rssBefore)} MiB; ${honestPaid} honest payments during the attack`
+          notes: `${report.batches} hostile connections (${report.dialsRefused} dials refused by libp2p's inbound rate limit); sent ${JSON.stringify(report.sent)}; A received ${final.transport.framesReceived} frames, cut the peer off ${final.transport.protocolViolations} times for framing, rejected ${JSON.stringify(final.gossip.rejected)}; RSS before ${round1(rssBefore)} MiB; A's event-loop delay p99 ${final.eventLoop === undefined ? 'n/a' : round1(final.eventLoop.p99Ms)} ms, max ${final.eventLoop === undefined ? 'n/a' : round1(final.eventLoop.maxMs)} ms; ${honestPaid} honest payments during the attack`
         })
         if (FULL) {
           expect(p99).toBeLessThan(100)
