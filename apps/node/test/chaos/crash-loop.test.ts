@@ -131,5 +131,5 @@ describe('chaos: crash loops', () => {
       }
       expect(problems).toEqual([])
     })
-  }, FULL ? 3_600_000 : 180_000)
+  }, FULL ? 7_200_000 : 180_000)
 })
