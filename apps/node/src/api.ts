@@ -143,6 +143,13 @@ async function sendRaw (res: ServerResponse, status: number, body: Buffer, heade
   })
 }
 
+/** Reads and discards what is left of a request body. */
+async function drain (req: IncomingMessage): Promise<void> {
+  try {
+    for await (const chunk of req) void chunk
+  } catch { /* the client went away: nothing to answer */ }
+}
+
 async function readJsonObject (req: IncomingMessage, limit: number): Promise<unknown> {
   const text = await readBody(req, limit)
   if (text.trim() === '') return {}
@@ -215,6 +222,9 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
         const result = await match.route.handler({ body, query: url.searchParams, params: match.params, signal: gone.signal })
         await send(res, 200, result ?? { ok: true })
       } catch (err) {
+        // Refused before its body was read (401, 404, 405, a bad path parameter): read the body to its end
+        // before answering, so the client gets the answer rather than an EPIPE on the body it is still sending.
+        if (!req.complete) await drain(req)
         const status = statusOf(err)
         const error = err as Error & { code?: unknown }
         if (status === 507 && !(err instanceof ApiError)) {
