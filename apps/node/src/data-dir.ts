@@ -45,7 +45,8 @@ interface IdentityFile {
   seed: Uint8Array
 }
 
-async function exists (path: string): Promise<boolean> {
+/** Whether `path` exists (false only for ENOENT; other errors, such as EACCES, are thrown). */
+export async function pathExists (path: string): Promise<boolean> {
   try {
     await stat(path)
     return true
@@ -64,7 +65,7 @@ async function exists (path: string): Promise<boolean> {
 export async function initDataDir (root: string, keyPair: KeyPair = generateKeyPair()): Promise<KeyPair> {
   const layout = dataDirLayout(root)
   await mkdir(root, { recursive: true, mode: 0o700 })
-  if (await exists(layout.identity)) throw new DataDirExistsError(root)
+  if (await pathExists(layout.identity)) throw new DataDirExistsError(root)
   const staged = join(root, `.identity.${process.pid}.${toHex(randomBytes(6))}.json`)
   const file: IdentityFile = { version: 1, did: keyPair.did, seed: keyPair.seed }
   await writeJsonSnapshot(staged, file)
@@ -76,7 +77,7 @@ export async function initDataDir (root: string, keyPair: KeyPair = generateKeyP
   } finally {
     await rm(staged, { force: true })
   }
-  if (!(await exists(layout.config))) {
+  if (!(await pathExists(layout.config))) {
     await writeFileAtomic(layout.config, new TextEncoder().encode(JSON.stringify({ listen: ['/ip4/127.0.0.1/tcp/0'], peers: [] }, null, 2) + '\n'))
   }
   return keyPair
@@ -85,7 +86,7 @@ export async function initDataDir (root: string, keyPair: KeyPair = generateKeyP
 /** Loads the node's key pair, checking that the stored seed derives the stored DID. */
 export async function loadIdentity (root: string): Promise<KeyPair> {
   const layout = dataDirLayout(root)
-  if (!(await exists(layout.identity))) throw new DataDirMissingError(root)
+  if (!(await pathExists(layout.identity))) throw new DataDirMissingError(root)
   const data = await readJsonSnapshot(layout.identity)
   if (typeof data !== 'object' || data === null) throw new InvalidIdentityError(`${layout.identity}: not an identity record`)
   const record = data as Partial<IdentityFile>

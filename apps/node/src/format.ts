@@ -1,5 +1,6 @@
 // Human-readable output of the CLI's client commands (the default; `--json` prints the API's answer instead).
 // Each formatter reads the fields it shows from the API's JSON answer.
+import type { NodeStatus } from './node.js'
 
 type Row = ReadonlyArray<string | number | boolean | bigint | null | undefined>
 
@@ -30,20 +31,8 @@ export function duration (ms: number): string {
 
 const time = (ms: number | null | undefined): string => ms === null || ms === undefined ? '-' : new Date(ms).toISOString()
 
-interface Status {
-  version: number
-  did: string
-  peerId: string
-  multiaddrs: string[]
-  peers: number
-  services: string[]
-  ledger: { entries: number, stateRoot: string, pending: number, quarantined: number }
-  trust: { attestations: number }
-  governance: { domain: string, members: number, proposals: number }
-  snapshots: { active: number, completed: number, failed: number }
-  uptimeMs: number
-  sync?: unknown
-}
+/** The fields of `GET /status` the status sentence shows (`sync` is read generically). */
+type Status = Pick<NodeStatus, 'version' | 'did' | 'peerId' | 'multiaddrs' | 'peers' | 'services' | 'ledger' | 'trust' | 'governance' | 'snapshots' | 'uptimeMs'> & { sync?: unknown }
 
 /** `status.sync`, read generically: one `sync` line per peer row (`<peer>: key value, …`), else its JSON. */
 function syncLines (sync: unknown): Array<readonly [string, string]> {

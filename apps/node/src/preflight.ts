@@ -1,23 +1,13 @@
 import { constants } from 'node:fs'
-import { access, open, readdir, stat } from 'node:fs/promises'
+import { access, open, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { readSnapshotFiles, snapshotFileNames } from '@icn/snapshot'
-import { dataDirLayout } from './data-dir.js'
+import { dataDirLayout, pathExists } from './data-dir.js'
 import { DataDirCorruptError, DataDirPermissionError } from './errors.js'
 
 /** LMDB's meta-page magic (`MDB_MAGIC`) and the meta fields' offsets as lmdb-js 3 lays them out (24-byte page header). */
 const LMDB_MAGIC = 0xBEEFC0DE
 const META = { magic: 24, pageSize: 48, lastPage: 144, txnId: 152, end: 160 } as const
-
-async function exists (path: string): Promise<boolean> {
-  try {
-    await stat(path)
-    return true
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-    throw err
-  }
-}
 
 /** Every file and folder under `root`: each must be readable and writable by this process (folders also searchable). */
 async function checkPermissions (root: string): Promise<void> {
@@ -48,7 +38,7 @@ async function checkPermissions (root: string): Promise<void> {
  */
 async function checkLmdbFile (dir: string): Promise<void> {
   const path = join(dir, 'data.mdb')
-  if (!(await exists(path))) {
+  if (!(await pathExists(path))) {
     throw new DataDirCorruptError(path, `missing while ${dir} exists: restore it from a backup; or, to start this subsystem empty (what it held is lost on this node), remove the folder ${dir}`)
   }
   const damaged = (what: string): DataDirCorruptError => new DataDirCorruptError(path, `not a valid LMDB data file (${what}): restore ${dir} from a backup; or, to start this subsystem empty (what it held is lost on this node), remove the folder ${dir}`)
@@ -101,12 +91,12 @@ async function checkSnapshots (dir: string): Promise<void> {
  */
 export async function checkDataDir (root: string): Promise<void> {
   const layout = dataDirLayout(root)
-  if (!(await exists(root))) return // the identity loader reports a missing data directory
+  if (!(await pathExists(root))) return // the identity loader reports a missing data directory
   await checkPermissions(root)
   const dataFolders = [layout.ledger, layout.trust, layout.governance, layout.gossip, layout.snapshots]
   const present: string[] = []
-  for (const folder of dataFolders) if (await exists(folder)) present.push(folder)
-  if (!(await exists(layout.identity)) && present.length > 0) {
+  for (const folder of dataFolders) if (await pathExists(folder)) present.push(folder)
+  if (!(await pathExists(layout.identity)) && present.length > 0) {
     throw new DataDirCorruptError(layout.identity, `missing, but ${root} holds node data (${present.map((p) => p.slice(root.length + 1)).join(', ')}) signed under it: restore identity.json from a backup (\`icn-node init\` would make a new identity that does not own this data)`)
   }
   for (const folder of [layout.ledger, layout.trust, layout.governance]) if (present.includes(folder)) await checkLmdbFile(folder)
