@@ -16,6 +16,7 @@ describe('Layer 4: the composed node across OS processes', () => {
       expect(written.payerBalance).toBe('-1234')
       expect(written.payeeBalance).toBe('1234')
       expect(written.storedEntry).toBe(written.entryId)
+      expect(written.edgeScore).toBe(0.75)
       expect(written.trustScore).toBeCloseTo(0.6, 12) // direct 0.75 × economic weight 0.8, no intermediates
       expect(written.proposalTitle).toBe('Layer 4 proposal')
       expect(written.proposalState).toBe('draft')
