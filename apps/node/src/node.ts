@@ -70,6 +70,8 @@ export interface NodeServices {
   readonly gossip: Gossip
   readonly snapshot: SnapshotNode
   readonly snapshotStore: SnapshotStore
+  /** The node's data directory. */
+  readonly dataDir: string
   readonly history: HistorySync
   /** What a distributed snapshot records of this node and `restore` replaces: trust, ledger, governance, gossip. */
   readonly stateProviders: readonly StateProvider[]
@@ -293,7 +295,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     })
   }
 
-  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, history, stateProviders, changes }
+  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, dataDir: config.dataDir, history, stateProviders, changes }
   const status = (): NodeStatus => ({
     version: changes.version,
     did: self,

@@ -1,5 +1,4 @@
 import { statfs } from 'node:fs/promises'
-import { dirname } from 'node:path'
 import { type ProposalInput, type VoteChoice, VOTE_CHOICES } from '@icn/governance'
 import { type Did, encodeEnvelope, isDid, toHex } from '@icn/identity'
 import { type JournalEntry, decodeEntry } from '@icn/ledger'
@@ -95,8 +94,7 @@ async function requireFreeSpace (dataDir: string): Promise<void> {
 
 /** The node's API routes: status, the change feed and peers, then one group per subsystem. */
 export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
-  // The snapshot store lives in `<data dir>/snapshots`: its parent is the data directory.
-  const dataDir = dirname(node.snapshotStore.path)
+  const { dataDir } = node
   return routesOf(node, status).map((route): ApiRoute => route.method === 'POST' && STORE_WRITES.has(route.path)
     ? { ...route, handler: async (request) => { await requireFreeSpace(dataDir); return await route.handler(request) } }
     : route)

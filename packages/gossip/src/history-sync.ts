@@ -141,7 +141,13 @@ type Reply =
 
 /** A reply or request that is not what the protocol allows. */
 export class HistoryProtocolError extends Error {
-  override readonly name = 'HistoryProtocolError'
+  override readonly name: string = 'HistoryProtocolError'
+}
+
+/** A session ended by a refusal (the peer's, or this node closing): not misbehaviour. */
+export class HistoryRefusedError extends HistoryProtocolError {
+  override readonly name = 'HistoryRefusedError'
+  constructor (readonly reason: string) { super(`peer refused: ${reason}`) }
 }
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
@@ -196,7 +202,7 @@ class HistorySyncNode implements HistorySync {
   private closing: Promise<void> | undefined
   private signalClosed: () => void = () => {}
   private readonly whenClosed = new Promise<never>((_resolve, reject) => {
-    this.signalClosed = () => { reject(new HistoryProtocolError('peer refused: closing')) }
+    this.signalClosed = () => { reject(new HistoryRefusedError('closing')) }
   })
 
   constructor (private readonly components: HistorySyncComponents, init: HistorySyncInit) {
@@ -305,7 +311,7 @@ class HistorySyncNode implements HistorySync {
         let after: string | null = null
         for (;;) {
           const page = await this.ask(peer, { t: 'digests', source: source.name, after, limit: this.options.digestPageSize })
-          if (page.t === 'refused') throw new HistoryProtocolError(`peer refused: ${page.reason}`)
+          if (page.t === 'refused') throw new HistoryRefusedError(page.reason)
           if (page.t !== 'digests') throw new HistoryProtocolError('unexpected reply')
           const wanted: Array<{ digest: HistoryDigest, from: number }> = []
           for (const digest of page.digests) {
@@ -319,7 +325,7 @@ class HistorySyncNode implements HistorySync {
               let cursor: number | null = from
               while (cursor !== null) {
                 const reply = await this.ask(peer, { t: 'items', source: source.name, key: digest.key, from: cursor, limit: this.options.itemPageSize })
-                if (reply.t === 'refused') throw new HistoryProtocolError(`peer refused: ${reply.reason}`)
+                if (reply.t === 'refused') throw new HistoryRefusedError(reply.reason)
                 if (reply.t !== 'items') throw new HistoryProtocolError('unexpected reply')
                 batch.push(...reply.items)
                 update({ fetched: session.progress.fetched + reply.items.length })
@@ -340,7 +346,7 @@ class HistorySyncNode implements HistorySync {
       }
     } catch (err) {
       lastError = (err as Error).message
-      if (err instanceof HistoryProtocolError && !lastError.startsWith('peer refused')) this.components.onMisbehaviour?.(peer, lastError)
+      if (err instanceof HistoryProtocolError && !(err instanceof HistoryRefusedError)) this.components.onMisbehaviour?.(peer, lastError)
     }
     try {
       await applying
@@ -356,7 +362,7 @@ class HistorySyncNode implements HistorySync {
   }
 
   private async ask (peer: string, request: Request): Promise<Reply> {
-    if (this.closed) throw new HistoryProtocolError('peer refused: closing')
+    if (this.closed) throw new HistoryRefusedError('closing')
     const payload = request.t === 'digests'
       ? encode({ v: 1, t: 'digests', source: request.source, after: request.after, limit: request.limit })
       : encode({ v: 1, t: 'items', source: request.source, key: request.key, from: request.from, limit: request.limit })

@@ -220,5 +220,5 @@ export async function createGossip (components: GossipComponents, init: GossipIn
 
 export {
   type HistoryDigest, type HistoryApplied, type HistorySource, type HistoryMessaging, type HistorySyncComponents, type HistorySyncInit,
-  type HistoryPeerProgress, type HistoryServeStats, type HistorySync, HistoryProtocolError, createHistorySync
+  type HistoryPeerProgress, type HistoryServeStats, type HistorySync, HistoryProtocolError, HistoryRefusedError, createHistorySync
 } from './history-sync.js'

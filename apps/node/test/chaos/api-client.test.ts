@@ -41,8 +41,8 @@ async function call (port: number, method: string, path: string, options: { toke
 
 /** Every route of the node, read off `nodeRoutes` itself (a stand-in for the services: only method and path are used). */
 function routeList (): Array<{ method: string, path: string }> {
-  // Every property is the stand-in again; `path` (the snapshot store's) is a path; conversions to a primitive give a string.
-  const stub: unknown = new Proxy(() => stub, { get: (_, prop) => prop === 'path' ? '/stub/snapshots' : prop === Symbol.toPrimitive ? () => 'stub' : stub, apply: () => stub })
+  // Every property is the stand-in again; conversions to a primitive give a string.
+  const stub: unknown = new Proxy(() => stub, { get: (_, prop) => prop === Symbol.toPrimitive ? () => 'stub' : stub, apply: () => stub })
   return nodeRoutes(stub as never, () => stub as never).map((r) => ({ method: r.method, path: r.path }))
 }
 
