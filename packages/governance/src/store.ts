@@ -66,7 +66,7 @@ export class GovernanceStore {
     )
   }
 
-  /** Runs `fn` in one synchronous write transaction, durable on return; a throw aborts every write in it. */
+  /** Runs `fn` in one synchronous write transaction, committed on return (lmdb-js flushes it to disk just after, off the event loop); a throw aborts every write in it. */
   transaction<T> (fn: () => T): T {
     try {
       return this.root.transactionSync(this.writingWith(fn))
@@ -79,12 +79,15 @@ export class GovernanceStore {
   /**
    * Queues `fn` to run in the next asynchronous write transaction; calls made in
    * the same event turn share one commit (and one disk flush). Resolves with
-   * `fn`'s value once committed. `fn` must finish its checks before its first
+   * `fn`'s value once flushed to disk. `fn` must finish its checks before its first
    * write: a throw rejects only this call, and writes made before it would stay.
    */
   async transactionAsync<T> (fn: () => T): Promise<T> {
     try {
-      return await this.root.transaction(this.writingWith(fn))
+      const result = await this.root.transaction(this.writingWith(fn))
+      // Committed is not yet on disk under lmdb-js's default overlappingSync: resolve once flushed.
+      await this.root.flushed
+      return result
     } catch (err) {
       this.proposalCache.clear()
       throw err

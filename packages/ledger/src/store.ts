@@ -132,10 +132,14 @@ export class LedgerStore {
    * Group commit: queues `fn` to run (on this thread, in call order) in the next asynchronous write
    * transaction, as its own child transaction — a throw rolls back `fn`'s writes only. Every call
    * queued while a commit is in flight shares the next commit, which runs off the event loop; the
-   * promise resolves once that commit is durable.
+   * promise resolves once that commit is durable: flushed to disk, not only committed (lmdb-js's
+   * default `overlappingSync` resolves a commit before its fsync, which survives a crash of this
+   * process but not of the machine).
    */
   async transactionAsync<T> (fn: () => T): Promise<T> {
-    return await this.root.childTransaction(this.abortable(fn)) as T
+    const result = await this.root.childTransaction(this.abortable(fn)) as T
+    await this.root.flushed
+    return result
   }
 
   /** `fn`, forgetting the sparse-table caches when it throws (its writes are rolled back). */

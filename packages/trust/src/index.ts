@@ -60,7 +60,7 @@ export interface TrustGraph {
    * Verifies (fields, signer = source, signature) and stores an attestation
    * if it is newer than the current one for its key. Throws a `TrustError`
    * subclass, storing nothing, on bad input. Queries see the result as soon
-   * as the call returns; the promise resolves once it is committed to disk.
+   * as the call returns; the promise resolves once it is flushed to disk.
    */
   attest(attestation: TrustAttestation): Promise<AttestOutcome>
   /** The checks `attest` runs, without storing: a gossip topic validator. */

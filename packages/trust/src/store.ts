@@ -66,11 +66,11 @@ export interface TrustStore {
   get(graph: TrustGraphName, source: string, target: string): TrustAttestation | undefined
   /** Every stored attestation, in key order. Throws `CorruptStoreError` on an undecodable record. */
   all(): TrustAttestation[]
-  /** Writes one record (batched with other writes of the same event-loop turn); resolves once committed. */
+  /** Writes one record (batched with other writes of the same event-loop turn); resolves once flushed to disk. */
   put(attestation: TrustAttestation): Promise<void>
   /** Replaces every record in one transaction. */
   replaceAll(attestations: readonly TrustAttestation[]): void
-  /** Resolves once every write issued so far is committed. */
+  /** Resolves once every write issued so far is flushed to disk. */
   flushed(): Promise<void>
   /** Awaits pending writes and closes the environment. Idempotent. */
   close(): Promise<void>
@@ -104,7 +104,8 @@ class LmdbTrustStore implements TrustStore {
 
   async put (attestation: TrustAttestation): Promise<void> {
     this.assertOpen()
-    const write = this.edges.put(keyOf(attestation), toRecord(attestation))
+    // Committed is not yet on disk under lmdb-js's default overlappingSync: resolve once flushed.
+    const write = this.edges.put(keyOf(attestation), toRecord(attestation)).then(async () => { await this.root.flushed })
     this.pending.add(write)
     try {
       await write

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// Summarises V8 .cpuprofile files (node --cpu-prof): self time by function and by package, so a profile of a
+// busy node reads in one screen. Usage: node scripts/cpuprofile-summary.mjs <file.cpuprofile>... [--top N]
+import { readFileSync } from 'node:fs'
+
+const args = process.argv.slice(2)
+const topAt = args.indexOf('--top')
+const top = topAt >= 0 ? Number(args.splice(topAt, 2)[1]) : 40
+for (const file of args.filter((a) => a.endsWith(".cpuprofile"))) {
+  const profile = JSON.parse(readFileSync(file, 'utf8'))
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const self = new Map()
+  const dt = new Map()
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i]
+    dt.set(id, (dt.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0))
+  }
+  let total = 0
+  const byFn = new Map()
+  const byPkg = new Map()
+  for (const [id, us] of dt) {
+    const node = byId.get(id)
+    const { functionName, url, lineNumber } = node.callFrame
+    total += us
+    const where = url.replace(/^file:\/\//, '')
+    const pkg = functionName === '(idle)' || functionName === '(program)' || functionName === '(garbage collector)'
+      ? functionName
+      : /node_modules\/(?:\.pnpm\/)?((?:@[^/]+[/+])?[^/@]+)/.exec(where)?.[1] ?? (/packages\/([^/]+)/.exec(where)?.[1] ? `@icn/${/packages\/([^/]+)/.exec(where)[1]}` : /apps\/([^/]+)/.exec(where)?.[1] ? `app:${/apps\/([^/]+)/.exec(where)[1]}` : where === '' ? '(native)' : where.startsWith('node:') ? 'node-core' : where)
+    const fn = `${functionName || '(anonymous)'} ${where.split('/').slice(-2).join('/')}:${lineNumber + 1}`
+    byFn.set(fn, (byFn.get(fn) ?? 0) + us)
+    byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + us)
+    self.set(id, us)
+  }
+  const pct = (us) => `${(100 * us / total).toFixed(1).padStart(5)} %`
+  console.log(`\n${file}: ${(total / 1e6).toFixed(2)} s sampled`)
+  console.log('by package:')
+  for (const [k, v] of [...byPkg].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${pct(v)}  ${k}`)
+  console.log(`top ${top} functions by self time:`)
+  for (const [k, v] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(v)}  ${k}`)
+}
+
+// --callers NAME: where the self time of functions named NAME comes from (stacks 6 frames deep).
+const callersAt = process.argv.indexOf('--callers')
+if (callersAt >= 0) {
+  const name = process.argv[callersAt + 1]
+  for (const file of process.argv.slice(2).filter((a) => a.endsWith('.cpuprofile'))) {
+    const profile = JSON.parse(readFileSync(file, 'utf8'))
+    const parent = new Map()
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n)
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+    const stacks = new Map()
+    let total = 0
+    for (let i = 0; i < profile.samples.length; i++) {
+      const us = profile.timeDeltas[i] ?? 0
+      total += us
+      let node = byId.get(profile.samples[i])
+      if (node.callFrame.functionName !== name) continue
+      const frames = []
+      for (let d = 0; d < 7 && node !== undefined; d++, node = parent.get(node.id)) frames.push(`${node.callFrame.functionName || '(anon)'}@${node.callFrame.url.split('/').slice(-1)[0]}:${node.callFrame.lineNumber + 1}`)
+      const key = frames.join(' < ')
+      stacks.set(key, (stacks.get(key) ?? 0) + us)
+    }
+    console.log(`\ncallers of ${name} in ${file}:`)
+    for (const [k, v] of [...stacks].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  ${(100 * v / total).toFixed(1).padStart(5)} %  ${k}`)
+  }
+}
+
+// --inclusive: the functions with the most total (self + callees) time; recursion is counted once.
+if (process.argv.includes('--inclusive')) {
+  for (const file of process.argv.slice(2).filter((a) => a.endsWith('.cpuprofile'))) {
+    const profile = JSON.parse(readFileSync(file, 'utf8'))
+    const parent = new Map()
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n)
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+    const incl = new Map()
+    let total = 0
+    for (let i = 0; i < profile.samples.length; i++) {
+      const us = profile.timeDeltas[i] ?? 0
+      total += us
+      const seen = new Set()
+      for (let node = byId.get(profile.samples[i]); node !== undefined; node = parent.get(node.id)) {
+        const f = node.callFrame
+        const key = `${f.functionName || '(anon)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`
+        if (seen.has(key)) continue
+        seen.add(key)
+        incl.set(key, (incl.get(key) ?? 0) + us)
+      }
+    }
+    console.log(`\ninclusive time in ${file}:`)
+    for (const [k, v] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${(100 * v / total).toFixed(1).padStart(5)} %  ${k}`)
+  }
+}
