@@ -90,3 +90,40 @@ if (process.argv.includes('--inclusive')) {
     for (const [k, v] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${(100 * v / total).toFixed(1).padStart(5)} %  ${k}`)
   }
 }
+
+// --long-tasks MS: stretches of at least MS without an idle sample (event-loop stalls), with the
+// functions holding most of each stretch's self time.
+const longAt = process.argv.indexOf('--long-tasks')
+if (longAt >= 0) {
+  const threshold = Number(process.argv[longAt + 1]) * 1000
+  for (const file of process.argv.slice(2).filter((a) => a.endsWith('.cpuprofile'))) {
+    const profile = JSON.parse(readFileSync(file, 'utf8'))
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+    const parent = new Map()
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n)
+    const tasks = []
+    let current
+    for (let i = 0; i < profile.samples.length; i++) {
+      const node = byId.get(profile.samples[i])
+      const us = profile.timeDeltas[i] ?? 0
+      if (node.callFrame.functionName === '(idle)') {
+        if (current !== undefined && current.us >= threshold) tasks.push(current)
+        current = undefined
+        continue
+      }
+      current ??= { us: 0, fns: new Map() }
+      current.us += us
+      // Attribute to the deepest frame of ours or of a named package, else the leaf.
+      let label = `${node.callFrame.functionName || '(anon)'} ${node.callFrame.url.split('/').slice(-2).join('/')}`
+      for (let n = node; n !== undefined; n = parent.get(n.id)) {
+        if (/packages\/|apps\//.test(n.callFrame.url)) { label = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').slice(-3).join('/')}:${n.callFrame.lineNumber + 1} (leaf ${node.callFrame.functionName})`; break }
+      }
+      current.fns.set(label, (current.fns.get(label) ?? 0) + us)
+    }
+    tasks.sort((a, b) => b.us - a.us)
+    console.log(`\n${tasks.length} stretches of ≥ ${threshold / 1000} ms without idle in ${file}; the longest:`)
+    for (const t of tasks.slice(0, 8)) {
+      console.log(`  ${(t.us / 1000).toFixed(1)} ms: ${[...t.fns].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, v]) => `${(v / 1000).toFixed(1)} ms ${k}`).join('; ')}`)
+    }
+  }
+}

@@ -84,19 +84,42 @@ export const MIN_FREE_BYTES = 8 * 1024 * 1024
 /** POST routes that write to the stores: each checks the disk first. */
 const STORE_WRITES = new Set(['/pay', '/trust', '/proposals', '/votes', '/snapshots', '/snapshots/:id/restore', '/ledger/floors/release'])
 
-async function requireFreeSpace (dataDir: string): Promise<void> {
-  const fs = await statfs(dataDir)
-  const free = fs.bavail * fs.bsize
-  if (free < MIN_FREE_BYTES) {
-    throw new ApiError(507, 'INSUFFICIENT_STORAGE', `the disk holding ${dataDir} has ${free} bytes free, under the ${MIN_FREE_BYTES} a write needs: nothing was written; free space there and retry`)
+/** A reading this far above MIN_FREE_BYTES is reused by writes for FREE_SPACE_REUSE_MS (one statfs, not one per write). */
+const FREE_SPACE_MARGIN_BYTES = 8 * MIN_FREE_BYTES
+const FREE_SPACE_REUSE_MS = 100
+
+/**
+ * The free-space check of API writes: concurrent writes share one `statfs`, and a reading with a wide
+ * margin is reused for 100 ms — a node writes at most a few MiB in that time, well within the margin
+ * — while near the limit every write reads the disk again.
+ */
+function freeSpaceGuard (dataDir: string): () => Promise<void> {
+  let last: { free: number, at: number } | undefined
+  let reading: Promise<number> | undefined
+  const read = async (): Promise<number> => {
+    const fs = await statfs(dataDir)
+    return fs.bavail * fs.bsize
+  }
+  return async () => {
+    let free: number
+    if (last !== undefined && last.free >= FREE_SPACE_MARGIN_BYTES && performance.now() - last.at < FREE_SPACE_REUSE_MS) {
+      free = last.free
+    } else {
+      reading ??= read().finally(() => { reading = undefined })
+      free = await reading
+      last = { free, at: performance.now() }
+    }
+    if (free < MIN_FREE_BYTES) {
+      throw new ApiError(507, 'INSUFFICIENT_STORAGE', `the disk holding ${dataDir} has ${free} bytes free, under the ${MIN_FREE_BYTES} a write needs: nothing was written; free space there and retry`)
+    }
   }
 }
 
 /** The node's API routes: status, the change feed and peers, then one group per subsystem. */
 export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
-  const { dataDir } = node
+  const requireFreeSpace = freeSpaceGuard(node.dataDir)
   return routesOf(node, status).map((route): ApiRoute => route.method === 'POST' && STORE_WRITES.has(route.path)
-    ? { ...route, handler: async (request) => { await requireFreeSpace(dataDir); return await route.handler(request) } }
+    ? { ...route, handler: async (request) => { await requireFreeSpace(); return await route.handler(request) } }
     : route)
 }
 

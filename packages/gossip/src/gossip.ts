@@ -6,7 +6,7 @@
  */
 import { type CancelTimer, fromHex, randomBytes, sha256, toHex } from '@icn/identity'
 import { admits, normaliseAccessRule, type AccessRule } from './access.js'
-import { MAX_REJECTED_IDS, MAX_TOPIC_LENGTH } from './constants.js'
+import { MAX_REJECTED_IDS, MAX_TOPIC_LENGTH, MAX_WIRE_IDS } from './constants.js'
 import { type StoredEntry, createEntry, parseEntry, verifyEntrySignature } from './entry.js'
 import {
   AccessDeniedError, ClosedError, EntryValidationError, InvalidArgumentError, InvalidEntryError, PayloadTooLargeError, RequestTimeoutError
@@ -63,6 +63,8 @@ export class GossipNode implements Gossip {
   private readonly rejectedIds = new Map<string, Set<string>>()
   private readonly announced = new Map<string, { version: number, at: number }>()
   private readonly background = new Set<Promise<void>>()
+  private readonly outbox = new Map<string, { entries: Uint8Array[], bytes: number }>()
+  private pushTimer: ReturnType<typeof setImmediate> | undefined
   private readonly noncePrefix = randomBytes(8)
   private nonceCounter = 0
   private nextDirectId = 1
@@ -199,13 +201,51 @@ export class GossipNode implements Gossip {
     const topic = entry.envelope.payload.topic
     const candidates = this.sharingPeers(topic).filter((p) => p !== except && p !== entry.envelope.payload.author)
     const count = fanoutFor(candidates.length, this.options)
-    const frame = encodeMessage({ t: 'push', entries: [entry.bytes] })
     for (let i = 0; i < count; i++) {
       const j = i + Math.floor(this.random() * (candidates.length - i))
       const peer = candidates[j] as string
       candidates[j] = candidates[i] as string
-      this.components.transport.send(peer, frame)
+      this.queuePush(peer, entry.bytes)
     }
+  }
+
+  /**
+   * Pushes wait for the end of the current I/O phase (`setImmediate`) and leave as one `push` frame per
+   * peer: entries published or received together share a frame (one encode, one decode, one stream
+   * write). A batch is sent early when it reaches the frame bounds.
+   */
+  private queuePush (peer: string, bytes: Uint8Array): void {
+    let batch = this.outbox.get(peer)
+    if (batch !== undefined && (batch.entries.length >= MAX_WIRE_IDS || batch.bytes + bytes.length > this.options.maxFrameBytes / 2)) {
+      this.sendPushes(peer)
+      batch = undefined
+    }
+    if (batch === undefined) {
+      batch = { entries: [], bytes: 0 }
+      this.outbox.set(peer, batch)
+    }
+    batch.entries.push(bytes)
+    batch.bytes += bytes.length
+    this.pushTimer ??= setImmediate(() => { this.flushPushes() })
+  }
+
+  private sendPushes (peer: string): void {
+    const batch = this.outbox.get(peer)
+    if (batch === undefined) return
+    this.outbox.delete(peer)
+    this.components.transport.send(peer, encodeMessage({ t: 'push', entries: batch.entries }))
+  }
+
+  private flushPushes (): void {
+    if (this.pushTimer !== undefined) clearImmediate(this.pushTimer)
+    this.pushTimer = undefined
+    for (const peer of [...this.outbox.keys()]) this.sendPushes(peer)
+  }
+
+  /** Every other frame: the peer's waiting pushes go first, so a peer stream stays FIFO (snapshot markers rely on it). */
+  private transmit (peer: string, frame: Uint8Array): void {
+    this.sendPushes(peer)
+    this.components.transport.send(peer, frame)
   }
 
   private sharingPeers (topic: string): string[] {
@@ -245,7 +285,7 @@ export class GossipNode implements Gossip {
     if (payload.length > this.options.maxPayloadBytes) throw new PayloadTooLargeError(payload.length, this.options.maxPayloadBytes)
     if (!admits(state.access, peer, this.trustOf)) throw new AccessDeniedError(topic, peer)
     const id = this.nextDirectId++
-    this.components.transport.send(peer, encodeMessage({ t: 'direct', topic, id, re, payload }))
+    this.transmit(peer, encodeMessage({ t: 'direct', topic, id, re, payload }))
     return id
   }
 
@@ -346,7 +386,7 @@ export class GossipNode implements Gossip {
   }
 
   private announce (peer: string): void {
-    this.components.transport.send(peer, encodeMessage({ t: 'topics', topics: [...this.store.topics.keys()].sort() }))
+    this.transmit(peer, encodeMessage({ t: 'topics', topics: [...this.store.topics.keys()].sort() }))
     this.announced.set(peer, { version: this.topicsVersion, at: this.components.clock.now() })
   }
 
@@ -395,7 +435,7 @@ export class GossipNode implements Gossip {
     const frame = encodeMessage({ t: 'sync', nonce: this.newNonce(), at: this.components.clock.now(), ...message })
     this.counters.syncMessagesSent++
     this.counters.syncBytesSent += frame.length
-    this.components.transport.send(peer, frame)
+    this.transmit(peer, frame)
   }
 
   private startSync (peer: string, topic: string): void {
@@ -466,7 +506,7 @@ export class GossipNode implements Gossip {
     const nonce = this.newNonce()
     state.inFlight = { nonce: toHex(nonce), ids: page, sentAt: this.components.clock.now() }
     this.counters.pullsSent++
-    this.components.transport.send(peer, encodeMessage({ t: 'want', topic, nonce, ids: page.map(fromHex) }))
+    this.transmit(peer, encodeMessage({ t: 'want', topic, nonce, ids: page.map(fromHex) }))
   }
 
   private onWant (from: string, message: WantMessage): void {
@@ -484,7 +524,7 @@ export class GossipNode implements Gossip {
       entries.push(entry.bytes)
       size += entry.bytes.length
     }
-    this.components.transport.send(from, encodeMessage({ t: 'entries', topic: message.topic, re: message.nonce, entries }))
+    this.transmit(from, encodeMessage({ t: 'entries', topic: message.topic, re: message.nonce, entries }))
   }
 
   private async onEntries (from: string, message: EntriesMessage): Promise<void> {
@@ -631,6 +671,7 @@ export class GossipNode implements Gossip {
     this.closed = true
     this.closing = (async () => {
       this.stopListening?.()
+      this.flushPushes()
       this.cancelTick?.()
       this.cancelSave?.()
       this.cancelSave = undefined

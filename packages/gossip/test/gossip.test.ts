@@ -6,7 +6,7 @@ import { decode, utf8 } from '@icn/identity'
 import { withTempDir } from '@icn/testkit'
 import {
   AccessDeniedError, ClosedError, EntryValidationError, InvalidArgumentError, InvalidStateError, PayloadTooLargeError, RequestTimeoutError,
-  TopicExistsError, UnknownTopicError, createEntry, createGossip, decodeMessage, encodeMessage, type Gossip
+  TopicExistsError, UnknownTopicError, createEntry, createGossip, decodeMessage, encodeMessage, parseEntry, type Gossip
 } from '../src/index.js'
 import { fanoutFor, resolveOptions } from '../src/options.js'
 import { ManualClock, captureTransport, idSet, keyOf, payloadFor, simCluster } from './helpers/sim.js'
@@ -83,6 +83,25 @@ describe('topics', () => {
 })
 
 describe('publish and delivery', () => {
+  it('sends the entries pushed in one turn as one push frame per peer, and no later frame to that peer overtakes them', async () => {
+    const { gossip, wire } = await lonely()
+    gossip.createTopic('t')
+    await wire.deliver(bob.did, encodeMessage({ t: 'topics', topics: ['t'] }))
+    wire.sent.length = 0
+    const first = await gossip.publish('t', utf8('one'))
+    const second = await gossip.publish('t', utf8('two'))
+    expect(wire.sent).toEqual([])
+    gossip.send(bob.did, 't', utf8('after two'))
+    const third = await gossip.publish('t', utf8('three'))
+    await new Promise((resolve) => { setImmediate(resolve) })
+    const frames = wire.sent.map((s) => ({ to: s.to, message: decodeMessage(s.bytes) }))
+    const ids = (message: ReturnType<typeof decodeMessage>): string[] => message.t === 'push' ? message.entries.map((e) => parseEntry(e, LIMITS).idHex) : []
+    expect(frames.map((f) => [f.to, f.message.t])).toEqual([[bob.did, 'push'], [bob.did, 'direct'], [bob.did, 'push']])
+    expect(ids(frames[0]!.message)).toEqual([first.id, second.id])
+    expect(ids(frames[2]!.message)).toEqual([third.id])
+    await gossip.close()
+  })
+
   it('delivers to subscribers on other nodes, never to the publisher, and unsubscribe stops delivery', async () => {
     const c = await simCluster({ size: 3, seed: 2 })
     await c.network.runFor(100)
