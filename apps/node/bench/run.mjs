@@ -4,13 +4,15 @@
 //   anchors on the same stack: raw libp2p ping-pong and @libp2p/gossipsub 17 (ICN_BENCH_GOSSIPSUB per peer);
 //   payment latency A → applied on B, payments/s across 3 processes (ICN_BENCH_PAYMENTS per payer), B's
 //   event-loop delay and every node's disk writes during that load; distributed snapshot time for 3 and
-//   10 nodes (ICN_BENCH_SNAPSHOT_NODES=3,10).
+//   10 nodes (ICN_BENCH_SNAPSHOT_NODES=3,10; empty for none).
+// Diagnosis: ICN_BENCH_PROFILE_DIR (a --cpu-prof per cluster node, see scripts/cpuprofile-summary.mjs),
+// ICN_BENCH_NODE_FLAGS (more node flags, e.g. --trace-gc), ICN_BENCH_LOG_DIR (each node's stdout to a file).
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { readFileSync } from 'node:fs'
+import { openSync, readFileSync } from 'node:fs'
 import { keyPairFromSeed } from '@icn/identity'
 import { openLedger, signEntry } from '@icn/ledger'
 import { Agent, request } from 'node:http'
@@ -112,7 +114,10 @@ async function cluster (root, count) {
     await initDataDir(dir)
     await writeFile(join(dir, 'config.json'), JSON.stringify({ snapshotTimeoutMs: 30_000, logLevel: 'warn' }))
     const profile = process.env.ICN_BENCH_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.ICN_BENCH_PROFILE_DIR}`]
-    procs.push(spawn(process.execPath, [...profile, cli, 'run', '--data-dir', dir, '--log-level', 'warn'], { stdio: 'ignore' }))
+    const flags = (process.env.ICN_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
+    const logDir = process.env.ICN_BENCH_LOG_DIR
+    const stdio = logDir === undefined ? 'ignore' : ['ignore', openSync(join(logDir, `n${i}.log`), 'w'), openSync(join(logDir, `n${i}.err`), 'w')]
+    procs.push(spawn(process.execPath, [...profile, ...flags, cli, 'run', '--data-dir', dir, '--log-level', 'warn'], { stdio }))
   }
   for (let i = 0; i < count; i++) apis.push(await connectWhenUp(join(root, `n${i}`)))
   for (let i = 0; i < count; i++) for (let j = 0; j < i; j++) await apis[i].post('/peers', { multiaddr: apis[j].runtime.multiaddrs[0] })
@@ -137,6 +142,8 @@ const entries = async (api) => (await api.get('/status')).ledger.entries
 const anchorScript = fileURLToPath(new URL('./anchor-peer.mjs', import.meta.url))
 /** CPU time (user + system) a process has used, in ms: figures that stay meaningful on a shared machine. */
 const cpuMs = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10 }
+/** A thread's time on a CPU and waiting on the run queue for one (runnable, not running), in ms (/proc/…/schedstat). */
+const schedMs = (pid) => { const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number); return { run: run / 1e6, wait: wait / 1e6 } }
 const diskWrites = (pid) => Number(/write_bytes: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN)
 
 /** A same-stack anchor process (anchor-peer.mjs): JSON lines in both directions. */
@@ -247,6 +254,7 @@ try {
   const pids = three.apis.map((api) => api.runtime.pid)
   const written = pids.map(diskWrites)
   const cpu = pids.map(cpuMs)
+  const sched = schedMs(b.runtime.pid)
   const benchCpu = process.cpuUsage()
   await b.post('/metrics/reset')
   const pays = await Promise.all(three.apis.map(async (api, i) => payer(api, await readApiToken(join(root, 'three', `n${i}`)))))
@@ -261,13 +269,16 @@ try {
   await until(three.apis, async () => (await Promise.all(three.apis.map(entries))).every((n) => n === base + 3 * perPayer) ? true : undefined)
   const total = performance.now() - started
   const loop = (await b.get('/status')).eventLoop
+  const schedNow = schedMs(b.runtime.pid)
   const bytes = pids.map((pid, i) => diskWrites(pid) - written[i])
   const cpuPerPayment = pids.map((pid, i) => (cpuMs(pid) - cpu[i]) / (3 * perPayer))
   const clientCpu = process.cpuUsage(benchCpu)
   const rate = 3 * perPayer / (total / 1000)
   console.log(`payments end to end, 3 processes (${inFlight} API clients per payer): ${3 * perPayer} payments posted in ${posted.toFixed(0)} ms, applied on all 3 nodes after ${total.toFixed(0)} ms → ${rate.toFixed(0)} payments/s`)
   console.log(`  = ${(100 * rate / applyBatchRate).toFixed(1)} % of ledger.applyBatch in this run (goal ≥ 40 %); ${(rate / (gsDeliveries / 2)).toFixed(2)}× gossipsub's messages/s (goal ≥ 1)`)
-  console.log(`  event-loop delay on B (a payer and a receiver) during the load: p99 ${loop.p99Ms.toFixed(1)} ms, max ${loop.maxMs.toFixed(1)} ms (goal max ≤ 20 ms)`)
+  console.log(`  event-loop delay on B (a payer and a receiver) during the load: p99 ${loop.p99Ms.toFixed(1)} ms, max ${loop.maxMs.toFixed(1)} ms (goal max ≤ 20 ms); ` +
+    `less the time it waited for a CPU (its own work): p99 ${loop.own?.p99Ms.toFixed(1) ?? 'n/a'} ms, max ${loop.own?.maxMs.toFixed(1) ?? 'n/a'} ms; ` +
+    `B's main thread ran ${(100 * (schedNow.run - sched.run) / total).toFixed(0)} % of the load's wall time and waited on the run queue ${(100 * (schedNow.wait - sched.wait) / total).toFixed(0)} %`)
   console.log(`  CPU per payment: ${cpuPerPayment.map((ms) => ms.toFixed(2)).join(' / ')} ms on A / B / C (all three nodes ${cpuPerPayment.reduce((x, y) => x + y, 0).toFixed(2)} ms), the API clients ${((clientCpu.user + clientCpu.system) / 1000 / (3 * perPayer)).toFixed(2)} ms`)
   console.log(`  disk writes (/proc/<pid>/io write_bytes) per payment: ${bytes.map((n) => (n / (3 * perPayer)).toFixed(0)).join(' / ')} B on A / B / C (each node creates a third of the payments and applies the rest)`)
 

@@ -1,5 +1,4 @@
 import { rm } from 'node:fs/promises'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { DEFAULT_MISBEHAVIOUR_REASONS, type Gossip, type GossipStats, type HistoryPeerProgress, type HistoryServeStats, type HistorySync, createGossip, createHistorySync } from '@icn/gossip'
 import { type Governance, openGovernance } from '@icn/governance'
@@ -20,6 +19,7 @@ import { dataDirLayout, loadIdentity, writeApiToken } from './data-dir.js'
 import type { Logger } from './logger.js'
 import { nodeRoutes } from './routes.js'
 import { createSupervisor } from './supervisor.js'
+import { type EventLoopStats, createLoopMonitor } from './loop-monitor.js'
 import { type ConnectedPeer, type Libp2pTransport, type TransportStats, createLibp2pTransport } from './transport.js'
 
 // The CLI's `run` loads this module lazily and needs the transport's one tolerated libp2p error.
@@ -51,8 +51,8 @@ export interface NodeStatus {
   trust: { attestations: number }
   governance: { domain: string, members: number, proposals: number }
   snapshots: SnapshotStats
-  /** Event-loop stalls since start or the last `POST /metrics/reset`: ms the loop was late beyond its 10 ms sampling interval. */
-  eventLoop: { p50Ms: number, p99Ms: number, maxMs: number }
+  /** Event-loop stalls since start or the last `POST /metrics/reset`: ms the loop was late beyond its 10 ms sampling interval, and how much of that was its own work. */
+  eventLoop: EventLoopStats
   /** History sync: per peer, how far behind this node is and how fast it catches up; what it served. */
   sync: { peers: HistoryPeerProgress[], served: HistoryServeStats }
   uptimeMs: number
@@ -95,10 +95,6 @@ export interface NodeComponents {
   clock?: Clock
 }
 
-const LOOP_DELAY_RESOLUTION_MS = 10
-/** A sample of monitorEventLoopDelay (ns, which includes its own sampling interval) as ms the loop was blocked. */
-const stallMs = (ns: number): number => Number.isFinite(ns) ? Math.max(0, ns / 1e6 - LOOP_DELAY_RESOLUTION_MS) : 0
-
 /** Runs `task` in the background and remembers it so a service's stop can await it. */
 function taskSet (): { track: (task: Promise<void>) => void, settle: () => Promise<void> } {
   const tasks = new Set<Promise<void>>()
@@ -126,7 +122,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   const changes = new ChangeFeed(clock)
   const changed = (): void => { changes.bump() }
   // How long the event loop was blocked: the figure behind "nothing on the hot paths stalls the loop".
-  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS })
+  const loopMonitor = createLoopMonitor()
 
   const keyPair = await supervisor.start('identity', async () => ({ value: await loadIdentity(config.dataDir), stop: noop }))
   const self = keyPair.did
@@ -309,7 +305,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     trust: { attestations: trust.size },
     governance: { domain: governance.domain, members: governance.members().length, proposals: governance.proposals().length },
     snapshots: { ...snapshot.stats },
-    eventLoop: { p50Ms: stallMs(loopDelay.percentile(50)), p99Ms: stallMs(loopDelay.percentile(99)), maxMs: stallMs(loopDelay.max) },
+    eventLoop: loopMonitor.stats(),
     sync: { peers: history.progress(), served: history.serveStats() },
     uptimeMs: clock.now() - startedAt
   })
@@ -317,20 +313,20 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   const api = await supervisor.start<ApiServer>('api', async () => {
     const token = await writeApiToken(config.dataDir)
     // Every write through the API is a change (also a refused one: it may have changed state before failing).
-    loopDelay.enable()
-    const metricsReset: ApiRoute = { method: 'POST', path: '/metrics/reset', handler: async () => { loopDelay.reset(); return { reset: true } } }
+    const metricsReset: ApiRoute = { method: 'POST', path: '/metrics/reset', handler: async () => { loopMonitor.reset(); return { reset: true } } }
     const routes = [...nodeRoutes(services, status), metricsReset].map((route): ApiRoute => route.method === 'POST'
       ? { ...route, handler: async (request) => { try { return await route.handler(request) } finally { changed() } } }
       : route)
     const server = await startApiServer({ token, routes, logger: log('api'), port: config.apiPort, release: () => { changes.close() }, dashboardDir: dashboardDir() })
     const runtime: RuntimeInfo = { did: self, peerId: transport.peerId, pid: process.pid, apiPort: server.port, multiaddrs: transport.multiaddrs() }
     await writeFileAtomic(layout.runtime, new TextEncoder().encode(JSON.stringify(runtime, null, 2) + '\n'))
+    loopMonitor.enable()
     return {
       value: server,
       stop: async () => {
         await rm(layout.runtime, { force: true })
         await server.close()
-        loopDelay.disable()
+        loopMonitor.disable()
       }
     }
   })
