@@ -96,10 +96,11 @@ async function lateJoiner (root, count) {
     const seconds = (performance.now() - started) / 1000
     const status = await b.get('/status')
     if (status.ledger.stateRoot !== root0) throw new Error('joiner reached a different ledger root')
+    const loop = status.eventLoop
     const rate = count / seconds
     console.log(`late joiner catch-up (history sync), ${count} payments: ${seconds.toFixed(1)} s → ${rate.toFixed(0)} entries/s; ` +
       `ledger.applyBatch in this run ${anchorRate.toFixed(0)} entries/s → ratio ${(100 * rate / anchorRate).toFixed(0)} % (goal ≥ 50 %); ` +
-      `joiner ${memoryOf(b.runtime.pid)}, origin ${memoryOf(a.runtime.pid)}`)
+      `joiner ${memoryOf(b.runtime.pid)}, origin ${memoryOf(a.runtime.pid)}; joiner's event-loop stalls max ${loop.maxMs.toFixed(1)} ms, own work max ${loop.own?.maxMs.toFixed(1) ?? 'n/a'} ms`)
     return anchorRate
   } finally {
     await Promise.all(procs.map((p) => new Promise((resolve) => { p.on('exit', resolve); p.kill('SIGTERM') })))
@@ -197,16 +198,21 @@ async function gossipsubDeliveries (perPeer) {
 }
 
 /**
- * `POST /pay` through node:http with kept-alive sockets: the load generator shares the 2 cores with the
- * nodes, and fetch (undici) costs it ~0.8 ms of CPU per request, this ~0.2 ms.
+ * API calls through node:http with kept-alive sockets: the load generator and the latency probe share the
+ * 2 cores with the nodes, and fetch (undici) costs ~0.8 ms of CPU per request, this ~0.2 ms.
  */
-function payer (api, token) {
+function httpClient (api, token) {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 })
-  return async (to) => await new Promise((resolve, reject) => {
-    const body = JSON.stringify({ to, amount: '1' })
-    const req = request({ agent, host: '127.0.0.1', port: api.runtime.apiPort, path: '/pay', method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume()
-      res.on('end', () => { if (res.statusCode === 200) resolve(); else reject(new Error(`POST /pay answered ${res.statusCode}`)) })
+  return async (method, path, value) => await new Promise((resolve, reject) => {
+    const body = value === undefined ? undefined : JSON.stringify(value)
+    const headers = { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }) }
+    const req = request({ agent, host: '127.0.0.1', port: api.runtime.apiPort, path, method, headers }, (res) => {
+      const chunks = []
+      res.on('data', (chunk) => { chunks.push(chunk) })
+      res.on('end', () => {
+        if (res.statusCode === 200) resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+        else reject(new Error(`${method} ${path} answered ${res.statusCode}`))
+      })
     })
     req.on('error', reject)
     req.end(body)
@@ -230,14 +236,15 @@ try {
   const three = await cluster(join(root, 'three'), 3)
   const [a, b, c] = three.apis
 
-  // Latency: B's long-poll is open before A's payment is posted; it answers when B has applied it.
+  // Latency: B's long-poll is open before A's payment is posted; it answers when B has applied it (node:http clients).
+  const [callA, callB] = await Promise.all([a, b].map(async (api, i) => httpClient(api, await readApiToken(join(root, 'three', `n${i}`)))))
   const latencies = []
   const answered = []
   for (let i = 0; i < 200; i++) {
-    const { version } = await b.get('/status')
-    const waiting = b.get(`/wait?since=${version}`)
+    const { version } = await callB('GET', '/status')
+    const waiting = callB('GET', `/wait?since=${version}`)
     const started = performance.now()
-    await a.post('/pay', { to: b.runtime.did, amount: '1' })
+    await callA('POST', '/pay', { to: b.runtime.did, amount: '1' })
     answered.push(performance.now() - started)
     await waiting
     latencies.push(performance.now() - started)
@@ -257,7 +264,10 @@ try {
   const sched = schedMs(b.runtime.pid)
   const benchCpu = process.cpuUsage()
   await b.post('/metrics/reset')
-  const pays = await Promise.all(three.apis.map(async (api, i) => payer(api, await readApiToken(join(root, 'three', `n${i}`)))))
+  const pays = await Promise.all(three.apis.map(async (api, i) => {
+    const call = httpClient(api, await readApiToken(join(root, 'three', `n${i}`)))
+    return async (to) => { await call('POST', '/pay', { to, amount: '1' }) }
+  }))
   const started = performance.now()
   await Promise.all([[0, b], [1, c], [2, a]].map(async ([from, to]) => {
     let next = 0

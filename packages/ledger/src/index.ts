@@ -46,7 +46,8 @@ export interface Ledger {
   /** Applies a peer's entry (wire bytes or envelope) in one durable transaction: applied, duplicate, pending or quarantined. Malformed input throws, writing nothing. */
   applyEnvelope(input: Uint8Array | SignedEnvelope | SignedEntry): Promise<ApplyOutcome>
   /**
-   * Applies many entries in one transaction (outcomes in input order). Writes from concurrent calls
+   * Applies many entries (outcomes in input order) in child transactions of at most 128 entries, one
+   * per commit, so no batch holds the event loop for longer than one chunk. Writes from concurrent calls
    * (`createEntry`, `applyEnvelope`, `applyBatch`) share durable commits, made off the event loop
    * (group commit); each call's promise resolves once its writes are durable.
    */

@@ -286,6 +286,33 @@ describe('remote entries', () => {
     })
   })
 
+  test('a batch larger than a chunk commits 128 entries at a time, in order, and answers in input order', async () => {
+    await withLedgers(async (source, target, clock) => {
+      const chain: Uint8Array[] = []
+      for (let i = 0; i < 150; i++) {
+        chain.push((await source.pay(alice, bob.did, 'HOUR', 1n)).bytes)
+        clock.advance(1)
+        chain.push((await source.pay(bob, alice.did, 'HOUR', 1n)).bytes)
+        clock.advance(1)
+      }
+      const reversed = [...chain].reverse()
+      // What the ledger shows between macrotasks while the batch is in flight: whole chunks only.
+      const seen = new Set<number>()
+      let done = false
+      const watch = (): void => { if (done) return; seen.add(target.entryCount()); setImmediate(watch) }
+      watch()
+      const outcomes = await target.applyBatch(reversed)
+      done = true
+      expect(outcomes.map((o) => o.status)).toEqual(reversed.map(() => 'applied'))
+      expect(outcomes.map((o) => o.id)).toEqual(reversed.map((b) => decodeEntry(b).id))
+      expect([...seen].filter((n) => ![0, 128, 256, 300].includes(n))).toEqual([])
+      expect(seen.has(128)).toBe(true)
+      expect(target.entryCount()).toBe(300)
+      expect(target.pending()).toEqual([])
+      expect(target.stateRoot()).toBe(source.stateRoot())
+    })
+  })
+
   test('refuseInvalidSignatures: a forged entry is answered refused and nothing of it is written', async () => {
     await withLedgers(async (source, target) => {
       const e1 = await source.pay(alice, bob.did, 'HOUR', 10n)
