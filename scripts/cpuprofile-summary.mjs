@@ -3,12 +3,27 @@
 // busy node reads in one screen. Usage: node scripts/cpuprofile-summary.mjs <file.cpuprofile>... [--top N]
 import { readFileSync } from 'node:fs'
 
+/** A profile with its nodes by id and each node's parent. */
+function load (file) {
+  const profile = JSON.parse(readFileSync(file, 'utf8'))
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parent = new Map()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n)
+  return { profile, byId, parent }
+}
+
+/** Each sample as [node, µs]. */
+function * samples ({ profile, byId }) {
+  for (let i = 0; i < profile.samples.length; i++) yield [byId.get(profile.samples[i]), profile.timeDeltas[i] ?? 0]
+}
+
+const files = process.argv.slice(2).filter((a) => a.endsWith('.cpuprofile'))
+
 const args = process.argv.slice(2)
 const topAt = args.indexOf('--top')
 const top = topAt >= 0 ? Number(args.splice(topAt, 2)[1]) : 40
-for (const file of args.filter((a) => a.endsWith(".cpuprofile"))) {
-  const profile = JSON.parse(readFileSync(file, 'utf8'))
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+for (const file of files) {
+  const { profile, byId } = load(file)
   const self = new Map()
   const dt = new Map()
   for (let i = 0; i < profile.samples.length; i++) {
@@ -43,17 +58,13 @@ for (const file of args.filter((a) => a.endsWith(".cpuprofile"))) {
 const callersAt = process.argv.indexOf('--callers')
 if (callersAt >= 0) {
   const name = process.argv[callersAt + 1]
-  for (const file of process.argv.slice(2).filter((a) => a.endsWith('.cpuprofile'))) {
-    const profile = JSON.parse(readFileSync(file, 'utf8'))
-    const parent = new Map()
-    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n)
-    const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  for (const file of files) {
+    const loaded = load(file)
+    const { parent } = loaded
     const stacks = new Map()
     let total = 0
-    for (let i = 0; i < profile.samples.length; i++) {
-      const us = profile.timeDeltas[i] ?? 0
+    for (let [node, us] of samples(loaded)) {
       total += us
-      let node = byId.get(profile.samples[i])
       if (node.callFrame.functionName !== name) continue
       const frames = []
       for (let d = 0; d < 7 && node !== undefined; d++, node = parent.get(node.id)) frames.push(`${node.callFrame.functionName || '(anon)'}@${node.callFrame.url.split('/').slice(-1)[0]}:${node.callFrame.lineNumber + 1}`)
@@ -67,18 +78,15 @@ if (callersAt >= 0) {
 
 // --inclusive: the functions with the most total (self + callees) time; recursion is counted once.
 if (process.argv.includes('--inclusive')) {
-  for (const file of process.argv.slice(2).filter((a) => a.endsWith('.cpuprofile'))) {
-    const profile = JSON.parse(readFileSync(file, 'utf8'))
-    const parent = new Map()
-    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n)
-    const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  for (const file of files) {
+    const loaded = load(file)
+    const { parent } = loaded
     const incl = new Map()
     let total = 0
-    for (let i = 0; i < profile.samples.length; i++) {
-      const us = profile.timeDeltas[i] ?? 0
+    for (const [sampled, us] of samples(loaded)) {
       total += us
       const seen = new Set()
-      for (let node = byId.get(profile.samples[i]); node !== undefined; node = parent.get(node.id)) {
+      for (let node = sampled; node !== undefined; node = parent.get(node.id)) {
         const f = node.callFrame
         const key = `${f.functionName || '(anon)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`
         if (seen.has(key)) continue
@@ -96,11 +104,8 @@ if (process.argv.includes('--inclusive')) {
 const longAt = process.argv.indexOf('--long-tasks')
 if (longAt >= 0) {
   const threshold = Number(process.argv[longAt + 1]) * 1000
-  for (const file of process.argv.slice(2).filter((a) => a.endsWith('.cpuprofile'))) {
-    const profile = JSON.parse(readFileSync(file, 'utf8'))
-    const byId = new Map(profile.nodes.map((n) => [n.id, n]))
-    const parent = new Map()
-    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n)
+  for (const file of files) {
+    const { profile, byId, parent } = load(file)
     const tasks = []
     let current
     for (let i = 0; i < profile.samples.length; i++) {
