@@ -143,8 +143,6 @@ const entries = async (api) => (await api.get('/status')).ledger.entries
 const anchorScript = fileURLToPath(new URL('./anchor-peer.mjs', import.meta.url))
 /** CPU time (user + system) a process has used, in ms: figures that stay meaningful on a shared machine. */
 const cpuMs = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10 }
-/** A thread's time on a CPU and waiting on the run queue for one (runnable, not running), in ms (/proc/…/schedstat). */
-const schedMs = (pid) => { const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number); return { run: run / 1e6, wait: wait / 1e6 } }
 const diskWrites = (pid) => Number(/write_bytes: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN)
 
 /** A same-stack anchor process (anchor-peer.mjs): JSON lines in both directions. */
@@ -261,7 +259,6 @@ try {
   const pids = three.apis.map((api) => api.runtime.pid)
   const written = pids.map(diskWrites)
   const cpu = pids.map(cpuMs)
-  const sched = schedMs(b.runtime.pid)
   const benchCpu = process.cpuUsage()
   await b.post('/metrics/reset')
   const pays = await Promise.all(three.apis.map(async (api, i) => {
@@ -279,7 +276,6 @@ try {
   await until(three.apis, async () => (await Promise.all(three.apis.map(entries))).every((n) => n === base + 3 * perPayer) ? true : undefined)
   const total = performance.now() - started
   const loop = (await b.get('/status')).eventLoop
-  const schedNow = schedMs(b.runtime.pid)
   const bytes = pids.map((pid, i) => diskWrites(pid) - written[i])
   const cpuPerPayment = pids.map((pid, i) => (cpuMs(pid) - cpu[i]) / (3 * perPayer))
   const clientCpu = process.cpuUsage(benchCpu)
@@ -288,7 +284,7 @@ try {
   console.log(`  = ${(100 * rate / applyBatchRate).toFixed(1)} % of ledger.applyBatch in this run (goal ≥ 40 %); ${(rate / (gsDeliveries / 2)).toFixed(2)}× gossipsub's messages/s (goal ≥ 1)`)
   console.log(`  event-loop delay on B (a payer and a receiver) during the load: p99 ${loop.p99Ms.toFixed(1)} ms, max ${loop.maxMs.toFixed(1)} ms (goal max ≤ 20 ms); ` +
     `less the time it waited for a CPU (its own work): p99 ${loop.own?.p99Ms.toFixed(1) ?? 'n/a'} ms, max ${loop.own?.maxMs.toFixed(1) ?? 'n/a'} ms; ` +
-    `B's main thread ran ${(100 * (schedNow.run - sched.run) / total).toFixed(0)} % of the load's wall time and waited on the run queue ${(100 * (schedNow.wait - sched.wait) / total).toFixed(0)} %`)
+    `B's main thread ran ${loop.runMs === undefined ? 'n/a' : (100 * loop.runMs / total).toFixed(0)} % of the load's wall time and waited on the run queue ${loop.runQueueWaitMs === undefined ? 'n/a' : (100 * loop.runQueueWaitMs / total).toFixed(0)} %`)
   console.log(`  CPU per payment: ${cpuPerPayment.map((ms) => ms.toFixed(2)).join(' / ')} ms on A / B / C (all three nodes ${cpuPerPayment.reduce((x, y) => x + y, 0).toFixed(2)} ms), the API clients ${((clientCpu.user + clientCpu.system) / 1000 / (3 * perPayer)).toFixed(2)} ms`)
   console.log(`  disk writes (/proc/<pid>/io write_bytes) per payment: ${bytes.map((n) => (n / (3 * perPayer)).toFixed(0)).join(' / ')} B on A / B / C (each node creates a third of the payments and applies the rest)`)
 

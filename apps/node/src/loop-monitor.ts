@@ -18,6 +18,8 @@ export interface EventLoopStats {
   own?: { p99Ms: number, maxMs: number }
   /** Time the event-loop thread waited on the run queue for a CPU, in all. */
   runQueueWaitMs?: number
+  /** Time the event-loop thread ran on a CPU, in all. */
+  runMs?: number
 }
 
 export interface LoopMonitor {
@@ -31,8 +33,10 @@ export interface LoopMonitor {
 /** A sample of monitorEventLoopDelay (ns, which includes its own sampling interval) as ms the loop was blocked. */
 const stallMs = (ns: number): number => Number.isFinite(ns) ? Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS) : 0
 
-/** Run-queue wait of the calling thread so far, in ns (schedstat's second field), from an open fd. */
-function runQueueWaitReader (): { read: () => number, close: () => void } | undefined {
+/** The calling thread's time on a CPU and waiting on the run queue so far, in ns (schedstat's first two fields). */
+interface SchedTimes { runNs: number, waitNs: number }
+
+function schedstatReader (): { read: () => SchedTimes, close: () => void } | undefined {
   let fd: number
   try {
     fd = openSync('/proc/thread-self/schedstat', 'r')
@@ -40,11 +44,12 @@ function runQueueWaitReader (): { read: () => number, close: () => void } | unde
     return undefined
   }
   const buffer = Buffer.alloc(128)
-  const read = (): number => {
-    const n = readSync(fd, buffer, 0, buffer.length, 0)
-    return Number(buffer.toString('latin1', 0, n).split(' ')[1])
+  const read = (): SchedTimes => {
+    const [run, wait] = buffer.toString('latin1', 0, readSync(fd, buffer, 0, buffer.length, 0)).split(' ')
+    return { runNs: Number(run), waitNs: Number(wait) }
   }
-  if (!Number.isFinite(read())) { closeSync(fd); return undefined }
+  const first = read()
+  if (!Number.isFinite(first.runNs) || !Number.isFinite(first.waitNs)) { closeSync(fd); return undefined }
   return { read, close: () => { closeSync(fd) } }
 }
 
@@ -57,34 +62,29 @@ function runQueueWaitReader (): { read: () => number, close: () => void } | unde
 export function createLoopMonitor (): LoopMonitor {
   const delay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS })
   let own: RecordableHistogram | undefined
-  let reader: ReturnType<typeof runQueueWaitReader>
+  let reader: ReturnType<typeof schedstatReader>
   let timer: ReturnType<typeof setInterval> | undefined
-  let last = { at: 0, waitNs: 0 }
-  let waitedNs = 0
+  let last = { at: 0, runNs: 0, waitNs: 0 }
+  let since = last
   let ownMaxMs = 0
   const tick = (): void => {
     if (reader === undefined) return
-    const at = performance.now()
-    const waitNs = reader.read()
-    const lateMs = at - last.at - LOOP_SAMPLE_MS
-    const waitMs = (waitNs - last.waitNs) / 1e6
-    waitedNs += waitNs - last.waitNs
-    const ownMs = Math.max(0, lateMs - waitMs)
+    const now = { at: performance.now(), ...reader.read() }
+    const ownMs = Math.max(0, now.at - last.at - LOOP_SAMPLE_MS - (now.waitNs - last.waitNs) / 1e6)
     own?.record(Math.max(1, Math.round(ownMs * 1000)))
     if (ownMs > ownMaxMs) ownMaxMs = ownMs
-    last = { at, waitNs }
+    last = now
   }
   const restart = (): void => {
     own = createHistogram()
     ownMaxMs = 0
-    waitedNs = 0
-    if (reader !== undefined) last = { at: performance.now(), waitNs: reader.read() }
+    if (reader !== undefined) last = since = { at: performance.now(), ...reader.read() }
   }
   return {
     enable: () => {
       delay.enable()
       if (timer !== undefined) return
-      reader = runQueueWaitReader()
+      reader = schedstatReader()
       if (reader === undefined) return
       restart()
       timer = setInterval(tick, LOOP_SAMPLE_MS)
@@ -105,7 +105,8 @@ export function createLoopMonitor (): LoopMonitor {
       const stats: EventLoopStats = { p50Ms: stallMs(delay.percentile(50)), p99Ms: stallMs(delay.percentile(99)), maxMs: stallMs(delay.max) }
       if (reader !== undefined && own !== undefined) {
         stats.own = { p99Ms: own.count === 0 ? 0 : own.percentile(99) / 1000, maxMs: ownMaxMs }
-        stats.runQueueWaitMs = waitedNs / 1e6
+        stats.runQueueWaitMs = (last.waitNs - since.waitNs) / 1e6
+        stats.runMs = (last.runNs - since.runNs) / 1e6
       }
       return stats
     }

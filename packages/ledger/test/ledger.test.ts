@@ -253,7 +253,7 @@ describe('remote entries', () => {
     })
   })
 
-  test('a batch applies in one transaction with per-entry outcomes', async () => {
+  test('a batch within one chunk applies in one transaction with per-entry outcomes', async () => {
     await withLedgers(async (source, target) => {
       const e1 = await source.pay(alice, bob.did, 'HOUR', 10n)
       const e2 = await source.pay(bob, alice.did, 'HOUR', 4n)
@@ -268,13 +268,7 @@ describe('remote entries', () => {
 
   test('a batch is applied in (timestamp, author, seq) order: an entry after the ones it acknowledges, nothing held', async () => {
     await withLedgers(async (source, target, clock) => {
-      const chain: Uint8Array[] = []
-      for (let i = 0; i < 5; i++) {
-        chain.push((await source.pay(alice, bob.did, 'HOUR', 10n)).bytes)
-        clock.advance(1)
-        chain.push((await source.pay(bob, alice.did, 'HOUR', 3n)).bytes)
-        clock.advance(1)
-      }
+      const chain = await backAndForth(source, clock, 5, [10n, 3n])
       // reversed input: applied one at a time it would hold 9 of the 10 entries as pending
       const reversed = [...chain].reverse()
       const outcomes = await target.applyBatch(reversed)
@@ -288,13 +282,7 @@ describe('remote entries', () => {
 
   test('a batch larger than a chunk commits 128 entries at a time, in order, and answers in input order', async () => {
     await withLedgers(async (source, target, clock) => {
-      const chain: Uint8Array[] = []
-      for (let i = 0; i < 150; i++) {
-        chain.push((await source.pay(alice, bob.did, 'HOUR', 1n)).bytes)
-        clock.advance(1)
-        chain.push((await source.pay(bob, alice.did, 'HOUR', 1n)).bytes)
-        clock.advance(1)
-      }
+      const chain = await backAndForth(source, clock, 150, [1n, 1n])
       const reversed = [...chain].reverse()
       // What the ledger shows between macrotasks while the batch is in flight: whole chunks only.
       const seen = new Set<number>()
@@ -544,6 +532,18 @@ describe('queries and state', () => {
     })
   })
 })
+
+/** `rounds` × (alice pays bob, bob pays alice), 1 ms apart: each payment acknowledges the one before it. */
+async function backAndForth (source: Ledger, clock: ManualClock, rounds: number, [toBob, toAlice]: [bigint, bigint]): Promise<Uint8Array[]> {
+  const chain: Uint8Array[] = []
+  for (let i = 0; i < rounds; i++) {
+    chain.push((await source.pay(alice, bob.did, 'HOUR', toBob)).bytes)
+    clock.advance(1)
+    chain.push((await source.pay(bob, alice.did, 'HOUR', toAlice)).bytes)
+    clock.advance(1)
+  }
+  return chain
+}
 
 function decodeEnvelopeOf (bytes: Uint8Array): { domain: string, payload: unknown, signer: string, signature: Uint8Array } {
   const value = decode(bytes) as { domain: string, payload: unknown, signer: string, signature: Uint8Array }
