@@ -5,7 +5,7 @@
 import type { Gossip, GossipEntry } from '@icn/gossip'
 import type { Governance } from '@icn/governance'
 import { ACTION_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN } from '@icn/governance'
-import { type SignedEnvelope, decodeEnvelope, isValidEnvelope } from '@icn/identity'
+import { type SignedEnvelope, decode, decodeEnvelope, encode, isValidEnvelope } from '@icn/identity'
 import { type Ledger, type SignedEntry, decodeEntry, hasValidSignature } from '@icn/ledger'
 import type { TrustGraph } from '@icn/trust'
 import type { Logger } from './logger.js'
@@ -33,40 +33,93 @@ function signedByAuthor (entry: GossipEntry, domains: readonly string[]): Signed
 
 /** Ledger entries from gossip being committed at once, at most (each waits its turn in a group commit). */
 const MAX_LEDGER_APPLIES_IN_FLIGHT = 32
+/** Most ledger entries one `ledger:tx` gossip entry carries. */
+export const MAX_LEDGER_BATCH = 256
 
 /**
- * `ledger:tx`: journal entries signed by their author, applied with `applyEnvelope` (gaps wait as pending).
- * The handler does not wait for the durable commit: the next frame is read meanwhile, so entries arriving
- * together share the ledger's group commits. `onApplied` runs once an entry is committed (the change feed);
- * the returned function unsubscribes and awaits the applies still in flight.
+ * The entries of a `ledger:tx` payload: one entry's wire bytes, or a canonical CBOR list of entries'
+ * wire bytes (a batch; an entry envelope is a map, so the first byte tells them apart). Throws on
+ * anything else.
  */
-export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, onApplied: () => void = () => {}): () => Promise<void> {
-  // The entry the validator decoded and checked is the one applied: each entry is decoded once.
-  const checked = new WeakMap<Uint8Array, SignedEntry>()
+export function ledgerEntriesOf (payload: Uint8Array): SignedEntry[] {
+  if (((payload[0] ?? 0) >> 5) !== CBOR_LIST) return [decodeEntry(payload)]
+  const list = decode(payload)
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_LEDGER_BATCH || !list.every((item) => item instanceof Uint8Array)) {
+    throw new TypeError(`a ledger batch is a list of 1 to ${MAX_LEDGER_BATCH} entries' bytes`)
+  }
+  return list.map((item: Uint8Array) => decodeEntry(item))
+}
+/** CBOR major type 4. */
+const CBOR_LIST = 4
+
+/** The node's side of `ledger:tx`: what it publishes, and how it stops. */
+export interface LedgerBridge {
+  /**
+   * Gossips a committed entry of this node. Entries published in one turn of the event loop (those
+   * committed together by a group commit) share one gossip entry, so one envelope signature, one
+   * envelope check on each receiver and one gossip record cover them all. Resolves once published.
+   */
+  publish(entry: Uint8Array): Promise<void>
+  /** Publishes what is waiting, unsubscribes and awaits the applies still in flight. */
+  stop(): Promise<void>
+}
+
+/**
+ * `ledger:tx`: journal entries signed by their author (alone or in batches by the gossip author),
+ * applied with `applyEnvelope` (gaps wait as pending). The handler does not wait for the durable
+ * commit: the next frame is read meanwhile, so entries arriving together share the ledger's group
+ * commits. `onApplied` runs once an entry is committed (the change feed).
+ */
+export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, onApplied: () => void = () => {}): LedgerBridge {
+  // The entries the validator decoded and checked are the ones applied: each entry is decoded once.
+  const checked = new WeakMap<Uint8Array, SignedEntry[]>()
   gossip.setValidator(TOPICS.ledger, (entry) => {
-    const signed = decodeEntry(entry.payload)
-    const valid = signed.entry.author === entry.author && hasValidSignature(signed)
+    const signed = ledgerEntriesOf(entry.payload)
+    const valid = signed.every((s) => s.entry.author === entry.author && hasValidSignature(s))
     if (valid) checked.set(entry.payload, signed)
     return valid
   })
   const inFlight = new Set<Promise<void>>()
   const off = gossip.subscribe(TOPICS.ledger, async (entry) => {
-    // Bounded: the queued applies run back to back inside one lmdb batch on this thread, so an unbounded
-    // queue would stall the event loop for as long as the whole backlog takes; beyond the bound the next
-    // frame waits (backpressure on the peer stream).
-    while (inFlight.size >= MAX_LEDGER_APPLIES_IN_FLIGHT) await Promise.race(inFlight)
-    const task = ledger.applyEnvelope(checked.get(entry.payload) ?? entry.payload).then((outcome) => {
-      logger.debug({ id: outcome.id, status: outcome.status, reason: outcome.reason, from: entry.author }, 'ledger entry received')
-      // A duplicate changed nothing (history sync may have applied the entry first).
-      if (outcome.status !== 'duplicate') onApplied()
-    }, (err: unknown) => {
-      logger.warn({ err: (err as Error).message, from: entry.author }, 'ledger entry not applied')
-    }).finally(() => { inFlight.delete(task) })
-    inFlight.add(task)
+    for (const signed of checked.get(entry.payload) ?? ledgerEntriesOf(entry.payload)) {
+      // Bounded: the queued applies run back to back inside one lmdb batch on this thread, so an unbounded
+      // queue would stall the event loop for as long as the whole backlog takes; beyond the bound the next
+      // frame waits (backpressure on the peer stream).
+      while (inFlight.size >= MAX_LEDGER_APPLIES_IN_FLIGHT) await Promise.race(inFlight)
+      const task = ledger.applyEnvelope(signed).then((outcome) => {
+        logger.debug({ id: outcome.id, status: outcome.status, reason: outcome.reason, from: entry.author }, 'ledger entry received')
+        // A duplicate changed nothing (history sync may have applied the entry first).
+        if (outcome.status !== 'duplicate') onApplied()
+      }, (err: unknown) => {
+        logger.warn({ err: (err as Error).message, from: entry.author }, 'ledger entry not applied')
+      }).finally(() => { inFlight.delete(task) })
+      inFlight.add(task)
+    }
   })
-  return async () => {
-    off()
-    while (inFlight.size > 0) await Promise.allSettled([...inFlight])
+
+  const waiting: Array<{ entry: Uint8Array, resolve: () => void, reject: (err: unknown) => void }> = []
+  let flushTimer: ReturnType<typeof setImmediate> | undefined
+  const flush = (): void => {
+    if (flushTimer !== undefined) clearImmediate(flushTimer)
+    flushTimer = undefined
+    while (waiting.length > 0) {
+      const batch = waiting.splice(0, MAX_LEDGER_BATCH)
+      const payload = batch.length === 1 ? (batch[0] as (typeof batch)[number]).entry : encode(batch.map((b) => b.entry))
+      void gossip.publish(TOPICS.ledger, payload).then(() => { for (const b of batch) b.resolve() }, (err: unknown) => { for (const b of batch) b.reject(err) })
+    }
+  }
+  return {
+    publish: async (entry) => {
+      await new Promise<void>((resolve, reject) => {
+        waiting.push({ entry, resolve, reject })
+        flushTimer ??= setImmediate(flush)
+      })
+    },
+    stop: async () => {
+      flush()
+      off()
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight])
+    }
   }
 }
 

@@ -77,6 +77,8 @@ export interface NodeServices {
   readonly stateProviders: readonly StateProvider[]
   /** The change feed behind `status.version` and `GET /wait`. */
   readonly changes: ChangeFeed
+  /** Gossips a committed ledger entry of this node; entries published in one turn share one gossip entry. */
+  readonly publishLedgerEntry: (entry: Uint8Array) => Promise<void>
 }
 
 /** A running node. */
@@ -168,6 +170,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   })
 
   const misbehaviourSeen = new Map<string, number>()
+  let publishLedgerEntry: (entry: Uint8Array) => Promise<void> = async () => { throw new Error('gossip is not running') }
   const gossip = await supervisor.start('gossip', async () => {
     const value = await createGossip(
       { transport, clock, keyPair, trustOf: trustOf(TRUST_GRAPH_OF.gossip) },
@@ -183,10 +186,12 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     )
     for (const topic of [...Object.values(TOPICS), HISTORY_TOPIC]) value.createTopic(topic, { kind: 'public' })
     const gossipLog = log('gossip')
+    const ledgerBridge = bridgeLedger(value, ledger, gossipLog, changed)
+    publishLedgerEntry = ledgerBridge.publish
     const offs = [
       bridgeTrust(value, trust, gossipLog),
       // The ledger bridge reports each entry once it is committed (its applies do not hold up the next frame).
-      bridgeLedger(value, ledger, gossipLog, changed),
+      ledgerBridge.stop,
       bridgeGovernance(value, governance, gossipLog, changed),
       // Subscribed after the bridges, so it runs once an entry has been applied (handlers run in order, awaited).
       ...[TOPICS.trust, TOPICS.proposal, TOPICS.vote].map((topic) => value.subscribe(topic, changed)),
@@ -291,7 +296,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     })
   }
 
-  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, dataDir: config.dataDir, history, stateProviders, changes }
+  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, dataDir: config.dataDir, history, stateProviders, changes, publishLedgerEntry }
   const status = (): NodeStatus => ({
     version: changes.version,
     did: self,

@@ -177,7 +177,7 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
         const amount = requireAmount(body, 'amount')
         const currency = optionalString(body, 'currency') ?? DEFAULT_CURRENCY
         const record = await ledger.pay(keyPair, to, currency, amount, optionalString(body, 'reference'))
-        await gossip.publish(TOPICS.ledger, record.bytes)
+        await node.publishLedgerEntry(record.bytes)
         return { id: record.id, from: self, to, currency, amount: amount.toString(), balance: ledger.balance(self, currency).toString() }
       }
     },

@@ -1,9 +1,11 @@
 import type { Gossip, GossipEntry } from '@icn/gossip'
 import { type KindRule, cooperativeCharter, openGovernance } from '@icn/governance'
-import { type SignedEnvelope, encodeEnvelope, keyPairFromSeed } from '@icn/identity'
+import { type SignedEnvelope, decodeEnvelope, encode, encodeEnvelope, keyPairFromSeed } from '@icn/identity'
+import { openLedger } from '@icn/ledger'
+import { join } from 'node:path'
 import { ManualClock, withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
-import { TOPICS, bridgeGovernance } from '../src/bridges.js'
+import { MAX_LEDGER_BATCH, TOPICS, bridgeGovernance, bridgeLedger, ledgerEntriesOf } from '../src/bridges.js'
 import { createLogger } from '../src/logger.js'
 
 const proposer = keyPairFromSeed(new Uint8Array(32).fill(11))
@@ -68,6 +70,67 @@ describe('bridgeGovernance', () => {
       } finally {
         await origin.close()
         await node.close()
+      }
+    })
+  })
+})
+
+describe('bridgeLedger', () => {
+  const payer = keyPairFromSeed(new Uint8Array(32).fill(21))
+  const payee = keyPairFromSeed(new Uint8Array(32).fill(22))
+
+  /** What `bridgeLedger` uses of gossip: one validator, one handler, and the publishes it makes. */
+  function recordingGossip (): { gossip: Gossip, published: Uint8Array[], check: (author: string, payload: Uint8Array) => boolean, deliver: (author: string, payload: Uint8Array) => Promise<void> } {
+    let validator: ((entry: GossipEntry) => boolean) | undefined
+    let handler: ((entry: GossipEntry) => void | Promise<void>) | undefined
+    const published: Uint8Array[] = []
+    const entry = (author: string, payload: Uint8Array): GossipEntry => ({ id: 'x', cid: 'x', topic: TOPICS.ledger, author, payload, timestamp: 0, clock: {} })
+    const gossip = {
+      setValidator: (_topic: string, v: (entry: GossipEntry) => boolean) => { validator = v },
+      subscribe: (_topic: string, h: (entry: GossipEntry) => void | Promise<void>) => { handler = h; return () => { handler = undefined } },
+      publish: async (_topic: string, payload: Uint8Array) => { published.push(payload) }
+    } as unknown as Gossip
+    return {
+      gossip,
+      published,
+      check: (author, payload) => { try { return validator?.(entry(author, payload)) === true } catch { return false } },
+      deliver: async (author, payload) => { await handler?.(entry(author, payload)) }
+    }
+  }
+
+  it('entries published in one turn travel as one batch, are checked as a whole and applied each', async () => {
+    await withTempDir(async (dir) => {
+      const source = await openLedger({ path: join(dir, 'source') })
+      const target = await openLedger({ path: join(dir, 'target') })
+      const other = await openLedger({ path: join(dir, 'other') })
+      const sent = recordingGossip()
+      const bridge = bridgeLedger(sent.gossip, other, createLogger('silent'))
+      try {
+        const records = [await source.pay(payer, payee.did, 'HOUR', 1n), await source.pay(payer, payee.did, 'HOUR', 2n), await source.pay(payer, payee.did, 'HOUR', 3n)]
+        await Promise.all(records.map(async (r) => { await bridge.publish(r.bytes) }))
+        await bridge.publish(records[0]!.bytes)
+        expect(sent.published).toEqual([encode(records.map((r) => r.bytes)), records[0]!.bytes])
+        expect(ledgerEntriesOf(sent.published[0]!).map((e) => e.id)).toEqual(records.map((r) => r.id))
+
+        const received = recordingGossip()
+        const applied: number[] = []
+        const receiver = bridgeLedger(received.gossip, target, createLogger('silent'), () => { applied.push(target.entryCount()) })
+        const batch = sent.published[0]!
+        expect(received.check(payer.did, batch)).toBe(true)
+        expect(received.check(payee.did, batch)).toBe(false)
+        const forged = encode([records[0]!.bytes, encodeEnvelope({ ...decodeEnvelope(records[1]!.bytes), signature: new Uint8Array(64).fill(1) })])
+        expect(received.check(payer.did, forged)).toBe(false)
+        for (const bad of [encode([]), encode(Array.from({ length: MAX_LEDGER_BATCH + 1 }, () => records[0]!.bytes)), encode([records[0]!.bytes, 7])]) {
+          expect(received.check(payer.did, bad)).toBe(false)
+        }
+        await received.deliver(payer.did, batch)
+        await receiver.stop()
+        expect(applied).toHaveLength(3)
+        expect(target.balance(payee.did, 'HOUR')).toBe(6n)
+        expect(target.stateRoot()).toBe(source.stateRoot())
+      } finally {
+        await bridge.stop()
+        await Promise.all([source.close(), target.close(), other.close()])
       }
     })
   })
