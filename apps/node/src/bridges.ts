@@ -35,6 +35,8 @@ function signedByAuthor (entry: GossipEntry, domains: readonly string[]): Signed
 const MAX_LEDGER_APPLIES_IN_FLIGHT = 32
 /** Most ledger entries one `ledger:tx` gossip entry carries. */
 export const MAX_LEDGER_BATCH = 256
+/** Most bytes of entries one batch carries unless told otherwise (the node passes a quarter of its frame bound). */
+const DEFAULT_LEDGER_BATCH_BYTES = 256 * 1024
 
 /**
  * The entries of a `ledger:tx` payload: one entry's wire bytes, or a canonical CBOR list of entries'
@@ -70,7 +72,7 @@ export interface LedgerBridge {
  * commit: the next frame is read meanwhile, so entries arriving together share the ledger's group
  * commits. `onApplied` runs once an entry is committed (the change feed).
  */
-export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, onApplied: () => void = () => {}): LedgerBridge {
+export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, onApplied: () => void = () => {}, maxBatchBytes = DEFAULT_LEDGER_BATCH_BYTES): LedgerBridge {
   // The entries the validator decoded and checked are the ones applied: each entry is decoded once.
   const checked = new WeakMap<Uint8Array, SignedEntry[]>()
   gossip.setValidator(TOPICS.ledger, (entry) => {
@@ -103,7 +105,13 @@ export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, on
     if (flushTimer !== undefined) clearImmediate(flushTimer)
     flushTimer = undefined
     while (waiting.length > 0) {
-      const batch = waiting.splice(0, MAX_LEDGER_BATCH)
+      // At most MAX_LEDGER_BATCH entries and maxBatchBytes (at least one entry).
+      let count = 0
+      for (let bytes = 0; count < Math.min(waiting.length, MAX_LEDGER_BATCH); count++) {
+        bytes += (waiting[count] as (typeof waiting)[number]).entry.length
+        if (count > 0 && bytes > maxBatchBytes) break
+      }
+      const batch = waiting.splice(0, count)
       const payload = batch.length === 1 ? (batch[0] as (typeof batch)[number]).entry : encode(batch.map((b) => b.entry))
       void gossip.publish(TOPICS.ledger, payload).then(() => { for (const b of batch) b.resolve() }, (err: unknown) => { for (const b of batch) b.reject(err) })
     }

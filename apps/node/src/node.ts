@@ -186,7 +186,8 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     )
     for (const topic of [...Object.values(TOPICS), HISTORY_TOPIC]) value.createTopic(topic, { kind: 'public' })
     const gossipLog = log('gossip')
-    const ledgerBridge = bridgeLedger(value, ledger, gossipLog, changed)
+    // A batch leaves room in a frame for its envelope and for the other entries of a push.
+    const ledgerBridge = bridgeLedger(value, ledger, gossipLog, changed, Math.floor(config.maxFrameBytes / 4))
     publishLedgerEntry = ledgerBridge.publish
     const offs = [
       bridgeTrust(value, trust, gossipLog),

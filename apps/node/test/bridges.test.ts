@@ -111,6 +111,12 @@ describe('bridgeLedger', () => {
         await bridge.publish(records[0]!.bytes)
         expect(sent.published).toEqual([encode(records.map((r) => r.bytes)), records[0]!.bytes])
         expect(ledgerEntriesOf(sent.published[0]!).map((e) => e.id)).toEqual(records.map((r) => r.id))
+        // A byte bound splits a turn's entries into batches (a lone entry still goes as its own bytes).
+        const bounded = recordingGossip()
+        const small = bridgeLedger(bounded.gossip, other, createLogger('silent'), () => {}, records[0]!.bytes.length + records[1]!.bytes.length)
+        await Promise.all(records.map(async (r) => { await small.publish(r.bytes) }))
+        await small.stop()
+        expect(bounded.published).toEqual([encode([records[0]!.bytes, records[1]!.bytes]), records[2]!.bytes])
 
         const received = recordingGossip()
         const applied: number[] = []
