@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Summarises V8 .cpuprofile files (node --cpu-prof): self time by function and by package, so a profile of a
 // busy node reads in one screen. Usage: node scripts/cpuprofile-summary.mjs <file.cpuprofile>... [--top N]
+// [--busiest S]: only the S-second stretch with the least idle time (a load phase without start-up).
 import { readFileSync } from 'node:fs'
 
 /** A profile with its nodes by id and each node's parent. */
@@ -9,7 +10,29 @@ function load (file) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const parent = new Map()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n)
+  if (busiestUs !== undefined) keepBusiest(profile, byId, busiestUs)
   return { profile, byId, parent }
+}
+
+const busiestAt = process.argv.indexOf('--busiest')
+const busiestUs = busiestAt >= 0 ? Number(process.argv[busiestAt + 1]) * 1e6 : undefined
+
+/** Cuts `profile`'s samples to the `windowUs` stretch holding the most non-idle time (a two-pointer sweep). */
+function keepBusiest (profile, byId, windowUs) {
+  const at = []
+  let t = 0
+  for (const d of profile.timeDeltas) { t += d; at.push(t) }
+  const busy = profile.samples.map((id, i) => byId.get(id).callFrame.functionName === '(idle)' ? 0 : (profile.timeDeltas[i] ?? 0))
+  let best = { from: 0, to: 0, busy: -1 }
+  let from = 0
+  let sum = 0
+  for (let to = 0; to < at.length; to++) {
+    sum += busy[to]
+    while (at[to] - at[from] > windowUs) sum -= busy[from++]
+    if (sum > best.busy) best = { from, to: to + 1, busy: sum }
+  }
+  profile.samples = profile.samples.slice(best.from, best.to)
+  profile.timeDeltas = profile.timeDeltas.slice(best.from, best.to)
 }
 
 /** Each sample as [node, µs]. */

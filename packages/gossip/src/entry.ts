@@ -7,8 +7,8 @@
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import {
-  type Did, type KeyPair, type SignedEnvelope, bytesEqual, decodeEnvelope, encodeEnvelope, envelopeBodyFromBytes, isDid,
-  publicKeyFromDid, sha256, signEnvelope, toHex, verify, IdentityError
+  type Did, type KeyPair, type SignedEnvelope, bytesEqual, decodeEnvelope, envelopeBodyFromBytes, isDid,
+  publicKeyFromDid, sealEnvelope, sha256, toHex, verify, IdentityError
 } from '@icn/identity'
 import { ENTRY_DOMAIN, MAX_CLOCK_COMPONENTS, MAX_TOPIC_LENGTH } from './constants.js'
 import { InvalidEntryError } from './errors.js'
@@ -70,9 +70,8 @@ export function createEntry (keyPair: KeyPair, draft: EntryDraft, limits: EntryL
   const body: EntryBody = {
     topic: draft.topic, author: keyPair.did, clock: { ...draft.clock }, timestamp: draft.timestamp, id, encoding, size: draft.payload.length, data
   }
-  const envelope = signEnvelope(ENTRY_DOMAIN, body, keyPair)
-  const bytes = encodeEnvelope(envelope)
-  return { key: { ts: body.timestamp, id }, idHex: toHex(id), envelope, bytes, signedBody: envelopeBodyFromBytes(bytes), payload: Uint8Array.from(draft.payload) }
+  const { envelope, bytes, body: signedBody } = sealEnvelope(ENTRY_DOMAIN, body, keyPair)
+  return { key: { ts: body.timestamp, id }, idHex: toHex(id), envelope, bytes, signedBody, payload: Uint8Array.from(draft.payload) }
 }
 
 /** Why an entry was refused; `InvalidEntryError.reason` takes one of these. */

@@ -7,6 +7,14 @@ import { checkFields } from './shape.js'
 
 const ENVELOPE_FIELDS = ['domain', 'payload', 'signature', 'signer']
 
+// Canonical DAG-CBOR sorts map keys by length, then bytes, so an envelope map is
+// { domain, signer, payload, signature }: its signed body { domain, signer, payload }
+// is the same bytes with a 3-entry map header and without the final signature entry.
+const SIGNATURE_ENTRY_HEAD = Uint8Array.from([0x69, ...utf8('signature'), 0x58, 0x40])
+const SIGNATURE_ENTRY_LENGTH = SIGNATURE_ENTRY_HEAD.length + 64
+const MAP_OF_4 = 0xa4
+const MAP_OF_3 = 0xa3
+
 /**
  * A payload signed by a DID. `domain` separates protocols (a gossip entry's
  * signature can never be replayed as a ledger entry's); `cid` is the CIDv1 of
@@ -27,15 +35,34 @@ export function envelopeSigningBytes (domain: string, payload: unknown, signer: 
 
 /** Signs `payload` under `domain` with `keyPair`. */
 export function signEnvelope<T> (domain: string, payload: T, keyPair: KeyPair): SignedEnvelope<T> {
+  return sealEnvelope(domain, payload, keyPair).envelope
+}
+
+/** A freshly signed envelope with its wire bytes and signed body, each encoded once. */
+export interface SealedEnvelope<T = unknown> {
+  readonly envelope: SignedEnvelope<T>
+  /** `encodeEnvelope(envelope)`. */
+  readonly bytes: Uint8Array
+  /** `envelopeSigningBytes(domain, payload, signer)`: what the signature covers. */
+  readonly body: Uint8Array
+}
+
+/**
+ * `signEnvelope` and `encodeEnvelope` in one pass: the payload is encoded once, and the wire bytes are the
+ * signed body with a 4-entry map header and the signature entry appended (the canonical layout
+ * `envelopeBodyFromBytes` undoes).
+ */
+export function sealEnvelope<T> (domain: string, payload: T, keyPair: KeyPair): SealedEnvelope<T> {
   if (typeof domain !== 'string' || domain.length === 0) throw new EnvelopeError('envelope domain must be a non-empty string')
   const body = envelopeSigningBytes(domain, payload, keyPair.did)
-  return {
-    domain,
-    payload,
-    signer: keyPair.did,
-    signature: sign(body, keyPair),
-    cid: cidOfBytes(body, DAG_CBOR_CODE).toString()
-  }
+  const signature = sign(body, keyPair)
+  const bytes = new Uint8Array(body.length + SIGNATURE_ENTRY_LENGTH)
+  bytes.set(body)
+  bytes[0] = MAP_OF_4
+  bytes.set(SIGNATURE_ENTRY_HEAD, body.length)
+  bytes.set(signature, body.length + SIGNATURE_ENTRY_HEAD.length)
+  const envelope = { domain, payload, signer: keyPair.did, signature, cid: cidOfBytes(body, DAG_CBOR_CODE).toString() }
+  return { envelope, bytes, body }
 }
 
 /**
@@ -70,13 +97,6 @@ export function encodeEnvelope (envelope: SignedEnvelope): Uint8Array {
   return encode({ domain: envelope.domain, payload: envelope.payload, signer: envelope.signer, signature: envelope.signature })
 }
 
-// Canonical DAG-CBOR sorts map keys by length, then bytes, so an envelope map is
-// { domain, signer, payload, signature }: its signed body { domain, signer, payload }
-// is the same bytes with a 3-entry map header and without the final signature entry.
-const SIGNATURE_ENTRY_HEAD = Uint8Array.from([0x69, ...utf8('signature'), 0x58, 0x40])
-const SIGNATURE_ENTRY_LENGTH = SIGNATURE_ENTRY_HEAD.length + 64
-const MAP_OF_4 = 0xa4
-const MAP_OF_3 = 0xa3
 
 /**
  * The signed body (`envelopeSigningBytes`) of canonical envelope wire bytes,

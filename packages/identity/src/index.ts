@@ -17,7 +17,9 @@ export { type Did, didFromPublicKey, publicKeyFromDid, parseDid, isDid, toDidKey
 export { encode, decode, cidOf, cidOfBytes, parseCid, CID, DAG_CBOR_CODE, RAW_CODE } from './encoding.js'
 export {
   type SignedEnvelope,
+  type SealedEnvelope,
   signEnvelope,
+  sealEnvelope,
   verifyEnvelope,
   isValidEnvelope,
   encodeEnvelope,

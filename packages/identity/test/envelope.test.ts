@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  EnvelopeError, InvalidSignatureError, InvalidDidError, cidOf, envelopeBodyFromBytes, envelopeSigningBytes, decodeEnvelope, encode, encodeEnvelope, isValidEnvelope,
+  EnvelopeError, InvalidSignatureError, InvalidDidError, cidOf, envelopeBodyFromBytes, envelopeSigningBytes, decodeEnvelope, sealEnvelope, encode, encodeEnvelope, isValidEnvelope,
   keyPairFromSeed, openEnvelope, signEnvelope, toHex, verifyEnvelope
 } from '../src/index.js'
 
@@ -73,6 +73,24 @@ describe('signed envelopes', () => {
     expect(() => decodeEnvelope(encode({ domain: 'x', payload: 1, signer: alice.did }))).toThrow('envelope has fields [domain,payload,signer], expected [domain,payload,signature,signer]')
     expect(() => decodeEnvelope(encode({ domain: 'x', payload: 1, signer: alice.did, signature: new Uint8Array(3) }))).toThrow('signature must be 64 bytes')
     expect(() => decodeEnvelope(Uint8Array.from([0xff]))).toThrow(EnvelopeError)
+  })
+})
+
+describe('sealEnvelope', () => {
+  it('gives the envelope signEnvelope makes, its encodeEnvelope bytes and its signed body, for any payload', () => {
+    fc.assert(fc.property(fc.jsonValue(), (payload) => {
+      const sealed = sealEnvelope('icn/test', payload, alice)
+      const signed = signEnvelope('icn/test', payload, alice)
+      expect(sealed.envelope).toEqual(signed)
+      expect(toHex(sealed.bytes)).toBe(toHex(encodeEnvelope(signed)))
+      expect(toHex(sealed.body)).toBe(toHex(envelopeSigningBytes('icn/test', payload, alice.did)))
+      expect(decodeEnvelope(sealed.bytes).cid).toBe(signed.cid)
+      expect(() => verifyEnvelope(decodeEnvelope(sealed.bytes), 'icn/test')).not.toThrow()
+    }), { numRuns: 200 })
+  })
+
+  it('refuses an empty domain', () => {
+    expect(() => sealEnvelope('', 1, alice)).toThrow(EnvelopeError)
   })
 })
 

@@ -1,6 +1,6 @@
 import {
   type Did, type KeyPair, type SignedEnvelope, IdentityError, decode, encodeEnvelope, envelopeBodyFromBytes, isDid,
-  isPlainMap, publicKeyFromDid, sha256, signEnvelope, toHex, verify
+  isPlainMap, publicKeyFromDid, sealEnvelope, sha256, toHex, verify
 } from '@icn/identity'
 import { CURRENCY_PATTERN, LEDGER_DOMAIN, MAX_ACKS, MAX_AMOUNT, MAX_DELTAS, MAX_REFERENCE_LENGTH } from './constants.js'
 import { AmountOutOfRangeError, InvalidArgumentError, MalformedEntryError } from './errors.js'
@@ -171,9 +171,9 @@ const decodedEntries = new WeakSet<object>()
 /** Signs `entry` with `keyPair` (which must be the author's) through `signEnvelope` under `LEDGER_DOMAIN`. */
 export function signEntry (entry: JournalEntry, keyPair: KeyPair): SignedEntry {
   if (keyPair.did !== entry.author) throw new InvalidArgumentError('the signing key is not the entry author')
-  const envelope = signEnvelope(LEDGER_DOMAIN, entryPayload(entry), keyPair)
-  const bytes = encodeEnvelope(envelope)
-  return fromWire(decode(bytes), bytes)
+  // The envelope object is what `decode(bytes)` would give back: fromWire checks it without decoding.
+  const { envelope: { domain, payload, signer, signature }, bytes } = sealEnvelope(LEDGER_DOMAIN, entryPayload(entry), keyPair)
+  return fromWire({ domain, payload, signer, signature }, bytes)
 }
 
 /**
