@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Node benchmarks over real processes on loopback (built dist/): prints figures and ratios, asserts nothing.
 //   late-joiner catch-up by history sync (ICN_BENCH_CATCHUP payments, default 100,000) against ledger.applyBatch;
-//   anchors on the same stack: raw libp2p ping-pong and @libp2p/gossipsub 17 (ICN_BENCH_GOSSIPSUB per peer);
-//   payment latency A → applied on B, payments/s across 3 processes (ICN_BENCH_PAYMENTS per payer), B's
+//   anchors on the same stack: raw libp2p ping-pong and @libp2p/gossipsub 17 (ICN_BENCH_GOSSIPSUB per peer,
+//   default 4,000); the packages' latency floor; payment latency A → applied on B, payments/s across 3
+//   processes (ICN_BENCH_PAYMENTS per payer, default 4,000: ~10 s of load, so JIT warm-up does not dominate), B's
 //   event-loop delay and every node's disk writes during that load; distributed snapshot time for 3 and
 //   10 nodes (ICN_BENCH_SNAPSHOT_NODES=3,10; empty for none).
 // Diagnosis: ICN_BENCH_PROFILE_DIR (a --cpu-prof per cluster node, see scripts/cpuprofile-summary.mjs),
@@ -255,7 +256,7 @@ try {
   const ping = await pingPong(1000)
   const pingP50 = percentile(ping, 0.5)
   console.log(`anchor: raw libp2p stream ping-pong (64 B, 2 processes), 1000 round trips: p50 ${pingP50.toFixed(3)} ms, p99 ${percentile(ping, 0.99).toFixed(3)} ms`)
-  const perPeer = Number(process.env.ICN_BENCH_GOSSIPSUB ?? 1000)
+  const perPeer = Number(process.env.ICN_BENCH_GOSSIPSUB ?? 4000)
   const gs = await gossipsubDeliveries(perPeer)
   const gsDeliveries = gs.deliveries / gs.seconds
   console.log(`anchor: @libp2p/gossipsub 17, 3 processes × ${perPeer} signed 200 B messages: ${gs.deliveries} deliveries in ${gs.seconds.toFixed(2)} s → ${gsDeliveries.toFixed(0)} deliveries/s (${(gsDeliveries / 2).toFixed(0)} messages/s at 2 delivered copies each)`)
@@ -291,7 +292,7 @@ try {
     const counts = await Promise.all(three.apis.map(entries))
     return counts.every((n) => n === counts[0]) ? counts[0] : undefined
   })
-  const perPayer = Number(process.env.ICN_BENCH_PAYMENTS ?? 1000)
+  const perPayer = Number(process.env.ICN_BENCH_PAYMENTS ?? 4000)
   const inFlight = 16
   const pids = three.apis.map((api) => api.runtime.pid)
   const written = pids.map(diskWrites)
