@@ -172,7 +172,7 @@ async function cluster (root, count) {
 const entries = async (api) => (await api.get('/status')).ledger.entries
 const anchorScript = fileURLToPath(new URL('./anchor-peer.mjs', import.meta.url))
 /** CPU time (user + system) a process has used, in ms: figures that stay meaningful on a shared machine. */
-const cpuMs = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10 }
+const cpuMs = (pid, tid) => { const f = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10 }
 const diskWrites = (pid) => Number(/write_bytes: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN)
 
 /** A same-stack anchor process (anchor-peer.mjs): JSON lines in both directions. */
@@ -296,7 +296,8 @@ try {
   const inFlight = 16
   const pids = three.apis.map((api) => api.runtime.pid)
   const written = pids.map(diskWrites)
-  const cpu = pids.map(cpuMs)
+  const cpu = pids.map((pid) => cpuMs(pid))
+  const mainCpu = pids.map((pid) => cpuMs(pid, pid))
   const benchCpu = process.cpuUsage()
   await b.post('/metrics/reset')
   const pays = await Promise.all(three.apis.map(async (api, i) => {
@@ -316,6 +317,7 @@ try {
   const loop = (await b.get('/status')).eventLoop
   const bytes = pids.map((pid, i) => diskWrites(pid) - written[i])
   const cpuPerPayment = pids.map((pid, i) => (cpuMs(pid) - cpu[i]) / (3 * perPayer))
+  const mainCpuPerPayment = pids.map((pid, i) => (cpuMs(pid, pid) - mainCpu[i]) / (3 * perPayer))
   const clientCpu = process.cpuUsage(benchCpu)
   const rate = 3 * perPayer / (total / 1000)
   console.log(`payments end to end, 3 processes (${inFlight} API clients per payer): ${3 * perPayer} payments posted in ${posted.toFixed(0)} ms, applied on all 3 nodes after ${total.toFixed(0)} ms → ${rate.toFixed(0)} payments/s`)
@@ -323,7 +325,7 @@ try {
   console.log(`  event-loop delay on B (a payer and a receiver) during the load: p99 ${loop.p99Ms.toFixed(1)} ms, max ${loop.maxMs.toFixed(1)} ms (goal max ≤ 20 ms); ` +
     `less the time it waited for a CPU (its own work): p99 ${loop.own?.p99Ms.toFixed(1) ?? 'n/a'} ms, max ${loop.own?.maxMs.toFixed(1) ?? 'n/a'} ms; ` +
     `B's main thread ran ${loop.runMs === undefined ? 'n/a' : (100 * loop.runMs / total).toFixed(0)} % of the load's wall time and waited on the run queue ${loop.runQueueWaitMs === undefined ? 'n/a' : (100 * loop.runQueueWaitMs / total).toFixed(0)} %`)
-  console.log(`  CPU per payment: ${cpuPerPayment.map((ms) => ms.toFixed(2)).join(' / ')} ms on A / B / C (all three nodes ${cpuPerPayment.reduce((x, y) => x + y, 0).toFixed(2)} ms), the API clients ${((clientCpu.user + clientCpu.system) / 1000 / (3 * perPayer)).toFixed(2)} ms`)
+  console.log(`  CPU per payment: ${cpuPerPayment.map((ms) => ms.toFixed(2)).join(' / ')} ms on A / B / C (all three nodes ${cpuPerPayment.reduce((x, y) => x + y, 0).toFixed(2)} ms; their main threads ${mainCpuPerPayment.map((ms) => ms.toFixed(2)).join(' / ')}, the rest is V8's and lmdb's threads), the API clients ${((clientCpu.user + clientCpu.system) / 1000 / (3 * perPayer)).toFixed(2)} ms`)
   console.log(`  disk writes (/proc/<pid>/io write_bytes) per payment: ${bytes.map((n) => (n / (3 * perPayer)).toFixed(0)).join(' / ')} B on A / B / C (each node creates a third of the payments and applies the rest)`)
 
   const sizes = (process.env.ICN_BENCH_SNAPSHOT_NODES ?? '3,10').split(',').filter((n) => n !== '').map(Number)
