@@ -104,7 +104,6 @@ export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, on
   const flush = (): void => {
     if (flushTimer !== undefined) clearImmediate(flushTimer)
     flushTimer = undefined
-    const publishes: Array<Promise<void>> = []
     while (waiting.length > 0) {
       // At most MAX_LEDGER_BATCH entries and maxBatchBytes (at least one entry).
       let count = 0
@@ -114,12 +113,8 @@ export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, on
       }
       const batch = waiting.splice(0, count)
       const payload = batch.length === 1 ? (batch[0] as (typeof batch)[number]).entry : encode(batch.map((b) => b.entry))
-      publishes.push(gossip.publish(TOPICS.ledger, payload).then(() => { for (const b of batch) b.resolve() }, (err: unknown) => { for (const b of batch) b.reject(err) }))
+      void gossip.publish(TOPICS.ledger, payload).then(() => { for (const b of batch) b.resolve() }, (err: unknown) => { for (const b of batch) b.reject(err) })
     }
-    // Everything this turn committed is published: push it in this turn, not after the event loop's next
-    // poll phase. A tick queued from a promise job runs once the job queue is empty, so after the API
-    // answers that the resolved publishes let go out (the payer's 200 is not held back by the pushes).
-    if (publishes.length > 0) void Promise.all(publishes).then(() => { process.nextTick(() => { gossip.sendPushes() }) })
   }
   return {
     publish: async (entry) => {

@@ -217,7 +217,7 @@ export class GossipNode implements Gossip {
   private queuePush (peer: string, bytes: Uint8Array): void {
     let batch = this.outbox.get(peer)
     if (batch !== undefined && (batch.entries.length >= MAX_WIRE_IDS || batch.bytes + bytes.length > this.options.maxFrameBytes / 2)) {
-      this.sendPeerPushes(peer)
+      this.sendPushes(peer)
       batch = undefined
     }
     if (batch === undefined) {
@@ -229,11 +229,7 @@ export class GossipNode implements Gossip {
     this.pushTimer ??= setImmediate(() => { this.flushPushes() })
   }
 
-  sendPushes (): void {
-    if (!this.closed) this.flushPushes()
-  }
-
-  private sendPeerPushes (peer: string): void {
+  private sendPushes (peer: string): void {
     const batch = this.outbox.get(peer)
     if (batch === undefined) return
     this.outbox.delete(peer)
@@ -243,12 +239,12 @@ export class GossipNode implements Gossip {
   private flushPushes (): void {
     if (this.pushTimer !== undefined) clearImmediate(this.pushTimer)
     this.pushTimer = undefined
-    for (const peer of [...this.outbox.keys()]) this.sendPeerPushes(peer)
+    for (const peer of [...this.outbox.keys()]) this.sendPushes(peer)
   }
 
   /** Every other frame: the peer's waiting pushes go first, so a peer stream stays FIFO (snapshot markers rely on it). */
   private transmit (peer: string, frame: Uint8Array): void {
-    this.sendPeerPushes(peer)
+    this.sendPushes(peer)
     this.components.transport.send(peer, frame)
   }
 

@@ -188,12 +188,6 @@ export interface Gossip {
   unsubscribe(topic: string, handler?: EntryHandler): void
   /** Signs, stores and pushes a payload; publishing the same payload again returns the stored entry. */
   publish(topic: string, payload: Uint8Array): Promise<GossipEntry>
-  /**
-   * Sends the pushes waiting for the end of this turn now (one frame per peer, as at the end of the turn):
-   * for a publisher that has published everything it had, so its entries do not wait for the event loop's
-   * next check phase.
-   */
-  sendPushes(): void
   /** Stored entries of a topic in (timestamp, id) order. */
   entries(topic: string): GossipEntry[]
   /** Sends a direct message (point-to-point, FIFO). */

@@ -102,23 +102,6 @@ describe('publish and delivery', () => {
     await gossip.close()
   })
 
-  it('sendPushes sends the waiting pushes at once, still one frame per peer', async () => {
-    const { gossip, wire } = await lonely()
-    gossip.createTopic('t')
-    await wire.deliver(bob.did, encodeMessage({ t: 'topics', topics: ['t'] }))
-    wire.sent.length = 0
-    const first = await gossip.publish('t', utf8('one'))
-    const second = await gossip.publish('t', utf8('two'))
-    gossip.sendPushes()
-    const frames = wire.sent.map((s) => ({ to: s.to, message: decodeMessage(s.bytes) }))
-    expect(frames.map((f) => [f.to, f.message.t])).toEqual([[bob.did, 'push']])
-    expect(frames[0]!.message.t === 'push' ? frames[0]!.message.entries.map((e) => parseEntry(e, LIMITS).idHex) : []).toEqual([first.id, second.id])
-    gossip.sendPushes()
-    await new Promise((resolve) => { setImmediate(resolve) })
-    expect(wire.sent.length).toBe(1)
-    await gossip.close()
-  })
-
   it('delivers to subscribers on other nodes, never to the publisher, and unsubscribe stops delivery', async () => {
     const c = await simCluster({ size: 3, seed: 2 })
     await c.network.runFor(100)
