@@ -35,7 +35,14 @@ export function envelopeSigningBytes (domain: string, payload: unknown, signer: 
 
 /** Signs `payload` under `domain` with `keyPair`. */
 export function signEnvelope<T> (domain: string, payload: T, keyPair: KeyPair): SignedEnvelope<T> {
-  return sealEnvelope(domain, payload, keyPair).envelope
+  return signed(domain, payload, keyPair).envelope
+}
+
+function signed<T> (domain: string, payload: T, keyPair: KeyPair): { envelope: SignedEnvelope<T>, body: Uint8Array } {
+  if (typeof domain !== 'string' || domain.length === 0) throw new EnvelopeError('envelope domain must be a non-empty string')
+  const body = envelopeSigningBytes(domain, payload, keyPair.did)
+  const envelope = { domain, payload, signer: keyPair.did, signature: sign(body, keyPair), cid: cidOfBytes(body, DAG_CBOR_CODE).toString() }
+  return { envelope, body }
 }
 
 /** A freshly signed envelope with its wire bytes and signed body, each encoded once. */
@@ -53,15 +60,12 @@ export interface SealedEnvelope<T = unknown> {
  * `envelopeBodyFromBytes` undoes).
  */
 export function sealEnvelope<T> (domain: string, payload: T, keyPair: KeyPair): SealedEnvelope<T> {
-  if (typeof domain !== 'string' || domain.length === 0) throw new EnvelopeError('envelope domain must be a non-empty string')
-  const body = envelopeSigningBytes(domain, payload, keyPair.did)
-  const signature = sign(body, keyPair)
+  const { envelope, body } = signed(domain, payload, keyPair)
   const bytes = new Uint8Array(body.length + SIGNATURE_ENTRY_LENGTH)
   bytes.set(body)
   bytes[0] = MAP_OF_4
   bytes.set(SIGNATURE_ENTRY_HEAD, body.length)
-  bytes.set(signature, body.length + SIGNATURE_ENTRY_HEAD.length)
-  const envelope = { domain, payload, signer: keyPair.did, signature, cid: cidOfBytes(body, DAG_CBOR_CODE).toString() }
+  bytes.set(envelope.signature, body.length + SIGNATURE_ENTRY_HEAD.length)
   return { envelope, bytes, body }
 }
 
@@ -96,7 +100,6 @@ export function isValidEnvelope (envelope: SignedEnvelope, expectedDomain?: stri
 export function encodeEnvelope (envelope: SignedEnvelope): Uint8Array {
   return encode({ domain: envelope.domain, payload: envelope.payload, signer: envelope.signer, signature: envelope.signature })
 }
-
 
 /**
  * The signed body (`envelopeSigningBytes`) of canonical envelope wire bytes,
