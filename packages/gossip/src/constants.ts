@@ -21,3 +21,7 @@ export const MAX_WIRE_IDS = 4096
 export const MAX_NONCES_PER_PEER = 4096
 /** Ids of entries refused on content grounds, remembered per topic so they are not pulled again. */
 export const MAX_REJECTED_IDS = 10_000
+/** Most peers a `push` frame names as also pushed to (so the receiver does not relay to them). */
+export const MAX_PUSH_ALSO = 32
+/** Longest peer id (a DID) a wire message may name. */
+export const MAX_PEER_ID_LENGTH = 256

@@ -6,7 +6,7 @@
  */
 import { type CancelTimer, fromHex, randomBytes, sha256, toHex } from '@icn/identity'
 import { admits, normaliseAccessRule, type AccessRule } from './access.js'
-import { MAX_REJECTED_IDS, MAX_TOPIC_LENGTH, MAX_WIRE_IDS } from './constants.js'
+import { MAX_PUSH_ALSO, MAX_REJECTED_IDS, MAX_TOPIC_LENGTH, MAX_WIRE_IDS } from './constants.js'
 import { type StoredEntry, createEntry, parseEntry, verifyEntrySignature } from './entry.js'
 import {
   AccessDeniedError, ClosedError, EntryValidationError, InvalidArgumentError, InvalidEntryError, PayloadTooLargeError, RequestTimeoutError
@@ -63,7 +63,8 @@ export class GossipNode implements Gossip {
   private readonly rejectedIds = new Map<string, Set<string>>()
   private readonly announced = new Map<string, { version: number, at: number }>()
   private readonly background = new Set<Promise<void>>()
-  private readonly outbox = new Map<string, { entries: Uint8Array[], bytes: number }>()
+  // Per peer: the entries waiting for the end of the turn, and the other peers every one of them goes to.
+  private readonly outbox = new Map<string, { entries: Uint8Array[], bytes: number, also: Set<string> | undefined }>()
   private pushTimer: ReturnType<typeof setImmediate> | undefined
   private readonly noncePrefix = randomBytes(8)
   private nonceCounter = 0
@@ -196,17 +197,26 @@ export class GossipNode implements Gossip {
     }
   }
 
-  /** Eager push to a random fanout of connected peers that carry the topic and pass its access rule. */
-  private pushEntry (entry: StoredEntry, except: string | undefined): void {
+  /**
+   * Eager push to a random fanout of connected peers that carry the topic and pass its access rule,
+   * leaving out the peer it came from, its author and the peers that peer says it pushed it to as well
+   * (`pushedAlsoTo`). Each frame names the other peers that hold its entries now, so a fully connected
+   * group relays nothing: with the author's fanout covering every peer, each entry crosses each link once.
+   */
+  private pushEntry (entry: StoredEntry, from: string | undefined, pushedAlsoTo: readonly string[] = []): void {
     const topic = entry.envelope.payload.topic
-    const candidates = this.sharingPeers(topic).filter((p) => p !== except && p !== entry.envelope.payload.author)
+    const holders = new Set(pushedAlsoTo)
+    const candidates = this.sharingPeers(topic).filter((p) => p !== from && p !== entry.envelope.payload.author && !holders.has(p))
     const count = fanoutFor(candidates.length, this.options)
+    const targets: string[] = []
     for (let i = 0; i < count; i++) {
       const j = i + Math.floor(this.random() * (candidates.length - i))
-      const peer = candidates[j] as string
+      targets.push(candidates[j] as string)
       candidates[j] = candidates[i] as string
-      this.queuePush(peer, entry.bytes)
     }
+    if (from !== undefined) holders.add(from)
+    for (const peer of targets) holders.add(peer)
+    for (const peer of targets) this.queuePush(peer, entry.bytes, holders)
   }
 
   /**
@@ -214,18 +224,20 @@ export class GossipNode implements Gossip {
    * peer: entries published or received together share a frame (one encode, one decode, one stream
    * write). A batch is sent early when it reaches the frame bounds.
    */
-  private queuePush (peer: string, bytes: Uint8Array): void {
+  private queuePush (peer: string, bytes: Uint8Array, holders: ReadonlySet<string>): void {
     let batch = this.outbox.get(peer)
     if (batch !== undefined && (batch.entries.length >= MAX_WIRE_IDS || batch.bytes + bytes.length > this.options.maxFrameBytes / 2)) {
       this.sendPushes(peer)
       batch = undefined
     }
     if (batch === undefined) {
-      batch = { entries: [], bytes: 0 }
+      batch = { entries: [], bytes: 0, also: undefined }
       this.outbox.set(peer, batch)
     }
     batch.entries.push(bytes)
     batch.bytes += bytes.length
+    if (batch.also === undefined) batch.also = new Set([...holders].filter((p) => p !== peer))
+    else for (const p of batch.also) if (!holders.has(p)) batch.also.delete(p)
     this.pushTimer ??= setImmediate(() => { this.flushPushes() })
   }
 
@@ -233,7 +245,8 @@ export class GossipNode implements Gossip {
     const batch = this.outbox.get(peer)
     if (batch === undefined) return
     this.outbox.delete(peer)
-    this.components.transport.send(peer, encodeMessage({ t: 'push', entries: batch.entries }))
+    const also = [...(batch.also ?? [])].sort().slice(0, MAX_PUSH_ALSO)
+    this.components.transport.send(peer, encodeMessage({ t: 'push', entries: batch.entries, ...(also.length > 0 ? { also } : {}) }))
   }
 
   private flushPushes (): void {
@@ -317,7 +330,7 @@ export class GossipNode implements Gossip {
       let message: WireMessage
       try { message = decodeMessage(bytes) } catch { this.reject(from, 'malformed'); return }
       switch (message.t) {
-        case 'push': for (const entry of message.entries) await this.acceptEntry(from, entry, true, undefined); break
+        case 'push': for (const entry of message.entries) await this.acceptEntry(from, entry, true, undefined, message.also); break
         case 'entries': await this.onEntries(from, message); break
         case 'sync': this.onSync(from, message); break
         case 'want': this.onWant(from, message); break
@@ -336,7 +349,7 @@ export class GossipNode implements Gossip {
    * clock skew, author access, validator; then store, deliver, and — for
    * pushed entries — push on.
    */
-  private async acceptEntry (from: string, bytes: Uint8Array, pushed: boolean, expectedTopic: string | undefined): Promise<void> {
+  private async acceptEntry (from: string, bytes: Uint8Array, pushed: boolean, expectedTopic: string | undefined, pushedAlsoTo: readonly string[] = []): Promise<void> {
     let entry: StoredEntry
     try {
       entry = parseEntry(bytes, this.options, false)
@@ -368,7 +381,7 @@ export class GossipNode implements Gossip {
       this.counters.delivered++
       try { await handler(published) } catch { this.counters.handlerErrors++ }
     }
-    if (pushed && !this.closed) this.pushEntry(entry, from)
+    if (pushed && !this.closed) this.pushEntry(entry, from, pushedAlsoTo)
   }
 
   private rememberRejected (topic: string, idHex: string): void {

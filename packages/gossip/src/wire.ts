@@ -4,11 +4,14 @@
  * anything else) for bytes that are not a well-formed message.
  */
 import { IdentityError, checkFields, decode, encode } from '@icn/identity'
-import { MAX_ANNOUNCED_TOPICS, MAX_TOPIC_LENGTH, MAX_WIRE_IDS, MAX_WIRE_RANGES } from './constants.js'
+import { MAX_ANNOUNCED_TOPICS, MAX_PEER_ID_LENGTH, MAX_PUSH_ALSO, MAX_TOPIC_LENGTH, MAX_WIRE_IDS, MAX_WIRE_RANGES } from './constants.js'
 import { FINGERPRINT_BYTES, type Key, type Range, type RangeMode } from './reconcile.js'
 
-/** Eagerly pushed entries (entry envelope bytes). */
-export interface PushMessage { t: 'push', entries: Uint8Array[] }
+/**
+ * Eagerly pushed entries (entry envelope bytes). `also`: other peers the sender pushed every one of these
+ * entries to, so the receiver does not relay them there (absent when none).
+ */
+export interface PushMessage { t: 'push', entries: Uint8Array[], also?: string[] }
 /** Reply to a `want`: the requested entries this side holds. */
 export interface EntriesMessage { t: 'entries', topic: string, re: Uint8Array, entries: Uint8Array[] }
 /** One round of range-based reconciliation for a topic. */
@@ -53,6 +56,11 @@ function record (value: unknown, fields: string): Record<string, unknown> {
 
 function topicName (value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_TOPIC_LENGTH) fail('topic must be a non-empty string')
+  return value
+}
+
+function peerId (value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_PEER_ID_LENGTH) fail('peer id must be a non-empty string')
   return value
 }
 
@@ -115,8 +123,15 @@ export function decodeMessage (data: Uint8Array): WireMessage {
   const tag = typeof value === 'object' && value !== null ? (value as Record<string, unknown>).t : undefined
   switch (tag) {
     case 'push': {
-      const m = record(value, 'entries,t')
-      return { t: 'push', entries: list(m.entries, MAX_WIRE_IDS).map((e) => bytes(e)) }
+      const hasAlso = typeof value === 'object' && value !== null && 'also' in value
+      const m = record(value, hasAlso ? 'also,entries,t' : 'entries,t')
+      const message: PushMessage = { t: 'push', entries: list(m.entries, MAX_WIRE_IDS).map((e) => bytes(e)) }
+      if (hasAlso) {
+        const also = list(m.also, MAX_PUSH_ALSO).map(peerId)
+        if (also.length === 0) fail('push also must name at least one peer when present')
+        message.also = also
+      }
+      return message
     }
     case 'entries': {
       const m = record(value, 'entries,re,t,topic')

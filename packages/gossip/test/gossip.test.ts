@@ -2,11 +2,11 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CorruptFileError } from '@icn/identity/fs'
-import { decode, utf8 } from '@icn/identity'
+import { decode, encode, utf8 } from '@icn/identity'
 import { withTempDir } from '@icn/testkit'
 import {
   AccessDeniedError, ClosedError, EntryValidationError, InvalidArgumentError, InvalidStateError, PayloadTooLargeError, RequestTimeoutError,
-  TopicExistsError, UnknownTopicError, createEntry, createGossip, decodeMessage, encodeMessage, parseEntry, type Gossip
+  TopicExistsError, UnknownTopicError, WireError, createEntry, createGossip, decodeMessage, encodeMessage, parseEntry, type Gossip
 } from '../src/index.js'
 import { fanoutFor, resolveOptions } from '../src/options.js'
 import { ManualClock, captureTransport, idSet, keyOf, payloadFor, simCluster } from './helpers/sim.js'
@@ -100,6 +100,45 @@ describe('publish and delivery', () => {
     expect(ids(frames[0]!.message)).toEqual([first.id, second.id])
     expect(ids(frames[2]!.message)).toEqual([third.id])
     await gossip.close()
+  })
+
+  it('names the other peers each push frame went to, and relays an entry only to peers that neither sent it nor were named', async () => {
+    const dave = keyOf(3)
+    const clock = new ManualClock()
+    const wire = captureTransport(alice.did, [bob.did, carol.did, dave.did])
+    const gossip = await createGossip({ transport: wire.transport, clock, keyPair: alice }, {})
+    gossip.createTopic('t')
+    for (const peer of [bob, carol, dave]) await wire.deliver(peer.did, encodeMessage({ t: 'topics', topics: ['t'] }))
+    const settle = async (): Promise<Array<{ to: string, message: ReturnType<typeof decodeMessage> }>> => {
+      await new Promise((resolve) => { setImmediate(resolve) })
+      const frames = wire.sent.splice(0).map((s) => ({ to: s.to, message: decodeMessage(s.bytes) })).filter((f) => f.message.t === 'push')
+      return frames.sort((x, y) => x.to.localeCompare(y.to))
+    }
+    await settle()
+    // Published: pushed to all three (fanout 3 of 3), each frame naming the other two.
+    await gossip.publish('t', utf8('mine'))
+    const published = await settle()
+    expect(published.map((f) => [f.to, f.message.t === 'push' ? f.message.also : undefined])).toEqual(
+      [bob, carol, dave].map((p) => p.did).sort().map((to) => [to, [bob.did, carol.did, dave.did].filter((d) => d !== to).sort()]))
+    // Relayed: carol's entry from bob, who says dave has it too, goes nowhere (bob sent it, carol wrote it).
+    const entry = (text: string): Uint8Array => createEntry(carol, { topic: 't', payload: utf8(text), clock: { [carol.did]: 1 }, timestamp: clock.now() }, LIMITS).bytes
+    await wire.deliver(bob.did, encodeMessage({ t: 'push', entries: [entry('one')], also: [dave.did] }))
+    expect(await settle()).toEqual([])
+    // Without the claim it goes on to dave, naming bob, who holds it.
+    await wire.deliver(bob.did, encodeMessage({ t: 'push', entries: [entry('two')] }))
+    const relayed = await settle()
+    expect(relayed.map((f) => [f.to, f.message.t === 'push' ? f.message.also : undefined])).toEqual([[dave.did, [bob.did]]])
+    expect(gossip.stats().accepted).toBe(2)
+    await gossip.close()
+  })
+
+  it('refuses a push frame whose also list is empty, too long or not peer ids', () => {
+    const bytes = createEntry(bob, { topic: 't', payload: utf8('x'), clock: {}, timestamp: 0 }, LIMITS).bytes
+    expect(decodeMessage(encodeMessage({ t: 'push', entries: [bytes], also: [carol.did] }))).toEqual({ t: 'push', entries: [bytes], also: [carol.did] })
+    for (const also of [[], Array.from({ length: 33 }, (_, i) => `did:x:${i}`), [''], ['x'.repeat(257)]]) {
+      expect(() => decodeMessage(encodeMessage({ t: 'push', entries: [bytes], also }))).toThrow(WireError)
+    }
+    expect(() => decodeMessage(encode({ t: 'push', entries: [bytes], also: [7] }))).toThrow(WireError)
   })
 
   it('delivers to subscribers on other nodes, never to the publisher, and unsubscribe stops delivery', async () => {
