@@ -147,8 +147,8 @@ export function entryPayload (entry: JournalEntry): Record<string, unknown> {
 }
 
 const ENVELOPE_KEYS = 'domain,payload,signature,signer'
-/** Checks a decoded envelope map and its payload; computes id and signed body once. */
-function fromWire (value: unknown, bytes: Uint8Array): SignedEntry {
+/** Checks a decoded envelope map and its payload; computes id and signed body once (the signer passes the body it signed). */
+function fromWire (value: unknown, bytes: Uint8Array, body: Uint8Array = envelopeBodyFromBytes(bytes)): SignedEntry {
   if (!isPlainMap(value) || Object.keys(value).sort().join(',') !== ENVELOPE_KEYS) {
     throw new MalformedEntryError(`entry envelope must be a map of ${ENVELOPE_KEYS}`)
   }
@@ -160,7 +160,7 @@ function fromWire (value: unknown, bytes: Uint8Array): SignedEntry {
   for (const delta of entry.deltas) Object.freeze(delta)
   Object.freeze(entry.deltas)
   Object.freeze(entry.acks)
-  const signed: SignedEntry = Object.freeze({ id: toHex(sha256(bytes)), entry: Object.freeze(entry), bytes, signature, body: envelopeBodyFromBytes(bytes) })
+  const signed: SignedEntry = Object.freeze({ id: toHex(sha256(bytes)), entry: Object.freeze(entry), bytes, signature, body })
   decodedEntries.add(signed)
   return signed
 }
@@ -168,12 +168,13 @@ function fromWire (value: unknown, bytes: Uint8Array): SignedEntry {
 // Entries this module decoded (frozen): handed back to decodeEntry they are used as they are, not decoded again.
 const decodedEntries = new WeakSet<object>()
 
-/** Signs `entry` with `keyPair` (which must be the author's) through `signEnvelope` under `LEDGER_DOMAIN`. */
+/** Signs `entry` with `keyPair` (which must be the author's) through `sealEnvelope` under `LEDGER_DOMAIN`. */
 export function signEntry (entry: JournalEntry, keyPair: KeyPair): SignedEntry {
   if (keyPair.did !== entry.author) throw new InvalidArgumentError('the signing key is not the entry author')
-  // The envelope object is what `decode(bytes)` would give back: fromWire checks it without decoding.
-  const { envelope: { domain, payload, signer, signature }, bytes } = sealEnvelope(LEDGER_DOMAIN, entryPayload(entry), keyPair)
-  return fromWire({ domain, payload, signer, signature }, bytes)
+  // The envelope's fields are checked as the decoded bytes would be (parseEntry takes the payload object
+  // as it is), so the new entry is not decoded back, and its signed body is the one just signed.
+  const { envelope: { domain, payload, signer, signature }, bytes, body } = sealEnvelope(LEDGER_DOMAIN, entryPayload(entry), keyPair)
+  return fromWire({ domain, payload, signer, signature }, bytes, body)
 }
 
 /**
