@@ -5,7 +5,7 @@
 import type { Gossip, GossipEntry } from '@icn/gossip'
 import type { Governance } from '@icn/governance'
 import { ACTION_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN } from '@icn/governance'
-import { type SignedEnvelope, decode, decodeEnvelope, encode, isValidEnvelope } from '@icn/identity'
+import { type SignedEnvelope, bytesEqual, decode, decodeEnvelope, encode, isValidEnvelope } from '@icn/identity'
 import { type Ledger, type SignedEntry, decodeEntry, hasValidSignature } from '@icn/ledger'
 import type { TrustGraph } from '@icn/trust'
 import type { Logger } from './logger.js'
@@ -75,7 +75,12 @@ export interface LedgerBridge {
 export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, onApplied: () => void = () => {}, maxBatchBytes = DEFAULT_LEDGER_BATCH_BYTES): LedgerBridge {
   // The entries the validator decoded and checked are the ones applied: each entry is decoded once.
   const checked = new WeakMap<Uint8Array, SignedEntry[]>()
+  // The batch `flush` is publishing right now (gossip runs the validator inside `publish`, synchronously): its
+  // entries were signed and committed by this node's ledger, so decoding and checking them again would only
+  // repeat that work. Anything else, or a validator called later, takes the full check.
+  let publishing: Uint8Array | undefined
   gossip.setValidator(TOPICS.ledger, (entry) => {
+    if (publishing !== undefined && bytesEqual(entry.payload, publishing)) return true
     const signed = ledgerEntriesOf(entry.payload)
     const valid = signed.every((s) => s.entry.author === entry.author && hasValidSignature(s))
     if (valid) checked.set(entry.payload, signed)
@@ -113,7 +118,12 @@ export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, on
       }
       const batch = waiting.splice(0, count)
       const payload = batch.length === 1 ? (batch[0] as (typeof batch)[number]).entry : encode(batch.map((b) => b.entry))
-      void gossip.publish(TOPICS.ledger, payload).then(() => { for (const b of batch) b.resolve() }, (err: unknown) => { for (const b of batch) b.reject(err) })
+      publishing = payload
+      try {
+        void gossip.publish(TOPICS.ledger, payload).then(() => { for (const b of batch) b.resolve() }, (err: unknown) => { for (const b of batch) b.reject(err) })
+      } finally {
+        publishing = undefined
+      }
     }
   }
   return {

@@ -80,19 +80,25 @@ describe('bridgeLedger', () => {
   const payee = keyPairFromSeed(new Uint8Array(32).fill(22))
 
   /** What `bridgeLedger` uses of gossip: one validator, one handler, and the publishes it makes. */
-  function recordingGossip (): { gossip: Gossip, published: Uint8Array[], check: (author: string, payload: Uint8Array) => boolean, deliver: (author: string, payload: Uint8Array) => Promise<void> } {
+  function recordingGossip (): { gossip: Gossip, published: Uint8Array[], verdicts: boolean[], check: (author: string, payload: Uint8Array) => boolean, deliver: (author: string, payload: Uint8Array) => Promise<void> } {
     let validator: ((entry: GossipEntry) => boolean) | undefined
     let handler: ((entry: GossipEntry) => void | Promise<void>) | undefined
     const published: Uint8Array[] = []
+    const verdicts: boolean[] = []
     const entry = (author: string, payload: Uint8Array): GossipEntry => ({ id: 'x', cid: 'x', topic: TOPICS.ledger, author, payload, timestamp: 0, clock: {} })
     const gossip = {
       setValidator: (_topic: string, v: (entry: GossipEntry) => boolean) => { validator = v },
       subscribe: (_topic: string, h: (entry: GossipEntry) => void | Promise<void>) => { handler = h; return () => { handler = undefined } },
-      publish: async (_topic: string, payload: Uint8Array) => { published.push(payload) }
+      // As @icn/gossip does: the validator runs on a copy of the payload, inside publish, before its first await.
+      publish: async (_topic: string, payload: Uint8Array) => {
+        verdicts.push(validator?.(entry(payer.did, Uint8Array.from(payload))) === true)
+        published.push(payload)
+      }
     } as unknown as Gossip
     return {
       gossip,
       published,
+      verdicts,
       check: (author, payload) => { try { return validator?.(entry(author, payload)) === true } catch { return false } },
       deliver: async (author, payload) => { await handler?.(entry(author, payload)) }
     }
@@ -111,6 +117,7 @@ describe('bridgeLedger', () => {
         await bridge.publish(records[0]!.bytes)
         expect(sent.published).toEqual([encode(records.map((r) => r.bytes)), records[0]!.bytes])
         expect(ledgerEntriesOf(sent.published[0]!).map((e) => e.id)).toEqual(records.map((r) => r.id))
+        expect(sent.verdicts).toEqual([true, true])
         // A byte bound splits a turn's entries into batches (a lone entry still goes as its own bytes).
         const bounded = recordingGossip()
         const small = bridgeLedger(bounded.gossip, other, createLogger('silent'), () => {}, records[0]!.bytes.length + records[1]!.bytes.length)
@@ -134,6 +141,17 @@ describe('bridgeLedger', () => {
         expect(applied).toHaveLength(3)
         expect(target.balance(payee.did, 'HOUR')).toBe(6n)
         expect(target.stateRoot()).toBe(source.stateRoot())
+
+        // A node's own batch is not decoded again while it is published (its ledger signed and committed those
+        // entries); the same bytes from anywhere else, or checked after that publish, take the full check.
+        const own = recordingGossip()
+        const publisher = bridgeLedger(own.gossip, other, createLogger('silent'))
+        const garbage = Uint8Array.of(0xa1, 0x61, 0x78, 0x01)
+        await publisher.publish(garbage)
+        await publisher.stop()
+        expect(own.published).toEqual([garbage])
+        expect(own.verdicts).toEqual([true])
+        expect(own.check(payer.did, garbage)).toBe(false)
       } finally {
         await bridge.stop()
         await Promise.all([source.close(), target.close(), other.close()])
