@@ -2,10 +2,10 @@
 // Node benchmarks over real processes on loopback (built dist/): prints figures and ratios, asserts nothing.
 //   late-joiner catch-up by history sync (ICN_BENCH_CATCHUP payments, default 100,000) against ledger.applyBatch;
 //   anchors on the same stack: raw libp2p ping-pong and @libp2p/gossipsub 17 (ICN_BENCH_GOSSIPSUB per peer,
-//   default 4,000); the packages' latency floor and throughput ceiling; payment latency A → applied on B, payments/s across 3
-//   processes (ICN_BENCH_PAYMENTS per payer, default 4,000: ~10 s of load, so JIT warm-up does not dominate), B's
-//   event-loop delay and every node's disk writes during that load; distributed snapshot time for 3 and
-//   10 nodes (ICN_BENCH_SNAPSHOT_NODES=3,10; empty for none).
+//   default 4,000); the packages' latency floor and throughput ceiling; payment latency A → applied on B,
+//   payments/s across 3 processes (ICN_BENCH_PAYMENTS per payer, default 4,000: ~10 s of load, so JIT warm-up
+//   does not dominate), B's event-loop delay and every node's disk writes during that load; distributed
+//   snapshot time for 3 and 10 nodes (ICN_BENCH_SNAPSHOT_NODES=3,10; empty for none).
 // Diagnosis: ICN_BENCH_PROFILE_DIR (a --cpu-prof per cluster node, see scripts/cpuprofile-summary.mjs),
 // ICN_BENCH_NODE_FLAGS (more node flags, e.g. --trace-gc), ICN_BENCH_LOG_DIR (each node's stdout to a file).
 import { spawn } from 'node:child_process'
