@@ -40,13 +40,29 @@ async function until (apis, probe, timeoutMs = 60_000) {
   return value
 }
 
+/** A key pair from a fixed seed: byte 0 names the bench phase, byte 31 the key (each phase its own DIDs). */
+const seededKey = (phase, i) => keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, j) => (j === 0 ? phase : j === 31 ? i : 0)))
+
+/**
+ * Runs `fn` with the verified-signature cache off, as when every ledger is its own process, then turns the
+ * cache back on at its default size.
+ */
+async function withoutVerifiedSignatureCache (fn) {
+  setVerifiedSignatureCacheSize(0)
+  try {
+    return await fn()
+  } finally {
+    setVerifiedSignatureCacheSize(4096)
+  }
+}
+
 /**
  * `count` valid payments by authors taking turns (each extends its own chain; amounts of 1). The entries
  * acknowledge nothing, so an author's spending is bounded by its policy limit: ≤ 6,250 entries per author
  * keep every one applied, hence at least 16 authors and one more per 6,250 payments.
  */
 function payments (count) {
-  const authors = Array.from({ length: Math.max(16, Math.ceil(count / 6250)) }, (_, i) => keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, j) => (j === 0 ? 77 : j === 31 ? i + 1 : 0))))
+  const authors = Array.from({ length: Math.max(16, Math.ceil(count / 6250)) }, (_, i) => seededKey(77, i + 1))
   const heads = new Map()
   const out = []
   for (let i = 0; i < count; i++) {
@@ -115,23 +131,23 @@ async function lateJoiner (root, count) {
  * least a payment A → applied on B can take with a durable commit on each side.
  */
 async function packageLatencyFloor (root, n) {
-  const [payer, payee] = [1, 2].map((i) => keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, j) => (j === 0 ? 91 : j === 31 ? i : 0))))
+  const [payer, payee] = [1, 2].map((i) => seededKey(91, i))
   const [onA, onB] = await Promise.all(['a', 'b'].map(async (name) => await openLedger({ path: join(root, name) })))
   const pay = []
   const apply = []
-  setVerifiedSignatureCacheSize(0)
   try {
-    for (let i = 0; i < n; i++) {
-      const t0 = performance.now()
-      const record = await onA.pay(payer, payee.did, 'ICN', 1n)
-      const t1 = performance.now()
-      const outcome = await onB.applyEnvelope(record.bytes)
-      apply.push(performance.now() - t1)
-      pay.push(t1 - t0)
-      if (outcome.status !== 'applied') throw new Error(`floor: entry ${i} was ${outcome.status} on B`)
-    }
+    await withoutVerifiedSignatureCache(async () => {
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now()
+        const record = await onA.pay(payer, payee.did, 'ICN', 1n)
+        const t1 = performance.now()
+        const outcome = await onB.applyEnvelope(record.bytes)
+        apply.push(performance.now() - t1)
+        pay.push(t1 - t0)
+        if (outcome.status !== 'applied') throw new Error(`floor: entry ${i} was ${outcome.status} on B`)
+      }
+    })
   } finally {
-    setVerifiedSignatureCacheSize(4096)
     await Promise.all([onA.close(), onB.close()])
   }
   return { payP50: percentile(pay.sort((x, y) => x - y), 0.5), applyP50: percentile(apply.sort((x, y) => x - y), 0.5) }
@@ -147,43 +163,43 @@ async function packageLatencyFloor (root, n) {
  * or network work.
  */
 async function packageThroughputCeiling (root, perLedger) {
-  const keys = [0, 1, 2].map((i) => keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, j) => (j === 0 ? 92 : j === 31 ? i : 0))))
+  const keys = [0, 1, 2].map((i) => seededKey(92, i))
   const ledgers = await Promise.all(keys.map(async (_, i) => await openLedger({ path: join(root, `l${i}`) })))
   // Rounds of 48 payments per payer: applyBatch verifies batches this small inline (the least CPU; from 64 entries
   // it spreads the checks over worker threads, which is faster on the wall clock and costs more CPU).
   const chunk = 48
-  setVerifiedSignatureCacheSize(0)
   const cpuUs = () => { const { user, system } = process.cpuUsage(); return user + system }
   let payUs = 0
   let applyUs = 0
   // The first rounds warm V8 up and are not counted.
   const warmUp = 10 * chunk
   try {
-    for (let done = -warmUp; done < perLedger; done += chunk) {
-      const n = done < 0 ? chunk : Math.min(chunk, perLedger - done)
-      const counted = done >= 0
-      const paying = cpuUs()
-      const authored = await Promise.all(ledgers.map(async (ledger, i) => {
-        const out = []
-        let next = 0
-        await Promise.all(Array.from({ length: 16 }, async () => {
-          while (next < n) { next++; out.push((await ledger.pay(keys[i], keys[(i + 1) % 3].did, 'ICN', 1n)).bytes) }
+    await withoutVerifiedSignatureCache(async () => {
+      for (let done = -warmUp; done < perLedger; done += chunk) {
+        const n = done < 0 ? chunk : Math.min(chunk, perLedger - done)
+        const counted = done >= 0
+        const paying = cpuUs()
+        const authored = await Promise.all(ledgers.map(async (ledger, i) => {
+          const out = []
+          let next = 0
+          await Promise.all(Array.from({ length: 16 }, async () => {
+            while (next < n) { next++; out.push((await ledger.pay(keys[i], keys[(i + 1) % 3].did, 'ICN', 1n)).bytes) }
+          }))
+          return out
         }))
-        return out
-      }))
-      const applying = cpuUs()
-      if (counted) payUs += applying - paying
-      await Promise.all(ledgers.map(async (ledger, i) => {
-        for (const j of [(i + 1) % 3, (i + 2) % 3]) {
-          const outcomes = await ledger.applyBatch(authored[j])
-          const refused = outcomes.find((o) => o.status !== 'applied')
-          if (refused !== undefined) throw new Error(`ceiling: an entry was ${refused.status} (${refused.reason ?? ''})`)
-        }
-      }))
-      if (counted) applyUs += cpuUs() - applying
-    }
+        const applying = cpuUs()
+        if (counted) payUs += applying - paying
+        await Promise.all(ledgers.map(async (ledger, i) => {
+          for (const j of [(i + 1) % 3, (i + 2) % 3]) {
+            const outcomes = await ledger.applyBatch(authored[j])
+            const refused = outcomes.find((o) => o.status !== 'applied')
+            if (refused !== undefined) throw new Error(`ceiling: an entry was ${refused.status} (${refused.reason ?? ''})`)
+          }
+        }))
+        if (counted) applyUs += cpuUs() - applying
+      }
+    })
   } finally {
-    setVerifiedSignatureCacheSize(4096)
     await Promise.all(ledgers.map(async (ledger) => { await ledger.close() }))
   }
   const payments = 3 * perLedger
