@@ -29,6 +29,7 @@ export {
   envelopeBodyFromBytes
 } from './envelope.js'
 export { type Clock, type CancelTimer, systemClock } from './clock.js'
+export { type MembershipStatus, type MembershipAt, type IsMember, EVERYONE_IS_A_MEMBER } from './membership.js'
 export { toJson, fromJson } from './json.js'
 export {
   type IdentityErrorCode,
