@@ -1,3 +1,5 @@
+import type { MembershipStatus } from '@icn/identity'
+
 /** Machine-readable reason carried by every trust error. */
 export type TrustErrorCode =
   | 'INVALID_ATTESTATION'
@@ -9,6 +11,7 @@ export type TrustErrorCode =
   | 'INVALID_STATE'
   | 'CORRUPT_STORE'
   | 'CLOSED'
+  | 'NOT_MEMBER'
 
 /** Base class of every error thrown by `@icn/trust`. */
 export class TrustError extends Error {
@@ -73,4 +76,29 @@ export class CorruptStoreError extends TrustError {
 export class ClosedError extends TrustError {
   override readonly name = 'ClosedError'
   constructor (message = 'trust graph is closed') { super('CLOSED', message) }
+}
+
+/**
+ * An attestation whose source (the signer) was not a `member` at the
+ * attestation's own signed `createdAt`; nothing was stored, so the same
+ * attestation is judged again if offered after this node's governance caught up.
+ */
+export class NotMemberError extends TrustError {
+  override readonly name = 'NotMemberError'
+  /** The signer refused. */
+  readonly did: string
+  /** Its status at `at`: `frozen` or `none`. */
+  readonly status: MembershipStatus
+  /** The attestation's `createdAt` (ms), the time membership was judged at. */
+  readonly at: number
+
+  constructor (did: string, status: MembershipStatus, at: number) {
+    // A valid createdAt may lie beyond Date's range: then only the ms are shown.
+    const date = new Date(at)
+    const when = Number.isNaN(date.getTime()) ? '' : ` (${date.toISOString()})`
+    super('NOT_MEMBER', `attestation source ${did} is '${status}', not a member, at ${at}${when}`)
+    this.did = did
+    this.status = status
+    this.at = at
+  }
 }

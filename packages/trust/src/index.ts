@@ -5,9 +5,11 @@
  * viewer's computed trust in a subject combines the direct edge with the mean
  * strength of chains through intermediates, with configurable depth and age
  * decay. Queries are synchronous and cached; the cache is invalidated by every
- * accepted attestation or revocation. See docs/trust.md for the formula.
+ * accepted attestation or revocation, and by `membershipChanged()`. Only
+ * members' attestations are accepted (judged at their own signed time) and
+ * only current members' edges count in scores. See docs/trust.md for the formula.
  */
-import { type Clock, systemClock } from '@icn/identity'
+import { type Clock, type IsMember, type MembershipAt, EVERYONE_IS_A_MEMBER, systemClock } from '@icn/identity'
 import type { TrustAttestation } from './attestation.js'
 import { DAY_MS, DEFAULT_WEIGHTS, TRUST_GRAPHS, type TrustClass, type TrustGraphName, type TrustWeights } from './constants.js'
 import { InvalidArgumentError } from './errors.js'
@@ -32,6 +34,20 @@ export * from './errors.js'
 export interface TrustGraphComponents {
   /** Time for expiry and decay. @default systemClock */
   clock?: Clock
+  /**
+   * Status of a DID at a time, from the network's governance history. `attest`
+   * refuses (`NotMemberError`, nothing stored) an attestation whose source is
+   * not `member` at the attestation's `createdAt`; the target may be anyone.
+   * @default EVERYONE_IS_A_MEMBER
+   */
+  membership?: MembershipAt
+  /**
+   * "Is this DID a member, not frozen, now?": only edges whose source it
+   * accepts count in scores (and in `neighbours` weights); other edges stay
+   * stored. Its answers are cached: call `membershipChanged()` whenever they
+   * may have changed. @default everyone (`() => true`)
+   */
+  isMember?: IsMember
 }
 
 /** Options of `openTrustGraph`. */
@@ -57,13 +73,20 @@ export interface TrustGraph {
   /** Number of (source, target, graph) keys stored. */
   readonly size: number
   /**
-   * Verifies (fields, signer = source, signature) and stores an attestation
-   * if it is newer than the current one for its key. Throws a `TrustError`
-   * subclass, storing nothing, on bad input. Queries see the result as soon
+   * Verifies (fields, signer = source, signature), checks the source was a
+   * `member` at the attestation's `createdAt` (`NotMemberError` otherwise), and
+   * stores the attestation if it is newer than the current one for its key.
+   * Throws a `TrustError` subclass, storing nothing, on bad input: an
+   * attestation refused for membership is judged afresh if offered again
+   * (after this node's governance caught up). Queries see the result as soon
    * as the call returns; the promise resolves once it is flushed to disk.
    */
   attest(attestation: TrustAttestation): Promise<AttestOutcome>
-  /** The checks `attest` runs, without storing: a gossip topic validator. */
+  /**
+   * The signature and field checks `attest` runs, without storing: a gossip
+   * topic validator. It does not judge membership, whose verdict can change
+   * as this node's governance catches up.
+   */
   validate(attestation: unknown): TrustAttestation
   /** Computed trust of `viewer` in `subject`, in [0, 1] (1 for oneself, 0 for strangers). Synchronous. */
   trustOf(viewer: string, subject: string, graph: TrustGraphName): number
@@ -79,13 +102,29 @@ export interface TrustGraph {
   attestations(graph?: TrustGraphName): TrustAttestation[]
   /** Canonical DAG-CBOR of every current attestation: equal states give identical bytes. */
   exportState(): Promise<Uint8Array>
-  /** Validates `state` fully (typed error, nothing changed), then replaces everything in one LMDB transaction. */
+  /**
+   * Validates `state` fully (typed error, nothing changed), then replaces
+   * everything in one LMDB transaction. Membership is not judged: the state is
+   * a snapshot of attestations already judged, restored alongside (possibly
+   * before) the governance that judged them.
+   */
   restoreState(state: Uint8Array): Promise<void>
+  /**
+   * Drops every cached score and membership answer, so the next queries ask
+   * `isMember` again. Call it after every membership change this node learns
+   * of (a charter amendment applied, a member admitted, removed, frozen or
+   * unfrozen), before relying on `trustOf` / `isTrusted` / `classOf` /
+   * `neighbours` again: until then they may still count a removed member's
+   * edges. Throws `ClosedError` after `close()`.
+   */
+  membershipChanged(): void
   /** Awaits pending writes and closes LMDB. Idempotent. */
   close(): Promise<void>
   /** Alias of `close()`. */
   shutdown(): Promise<void>
 }
+
+const everyone: IsMember = () => true
 
 function positiveInteger (value: number, name: string): number {
   if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`)
@@ -117,9 +156,15 @@ function resolveSettings (init: TrustGraphInit): TrustGraphSettings {
 export async function openTrustGraph (components: TrustGraphComponents, init: TrustGraphInit): Promise<TrustGraph> {
   if (typeof init?.path !== 'string' || init.path.length === 0) throw new InvalidArgumentError('init.path must be a directory path')
   const settings = resolveSettings(init)
+  for (const name of ['membership', 'isMember'] as const) {
+    if (components[name] !== undefined && typeof components[name] !== 'function') throw new InvalidArgumentError(`components.${name} must be a function`)
+  }
   const store = await openTrustStore(init.path)
   try {
-    const graph: TrustGraph = new TrustGraphHandle(store, components.clock ?? systemClock, settings)
+    const graph: TrustGraph = new TrustGraphHandle(store, components.clock ?? systemClock, settings, {
+      membershipAt: components.membership ?? EVERYONE_IS_A_MEMBER,
+      isMember: components.isMember ?? everyone
+    })
     return graph
   } catch (cause) {
     await store.close()

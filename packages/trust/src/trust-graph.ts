@@ -1,8 +1,8 @@
-import type { Clock } from '@icn/identity'
+import type { Clock, Did, IsMember, MembershipAt } from '@icn/identity'
 import { type TrustAttestation, assertGraph, supersedes, verifyAttestation } from './attestation.js'
 import { TRUST_GRAPHS, type TrustClass, type TrustGraphName, type TrustWeights } from './constants.js'
 import { EdgeIndex } from './edge-index.js'
-import { ClosedError, InvalidArgumentError } from './errors.js'
+import { ClosedError, InvalidArgumentError, NotMemberError } from './errors.js'
 import { type ScoreParams, type ViewerScores, classifyScore, computeViewerScores, edgeWeight } from './score.js'
 import { decodeTrustState, encodeTrustState } from './state.js'
 import type { TrustStore } from './store.js'
@@ -16,7 +16,7 @@ export interface TrustNeighbour {
   readonly did: string
   /** The signed score. */
   readonly score: number
-  /** The score after age decay; 0 when revoked or expired. */
+  /** The score after age decay; 0 when revoked, expired, or its source is not a member now. */
   readonly weight: number
   readonly attestation: TrustAttestation
 }
@@ -30,21 +30,33 @@ export interface TrustGraphSettings {
   readonly weights: Readonly<Record<TrustGraphName, TrustWeights>>
 }
 
+/** The membership questions a handle asks (resolved components). */
+export interface TrustMembership {
+  /** Judges a new attestation's source at its `createdAt`. */
+  readonly membershipAt: MembershipAt
+  /** Which sources' edges feed scores now. */
+  readonly isMember: IsMember
+}
+
 /**
  * The production trust handle: verified writes to LMDB, an in-memory
  * adjacency index, and a per-viewer score cache per graph (LRU) that every
- * accepted write invalidates for each viewer whose scores could read the edge.
+ * accepted write invalidates for each viewer whose scores could read the edge,
+ * and `membershipChanged()` clears.
  */
 export class TrustGraphHandle {
   private readonly index = new EdgeIndex()
   private readonly caches = new Map<TrustGraphName, Map<string, ViewerScores>>(TRUST_GRAPHS.map((g) => [g, new Map()]))
+  /** `isMember` answers for sources with edges, asked once per source between membership changes. */
+  private readonly members = new Map<string, boolean>()
   private readonly params: Record<TrustGraphName, ScoreParams>
   private closing: Promise<void> | undefined
 
   constructor (
     private readonly store: TrustStore,
     private readonly clock: Clock,
-    readonly settings: TrustGraphSettings
+    readonly settings: TrustGraphSettings,
+    private readonly membership: TrustMembership
   ) {
     const { depth, halfLifeMs, decayStepMs, weights } = settings
     this.params = {
@@ -66,7 +78,11 @@ export class TrustGraphHandle {
   async attest (attestation: unknown): Promise<AttestOutcome> {
     this.assertOpen()
     const verified = verifyAttestation(attestation)
-    const { graph, source, target } = verified.payload
+    const { graph, source, target, createdAt } = verified.payload
+    // Judged at the attestation's own time, so every node that knows the same
+    // governance history gives the same verdict whatever the arrival order.
+    const status = this.membership.membershipAt(source, createdAt)
+    if (status !== 'member') throw new NotMemberError(source, status, createdAt)
     const current = this.index.get(graph, source, target)
     if (current?.cid === verified.cid) return 'duplicate'
     if (!supersedes(verified, current)) return 'superseded'
@@ -118,7 +134,7 @@ export class TrustGraphHandle {
       .map((attestation) => ({
         did: direction === 'out' ? attestation.payload.target : attestation.payload.source,
         score: attestation.payload.score,
-        weight: edgeWeight(attestation.payload, now, this.settings),
+        weight: this.isMemberNow(attestation.payload.source) ? edgeWeight(attestation.payload, now, this.settings) : 0,
         attestation
       }))
       .sort((a, b) => a.did < b.did ? -1 : a.did > b.did ? 1 : 0)
@@ -151,6 +167,13 @@ export class TrustGraphHandle {
     this.store.replaceAll(attestations)
     this.index.clear()
     for (const attestation of attestations) this.index.set(attestation)
+    this.members.clear()
+    for (const cache of this.caches.values()) cache.clear()
+  }
+
+  membershipChanged (): void {
+    this.assertOpen()
+    this.members.clear()
     for (const cache of this.caches.values()) cache.clear()
   }
 
@@ -158,6 +181,7 @@ export class TrustGraphHandle {
     this.closing ??= (async () => {
       await this.store.close()
       this.index.clear()
+      this.members.clear()
       for (const cache of this.caches.values()) cache.clear()
     })()
     await this.closing
@@ -178,11 +202,28 @@ export class TrustGraphHandle {
       cache.set(viewer, cached)
       return cached
     }
-    const scores = computeViewerScores(viewer, (source) => this.index.outgoing(graph, source)?.values(), this.params[graph], now)
+    const scores = computeViewerScores(viewer, (source) => this.currentEdges(graph, source), this.params[graph], now)
     cache.delete(viewer)
     cache.set(viewer, scores)
     if (cache.size > this.settings.cacheSize) cache.delete(cache.keys().next().value as string)
     return scores
+  }
+
+  /** Edges out of `source` that count in scores: none unless `source` is a member now. */
+  private currentEdges (graph: TrustGraphName, source: string): Iterable<TrustAttestation> | undefined {
+    const edges = this.index.outgoing(graph, source)
+    // Membership is asked only of DIDs with edges, which bounds `members` by the index.
+    if (edges === undefined || !this.isMemberNow(source)) return undefined
+    return edges.values()
+  }
+
+  private isMemberNow (did: string): boolean {
+    let member = this.members.get(did)
+    if (member === undefined) {
+      member = this.membership.isMember(did as Did)
+      this.members.set(did, member)
+    }
+    return member
   }
 
   /**
