@@ -4,7 +4,7 @@
  * (so direct messages stay FIFO); the receive path never throws — every
  * refusal is counted by reason.
  */
-import { type CancelTimer, fromHex, randomBytes, sha256, toHex } from '@icn/identity'
+import { type CancelTimer, type Did, type IsMember, fromHex, randomBytes, sha256, toHex } from '@icn/identity'
 import { admits, normaliseAccessRule, type AccessRule } from './access.js'
 import { MAX_PUSH_ALSO, MAX_REJECTED_IDS, MAX_TOPIC_LENGTH, MAX_WIRE_IDS } from './constants.js'
 import { type StoredEntry, createEntry, parseEntry, verifyEntrySignature } from './entry.js'
@@ -25,8 +25,16 @@ import {
 
 const REJECT_REASONS: readonly RejectReason[] = [
   'malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'unknown-topic', 'access-denied', 'validator',
-  'expired', 'future', 'replayed-nonce', 'stale-nonce', 'rate-limited', 'rounds-exceeded', 'no-handler'
+  'expired', 'future', 'replayed-nonce', 'stale-nonce', 'rate-limited', 'rounds-exceeded', 'no-handler', 'non-member-author'
 ]
+
+/** The injected membership check as a total function on peer ids: absent admits everyone, throwing admits no one. */
+function memberCheck (isMember: IsMember | undefined): (did: string) => boolean {
+  if (isMember === undefined) return () => true
+  return (did) => {
+    try { return isMember(did as Did) === true } catch { return false }
+  }
+}
 
 
 /** The pull cursor towards one peer for one topic: ids still to fetch and the page in flight. */
@@ -51,6 +59,7 @@ function toGossipEntry (entry: StoredEntry): GossipEntry {
 
 export class GossipNode implements Gossip {
   private readonly trustOf: (did: string) => number
+  private readonly member: (did: string) => boolean
   private readonly random: () => number
   private readonly handlers = new Map<string, Set<EntryHandler>>()
   private readonly validators = new Map<string, EntryValidator>()
@@ -61,6 +70,9 @@ export class GossipNode implements Gossip {
   private readonly pullBuckets = new Map<string, TokenBucket>()
   private readonly pulls = new Map<string, Map<string, PullState>>()
   private readonly rejectedIds = new Map<string, Set<string>>()
+  // Per topic: ids refused because their author was not a member (id → author). Not pulled again while the
+  // author is still refused; pulled again as soon as it is a member. Bounded like rejectedIds, never persisted.
+  private readonly refusedForMembership = new Map<string, Map<string, string>>()
   private readonly announced = new Map<string, { version: number, at: number }>()
   private readonly background = new Set<Promise<void>>()
   // Per peer: the entries waiting for the end of the turn, and the other peers every one of them goes to.
@@ -78,13 +90,16 @@ export class GossipNode implements Gossip {
   private stopListening: (() => void) | undefined
   private readonly counters: GossipStats
 
-  private constructor (private readonly components: GossipComponents, private readonly options: GossipOptions, private readonly store: GossipStore) {
+  private constructor (
+    private readonly components: GossipComponents, private readonly options: GossipOptions, private readonly store: GossipStore, member: (did: string) => boolean
+  ) {
     this.trustOf = components.trustOf ?? (() => 0)
+    this.member = member
     this.random = components.random ?? Math.random
     this.counters = {
       published: 0, accepted: 0, duplicates: 0, delivered: 0, handlerErrors: 0, unsolicitedReplies: 0,
       rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
-      syncsStarted: 0, syncMessagesSent: 0, syncBytesSent: 0, pullsSent: 0, saves: 0, saveFailures: 0, tickErrors: 0
+      syncsStarted: 0, syncMessagesSent: 0, syncBytesSent: 0, pullsSent: 0, saves: 0, saveFailures: 0, tickErrors: 0, refusedFromNonMembers: 0
     }
   }
 
@@ -95,7 +110,9 @@ export class GossipNode implements Gossip {
     }
     if (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function') throw new InvalidArgumentError('components.clock must be a Clock')
     if (!(keyPair?.seed instanceof Uint8Array) || typeof keyPair.did !== 'string') throw new InvalidArgumentError('components.keyPair must be a KeyPair')
+    if (components.isMember !== undefined && typeof components.isMember !== 'function') throw new InvalidArgumentError('components.isMember must be a function')
     const options = resolveOptions(init ?? {})
+    const member = memberCheck(components.isMember)
     const store = await GossipStore.open({
       path: options.path,
       persistEntries: options.persistEntries,
@@ -103,9 +120,10 @@ export class GossipNode implements Gossip {
       retentionMs: options.retentionMs,
       maxEntries: options.maxEntriesPerTopic,
       maxPayloadBytes: options.maxPayloadBytes,
-      compressThreshold: options.compressThreshold
+      compressThreshold: options.compressThreshold,
+      isMember: member
     })
-    const node = new GossipNode(components, options, store)
+    const node = new GossipNode(components, options, store, member)
     node.start()
     return node
   }
@@ -117,7 +135,12 @@ export class GossipNode implements Gossip {
   private start (): void {
     this.stopListening = this.components.transport.onMessage((from, bytes) => this.receive(from, bytes))
     this.scheduleTick()
-    if (this.store.topics.size > 0) for (const peer of this.components.transport.peers()) this.announce(peer)
+    if (this.store.topics.size > 0) for (const peer of this.memberPeers()) this.announce(peer)
+  }
+
+  /** Connected peers that are members: the only ones anything is sent to or synced with. */
+  private memberPeers (): string[] {
+    return this.components.transport.peers().filter(this.member)
   }
 
   // ---------------------------------------------------------------- topics
@@ -127,7 +150,7 @@ export class GossipNode implements Gossip {
     this.checkTopicName(topic)
     if (this.store.createTopic(topic, normaliseAccessRule(access))) {
       this.topicsVersion++
-      for (const peer of this.components.transport.peers()) this.announce(peer)
+      for (const peer of this.memberPeers()) this.announce(peer)
       this.scheduleSave()
     }
   }
@@ -170,7 +193,7 @@ export class GossipNode implements Gossip {
     const state = this.store.topic(topic)
     if (!(payload instanceof Uint8Array)) throw new InvalidArgumentError('payload must be a Uint8Array')
     if (payload.length > this.options.maxPayloadBytes) throw new PayloadTooLargeError(payload.length, this.options.maxPayloadBytes)
-    if (!admits(state.access, this.did, this.trustOf)) throw new AccessDeniedError(topic, this.did)
+    if (!this.member(this.did) || !admits(state.access, this.did, this.trustOf)) throw new AccessDeniedError(topic, this.did)
     const existing = state.log.get(toHex(sha256(payload)))
     if (existing !== undefined) return toGossipEntry(existing)
     const clock = Object.fromEntries(this.store.clock)
@@ -245,6 +268,7 @@ export class GossipNode implements Gossip {
     const batch = this.outbox.get(peer)
     if (batch === undefined) return
     this.outbox.delete(peer)
+    if (!this.member(peer)) return
     const also = [...(batch.also ?? [])].sort().slice(0, MAX_PUSH_ALSO)
     this.components.transport.send(peer, encodeMessage({ t: 'push', entries: batch.entries, ...(also.length > 0 ? { also } : {}) }))
   }
@@ -258,12 +282,13 @@ export class GossipNode implements Gossip {
   /** Every other frame: the peer's waiting pushes go first, so a peer stream stays FIFO (snapshot markers rely on it). */
   private transmit (peer: string, frame: Uint8Array): void {
     this.sendPushes(peer)
-    this.components.transport.send(peer, frame)
+    // The last gate on the way out: a peer that stopped being a member after a frame was decided gets nothing.
+    if (this.member(peer)) this.components.transport.send(peer, frame)
   }
 
   private sharingPeers (topic: string): string[] {
     const access = this.store.topic(topic).access
-    return this.components.transport.peers().filter((p) => this.store.peers.get(p)?.topics.has(topic) === true && admits(access, p, this.trustOf))
+    return this.memberPeers().filter((p) => this.store.peers.get(p)?.topics.has(topic) === true && admits(access, p, this.trustOf))
   }
 
   // ---------------------------------------------------------------- direct messages
@@ -296,7 +321,7 @@ export class GossipNode implements Gossip {
     const state = this.store.topic(topic)
     if (!(payload instanceof Uint8Array)) throw new InvalidArgumentError('payload must be a Uint8Array')
     if (payload.length > this.options.maxPayloadBytes) throw new PayloadTooLargeError(payload.length, this.options.maxPayloadBytes)
-    if (!admits(state.access, peer, this.trustOf)) throw new AccessDeniedError(topic, peer)
+    if (!this.member(peer) || !admits(state.access, peer, this.trustOf)) throw new AccessDeniedError(topic, peer)
     const id = this.nextDirectId++
     this.transmit(peer, encodeMessage({ t: 'direct', topic, id, re, payload }))
     return id
@@ -311,6 +336,9 @@ export class GossipNode implements Gossip {
 
   private receive (from: string, bytes: Uint8Array): Promise<void> {
     if (this.closed) return Promise.resolve()
+    // Checked before anything else (observers, the inbox queue, decoding): a non-member's frame costs this
+    // node the check and one counter, nothing that grows.
+    if (!this.member(from)) { this.counters.refusedFromNonMembers++; return Promise.resolve() }
     for (const observer of this.ingressObservers) {
       try { observer(from, bytes) } catch { this.counters.handlerErrors++ }
     }
@@ -325,6 +353,8 @@ export class GossipNode implements Gossip {
   }
 
   private async process (from: string, bytes: Uint8Array): Promise<void> {
+    // Again at its turn: the sender may have been removed while the frame waited in the inbox.
+    if (!this.member(from)) { this.counters.refusedFromNonMembers++; return }
     try {
       if (!(bytes instanceof Uint8Array) || bytes.length > this.options.maxFrameBytes) { this.reject(from, 'too-large'); return }
       let message: WireMessage
@@ -346,8 +376,9 @@ export class GossipNode implements Gossip {
   /**
    * The ingress checks of an entry, in order: shape, bounded inflate and id
    * (before dedup or anything else), topic, dedup, peer access, signature,
-   * clock skew, author access, validator; then store, deliver, and — for
-   * pushed entries — push on.
+   * author membership, clock skew, author access, validator; then store,
+   * deliver, and — for pushed entries — push on. (The sending peer's
+   * membership was checked when its frame arrived.)
    */
   private async acceptEntry (from: string, bytes: Uint8Array, pushed: boolean, expectedTopic: string | undefined, pushedAlsoTo: readonly string[] = []): Promise<void> {
     let entry: StoredEntry
@@ -369,12 +400,14 @@ export class GossipNode implements Gossip {
       this.reject(from, 'bad-signature')
       return
     }
+    if (!this.member(body.author)) { this.rememberRefusedForMembership(body.topic, entry.idHex, body.author); this.reject(from, 'non-member-author'); return }
     const now = this.components.clock.now()
     if (body.timestamp > now + this.options.maxClockSkewMs) { this.reject(from, 'future'); return }
     const published = toGossipEntry(entry)
     if (!admits(topic.access, body.author, this.trustOf)) { this.rememberRejected(body.topic, entry.idHex); this.reject(from, 'access-denied'); return }
     if (!this.runValidator(body.topic, published)) { this.rememberRejected(body.topic, entry.idHex); this.reject(from, 'validator'); return }
     if (this.store.add(entry, now) !== 'added') { this.reject(from, 'expired'); return }
+    this.refusedForMembership.get(body.topic)?.delete(entry.idHex)
     this.counters.accepted++
     this.scheduleSave()
     for (const handler of [...(this.handlers.get(body.topic) ?? [])]) {
@@ -389,6 +422,13 @@ export class GossipNode implements Gossip {
     if (set === undefined) { set = new Set(); this.rejectedIds.set(topic, set) }
     if (set.size >= MAX_REJECTED_IDS) set.delete(set.values().next().value as string)
     set.add(idHex)
+  }
+
+  private rememberRefusedForMembership (topic: string, idHex: string, author: string): void {
+    let refused = this.refusedForMembership.get(topic)
+    if (refused === undefined) { refused = new Map(); this.refusedForMembership.set(topic, refused) }
+    if (!refused.has(idHex) && refused.size >= MAX_REJECTED_IDS) refused.delete(refused.keys().next().value as string)
+    refused.set(idHex, author)
   }
 
   private onTopics (from: string, message: TopicsMessage): void {
@@ -494,8 +534,14 @@ export class GossipNode implements Gossip {
     if (state === undefined) { state = { queue: [], queued: new Set() }; perTopic.set(topic, state) }
     const log = this.store.topic(topic).log
     const rejected = this.rejectedIds.get(topic)
+    const refused = this.refusedForMembership.get(topic)
     for (const id of ids) {
       if (log.has(id) || rejected?.has(id) === true || state.queued.has(id)) continue
+      const author = refused?.get(id)
+      if (author !== undefined) {
+        if (!this.member(author)) continue
+        refused?.delete(id)
+      }
       state.queue.push(id)
       state.queued.add(id)
     }
@@ -560,14 +606,15 @@ export class GossipNode implements Gossip {
     let target = peer
     let topics: string[]
     if (target === undefined) {
-      const candidates = this.components.transport.peers().filter((p) => shared(p).length > 0)
+      const candidates = this.memberPeers().filter((p) => shared(p).length > 0)
       if (candidates.length === 0) return
       const oldest = Math.min(...candidates.map((p) => this.store.peer(p).lastSyncAt))
       const due = candidates.filter((p) => this.store.peer(p).lastSyncAt === oldest)
       target = due[Math.floor(this.random() * due.length)] as string
       topics = shared(target)
     } else {
-      // An explicit peer is synced on every topic it may see, announced or not.
+      // An explicit peer is synced on every topic it may see, announced or not; a non-member on none.
+      if (!this.member(target)) return
       const who = target
       topics = [...this.store.topics.entries()].filter(([, t]) => admits(t.access, who, this.trustOf)).map(([name]) => name)
     }
@@ -592,7 +639,7 @@ export class GossipNode implements Gossip {
     let evicted = 0
     for (const { log } of this.store.topics.values()) evicted += log.evictExpired(now)
     if (evicted > 0) this.scheduleSave()
-    const connected = new Set(this.components.transport.peers())
+    const connected = new Set(this.memberPeers())
     for (const peer of connected) {
       const sent = this.announced.get(peer)
       if (this.store.topics.size > 0 && (sent === undefined || sent.version !== this.topicsVersion || now - sent.at >= this.options.announceIntervalMs)) this.announce(peer)
@@ -618,6 +665,32 @@ export class GossipNode implements Gossip {
 
   misbehaviour (peer: string): number {
     return this.store.peers.get(peer)?.misbehaviour ?? 0
+  }
+
+  forgetPeer (did: string): void {
+    this.assertOpen()
+    if (typeof did !== 'string') throw new InvalidArgumentError('did must be a string')
+    this.forget(did)
+  }
+
+  forgetNonMembers (): number {
+    this.assertOpen()
+    const dids = new Set([...this.store.peers.keys(), ...this.store.clock.keys()])
+    let forgotten = 0
+    for (const did of dids) if (did !== this.did && !this.member(did) && this.forget(did)) forgotten++
+    return forgotten
+  }
+
+  /** Drops every per-peer record of `did`; saves when the snapshot file changes. */
+  private forget (did: string): boolean {
+    this.syncBuckets.delete(did)
+    this.pullBuckets.delete(did)
+    this.pulls.delete(did)
+    this.announced.delete(did)
+    this.outbox.delete(did)
+    const changed = this.store.forget(did, did === this.did)
+    if (changed) this.scheduleSave()
+    return changed
   }
 
   stats (): GossipStats {
@@ -667,7 +740,7 @@ export class GossipNode implements Gossip {
     this.store.restoreState(state, this.components.clock.now())
     this.pulls.clear()
     this.topicsVersion++
-    for (const peer of this.components.transport.peers()) this.announce(peer)
+    for (const peer of this.memberPeers()) this.announce(peer)
     await this.save()
   }
 

@@ -11,9 +11,11 @@
  * while one applies. The responder answers from its store at a bounded rate;
  * the requester checks every reply's shape and the source checks every item,
  * so a peer can make this node read a bounded amount, never apply anything
- * its subsystem would refuse.
+ * its subsystem would refuse. Only members (`isMember`) are served or synced
+ * from; a non-member's request is answered `not-a-member` before any per-peer
+ * state exists.
  */
-import { type CancelTimer, type Clock, decode, encode } from '@icn/identity'
+import { type CancelTimer, type Clock, type Did, type IsMember, decode, encode } from '@icn/identity'
 import { ClosedError, InvalidArgumentError } from './errors.js'
 import { TokenBucket } from './rate-limit.js'
 
@@ -70,6 +72,14 @@ export interface HistorySyncComponents {
   onMisbehaviour?: (peer: string, reason: string) => void
   /** Progress of a running session, at most every `progressEveryMs`, and its end. */
   onProgress?: (progress: HistoryPeerProgress) => void
+  /**
+   * Whether a peer is a member of the network now (and not frozen). A non-member's request is answered
+   * `{ t: 'refused', reason: 'not-a-member' }` before any per-peer state is created (counted in
+   * `serveStats().refusedNonMembers`); `syncWith` a non-member rejects with `HistoryRefusedError('not-a-member')`
+   * and records nothing; a running session stops before its next request once the peer is no longer one; the
+   * round skips non-members. Throwing counts as false. @default every peer is a member
+   */
+  isMember?: IsMember
 }
 
 export interface HistorySyncInit {
@@ -114,6 +124,8 @@ export interface HistoryServeStats {
   readonly rateLimited: number
   readonly malformed: number
   readonly itemsServed: number
+  /** Requests refused because the requester is not a member. */
+  readonly refusedNonMembers: number
 }
 
 /** The history sync a node runs. */
@@ -122,6 +134,8 @@ export interface HistorySync {
   syncWith(peer: string): Promise<HistoryPeerProgress>
   progress(): HistoryPeerProgress[]
   serveStats(): HistoryServeStats
+  /** Forgets `peer`'s progress record and serving budget (a node calls it when a member is removed). */
+  forgetPeer(peer: string): void
   /** Stops the round, ends sessions at their next step and awaits them. Idempotent. */
   close(): Promise<void>
 }
@@ -194,7 +208,8 @@ class HistorySyncNode implements HistorySync {
   private readonly sessions = new Map<string, Session>()
   private readonly last = new Map<string, HistoryPeerProgress>()
   private readonly buckets = new Map<string, TokenBucket>()
-  private readonly served = { served: 0, rateLimited: 0, malformed: 0, itemsServed: 0 }
+  private readonly served = { served: 0, rateLimited: 0, malformed: 0, itemsServed: 0, refusedNonMembers: 0 }
+  private readonly member: (peer: string) => boolean
   private readonly options: Required<HistorySyncInit>
   private readonly stopServing: () => void
   private cancelRound: CancelTimer | undefined
@@ -207,6 +222,11 @@ class HistorySyncNode implements HistorySync {
 
   constructor (private readonly components: HistorySyncComponents, init: HistorySyncInit) {
     this.whenClosed.catch(() => undefined)
+    const isMember = components.isMember
+    if (isMember !== undefined && typeof isMember !== 'function') throw new InvalidArgumentError('history sync isMember must be a function')
+    this.member = isMember === undefined
+      ? () => true
+      : (peer) => { try { return isMember(peer as Did) === true } catch { return false } }
     this.options = {
       intervalMs: init.intervalMs ?? 30_000,
       digestPageSize: init.digestPageSize ?? 500,
@@ -234,6 +254,7 @@ class HistorySyncNode implements HistorySync {
   private serve (from: string, payload: Uint8Array): Uint8Array {
     const refuse = (reason: string): Uint8Array => encode({ v: 1, t: 'refused', reason })
     if (this.closed) return refuse('closing')
+    if (!this.member(from)) { this.served.refusedNonMembers++; return refuse('not-a-member') }
     let bucket = this.buckets.get(from)
     const now = this.components.clock.now()
     if (bucket === undefined) {
@@ -270,6 +291,7 @@ class HistorySyncNode implements HistorySync {
 
   async syncWith (peer: string): Promise<HistoryPeerProgress> {
     if (this.closed) throw new ClosedError()
+    if (!this.member(peer)) throw new HistoryRefusedError('not-a-member')
     const running = this.sessions.get(peer)
     if (running !== undefined) return await running.done
     const previous = this.last.get(peer)
@@ -363,6 +385,7 @@ class HistorySyncNode implements HistorySync {
 
   private async ask (peer: string, request: Request): Promise<Reply> {
     if (this.closed) throw new HistoryRefusedError('closing')
+    if (!this.member(peer)) throw new HistoryRefusedError('not-a-member')
     const payload = request.t === 'digests'
       ? encode({ v: 1, t: 'digests', source: request.source, after: request.after, limit: request.limit })
       : encode({ v: 1, t: 'items', source: request.source, key: request.key, from: request.from, limit: request.limit })
@@ -379,6 +402,11 @@ class HistorySyncNode implements HistorySync {
 
   serveStats (): HistoryServeStats { return { ...this.served } }
 
+  forgetPeer (peer: string): void {
+    this.last.delete(peer)
+    this.buckets.delete(peer)
+  }
+
   // ---------------------------------------------------------------- round and lifecycle
 
   private scheduleRound (): void {
@@ -386,7 +414,7 @@ class HistorySyncNode implements HistorySync {
       this.cancelRound = undefined
       if (this.closed) return
       for (const peer of this.components.peers()) {
-        if (!this.sessions.has(peer)) void this.syncWith(peer).catch(() => undefined)
+        if (!this.sessions.has(peer) && this.member(peer)) void this.syncWith(peer).catch(() => undefined)
       }
       this.scheduleRound()
     }, this.options.intervalMs)

@@ -5,9 +5,19 @@
  * access rules and validators, persisted as an atomic checksummed JSON snapshot.
  *
  * Transport-agnostic: give it a {@link MessageTransport} (the testkit's
- * `SimEndpoint` fits), a clock, a key pair and a `trustOf` lookup.
+ * `SimEndpoint` fits), a clock, a key pair, a `trustOf` lookup and, in a closed
+ * network, an `isMember` check.
+ *
+ * **Membership is node-wide, not a topic access rule.** A network is closed as a
+ * whole, so every topic a node carries is members-only: `isMember` is asked before
+ * any topic rule, of every peer a frame comes from or goes to and of every entry's
+ * author, and the {@link AccessRule}s (`public`, `min-trust`, `participants`) only
+ * narrow further among members. A per-topic `members` kind was not chosen because
+ * one topic created without it (any subsystem creates topics) would reopen the
+ * network to outsiders, and a non-member's frame would have to be decoded before
+ * its topic's rule could be read.
  */
-import type { Clock, KeyPair } from '@icn/identity'
+import type { Clock, IsMember, KeyPair } from '@icn/identity'
 import type { AccessRule } from './access.js'
 import { GossipNode } from './gossip.js'
 
@@ -43,6 +53,17 @@ export interface GossipComponents {
   trustOf?: (did: string) => number
   /** Uniform [0, 1) source for fanout choice. @default Math.random */
   random?: () => number
+  /**
+   * Whether a DID is a member of the network now (and not frozen); asked on every frame, so it must be cheap.
+   * A frame from a peer it refuses is dropped unread before any state is created (counted in
+   * `stats().refusedFromNonMembers`); nothing is sent to such a peer (`send`/`request` throw
+   * `AccessDeniedError`); an entry whose author (signer) it refuses is not stored, relayed or delivered
+   * (`stats().rejected['non-member-author']`) and is not remembered as refused for longer than the author
+   * stays a non-member, so anti-entropy brings it again once this node's membership view has caught up.
+   * This node's own `publish` is refused (`AccessDeniedError`) while it is not a member. Throwing counts as false.
+   * @default every DID is a member
+   */
+  isMember?: IsMember
 }
 
 /** Range-reconciliation tuning. */
@@ -143,7 +164,7 @@ export type DirectHandler = (message: DirectMessageEvent) => void | Promise<void
 export type RejectReason =
   | 'malformed' | 'too-large' | 'decompression' | 'bad-id' | 'bad-signature' | 'unknown-topic' | 'access-denied'
   | 'validator' | 'expired' | 'future' | 'replayed-nonce' | 'stale-nonce' | 'rate-limited' | 'rounds-exceeded'
-  | 'no-handler'
+  | 'no-handler' | 'non-member-author'
 
 export interface GossipStats {
   published: number
@@ -165,6 +186,8 @@ export interface GossipStats {
   saveFailures: number
   /** Anti-entropy ticks that hit an unexpected error (the timer keeps running). */
   tickErrors: number
+  /** Frames dropped unread because their sender is not a member (`isMember`); no other state records them. */
+  refusedFromNonMembers: number
 }
 
 export interface TopicInfo {
@@ -196,10 +219,23 @@ export interface Gossip {
   request(peer: string, topic: string, payload: Uint8Array, options?: { timeoutMs?: number }): Promise<Uint8Array>
   /** Sets the topic's direct-message handler; returns a function that removes it. */
   handleDirect(topic: string, handler: DirectHandler): () => void
-  /** Observes every frame received from a peer, before processing (for channel recording). */
+  /** Observes every frame received from a member peer, before processing (for channel recording). */
   onIngress(observer: (from: string, bytes: Uint8Array) => void): () => void
   /** Invalid entries and malformed frames received from `peer`. */
   misbehaviour(peer: string): number
+  /**
+   * Forgets what this node keeps about `did` — its peer record (announced topics, misbehaviour,
+   * `lastSyncAt`, digest nonces), its vector-clock component, its rate budgets and pull cursors — and
+   * saves the snapshot file without them. A node calls it when a member is removed, so the file does not
+   * keep identities that no longer belong. Entries it authored stay until retention or capacity evicts
+   * them. This node's own clock component is kept (its counter must not go back). Unknown DIDs: no-op.
+   */
+  forgetPeer(did: string): void
+  /**
+   * `forgetPeer` for every DID in the peer records and the vector clock that `isMember` refuses now (this
+   * node's own excepted), e.g. once at start-up after governance has loaded; returns how many were forgotten.
+   */
+  forgetNonMembers(): number
   stats(): GossipStats
   /** Runs one anti-entropy tick now (with `peer`, or the least recently synced). */
   syncNow(peer?: string): void

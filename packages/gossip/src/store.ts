@@ -36,6 +36,12 @@ export interface GossipStoreInit extends TopicLogLimits, EntryLimits {
   persistEntries?: boolean
   /** Current time, for the retention rule when loading. */
   now: number
+  /**
+   * Vector-clock components merged from stored entries are kept for the DIDs it accepts only, so an entry's
+   * clock cannot grow the node's (and every entry it publishes) with identities outside the network. The
+   * loaded file is not filtered (`forget` prunes it). @default every DID
+   */
+  isMember?: (did: string) => boolean
 }
 
 interface TopicFile { name: string, access: AccessRule, entries: Uint8Array[] }
@@ -111,9 +117,17 @@ export class GossipStore {
   }
 
   mergeClock (clock: Readonly<Record<string, number>>): void {
+    const admit = this.init.isMember
     for (const [who, counter] of Object.entries(clock)) {
-      if (counter > (this.clock.get(who) ?? 0)) this.clock.set(who, counter)
+      if (counter > (this.clock.get(who) ?? 0) && (admit === undefined || admit(who))) this.clock.set(who, counter)
     }
+  }
+
+  /** Removes `did`'s peer record and, unless `keepClock`, its vector-clock component; returns whether anything was removed. */
+  forget (did: string, keepClock = false): boolean {
+    const peer = this.peers.delete(did)
+    const clock = !keepClock && this.clock.delete(did)
+    return peer || clock
   }
 
   peer (id: string): PeerRecord {

@@ -90,7 +90,7 @@ describe('history sync', () => {
     expect(reports.at(-1)).toEqual(done)
     expect(client.progress()).toEqual([done])
     // 2 digest pages (of 2 and 1), 24 + 1 + 1 item pages
-    expect(server.serveStats()).toEqual({ served: 2 + 24 + 1 + 1, rateLimited: 0, malformed: 0, itemsServed: 2358 })
+    expect(server.serveStats()).toEqual({ served: 2 + 24 + 1 + 1, rateLimited: 0, malformed: 0, itemsServed: 2358, refusedNonMembers: 0 })
     // nothing new: a second session asks for digests only
     const again = await client.syncWith('origin')
     expect(again).toMatchObject({ fetched: 0, applied: 0, sessions: 2, behind: 0 })
@@ -194,7 +194,7 @@ describe('history sync', () => {
     expect(ask(encode({ v: 1, t: 'items', source: 'chains', key: 'k', from: -1, limit: 5 }))).toEqual({ v: 1, t: 'refused', reason: 'malformed' })
     expect(ask(encode({ v: 1, t: 'digests', source: 'nope', after: null, limit: 5 }))).toEqual({ v: 1, t: 'refused', reason: 'unknown-source' })
     expect(ask(encode({ v: 1, t: 'digests', source: 'chains', after: null, limit: 5 }))).toEqual({ v: 1, t: 'digests', digests: [], more: false })
-    expect(server.serveStats()).toEqual({ served: 1, rateLimited: 0, malformed: 2, itemsServed: 0 })
+    expect(server.serveStats()).toEqual({ served: 1, rateLimited: 0, malformed: 2, itemsServed: 0, refusedNonMembers: 0 })
     await server.close()
     expect(handler).toBeUndefined()
   })
