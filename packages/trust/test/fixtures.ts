@@ -1,6 +1,8 @@
 import { type KeyPair, keyPairFromSeed } from '@icn/identity'
 import { ManualClock } from '@icn/testkit'
-import { type AttestationInit, type TrustAttestation, type TrustGraph, type TrustGraphInit, createAttestation, openTrustGraph } from '../src/index.js'
+import {
+  type AttestationInit, type TrustAttestation, type TrustGraph, type TrustGraphComponents, type TrustGraphInit, createAttestation, openTrustGraph
+} from '../src/index.js'
 
 /** A deterministic key pair per name, so DIDs are stable across runs and processes. */
 const keys = new Map<string, KeyPair>()
@@ -27,9 +29,11 @@ export function attest (source: string, target: string, score: number, init: Par
   return createAttestation(keyOf(source), { graph: 'social', createdAt: T0, ...init, target: didOf(target), score })
 }
 
-/** Opens a graph with a manual clock; decay off unless asked for. */
-export async function openTestGraph (path: string, init: Partial<TrustGraphInit> = {}, clock = new ManualClock(T0)): Promise<{ graph: TrustGraph, clock: ManualClock }> {
-  const graph = await openTrustGraph({ clock }, { path, halfLifeMs: Number.POSITIVE_INFINITY, decayStepMs: 1, ...init })
+/** Opens a graph with a manual clock; decay off unless asked for; everyone a member unless `components` say otherwise. */
+export async function openTestGraph (
+  path: string, init: Partial<TrustGraphInit> = {}, clock = new ManualClock(T0), components: Omit<TrustGraphComponents, 'clock'> = {}
+): Promise<{ graph: TrustGraph, clock: ManualClock }> {
+  const graph = await openTrustGraph({ clock, ...components }, { path, halfLifeMs: Number.POSITIVE_INFINITY, decayStepMs: 1, ...init })
   return { graph, clock }
 }
 

@@ -1,12 +1,12 @@
 // Property tests: scores stay in [0, 1], arrival order never changes a result,
 // revocation removes every transitive path through the revoked edge, and the
-// cache always agrees with a fresh computation.
-import { withTempDir } from '@icn/testkit'
+// cache always agrees with a fresh computation, membership changes included.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   type TrustAttestation, type TrustGraph, type TrustGraphName, computeViewerScores
 } from '../src/index.js'
+import { ManualClock, withTempDir } from '@icn/testkit'
 import { T0, attest, didOf, openTestGraph } from './fixtures.js'
 
 const NAMES = ['P0', 'P1', 'P2', 'P3', 'P4', 'P5']
@@ -111,6 +111,44 @@ describe('trust properties', () => {
           }
           await graph.close()
         }), { numRuns: 30, seed: 11 })
+    })
+  })
+
+  it('cached scores always equal a fresh computation over current members\' edges while membership changes', async () => {
+    await withTempDir(async (dir) => {
+      // A step either writes an edge or toggles one DID's membership (then tells the graph).
+      const stepArb = fc.oneof(edgeArb, fc.nat(NAMES.length - 1))
+      await fc.assert(fc.asyncProperty(
+        fc.array(fc.tuple(stepArb, fc.nat(NAMES.length - 1)), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 4 }), fc.constantFrom(1, 1024),
+        async (steps, depth, cacheSize) => {
+          const members = new Set<string>(DIDS)
+          const { graph } = await openTestGraph(`${dir}/${runs++}`, { depth, cacheSize }, new ManualClock(T0), { isMember: (did) => members.has(did) })
+          for (const [step, v] of steps) {
+            // Warm the viewer's cache in both graphs before the change.
+            for (const g of GRAPHS) graph.trustOf(DIDS[v] as string, DIDS[(v + 1) % DIDS.length] as string, g)
+            if (typeof step === 'number') {
+              const did = DIDS[step] as string
+              if (!members.delete(did)) members.add(did)
+              graph.membershipChanged()
+            } else {
+              await graph.attest(sign(step))
+            }
+            for (const g of GRAPHS) {
+              const bySource = new Map<string, TrustAttestation[]>()
+              for (const a of graph.attestations(g)) {
+                if (members.has(a.payload.source)) bySource.set(a.payload.source, [...(bySource.get(a.payload.source) ?? []), a])
+              }
+              for (const viewer of DIDS) {
+                const fresh = computeViewerScores(viewer, (d) => bySource.get(d), { ...graph.settings, weights: graph.settings.weights[g] }, T0)
+                for (const subject of DIDS) {
+                  if (subject !== viewer) expect(graph.trustOf(viewer, subject, g)).toBe(fresh.scores.get(subject) ?? 0)
+                }
+              }
+            }
+          }
+          await graph.close()
+        }), { numRuns: 30, seed: 13 })
     })
   })
 })
