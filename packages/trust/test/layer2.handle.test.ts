@@ -1,7 +1,7 @@
 // Layer 2: the production TrustGraph handle persists the same records as the adapter (L1).
-import { withTempDir } from '@icn/testkit'
+import { ManualClock, withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
-import { openTrustStore } from '../src/index.js'
+import { NotMemberError, openTrustStore } from '../src/index.js'
 import { T0, attest, didOf, openTestGraph, summary } from './fixtures.js'
 
 describe('layer 2: TrustGraph handle persistence', () => {
@@ -47,6 +47,30 @@ describe('layer 2: TrustGraph handle persistence', () => {
       const store = await openTrustStore(`${dir}/target`)
       expect(store.all().map(summary)).toEqual([edges[0], edges[1]].map(summary))
       await store.close()
+    })
+  })
+
+  it('an attestation refused for membership leaves no record; the same one accepted later is stored', async () => {
+    await withTempDir(async (dir) => {
+      const admitted = new Set<string>([didOf('A')])
+      const { graph } = await openTestGraph(dir, {}, new ManualClock(T0), { membership: (did) => admitted.has(did) ? 'member' : 'none' })
+      const ab = attest('A', 'B', 0.8)
+      const ba = attest('B', 'A', 0.6)
+      expect(await graph.attest(ab)).toBe('applied')
+      await expect(graph.attest(ba)).rejects.toThrow(NotMemberError)
+      await graph.close()
+      const store = await openTrustStore(dir)
+      expect(store.all().map(summary)).toEqual([summary(ab)])
+      await store.close()
+
+      admitted.add(didOf('B'))
+      const reopened = await openTestGraph(dir, {}, new ManualClock(T0), { membership: (did) => admitted.has(did) ? 'member' : 'none' })
+      expect(await reopened.graph.attest(ba)).toBe('applied')
+      await reopened.graph.close()
+      const after = await openTrustStore(dir)
+      expect(summary(after.get('social', didOf('B'), didOf('A')))).toEqual(summary(ba))
+      expect(after.all()).toHaveLength(2)
+      await after.close()
     })
   })
 })
