@@ -1,3 +1,4 @@
+import type { Did, MembershipStatus } from '@icn/identity'
 import type { QuarantineReason } from './rules.js'
 
 /** Machine-readable reason carried by every ledger error. */
@@ -6,6 +7,7 @@ export type LedgerErrorCode =
   | 'AMOUNT_OUT_OF_RANGE'
   | 'INVALID_ARGUMENT'
   | 'ENTRY_REJECTED'
+  | 'NOT_A_MEMBER'
   | 'INVALID_STATE'
   | 'LEDGER_CLOSED'
 
@@ -48,6 +50,27 @@ export class EntryRejectedError extends LedgerError {
   constructor (reason: QuarantineReason, message: string) {
     super('ENTRY_REJECTED', message)
     this.reason = reason
+  }
+}
+
+/**
+ * A locally created entry whose author, or an account in its deltas, is not a member (status `frozen` or
+ * `none`) at the entry's timestamp. Thrown before anything is signed: nothing is written, no chain slot used.
+ * (A peer's entry refused for the same reason is answered `refused` with reason `not-a-member`.)
+ */
+export class NotAMemberError extends LedgerError {
+  override readonly name = 'NotAMemberError'
+  /** The DID that is not a member. */
+  readonly did: Did
+  /** Its status at `at`. */
+  readonly status: Exclude<MembershipStatus, 'member'>
+  /** The entry's timestamp (ms), the time membership is judged at. */
+  readonly at: number
+  constructor (did: Did, status: Exclude<MembershipStatus, 'member'>, at: number, message: string) {
+    super('NOT_A_MEMBER', message)
+    this.did = did
+    this.status = status
+    this.at = at
   }
 }
 

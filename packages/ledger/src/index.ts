@@ -4,10 +4,12 @@
  * pay each other in shared currencies; every entry is signed, balanced per
  * currency and linked into its author's chain; credit limits come from an
  * injected trust function or a governance override; verdicts do not depend on
- * arrival order (docs/ledger.md).
+ * arrival order (docs/ledger.md). Members only: an entry whose author or
+ * accounts are not members at its own timestamp is refused and nothing of it
+ * is stored (docs/ledger.md, "Membership").
  */
 import { availableParallelism } from 'node:os'
-import { type Clock, systemClock } from '@icn/identity'
+import { type Clock, EVERYONE_IS_A_MEMBER, type MembershipAt, systemClock } from '@icn/identity'
 import { InvalidArgumentError } from './errors.js'
 import { type ApplyBatchOptions, type ApplyOutcome, type ChainFloor, type ChainRange, type EntryDraft, type EntryRecord, type HistoryPage, LedgerHandle } from './ledger.js'
 import { type CreditPolicy, CONSERVATIVE_POLICY, checkPolicy } from './policy.js'
@@ -20,13 +22,13 @@ import type { SignedEntry } from './entry.js'
 export { LEDGER_DOMAIN, MAX_AMOUNT, MAX_ACKS, MAX_DELTAS } from './constants.js'
 export {
   type LedgerErrorCode, LedgerError, MalformedEntryError, AmountOutOfRangeError, InvalidArgumentError,
-  EntryRejectedError, InvalidStateError, LedgerClosedError
+  EntryRejectedError, NotAMemberError, InvalidStateError, LedgerClosedError
 } from './errors.js'
 export { type AccountDelta, type JournalEntry, type SignedEntry, decodeEntry, signEntry, hasValidSignature, parseEntry, entryPayload, netChanges } from './entry.js'
 export { type CreditPolicy, CONSERVATIVE_POLICY, PERMISSIVE_POLICY, policyCreditLimit, trustToPpm } from './policy.js'
 export {
   type QuarantineReason, type HookVerdict, type ValidationHook, type ChainCredit, type NetChange, type JudgeInput, type Verdict,
-  type BalanceRow, type ChainHead, judgeEntry, checkEntryRules, computeStateRoot
+  type BalanceRow, type ChainHead, type RefusalReason, type Refusal, judgeEntry, checkEntryRules, isSelfPayment, refusalOf, computeStateRoot
 } from './rules.js'
 export { LedgerStore, type ChainRecord, type QuarantineRecord, type ForkProof, type LimitOverride, type PendingRecord } from './store.js'
 export { type ApplyBatchOptions, type ApplyOutcome, type ApplyStatus, type ChainFloor, type ChainRange, type EntryDraft, type EntryRecord, type HistoryPage } from './ledger.js'
@@ -38,18 +40,29 @@ export interface Ledger {
   /**
    * Builds the author's next entry (seq, prev, acks, timestamp), signs it and applies it in one transaction. Throws
    * `EntryRejectedError` if a rule fails (nothing written) — reason `fork` while a restore has moved the author's
-   * chain below entries this ledger held before, until those entries arrive again.
+   * chain below entries this ledger held before, until those entries arrive again. Before signing, throws
+   * `NotAMemberError` when the author or an account of the deltas is not `member` at the entry's timestamp
+   * (the clock's now), and `InvalidArgumentError` when the entry would change no balance but the author's own;
+   * nothing is signed or written then.
    */
   createEntry(keyPair: KeyPair, draft: EntryDraft): Promise<EntryRecord>
-  /** A two-delta payment from `keyPair`'s DID to `to`. */
+  /**
+   * A two-delta payment from `keyPair`'s DID to `to`. A payment to oneself or of 0 throws `InvalidArgumentError`;
+   * otherwise as `createEntry`.
+   */
   pay(keyPair: KeyPair, to: Did, currency: string, amount: bigint, reference?: string): Promise<EntryRecord>
-  /** Applies a peer's entry (wire bytes or envelope) in one durable transaction: applied, duplicate, pending or quarantined. Malformed input throws, writing nothing. */
+  /**
+   * Applies a peer's entry (wire bytes or envelope) in one durable transaction: applied, duplicate, pending,
+   * quarantined, or refused (`not-a-member`, `self-payment`: nothing stored, judged again if offered again).
+   * Malformed input throws, writing nothing.
+   */
   applyEnvelope(input: Uint8Array | SignedEnvelope | SignedEntry): Promise<ApplyOutcome>
   /**
    * Applies many entries (outcomes in input order) in child transactions of at most 128 entries, one
    * per commit, so no batch holds the event loop for longer than one chunk. Writes from concurrent calls
    * (`createEntry`, `applyEnvelope`, `applyBatch`) share durable commits, made off the event loop
-   * (group commit); each call's promise resolves once its writes are durable.
+   * (group commit); each call's promise resolves once its writes are durable. A refused entry (membership,
+   * self-payment) is a per-entry `refused` outcome: the rest of the batch applies.
    */
   applyBatch(inputs: ReadonlyArray<Uint8Array | SignedEnvelope | SignedEntry>, options?: ApplyBatchOptions): Promise<ApplyOutcome[]>
   /** Governance override of `account`'s credit limit in `currency` (from then on). */
@@ -102,6 +115,12 @@ export interface LedgerComponents {
   clock?: Clock
   /** Trust of a member in [0, 1] (the node binds the viewer to itself). @default () => 0 */
   trustOf?: (did: string) => number
+  /**
+   * The network's membership timeline (the node binds it to governance): an entry is refused unless its author
+   * and every account in its deltas are `member` at the entry's own timestamp. Must be deterministic for
+   * verdicts to agree across nodes. @default EVERYONE_IS_A_MEMBER
+   */
+  membership?: MembershipAt
 }
 
 /** Configuration. */
@@ -130,6 +149,7 @@ export async function openLedger (init: LedgerInit & LedgerComponents): Promise<
   } catch (cause) {
     throw new InvalidArgumentError((cause as Error).message, { cause })
   }
+  if (init.membership !== undefined && typeof init.membership !== 'function') throw new InvalidArgumentError('membership must be a function (did, at) => status')
   const verifyWorkers = init.verifyWorkers ?? Math.min(4, availableParallelism() - 1)
   if (!Number.isSafeInteger(verifyWorkers) || verifyWorkers < 0 || verifyWorkers > 64) throw new InvalidArgumentError('verifyWorkers must be an integer in 0..64')
   return new LedgerHandle({
@@ -138,6 +158,7 @@ export async function openLedger (init: LedgerInit & LedgerComponents): Promise<
     trustOf: init.trustOf ?? (() => 0),
     policy,
     hooks: init.hooks ?? [],
-    verifier: new SignatureVerifier(verifyWorkers)
+    verifier: new SignatureVerifier(verifyWorkers),
+    membership: init.membership ?? EVERYONE_IS_A_MEMBER
   })
 }

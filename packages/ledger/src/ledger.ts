@@ -1,12 +1,14 @@
-import type { Clock, Did, KeyPair, SignedEnvelope } from '@icn/identity'
+import type { Clock, Did, KeyPair, MembershipAt, SignedEnvelope } from '@icn/identity'
 import { MAX_ACKS, MAX_AMOUNT } from './constants.js'
 import {
   type AccountDelta, type JournalEntry, type SignedEntry, checkAccount, checkCurrency, decodeEntry, entryPayload,
   hasValidSignature, parseEntry, signEntry, toAmount
 } from './entry.js'
-import { EntryRejectedError, InvalidArgumentError, InvalidStateError, LedgerClosedError } from './errors.js'
+import { EntryRejectedError, InvalidArgumentError, InvalidStateError, LedgerClosedError, NotAMemberError } from './errors.js'
 import { type CreditPolicy, policyCreditLimit } from './policy.js'
-import { type BalanceRow, type ChainHead, type QuarantineReason, type ValidationHook, computeStateRoot, judgeEntry } from './rules.js'
+import {
+  type BalanceRow, type ChainHead, type QuarantineReason, type RefusalReason, type ValidationHook, computeStateRoot, judgeEntry, refusalOf
+} from './rules.js'
 import { deriveLedgerState, exportLedgerState, writeLedgerState } from './state.js'
 import type { SignatureVerifier } from './verifier.js'
 import type { ForkProof, LedgerStore, LimitOverride, QuarantineRecord } from './store.js'
@@ -32,12 +34,23 @@ export interface ChainRange {
   readonly from: number
 }
 
+/**
+ * The verdict on one entry. `applied`, `quarantined` (with `reason: QuarantineReason`, the chain slot used
+ * unless `invalid-signature`) and `pending` (held for a missing chain predecessor or acknowledged entry) are
+ * stored; `duplicate` and `refused` store nothing. `refused` carries `reason: RefusalReason` and a `detail`
+ * (for `not-a-member`: the DID, its status and the entry's timestamp): a refused entry of a batch does not
+ * stop the others, and the same bytes offered again later are judged again (e.g. once this node's governance
+ * history has caught up).
+ */
 export interface ApplyOutcome {
   readonly id: string
   readonly status: ApplyStatus
-  readonly reason?: QuarantineReason
+  readonly reason?: QuarantineReason | RefusalReason
   readonly detail?: string
-  /** Previously pending entries that reached a verdict (applied or quarantined) during this call, in order. */
+  /**
+   * Previously pending entries that left the pending set during this call, in order: applied or quarantined,
+   * or refused at their turn (membership is judged again on release) and dropped.
+   */
   readonly released: readonly string[]
 }
 
@@ -63,6 +76,7 @@ export interface LedgerParts {
   readonly policy: CreditPolicy
   readonly hooks: readonly ValidationHook[]
   readonly verifier: SignatureVerifier
+  readonly membership: MembershipAt
 }
 
 /** Mutable per-call state of one write transaction. */
@@ -104,6 +118,7 @@ export class LedgerHandle {
   private readonly policy: CreditPolicy
   private readonly hooks: ValidationHook[]
   private readonly verifier: SignatureVerifier
+  private readonly membership: MembershipAt
   private closing: Promise<void> | undefined
   // Held entries, decoded: one waiting on several acknowledged entries gets another look each time one of
   // them resolves, and decoding it again each time was the bulk of a busy node's apply work. Keyed by id
@@ -117,6 +132,7 @@ export class LedgerHandle {
     this.policy = parts.policy
     this.hooks = [...parts.hooks]
     this.verifier = parts.verifier
+    this.membership = parts.membership
   }
 
   get path (): string { return this.store.path }
@@ -148,7 +164,12 @@ export class LedgerHandle {
         ...(draft.reference === undefined ? {} : { reference: draft.reference }),
         acks
       })
-      const entry = signEntry(parseEntry(payload), keyPair)
+      const unsigned = parseEntry(payload)
+      // Refused before signing: no signature exists for an entry this ledger would not store.
+      const refusal = refusalOf(unsigned, this.membership)
+      if (refusal?.reason === 'self-payment') throw new InvalidArgumentError(refusal.detail)
+      if (refusal?.reason === 'not-a-member') throw new NotAMemberError(refusal.did, refusal.status, refusal.at, `entry refused: ${refusal.detail}`)
+      const entry = signEntry(unsigned, keyPair)
       const ctx: TxnContext = { wake: [], released: [], local: true }
       this.place(entry, ctx)
       this.drain(ctx)
@@ -161,6 +182,8 @@ export class LedgerHandle {
   async pay (keyPair: KeyPair, to: Did, currency: string, amount: bigint, reference?: string): Promise<EntryRecord> {
     checkAccount(to, 'payee')
     checkCurrency(currency)
+    if (to === keyPair.did) throw new InvalidArgumentError(`a payment to oneself moves nothing and is refused (payer and payee are both ${to})`)
+    if (amount === 0n) throw new InvalidArgumentError('a payment of 0 moves nothing and is refused')
     return await this.createEntry(keyPair, {
       deltas: [{ account: keyPair.did, currency, debit: amount }, { account: to, currency, credit: amount }],
       ...(reference === undefined ? {} : { reference })
@@ -376,6 +399,9 @@ export class LedgerHandle {
     if (this.store.hasEntry(id) || this.store.hasQuarantine(id) || this.store.getPending(entry.author, entry.seq, id)) {
       return { id, status: 'duplicate', released: [] }
     }
+    // Before the signature: a refusal costs no verify and stores nothing, whoever made the bytes.
+    const refusal = refusalOf(entry, this.membership)
+    if (refusal !== undefined) return { id, status: 'refused', reason: refusal.reason, detail: refusal.detail, released: [] }
     if (!validSignature()) {
       if (refuseInvalid) return { id, status: 'refused', reason: 'invalid-signature', detail: 'signature does not verify for the author', released: [] }
       return this.reject(signed, 'invalid-signature', 'signature does not verify for the author', false, ctx)
@@ -491,7 +517,15 @@ export class LedgerHandle {
       let progressed = false
       for (const held of candidates) {
         this.store.removePending(held.author, held.seq, held.id)
-        const outcome = this.place(this.heldDecoded.get(held.id) ?? decodeEntry(held.bytes), ctx)
+        const signed = this.heldDecoded.get(held.id) ?? decodeEntry(held.bytes)
+        // Judged again at its turn: the membership timeline may have grown since it was held. A refusal
+        // drops it (nothing stored) and the chain stays where it is, so the author is not woken again.
+        if (refusalOf(signed.entry, this.membership) !== undefined) {
+          this.heldDecoded.delete(held.id)
+          ctx.released.push(held.id)
+          continue
+        }
+        const outcome = this.place(signed, ctx)
         if (outcome.status !== 'pending') {
           this.heldDecoded.delete(held.id)
           ctx.released.push(held.id)

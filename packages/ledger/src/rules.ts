@@ -1,4 +1,4 @@
-import { type Did, encode, sha256, toHex } from '@icn/identity'
+import { type Did, type MembershipAt, type MembershipStatus, encode, sha256, toHex } from '@icn/identity'
 import { type JournalEntry, type SignedEntry, netChanges } from './entry.js'
 
 /** Why an entry was quarantined. */
@@ -101,6 +101,67 @@ export function judgeEntry (signed: SignedEntry, input: JudgeInput): Verdict {
     if (!verdict.ok) return { ok: false, reason: verdict.reason, detail: verdict.detail }
   }
   return { ok: true, changes, credit }
+}
+
+/**
+ * Why a peer's entry was refused: nothing of it is stored (not applied, quarantined or held; no chain
+ * slot used), so the same bytes offered again are judged again.
+ * - `invalid-signature`: only with `applyBatch(…, { refuseInvalidSignatures: true })`;
+ * - `not-a-member`: the author, or an account in the deltas, is not `member` at the entry's timestamp;
+ * - `self-payment`: the entry changes no balance but its author's own.
+ */
+export type RefusalReason = 'invalid-signature' | 'not-a-member' | 'self-payment'
+
+/** A refusal decided from the entry and the membership timeline alone (`refusalOf`). */
+export type Refusal =
+  | { readonly reason: 'self-payment', readonly detail: string }
+  | {
+    readonly reason: 'not-a-member'
+    readonly detail: string
+    /** The first DID found not a member: the author, else the deltas' accounts in order. */
+    readonly did: Did
+    readonly status: Exclude<MembershipStatus, 'member'>
+    /** The entry's timestamp, the time membership is judged at. */
+    readonly at: number
+  }
+
+/** True when the entry changes no balance but its author's: a payment to oneself, or zero amounts to others. */
+export function isSelfPayment (entry: JournalEntry): boolean {
+  for (const c of netChanges(entry).values()) if (c.account !== entry.author && c.net !== 0n) return false
+  return true
+}
+
+const LATEST_DATE_MS = 8_640_000_000_000_000
+const describeTime = (at: number): string => at <= LATEST_DATE_MS ? `${at} (${new Date(at).toISOString()})` : String(at)
+
+/**
+ * The refusals that depend on the entry and the membership timeline only, so every node that knows the
+ * same governance history decides them alike whatever the arrival order: a self-payment; an author or
+ * account whose status at `entry.timestamp` is not `member` (`frozen` and `none` both refuse). A
+ * membership function that throws or answers anything else refuses as `none` (it is asked again when
+ * the entry is offered again).
+ */
+export function refusalOf (entry: JournalEntry, membership: MembershipAt): Refusal | undefined {
+  if (isSelfPayment(entry)) {
+    return { reason: 'self-payment', detail: `entry changes no balance but its author's own (${entry.author}): a payment to oneself is refused` }
+  }
+  const at = entry.timestamp
+  const dids = [...new Set([entry.author, ...entry.deltas.map((d) => d.account)])]
+  for (const did of dids) {
+    const role = did === entry.author ? 'author' : 'account'
+    let status: unknown
+    let failure = ''
+    try {
+      status = membership(did, at)
+    } catch (err) {
+      failure = `; the membership check threw: ${err instanceof Error ? err.message : String(err)}`
+    }
+    if (status === 'member') continue
+    const known: Exclude<MembershipStatus, 'member'> = status === 'frozen' ? 'frozen' : 'none'
+    const what = known === 'frozen' ? 'is frozen (status \'frozen\')' : 'is not a member (status \'none\')'
+    return { reason: 'not-a-member', did, status: known, at, detail: `${role} ${did} ${what} at the entry's timestamp ${describeTime(at)}${failure}` }
+  }
+  return undefined
 }
 
 /** A balance row of the state root. */

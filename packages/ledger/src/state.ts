@@ -2,7 +2,7 @@ import { type Did, IdentityError, decode, encode } from '@icn/identity'
 import { MAX_AMOUNT } from './constants.js'
 import { type SignedEntry, checkAccount, checkCurrency, decodeEntry, hasValidSignature, netChanges } from './entry.js'
 import { InvalidStateError, LedgerError } from './errors.js'
-import { type ChainCredit, type QuarantineReason, checkEntryRules } from './rules.js'
+import { type ChainCredit, type QuarantineReason, checkEntryRules, isSelfPayment } from './rules.js'
 import type { ForkProof, LedgerStore, LimitOverride, QuarantineRecord } from './store.js'
 
 const STATE_FORMAT = 'icn-ledger-state'
@@ -83,6 +83,8 @@ export function deriveLedgerState (bytes: Uint8Array): DerivedState {
   for (const e of entries) {
     const broken = checkEntryRules(e.entry)
     if (broken !== undefined) fail(`applied entry ${e.id} breaks a rule: ${broken.reason}`)
+    // Membership is not judged here: it needs the governance history, and a snapshot is restored as it was taken.
+    if (isSelfPayment(e.entry)) fail(`applied entry ${e.id} is a self-payment, which is refused`)
   }
   const quarantine = list(state.quarantine, 'quarantine').map((value, i): QuarantineRecord => {
     const q = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>

@@ -1,4 +1,4 @@
-import { encode, decode } from '@icn/identity'
+import { type MembershipAt, type MembershipStatus, encode, decode } from '@icn/identity'
 import { ManualClock, SeededRng, withTempDir } from '@icn/testkit'
 import fc from 'fast-check'
 import { expect, test } from 'vitest'
@@ -15,12 +15,41 @@ type Op =
   | { t: 'pay', from: number, to: number, amount: bigint, blocked: boolean }
   | { t: 'unbalanced', from: number }
   | { t: 'forged', from: number, to: number }
+  | { t: 'self', from: number }
+
+/** Entries are signed at START, START + STEP, … (one op each); the membership timeline spans that range. */
+const START = 1_000
+const STEP = 10
+const LATE = START + 25 * STEP
+
+/**
+ * One member's timeline: admitted at `from` (0: a founder), removed at `until`, frozen over
+ * [frozen[0], frozen[1]) if given. Anyone outside MEMBERS is never a member.
+ */
+interface Tenure { from: number, until: number, frozen: [number, number] | null }
+const instant = fc.integer({ min: START, max: LATE })
+const tenure: fc.Arbitrary<Tenure> = fc.record({
+  from: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: instant }),
+  until: fc.oneof({ weight: 3, arbitrary: fc.constant(Number.MAX_SAFE_INTEGER) }, { weight: 1, arbitrary: instant }),
+  frozen: fc.option(fc.tuple(instant, fc.integer({ min: 1, max: 8 * STEP })).map(([a, d]): [number, number] => [a, a + d]), { freq: 4 })
+})
+
+function membershipOf (timeline: readonly Tenure[], knowsAdmissions = true): MembershipAt {
+  return (did, at): MembershipStatus => {
+    const t = timeline[MEMBERS.findIndex((m) => m.did === did)]
+    if (t === undefined || at < t.from || at >= t.until) return 'none'
+    // A node behind on governance: it does not know yet of the admissions after the founding.
+    if (!knowsAdmissions && t.from > 0) return 'none'
+    return t.frozen !== null && at >= t.frozen[0] && at < t.frozen[1] ? 'frozen' : 'member'
+  }
+}
 
 const who = fc.nat({ max: MEMBERS.length - 1 })
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 8, arbitrary: fc.record({ t: fc.constant('pay' as const), from: who, to: who, amount: fc.bigInt({ min: 1n, max: 7_000n }), blocked: fc.nat({ max: 5 }).map((n) => n === 0) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('unbalanced' as const), from: who }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('forged' as const), from: who, to: who }) }
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('forged' as const), from: who, to: who }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('self' as const), from: who }) }
 )
 
 /**
@@ -29,22 +58,28 @@ const op: fc.Arbitrary<Op> = fc.oneof(
  * receiving nodes; the receivers must still agree, whatever the order.
  */
 async function produce (dir: string, ops: readonly Op[]): Promise<Uint8Array[]> {
-  const author = await openLedger({ path: `${dir}/author` })
+  const clock = new ManualClock(START)
+  const author = await openLedger({ path: `${dir}/author`, clock })
   for (const m of MEMBERS) await author.setCreditLimit(m.did, 'HOUR', 1_000_000n, 'generator')
   const out: Uint8Array[] = []
   for (const o of ops) {
     const from = MEMBERS[o.from] ?? MEMBERS[0]
     if (from === undefined) continue
+    clock.advance(STEP)
+    const timestamp = clock.now()
     const head = author.chainHead(from.did)
     if (o.t === 'pay') {
       const to = MEMBERS[o.to === o.from ? (o.to + 1) % MEMBERS.length : o.to]?.did ?? from.did
       out.push((await author.pay(from, to, 'HOUR', o.amount, o.blocked ? 'blocked' : undefined)).bytes)
     } else if (o.t === 'unbalanced') {
-      const bad = handEntry(from, (head?.seq ?? 0) + 1, head?.id, [{ account: from.did, currency: 'HOUR', debit: 1n }, { account: MEMBERS[(o.from + 1) % MEMBERS.length]?.did ?? from.did, currency: 'HOUR', credit: 2n }])
+      const bad = handEntry(from, (head?.seq ?? 0) + 1, head?.id, [{ account: from.did, currency: 'HOUR', debit: 1n }, { account: MEMBERS[(o.from + 1) % MEMBERS.length]?.did ?? from.did, currency: 'HOUR', credit: 2n }], { timestamp })
       await author.applyEnvelope(bad.bytes)
       out.push(bad.bytes)
+    } else if (o.t === 'self') {
+      // refused everywhere and stored nowhere, so the author's next entry takes the same slot
+      out.push(handEntry(from, (head?.seq ?? 0) + 1, head?.id, payment(from.did, from.did, 5n), { timestamp }).bytes)
     } else {
-      const real = handEntry(from, (head?.seq ?? 0) + 1, head?.id, payment(from.did, MEMBERS[o.to]?.did ?? from.did, 1n))
+      const real = handEntry(from, (head?.seq ?? 0) + 1, head?.id, payment(from.did, MEMBERS[o.to]?.did ?? from.did, 1n), { timestamp })
       const envelope = decode(real.bytes) as Record<string, unknown>
       out.push(encode({ ...envelope, signature: new Uint8Array(64).fill(o.to + 1) }))
     }
@@ -54,7 +89,7 @@ async function produce (dir: string, ops: readonly Op[]): Promise<Uint8Array[]> 
 }
 
 /** What the runs exercised, so the property cannot pass vacuously. */
-const seen = { reasons: new Set<string>(), released: 0 }
+const seen = { reasons: new Set<string>(), refusals: new Set<string>(), released: 0, relearned: 0 }
 
 async function receive (ledger: Ledger, entries: readonly Uint8Array[], rng: SeededRng): Promise<void> {
   let i = 0
@@ -65,7 +100,7 @@ async function receive (ledger: Ledger, entries: readonly Uint8Array[], rng: See
       ? [await ledger.applyEnvelope(batch[0] as Uint8Array)]
       : await ledger.applyBatch(batch)
     for (const o of outcomes) {
-      if (o.reason !== undefined) seen.reasons.add(o.reason)
+      if (o.reason !== undefined) (o.status === 'refused' ? seen.refusals : seen.reasons).add(o.reason)
       seen.released += o.released.length
     }
     i += size
@@ -75,25 +110,39 @@ async function receive (ledger: Ledger, entries: readonly Uint8Array[], rng: See
 
 const RUNS = Number(process.env.ICN_PROPERTY_RUNS ?? 12)
 
-test('same entries in any arrival order ⇒ same balances, state root, quarantine and export', async () => {
-  await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 24 }), fc.integer(), async (ops, seed) => {
+test('same entries and membership timeline in any arrival order ⇒ same balances, state root, quarantine and export', async () => {
+  const timelines = fc.array(tenure, { minLength: MEMBERS.length, maxLength: MEMBERS.length })
+  await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 24 }), timelines, fc.integer(), async (ops, timeline, seed) => {
     await withTempDir(async (dir) => {
       const entries = await produce(dir, ops)
       const rng = new SeededRng(seed)
+      const membership = membershipOf(timeline)
+      const open = async (name: string, members: MembershipAt): Promise<Ledger> =>
+        await openLedger({ path: `${dir}/${name}`, trustOf, hooks: [charter], clock: new ManualClock(LATE), membership: members })
       const orders = [entries, rng.shuffle(entries), [...entries].reverse()]
       const nodes: Ledger[] = []
       for (const [i, order] of orders.entries()) {
-        const node = await openLedger({ path: `${dir}/node${i}`, trustOf, hooks: [charter], clock: new ManualClock(5) })
+        const node = await open(`node${i}`, membership)
         await receive(node, order, rng.fork())
         nodes.push(node)
       }
+      // A node behind on governance refuses the late admissions' entries (nothing stored); once it has
+      // caught up, the same bytes offered again (anti-entropy) are judged again and it converges.
+      let known = false
+      const behind = await open('behind', (did, at) => membershipOf(timeline, known)(did, at))
+      await receive(behind, rng.shuffle(entries), rng.fork())
+      const before = behind.entryCount()
+      known = true
+      await receive(behind, rng.shuffle(entries), rng.fork())
+      seen.relearned += behind.entryCount() - before
+      nodes.push(behind)
       const [first, ...others] = nodes as [Ledger, ...Ledger[]]
-      expect(first.pending()).toEqual([])
       const summary = (l: Ledger): unknown => ({
         root: l.stateRoot(),
         balances: l.balances(),
         heads: l.heads(),
-        quarantine: l.quarantine().map((q) => [q.id, q.reason, q.chained])
+        quarantine: l.quarantine().map((q) => [q.id, q.reason, q.chained]),
+        pending: l.pending().sort()
       })
       for (const other of others) {
         expect(summary(other)).toEqual(summary(first))
@@ -101,7 +150,7 @@ test('same entries in any arrival order ⇒ same balances, state root, quarantin
       }
       // restore derives the same chain views and unacknowledged credits as incremental application:
       // same limits, and every member's next entry comes out byte-identical on both
-      const restored = await openLedger({ path: `${dir}/restored`, trustOf, hooks: [charter], clock: new ManualClock(5) })
+      const restored = await open('restored', membership)
       await restored.restoreState(await first.exportState())
       expect(summary(restored)).toEqual(summary(first))
       for (const m of MEMBERS) {
@@ -119,5 +168,7 @@ test('same entries in any arrival order ⇒ same balances, state root, quarantin
     })
   }), { numRuns: RUNS })
   expect([...seen.reasons].sort()).toEqual(['charter-violation', 'exceeds-credit-limit', 'invalid-signature', 'unbalanced'])
+  expect([...seen.refusals].sort()).toEqual(['not-a-member', 'self-payment'])
   expect(seen.released).toBeGreaterThan(0)
+  expect(seen.relearned).toBeGreaterThan(0)
 }, Math.max(60_000, RUNS * 5_000))
