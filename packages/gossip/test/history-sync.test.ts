@@ -1,7 +1,9 @@
 import { decode, encode, utf8 } from '@icn/identity'
 import { ManualClock } from '@icn/testkit'
 import { describe, expect, test } from 'vitest'
-import { type HistoryApplied, type HistoryDigest, type HistoryMessaging, type HistoryPeerProgress, type HistorySource, createHistorySync } from '../src/index.js'
+import {
+  type HistoryApplied, type HistoryDigest, type HistoryMessaging, type HistoryPeerProgress, type HistorySource, HistoryRefusedError, createHistorySync
+} from '../src/index.js'
 
 /** A toy chain store: author → items in seq order (seq = index + 1); items are `author:seq` bytes. */
 class ChainStore implements HistorySource {
@@ -197,6 +199,58 @@ describe('history sync', () => {
     expect(server.serveStats()).toEqual({ served: 1, rateLimited: 0, malformed: 2, itemsServed: 0, refusedNonMembers: 0 })
     await server.close()
     expect(handler).toBeUndefined()
+  })
+
+  test('members only: a non-member is not served, not synced from, and the round skips it', async () => {
+    const clock = new ManualClock()
+    const requested: string[] = []
+    const net = network()
+    const counted = (self: string): HistoryMessaging => {
+      const inner = net.messagingOf(self)
+      return { request: async (peer, payload) => { requested.push(`${self}→${peer}`); return await inner.request(peer, payload) }, onRequest: inner.onRequest }
+    }
+    const members = new Set(['origin', 'member'])
+    const isMember = (peer: string): boolean => members.has(peer)
+    const origin = new ChainStore()
+    origin.add('did:a', 10)
+    const server = createHistorySync({ messaging: counted('origin'), clock, sources: [origin], peers: () => [], isMember })
+    // The outsider runs history sync with no membership view of its own: the server refuses it all the same.
+    const outsiderStore = new ChainStore()
+    const outsider = createHistorySync({ messaging: counted('outsider'), clock, sources: [outsiderStore], peers: () => [] })
+    const refused = await outsider.syncWith('origin')
+    expect(refused).toMatchObject({ fetched: 0, applied: 0, lastError: 'peer refused: not-a-member' })
+    expect(outsiderStore.chains.size).toBe(0)
+    expect(server.serveStats()).toEqual({ served: 0, rateLimited: 0, malformed: 0, itemsServed: 0, refusedNonMembers: 1 })
+
+    // The member does not sync from the outsider (no request leaves), records nothing, and its round skips it.
+    const memberStore = new ChainStore()
+    const member = createHistorySync({ messaging: counted('member'), clock, sources: [memberStore], peers: () => ['outsider', 'origin'], isMember }, { intervalMs: 1000 })
+    requested.length = 0
+    await expect(member.syncWith('outsider')).rejects.toThrow(HistoryRefusedError)
+    await expect(member.syncWith('outsider')).rejects.toThrow('peer refused: not-a-member')
+    expect(member.progress()).toEqual([])
+    clock.advance(1000) // the round starts a session with 'origin' only
+    expect(member.progress().map((p) => [p.peer, p.state])).toEqual([['origin', 'syncing']])
+    expect((await member.syncWith('origin')).applied).toBe(10)
+    expect(requested).toEqual(['member→origin', 'member→origin']) // one digest page, one item page
+    expect(memberStore.chains).toEqual(origin.chains)
+    // A peer removed while its session runs: the session ends before its next request.
+    origin.add('did:b', 5)
+    requested.length = 0
+    const removing: HistoryMessaging = {
+      request: async (peer, payload) => { members.delete('origin'); return await counted('member').request(peer, payload) },
+      onRequest: () => () => {}
+    }
+    const cut = createHistorySync({ messaging: removing, clock, sources: [new ChainStore()], peers: () => [], isMember })
+    expect(await cut.syncWith('origin')).toMatchObject({ fetched: 0, applied: 0, lastError: 'peer refused: not-a-member' })
+    expect(requested).toEqual(['member→origin'])
+    expect(server.serveStats()).toEqual({ served: 3, rateLimited: 0, malformed: 0, itemsServed: 10, refusedNonMembers: 1 })
+    cut.forgetPeer('origin')
+    expect(cut.progress()).toEqual([])
+    await cut.close()
+    await member.close()
+    await outsider.close()
+    await server.close()
   })
 
   test('close() ends a session waiting on a peer that never answers, and stops the round timer', async () => {

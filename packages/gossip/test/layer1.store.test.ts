@@ -50,4 +50,32 @@ describe('layer 1: gossip store write → close → reopen', () => {
       expect(reopened.rememberNonce(bob.did, 'aa'.repeat(16), NOW, 600_000)).toBe(false)
     })
   })
+
+  it('forget removes a peer record and its clock component from the file; keepClock keeps the component', async () => {
+    await withTempDir(async (dir) => {
+      const path = join(dir, 'gossip.json')
+      const store = await GossipStore.open({ ...LIMITS, path, now: NOW })
+      store.createTopic('ledger:tx', { kind: 'public' })
+      store.mergeClock({ [alice.did]: 3, [bob.did]: 2 })
+      store.peer(bob.did).topics.add('ledger:tx')
+      store.peer(alice.did).lastSyncAt = NOW
+      await store.close()
+      const reopened = await GossipStore.open({ ...LIMITS, path, now: NOW })
+      expect(reopened.forget(bob.did)).toBe(true)
+      expect(reopened.forget(alice.did, true)).toBe(true)
+      expect(reopened.forget('did:icn:zUnknown')).toBe(false)
+      await reopened.close()
+      const third = await GossipStore.open({ ...LIMITS, path, now: NOW })
+      expect([...third.clock.entries()]).toEqual([[alice.did, 3]])
+      expect([...third.peers.keys()]).toEqual([])
+    })
+  })
+
+  it('keeps vector-clock components of the DIDs isMember accepts only', async () => {
+    const store = await GossipStore.open({ ...LIMITS, now: NOW, isMember: (did) => did === alice.did })
+    store.createTopic('ledger:tx', { kind: 'public' })
+    const entry = createEntry(alice, { topic: 'ledger:tx', payload: utf8('tx'), clock: { [alice.did]: 4, [bob.did]: 9 }, timestamp: NOW }, LIMITS)
+    expect(store.add(entry, NOW)).toBe('added')
+    expect([...store.clock.entries()]).toEqual([[alice.did, 4]])
+  })
 })

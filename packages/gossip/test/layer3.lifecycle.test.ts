@@ -6,9 +6,10 @@ import { describe, expect, it } from 'vitest'
 import { utf8 } from '@icn/identity'
 import { readJsonSnapshot } from '@icn/identity/fs'
 import { withTempDir } from '@icn/testkit'
-import { createGossip } from '../src/index.js'
+import { createEntry, createGossip, encodeMessage } from '../src/index.js'
 import { ManualClock, captureTransport, keyOf } from './helpers/sim.js'
 
+const LIMITS = { compressThreshold: 1024, maxPayloadBytes: 10 * 1024 * 1024 }
 const alice = keyOf(0)
 const bob = keyOf(1)
 
@@ -64,6 +65,32 @@ describe('layer 3: shutdown → new handle in the same process', () => {
       expect(second.topics()).toEqual([{ name: 'ledger:tx', access: { kind: 'public' }, entries: 0 }])
       const next = await second.publish('ledger:tx', utf8('after restart'))
       expect(next.clock).toEqual({ [alice.did]: 4 })
+      await second.close()
+    })
+  })
+
+  it('a peer forgotten before shutdown is gone from the fresh handle: no record, no clock component', async () => {
+    await withTempDir(async (dir) => {
+      const path = join(dir, 'gossip.json')
+      const clock = new ManualClock()
+      const wire = captureTransport(alice.did, [bob.did])
+      const first = await createGossip({ transport: wire.transport, clock, keyPair: alice }, { path })
+      first.createTopic('ledger:tx')
+      await wire.deliver(bob.did, encodeMessage({ t: 'topics', topics: ['ledger:tx'] }))
+      await wire.deliver(bob.did, encodeMessage({ t: 'push', entries: [new Uint8Array([1])] }))
+      await wire.deliver(bob.did, encodeMessage({
+        t: 'push', entries: [createEntry(bob, { topic: 'ledger:tx', payload: utf8('b'), clock: { [bob.did]: 5 }, timestamp: clock.now() }, LIMITS).bytes]
+      }))
+      expect(first.misbehaviour(bob.did)).toBe(1)
+      first.forgetPeer(bob.did)
+      await first.shutdown()
+      const saved = await readJsonSnapshot(path) as { clock: unknown, peers: unknown }
+      expect(saved.clock).toEqual([])
+      expect(saved.peers).toEqual([])
+
+      const second = await createGossip({ transport: captureTransport(alice.did).transport, clock, keyPair: alice }, { path })
+      expect(second.misbehaviour(bob.did)).toBe(0)
+      expect((await second.publish('ledger:tx', utf8('mine'))).clock).toEqual({ [alice.did]: 1 })
       await second.close()
     })
   })

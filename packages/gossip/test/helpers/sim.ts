@@ -1,8 +1,8 @@
 // Shared set-up for simulated-network tests: deterministic keys, a cluster of
 // gossip nodes whose peer ids are their DIDs, and set comparisons.
-import { type KeyPair, keyPairFromSeed, utf8 } from '@icn/identity'
+import { type IsMember, type KeyPair, keyPairFromSeed, utf8 } from '@icn/identity'
 import { ManualClock, SeededRng, SimNetwork, type LinkConditions, type SimEndpoint } from '@icn/testkit'
-import { type Gossip, type GossipEntry, type GossipInit, createGossip } from '../../src/index.js'
+import { type Gossip, type GossipEntry, type GossipInit, type MessageTransport, createGossip } from '../../src/index.js'
 
 export function keyOf (index: number): KeyPair {
   const seed = new Uint8Array(32)
@@ -30,6 +30,10 @@ export interface SimClusterInit {
   defaults?: Partial<LinkConditions>
   init?: (index: number) => GossipInit
   validator?: (entry: GossipEntry) => boolean
+  /** Node `index`'s membership check (undefined: everyone). */
+  isMember?: (index: number) => IsMember | undefined
+  /** Wraps node `index`'s endpoint (e.g. to count what it sends). */
+  transport?: (endpoint: SimEndpoint, index: number) => MessageTransport
 }
 
 /** `size` gossip nodes on one SimNetwork, each carrying `topic` (public) with an optional validator. */
@@ -43,8 +47,15 @@ export async function simCluster (options: SimClusterInit): Promise<SimCluster> 
   const nodes: Gossip[] = []
   for (let i = 0; i < options.size; i++) {
     const random = rng.fork()
+    const isMember = options.isMember?.(i)
     const node = await createGossip(
-      { transport: endpoints[i]!, clock: network.clock, keyPair: keys[i]!, random: () => random.float() },
+      {
+        transport: options.transport?.(endpoints[i]!, i) ?? endpoints[i]!,
+        clock: network.clock,
+        keyPair: keys[i]!,
+        random: () => random.float(),
+        ...(isMember === undefined ? {} : { isMember })
+      },
       options.init?.(i) ?? {}
     )
     node.createTopic(topic)
