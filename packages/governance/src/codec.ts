@@ -1,8 +1,8 @@
 import { type SignedEnvelope, decode, decodeEnvelope, encodeEnvelope, IdentityError } from '@icn/identity'
-import { ACTION_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN } from './constants.js'
+import { ACTION_DOMAIN, PROFILE_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN } from './constants.js'
 import { CorruptStateError, GovernanceError } from './errors.js'
-import { parseActionPayload, parseProposalPayload, parseVotePayload } from './payloads.js'
-import type { ActionPayload, ProposalPayload, ProposalRecord, ProposalState, TallyResult, Transition, VotePayload, VoteRecord } from './types.js'
+import { parseActionPayload, parseProfilePayload, parseProposalPayload, parseVotePayload } from './payloads.js'
+import type { ActionPayload, ProfilePayload, ProposalPayload, ProposalRecord, ProposalState, TallyResult, Transition, VotePayload, VoteRecord } from './types.js'
 import { verifyAs } from './utils/envelope.js'
 import { checkInteger, checkOneOf, checkFields, isPlainMap } from '@icn/identity'
 
@@ -135,3 +135,13 @@ export function voteFromDoc (value: unknown, verify: boolean): VoteRecord {
   return { proposal: p.proposal, voter: envelope.signer, choice: p.choice, castAt: p.castAt, cid: envelope.cid, envelope }
 }
 
+
+/** A profile's document is its envelope's canonical wire bytes. */
+export function profileToDoc (envelope: SignedEnvelope<ProfilePayload>): Uint8Array {
+  return encodeEnvelope(envelope)
+}
+
+/** A profile document back to its envelope; `verify` re-checks the signature and payload (for restored state). */
+export function profileFromDoc (value: unknown, verify: boolean): SignedEnvelope<ProfilePayload> {
+  return readEnvelope<ProfilePayload>(value, PROFILE_DOMAIN, parseProfilePayload, verify)
+}

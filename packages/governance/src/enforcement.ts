@@ -1,10 +1,10 @@
-import type { Did, SignedEnvelope } from '@icn/identity'
+import type { Did, MembershipStatus, SignedEnvelope } from '@icn/identity'
 import {
   InsufficientTrustError, InvalidPayloadError, InvalidTransitionError, KindNotAllowedError, NotAMemberError,
   NotPermittedError, OutsideWindowError, UnknownProposalError
 } from './errors.js'
 import { isOpenEnded, transition } from './transitions.js'
-import type { ActionPayload, Charter, KindRule, Member, ProposalPayload, ProposalRecord, ProposalState, VotePayload } from './types.js'
+import type { ActionPayload, Charter, KindRule, Member, ProfilePayload, ProposalPayload, ProposalRecord, ProposalState, VotePayload } from './types.js'
 
 /** What the enforcement rules may read: the governance state at one instant. */
 export interface GovernanceView {
@@ -16,6 +16,8 @@ export interface GovernanceView {
   member(version: number, did: string): Member | undefined
   proposal(id: string): ProposalRecord | undefined
   trustOf(did: Did): number
+  /** Status of `did` under the charter version in force at `at` (the membership timeline). */
+  membershipAt(did: Did, at: number): MembershipStatus
 }
 
 function activeMember (view: GovernanceView, version: number, did: string, doing: string): Member {
@@ -117,6 +119,17 @@ export function checkAction (view: GovernanceView, record: ProposalRecord, envel
   if (record.closesAt !== null && a.at >= record.closesAt) throw new OutsideWindowError(`${a.action} at ${a.at} is after voting closed (${record.closesAt})`)
   notInFuture(view, a.at, `${a.action} time`)
   return to
+}
+
+/**
+ * Enforcement for a profile: the signer is a member (frozen or not) of the charter
+ * version in force at the profile's `at`, which is not in the future. Throws a typed error.
+ */
+export function checkProfile (view: GovernanceView, envelope: SignedEnvelope<ProfilePayload>): void {
+  const p = envelope.payload
+  if (p.domain !== view.charter.domain) throw new InvalidPayloadError(`profile is for domain '${p.domain}', not '${view.charter.domain}'`)
+  notInFuture(view, p.at, 'profile time')
+  if (view.membershipAt(envelope.signer, p.at) === 'none') throw new NotAMemberError(`${envelope.signer} is not a member at ${p.at} and may not set a name`)
 }
 
 /** Members who may vote under `charter`: every member not frozen. */

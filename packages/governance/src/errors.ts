@@ -32,7 +32,7 @@ export class InvalidCharterError extends GovernanceError {
   constructor (message: string) { super('INVALID_CHARTER', message) }
 }
 
-/** The genesis charter passed at open differs from the one the store was created with. */
+/** The genesis charter passed at open (or of a state given to `restoreState`) differs from the store's: another network. */
 export class CharterMismatchError extends GovernanceError {
   override readonly name = 'CharterMismatchError'
   constructor (message: string) { super('CHARTER_MISMATCH', message) }

@@ -1,4 +1,5 @@
 import { charterHash, nextCharter } from './charter.js'
+import { parseName } from './payloads.js'
 import { isOpenEnded } from './transitions.js'
 import type { Charter, GovernanceEffect, Member, ProposalRecord, ProposalState } from './types.js'
 
@@ -35,7 +36,9 @@ export function execute (record: ProposalRecord, current: Charter, stateOf: (id:
     case 'membership': {
       const { member } = p.payload
       if (p.payload.action === 'add') {
-        const effect: GovernanceEffect = { type: 'member-added', member, role: p.payload.role }
+        const effect: GovernanceEffect = p.payload.name === undefined
+          ? { type: 'member-added', member, role: p.payload.role }
+          : { type: 'member-added', member, role: p.payload.role, name: parseName(p.payload.name) }
         if (isMember(member) !== undefined) return none(effect, false)
         return amend(nextCharter(current, id, { members: [...current.members, { did: member, role: p.payload.role, frozen: false }] }), effect)
       }

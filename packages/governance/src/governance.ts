@@ -1,21 +1,25 @@
-import { type Did, type KeyPair, type SignedEnvelope, decodeEnvelope, encode, IdentityError, signEnvelope, systemClock } from '@icn/identity'
+import {
+  type Did, type IsMember, type KeyPair, type MembershipAt, type SignedEnvelope, decodeEnvelope, encode, IdentityError, signEnvelope, systemClock
+} from '@icn/identity'
 import { charterHash, validateCharter } from './charter.js'
-import { ACTION_DOMAIN, PROPOSAL_DOMAIN, STATE_FORMAT, VOTE_DOMAIN } from './constants.js'
-import { type GovernanceView, checkAction, checkProposal, checkVote, electorateOf, ruleOf } from './enforcement.js'
+import { ACTION_DOMAIN, PROFILE_DOMAIN, PROPOSAL_DOMAIN, STATE_FORMAT, VOTE_DOMAIN } from './constants.js'
+import { type GovernanceView, checkAction, checkProfile, checkProposal, checkVote, electorateOf, ruleOf } from './enforcement.js'
 import {
   CharterMismatchError, CorruptStateError, GovernanceClosedError, InvalidCharterError,
   InvalidEnvelopeError, InvalidPayloadError, UnknownProposalError
 } from './errors.js'
 import { execute } from './execution.js'
-import type { EffectListener, Governance, GovernanceComponents, GovernanceInit, TransitionListener } from './index.js'
-import { parseActionPayload, parseProposalPayload, parseVotePayload } from './payloads.js'
+import type { EffectListener, Governance, GovernanceComponents, GovernanceInit, MembershipListener, TransitionListener } from './index.js'
+import { type Membership, type MembershipChange, buildMembership, grantedName } from './membership.js'
+import { profileSupersedes } from './names.js'
+import { parseActionPayload, parseProfilePayload, parseProposalPayload, parseVotePayload } from './payloads.js'
 import { DeadlineScheduler } from './scheduler.js'
 import { parseState } from './state.js'
 import { GovernanceStore } from './store.js'
 import { supersedes, tally } from './tally.js'
 import { ACTIONABLE_KINDS, type TransitionTrigger, transition } from './transitions.js'
 import type {
-  ActionPayload, ApplyResult, Charter, EffectRecord, Member, Proposal, ProposalAction, ProposalInput, ProposalPayload,
+  ActionPayload, ApplyResult, Charter, EffectRecord, Member, ProfilePayload, Proposal, ProposalAction, ProposalInput, ProposalPayload,
   ProposalRecord, ProposalState, ProposalWithTally, TallyResult, VoteChoice, VotePayload, VoteRecord
 } from './types.js'
 import { verifyAs } from './utils/envelope.js'
@@ -28,10 +32,19 @@ interface CharterEntry {
   readonly electorate: ReadonlySet<Did>
 }
 
-/** A validated envelope and the write it leads to (none for duplicates and superseded votes). */
+/** A validated envelope and the write it leads to (none for duplicates and superseded votes or profiles). */
 interface Prepared {
   readonly result: ApplyResult
   readonly write?: () => ProposalRecord | undefined
+  /** In-memory bookkeeping once the write committed. */
+  readonly committed?: () => void
+}
+
+/** A charter version written by an execution, and when it executed. */
+interface Amended {
+  readonly charter: Charter
+  readonly record: ProposalRecord
+  readonly at: number
 }
 
 const corrupt = (message: string): Error => new CorruptStateError(message)
@@ -81,6 +94,10 @@ export class GovernanceHandle implements Governance {
   private readonly deadlines = new Map<string, number>()
   private readonly listeners = new Set<EffectListener>()
   private readonly transitionListeners = new Set<TransitionListener>()
+  private readonly membershipListeners = new Set<MembershipListener>()
+  /** The membership timeline and names, kept in step with every commit that changes them. */
+  private membership: Membership
+  readonly networkId: string
   /** Applies queued for the next write transaction: close() lets them finish. */
   private readonly inFlight = new Set<Promise<unknown>>()
   private readonly scheduler: DeadlineScheduler
@@ -89,6 +106,10 @@ export class GovernanceHandle implements Governance {
   private closing: Promise<void> | undefined
 
   private constructor (private readonly store: GovernanceStore, private readonly components: GovernanceComponents, init: GovernanceInit) {
+    const genesis = store.charter(1)
+    if (genesis === undefined) throw corrupt('charter v1 is missing')
+    this.networkId = charterHash(genesis)
+    this.membership = buildMembership(store.charters(), (id) => store.proposal(id), store.profiles())
     this.clock = components.clock ?? systemClock
     this.maxClockSkewMs = init.maxClockSkewMs ?? 60_000
     this.scheduler = new DeadlineScheduler(this.clock, {
@@ -110,14 +131,14 @@ export class GovernanceHandle implements Governance {
       } else if (init.charter !== undefined && charterHash(genesis) !== charterHash(init.charter)) {
         throw new CharterMismatchError(`${init.path} was created with genesis charter ${charterHash(genesis)}, not ${charterHash(init.charter)}`)
       }
+      const handle = new GovernanceHandle(store, components, init)
+      handle.loadDeadlines()
+      handle.scheduler.start()
+      return handle
     } catch (err) {
       await store.close()
       throw err
     }
-    const handle = new GovernanceHandle(store, components, init)
-    handle.loadDeadlines()
-    handle.scheduler.start()
-    return handle
   }
 
   get domain (): string {
@@ -143,6 +164,32 @@ export class GovernanceHandle implements Governance {
 
   members (): readonly Member[] {
     return this.charter().members
+  }
+
+  // ── membership timeline and names (in memory: called for every ledger entry) ──
+
+  readonly membershipAt: MembershipAt = (did, at) => this.membership.timeline.statusAt(did, at)
+
+  readonly isMember: IsMember = (did) => this.membership.timeline.status(did) === 'member'
+
+  onMembershipChange (listener: MembershipListener): () => void {
+    this.membershipListeners.add(listener)
+    return () => { this.membershipListeners.delete(listener) }
+  }
+
+  nameOf (did: Did): string | undefined {
+    this.assertOpen()
+    return this.membership.names.nameOf(did)
+  }
+
+  names (): ReadonlyMap<Did, string> {
+    this.assertOpen()
+    return this.membership.names.names()
+  }
+
+  profiles (): Array<SignedEnvelope<ProfilePayload>> {
+    this.assertOpen()
+    return this.membership.names.profiles()
   }
 
   // ── local actions: sign with a key pair, then the same path as remote envelopes ──
@@ -175,6 +222,12 @@ export class GovernanceHandle implements Governance {
     return await this.apply(signLocal(VOTE_DOMAIN, payload, keyPair)) as ApplyResult<VotePayload>
   }
 
+  async setName (keyPair: KeyPair, name: string): Promise<ApplyResult<ProfilePayload>> {
+    // Signed trimmed, so the signed name is the one shown; a non-string fails the payload check.
+    const payload: ProfilePayload = { domain: this.domain, name: typeof name === 'string' ? name.trim() : name, at: this.clock.now() }
+    return await this.apply(signLocal(PROFILE_DOMAIN, payload, keyPair)) as ApplyResult<ProfilePayload>
+  }
+
   private async act (keyPair: KeyPair, proposal: string, action: ProposalAction): Promise<ApplyResult<ActionPayload>> {
     const payload: ActionPayload = { domain: this.domain, action, proposal, at: this.clock.now() }
     return await this.apply(signLocal(ACTION_DOMAIN, payload, keyPair)) as ApplyResult<ActionPayload>
@@ -190,11 +243,12 @@ export class GovernanceHandle implements Governance {
     // against each other's writes; concurrent calls share one commit.
     const task = this.store.transactionAsync(() => {
       const prepared = this.prepare(envelope)
-      return { result: prepared.result, record: prepared.write?.(), wrote: prepared.write !== undefined }
+      return { result: prepared.result, record: prepared.write?.(), wrote: prepared.write !== undefined, committed: prepared.committed }
     })
     this.inFlight.add(task)
     try {
-      const { result, record, wrote } = await task
+      const { result, record, wrote, committed } = await task
+      committed?.()
       if (wrote && this.closing === undefined) {
         if (record !== undefined) this.trackDeadline(record)
         this.scheduler.wake()
@@ -231,6 +285,7 @@ export class GovernanceHandle implements Governance {
       case PROPOSAL_DOMAIN: return this.prepareProposal(envelope)
       case VOTE_DOMAIN: return this.prepareVote(envelope)
       case ACTION_DOMAIN: return this.prepareAction(envelope)
+      case PROFILE_DOMAIN: return this.prepareProfile(envelope)
       default: throw new InvalidEnvelopeError(`envelope domain '${String(envelope.domain)}' is not a governance domain`)
     }
   }
@@ -282,6 +337,22 @@ export class GovernanceHandle implements Governance {
     const vote: VoteRecord = { proposal: id, voter: envelope.signer, choice, castAt, cid: envelope.cid, envelope }
     if (stored !== undefined && !supersedes(vote, stored)) return { result: { ...result, status: 'superseded' } }
     return { result, write: () => { this.store.putVote(vote); return undefined } }
+  }
+
+  private prepareProfile (raw: SignedEnvelope): Prepared {
+    const envelope = verifyAs(raw, PROFILE_DOMAIN) as SignedEnvelope<ProfilePayload>
+    parseProfilePayload(envelope.payload)
+    const result: ApplyResult = { envelope, type: 'profile', proposal: envelope.signer, status: 'recorded' }
+    // Read from the store inside the write transaction: concurrent profiles are judged against each other.
+    const stored = this.store.profile(envelope.signer)
+    if (stored?.cid === envelope.cid) return { result: { ...result, status: 'duplicate' } }
+    checkProfile(this.view(), envelope)
+    if (stored !== undefined && !profileSupersedes(envelope, stored)) return { result: { ...result, status: 'superseded' } }
+    return {
+      result,
+      write: () => { this.store.putProfile(envelope); return undefined },
+      committed: () => { this.membership.names.setProfile(envelope) }
+    }
   }
 
   // ── queries ─────────────────────────────────────────────────────────────
@@ -341,11 +412,20 @@ export class GovernanceHandle implements Governance {
   async restoreState (state: Uint8Array): Promise<void> {
     this.assertOpen()
     const contents = parseState(state)
+    const genesis = contents.charters[0] as Charter
+    if (charterHash(genesis) !== this.networkId) {
+      throw new CharterMismatchError(`state is of network ${charterHash(genesis)}, this store of ${this.networkId}`)
+    }
+    const byId = new Map(contents.proposals.map((p) => [p.id, p]))
+    const membership = buildMembership(contents.charters, (id) => byId.get(id), contents.profiles)
     this.store.replace(contents)
+    const before = this.membership.timeline
+    this.membership = membership
     this.charterCache.clear()
     this.deadlines.clear()
     this.loadDeadlines()
     this.scheduler.wake()
+    for (const change of membership.timeline.changesSince(before)) this.notify(this.membershipListeners, change)
   }
 
   // ── lifecycle ───────────────────────────────────────────────────────────
@@ -355,6 +435,7 @@ export class GovernanceHandle implements Governance {
       await Promise.allSettled([...this.inFlight])
       await this.scheduler.shutdown()
       this.listeners.clear()
+      this.membershipListeners.clear()
       await this.store.close()
     })()
     await this.closing
@@ -397,7 +478,8 @@ export class GovernanceHandle implements Governance {
       charter: this.currentCharter(),
       member: (version, did) => this.findEntry(version)?.members.get(did),
       proposal: (id) => this.store.proposal(id),
-      trustOf: (did) => (this.components.trustOf === undefined ? 1 : this.components.trustOf(did))
+      trustOf: (did) => (this.components.trustOf === undefined ? 1 : this.components.trustOf(did)),
+      membershipAt: this.membershipAt
     }
   }
 
@@ -449,8 +531,9 @@ export class GovernanceHandle implements Governance {
   private step (id: string): void {
     const changed: ProposalRecord[] = []
     const emitted: EffectRecord[] = []
+    const amended: Amended[] = []
     try {
-      this.writeStep(id, changed, emitted)
+      this.writeStep(id, changed, emitted, amended)
     } catch (err) {
       // The cache may hold a charter version read inside the aborted transaction.
       this.charterCache.clear()
@@ -459,11 +542,22 @@ export class GovernanceHandle implements Governance {
     // Whatever happened, this proposal no longer waits on this deadline.
     this.deadlines.delete(id)
     for (const record of changed) this.trackDeadline(record)
+    const memberChanges = amended.flatMap((a) => this.advanceMembership(a))
     for (const effect of emitted) this.emit(effect)
+    for (const change of memberChanges) this.notify(this.membershipListeners, change)
     for (const record of changed) this.notify(this.transitionListeners, toProposal(record))
   }
 
-  private writeStep (id: string, changed: ProposalRecord[], emitted: EffectRecord[]): void {
+  /** Adds a committed charter version to the timeline (and the name its membership addition gives). */
+  private advanceMembership ({ charter, record, at }: Amended): MembershipChange[] {
+    const { timeline, names } = this.membership
+    const changes = timeline.append(charter, at)
+    const granted = grantedName(record)
+    if (granted !== undefined) names.grant(granted.did, granted.name, timeline.effectiveAt(charter.version) as number)
+    return changes
+  }
+
+  private writeStep (id: string, changed: ProposalRecord[], emitted: EffectRecord[], amended: Amended[]): void {
     this.store.transaction(() => {
       const record = this.requireRecord(id)
       if (record.state === 'deliberation' && record.opensAt !== null) {
@@ -478,7 +572,10 @@ export class GovernanceHandle implements Governance {
       let closed: ProposalRecord = { ...moveTo(record, 'voting-closes', at, 'scheduler', result.outcome), result }
       if (closed.state === 'accepted' && ACTIONABLE_KINDS.has(record.envelope.payload.kind)) {
         const execution = execute(closed, this.currentCharter(), (target) => this.store.proposal(target)?.state)
-        if (execution.charter !== null) this.store.putCharter(execution.charter)
+        if (execution.charter !== null) {
+          this.store.putCharter(execution.charter)
+          amended.push({ charter: execution.charter, record, at })
+        }
         if (execution.closes !== null) {
           const target = this.requireRecord(execution.closes.target)
           const ended = moveTo(target, execution.closes.trigger, at, id)

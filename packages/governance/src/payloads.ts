@@ -1,9 +1,9 @@
 import { encode } from '@icn/identity'
 import { validateRules } from './charter.js'
-import { MAX_DESCRIPTION_LENGTH, MAX_TITLE_LENGTH } from './constants.js'
+import { MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH, MAX_TITLE_LENGTH } from './constants.js'
 import { InvalidPayloadError } from './errors.js'
 import {
-  type ActionPayload, type KindPayloads, type ProposalKind, type ProposalPayload, type VotePayload,
+  type ActionPayload, type KindPayloads, type ProfilePayload, type ProposalKind, type ProposalPayload, type VotePayload,
   PROPOSAL_KINDS, ROLES, VOTE_CHOICES
 } from './types.js'
 import { checkDecimal, checkDid, checkInteger, checkOneOf, checkFields, checkString } from '@icn/identity'
@@ -14,6 +14,19 @@ const fail = (message: string): Error => new InvalidPayloadError(message)
 function checkId (value: unknown, what: string): string {
   if (typeof value !== 'string' || !/^b[a-z2-7]{20,120}$/.test(value)) throw fail(`${what} must be a proposal id (CID)`)
   return value
+}
+
+/**
+ * A member's display name as shown: `value` trimmed, 1–64 Unicode code points, no control
+ * characters. Throws `InvalidPayloadError`.
+ */
+export function parseName (value: unknown, what = 'name'): string {
+  if (typeof value !== 'string') throw fail(`${what} must be a string`)
+  const name = value.trim()
+  const length = [...name].length
+  if (length < 1 || length > MAX_NAME_LENGTH) throw fail(`${what} must be 1 to ${MAX_NAME_LENGTH} characters after trimming`)
+  if (/\p{Cc}/u.test(name)) throw fail(`${what} must not contain control characters`)
+  return name
 }
 
 const currency = (value: unknown): string => checkString(value, 'currency', fail, { min: 1, max: 32 })
@@ -41,11 +54,15 @@ const KIND_VALIDATORS: { readonly [K in ProposalKind]: (value: unknown) => KindP
     return value as KindPayloads['charter-amendment']
   },
   'membership': (value) => {
-    const p = checkFields(value, 'membership payload', ['action', 'member'], ['role'], fail)
+    const p = checkFields(value, 'membership payload', ['action', 'member'], ['role', 'name'], fail)
     const action = checkOneOf(p.action, ['add', 'remove'] as const, 'membership action', fail)
     checkDid(p.member, 'membership member', fail)
-    if (action === 'add') checkOneOf(p.role, ROLES, 'membership role', fail)
-    else if (p.role !== undefined) throw fail('a membership removal has no role')
+    if (action === 'add') {
+      checkOneOf(p.role, ROLES, 'membership role', fail)
+      if (p.name !== undefined) parseName(p.name, 'member name')
+    } else if (p.role !== undefined || p.name !== undefined) {
+      throw fail('a membership removal has no role nor name')
+    }
     return value as KindPayloads['membership']
   },
   'config-change': (value) => {
@@ -138,4 +155,13 @@ export function parseActionPayload (value: unknown): ActionPayload {
   checkId(p.proposal, 'action proposal')
   checkInteger(p.at, 'at', fail)
   return value as ActionPayload
+}
+
+/** Shape of a profile envelope's payload. Throws `InvalidPayloadError`. */
+export function parseProfilePayload (value: unknown): ProfilePayload {
+  const p = checkFields(value, 'profile', ['domain', 'name', 'at'], [], fail)
+  checkString(p.domain, 'domain', fail, { min: 1, max: 200 })
+  parseName(p.name)
+  checkInteger(p.at, 'at', fail)
+  return value as ProfilePayload
 }

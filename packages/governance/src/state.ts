@@ -1,8 +1,9 @@
 import type { Charter, EffectRecord } from './types.js'
 import { charterHash, validateCharter } from './charter.js'
-import { decodeStored, proposalFromDoc, voteFromDoc } from './codec.js'
-import { STATE_FORMAT } from './constants.js'
+import { decodeStored, profileFromDoc, proposalFromDoc, voteFromDoc } from './codec.js'
+import { STATE_FORMAT, STATE_FORMAT_V1 } from './constants.js'
 import { CorruptStateError } from './errors.js'
+import { buildMembership } from './membership.js'
 import type { StoreContents } from './store.js'
 import { checkInteger, checkFields, isPlainMap } from '@icn/identity'
 
@@ -10,10 +11,13 @@ const corrupt = (message: string): Error => new CorruptStateError(message)
 
 /** Validates an `exportState` document completely before anything is replaced. Throws `CorruptStateError`. */
 export function parseState (bytes: Uint8Array): StoreContents {
-  const doc = checkFields(decodeStored(bytes, 'governance state'), 'governance state', ['format', 'charters', 'proposals', 'votes', 'effects'], [], corrupt)
-  if (doc.format !== STATE_FORMAT) throw corrupt(`state format '${String(doc.format)}' is not '${STATE_FORMAT}'`)
-  if (!Array.isArray(doc.charters) || !Array.isArray(doc.proposals) || !Array.isArray(doc.votes) || !Array.isArray(doc.effects)) {
-    throw corrupt('charters, proposals, votes and effects must be lists')
+  const doc = checkFields(decodeStored(bytes, 'governance state'), 'governance state', ['format', 'charters', 'proposals', 'votes', 'effects'], ['profiles'], corrupt)
+  if (doc.format !== STATE_FORMAT && doc.format !== STATE_FORMAT_V1) throw corrupt(`state format '${String(doc.format)}' is not '${STATE_FORMAT}'`)
+  // v1 predates profiles: it has none; v2 always lists them.
+  if ((doc.format === STATE_FORMAT) !== (doc.profiles !== undefined)) throw corrupt(`a '${doc.format}' state ${doc.format === STATE_FORMAT ? 'lists' : 'has no'} profiles`)
+  const profileDocs = doc.profiles ?? []
+  if (!Array.isArray(doc.charters) || !Array.isArray(doc.proposals) || !Array.isArray(doc.votes) || !Array.isArray(doc.effects) || !Array.isArray(profileDocs)) {
+    throw corrupt('charters, proposals, votes, effects and profiles must be lists')
   }
   const charters = doc.charters.map((value, i) => {
     let charter: Charter
@@ -59,6 +63,17 @@ export function parseState (bytes: Uint8Array): StoreContents {
     if (typeof e.applied !== 'boolean' || !isPlainMap(e.effect) || typeof e.effect.type !== 'string') throw corrupt(`effect ${i + 1} is malformed`)
     return value as unknown as EffectRecord
   })
-  return { charters, proposals, votes, effects }
+  const profiles = profileDocs.map((value) => profileFromDoc(value, true))
+  const byId = new Map(proposals.map((p) => [p.id, p]))
+  // Every version's amending proposal executed (it fixes when the version took effect).
+  const { timeline } = buildMembership(charters, (id) => byId.get(id), [])
+  let lastSigner = ''
+  for (const profile of profiles) {
+    if (profile.signer <= lastSigner) throw corrupt('profiles must be sorted by signer without duplicates')
+    if (profile.payload.domain !== domain) throw corrupt(`profile ${profile.cid} belongs to domain '${profile.payload.domain}'`)
+    if (timeline.statusAt(profile.signer, profile.payload.at) === 'none') throw corrupt(`profile ${profile.cid} is signed by ${profile.signer}, not a member at ${profile.payload.at}`)
+    lastSigner = profile.signer
+  }
+  return { charters, proposals, votes, effects, profiles }
 }
 

@@ -1,10 +1,10 @@
-import { type Did, encode } from '@icn/identity'
+import { type Did, type SignedEnvelope, encode } from '@icn/identity'
 import { type Database, type RootDatabase, open } from 'lmdb'
 import { validateCharter } from './charter.js'
-import { decodeStored, proposalFromDoc, proposalToDoc, voteFromDoc, voteToDoc } from './codec.js'
+import { decodeStored, profileFromDoc, profileToDoc, proposalFromDoc, proposalToDoc, voteFromDoc, voteToDoc } from './codec.js'
 import { CorruptStateError } from './errors.js'
 import type { Ballot } from './tally.js'
-import type { Charter, EffectRecord, ProposalRecord, ProposalState, VoteRecord } from './types.js'
+import type { Charter, EffectRecord, ProfilePayload, ProposalRecord, ProposalState, VoteRecord } from './types.js'
 import { VOTE_CHOICES } from './types.js'
 import { checkInteger, checkOneOf, checkFields, checkString } from '@icn/identity'
 
@@ -18,6 +18,8 @@ export interface StoreContents {
   readonly proposals: readonly ProposalRecord[]
   readonly votes: readonly VoteRecord[]
   readonly effects: readonly EffectRecord[]
+  /** Each member's current profile envelope, sorted by signer DID. */
+  readonly profiles: ReadonlyArray<SignedEnvelope<ProfilePayload>>
 }
 
 /**
@@ -25,7 +27,8 @@ export interface StoreContents {
  * canonical DAG-CBOR. Sub-databases: `charters` (version → charter),
  * `proposals` (id → proposal), `states` (`state/id` index), `votes`
  * (`proposal/voter` → latest vote), `ballots` (same key → `castAt|choice|cid`,
- * the tally's compact index of `votes`), `effects` (seq → effect record).
+ * the tally's compact index of `votes`), `effects` (seq → effect record),
+ * `profiles` (signer DID → their current profile envelope's wire bytes).
  * Writes must run inside `transaction` so each change is one atomic commit.
  */
 export class GovernanceStore {
@@ -36,7 +39,8 @@ export class GovernanceStore {
     private readonly stateDb: Database<string, string>,
     private readonly voteDb: Database<Uint8Array, string>,
     private readonly ballotDb: Database<string, string>,
-    private readonly effectDb: Database<Uint8Array, number>
+    private readonly effectDb: Database<Uint8Array, number>,
+    private readonly profileDb: Database<Uint8Array, string>
   ) {}
 
   /**
@@ -62,7 +66,8 @@ export class GovernanceStore {
       root.openDB<string, string>('states', { encoding: 'string' }),
       root.openDB<Uint8Array, string>('votes', binary),
       root.openDB<string, string>('ballots', { encoding: 'string' }),
-      root.openDB<Uint8Array, number>('effects', binary)
+      root.openDB<Uint8Array, number>('effects', binary),
+      root.openDB<Uint8Array, string>('profiles', binary)
     )
   }
 
@@ -224,38 +229,63 @@ export class GovernanceStore {
     })
   }
 
+  /** The signer's stored (current) profile envelope. */
+  profile (did: string): SignedEnvelope<ProfilePayload> | undefined {
+    const bytes = this.profileDb.get(did)
+    return bytes === undefined ? undefined : this.readProfile(did, bytes)
+  }
+
+  /** Replaces the signer's stored profile. */
+  putProfile (envelope: SignedEnvelope<ProfilePayload>): void {
+    this.profileDb.putSync(envelope.signer, profileToDoc(envelope))
+  }
+
+  /** Every stored profile envelope, sorted by signer DID. */
+  profiles (): Array<SignedEnvelope<ProfilePayload>> {
+    return [...this.profileDb.getRange()].map(({ key, value }) => this.readProfile(key, value))
+  }
+
+  private readProfile (did: string, bytes: Uint8Array): SignedEnvelope<ProfilePayload> {
+    const envelope = profileFromDoc(asBytes(bytes), false)
+    if (envelope.signer !== did) throw corrupt(`profile stored under ${did} is signed by ${envelope.signer}`)
+    return envelope
+  }
+
   /** Every record, for `exportState`. */
   contents (): StoreContents {
     return {
       charters: this.charters(),
       proposals: this.proposals(),
       votes: [...this.voteDb.getRange()].map(({ key, value }) => voteFromDoc(decodeStored(asBytes(value), `vote ${key}`), false)),
-      effects: this.effects()
+      effects: this.effects(),
+      profiles: this.profiles()
     }
   }
 
   /**
-   * Every record as its stored document (`proposalToDoc` / `voteToDoc` form),
+   * Every record as its stored document (`proposalToDoc` / `voteToDoc` / `profileToDoc` form),
    * decoded without re-reading the envelopes inside: the `exportState` path.
    */
-  documents (): { charters: Charter[], proposals: unknown[], votes: unknown[], effects: EffectRecord[] } {
+  documents (): { charters: Charter[], proposals: unknown[], votes: unknown[], effects: EffectRecord[], profiles: Uint8Array[] } {
     return {
       charters: this.charters(),
       proposals: [...this.proposalDb.getRange()].map(({ key, value }) => decodeStored(asBytes(value), `proposal ${key}`)),
       votes: [...this.voteDb.getRange()].map(({ key, value }) => decodeStored(asBytes(value), `vote ${key}`)),
-      effects: this.effects()
+      effects: this.effects(),
+      profiles: [...this.profileDb.getRange()].map(({ value }) => asBytes(value))
     }
   }
 
   /** Replaces everything with `contents` in one transaction. */
   replace (contents: StoreContents): void {
     this.transaction(() => {
-      for (const db of [this.charterDb, this.proposalDb, this.stateDb, this.voteDb, this.ballotDb, this.effectDb]) db.clearSync()
+      for (const db of [this.charterDb, this.proposalDb, this.stateDb, this.voteDb, this.ballotDb, this.effectDb, this.profileDb]) db.clearSync()
       this.proposalCache.clear()
       for (const charter of contents.charters) this.putCharter(charter)
       for (const proposal of contents.proposals) this.putProposal(proposal)
       for (const vote of contents.votes) this.putVote(vote)
       for (const effect of contents.effects) this.putEffect(effect)
+      for (const profile of contents.profiles) this.putProfile(profile)
     })
   }
 

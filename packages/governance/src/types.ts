@@ -73,7 +73,8 @@ export interface Charter {
 export interface KindPayloads {
   'text': { readonly text: string }
   'charter-amendment': { readonly rules: CharterRules }
-  'membership': { readonly action: 'add', readonly member: Did, readonly role: Role } | { readonly action: 'remove', readonly member: Did }
+  /** `name`: the new member's display name (1–64 code points after trimming, no control characters) until they sign a profile. */
+  'membership': { readonly action: 'add', readonly member: Did, readonly role: Role, readonly name?: string } | { readonly action: 'remove', readonly member: Did }
   'config-change': { readonly key: string, readonly value: unknown, readonly subject?: Did }
   'budget': { readonly currency: string, readonly amount: string, readonly purpose: string }
   'treasury-withdrawal': { readonly currency: string, readonly amount: string, readonly recipient: Did, readonly purpose: string }
@@ -117,6 +118,17 @@ export interface VotePayload {
   readonly proposal: string
   readonly choice: VoteChoice
   readonly castAt: number
+}
+
+/**
+ * The signed payload of a profile envelope: a member sets their own display name.
+ * Per signer, the greatest `(at, cid)` wins, whatever the order of arrival.
+ */
+export interface ProfilePayload {
+  readonly domain: string
+  /** 1–64 code points after trimming (the trimmed form is shown), no control characters. */
+  readonly name: string
+  readonly at: number
 }
 
 /** Proposer actions on their own proposal. */
@@ -182,7 +194,7 @@ export interface VoteRecord {
 /** What executing an accepted actionable proposal does, for other subsystems to act on. */
 export type GovernanceEffect =
   | { readonly type: 'charter-amended', readonly version: number, readonly hash: string }
-  | { readonly type: 'member-added', readonly member: Did, readonly role: Role }
+  | { readonly type: 'member-added', readonly member: Did, readonly role: Role, readonly name?: string }
   | { readonly type: 'member-removed', readonly member: Did }
   | { readonly type: 'member-frozen', readonly member: Did }
   | { readonly type: 'member-unfrozen', readonly member: Did }
@@ -223,14 +235,14 @@ export type Proposal = ProposalPayload & {
 /** A proposal with its tally: the final one once closed, the live count before. */
 export type ProposalWithTally = Proposal & { readonly tally: TallyResult }
 
-/** What happened to an applied envelope. `superseded`: a valid vote older than the one stored (nothing stored). */
+/** What happened to an applied envelope. `superseded`: a valid vote (or profile) older than the one stored (nothing stored). */
 export type ApplyStatus = 'recorded' | 'duplicate' | 'superseded'
 
 /** The outcome of applying one envelope (local or from gossip). */
 export interface ApplyResult<T = unknown> {
   readonly envelope: SignedEnvelope<T>
-  readonly type: 'proposal' | 'vote' | 'action'
-  /** The proposal the envelope is (or acts on). */
+  readonly type: 'proposal' | 'vote' | 'action' | 'profile'
+  /** The proposal the envelope is (or acts on); for a `profile`, the signer's DID (the record it changes). */
   readonly proposal: string
   readonly status: ApplyStatus
 }

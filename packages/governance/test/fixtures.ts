@@ -1,6 +1,6 @@
 import { type KeyPair, keyPairFromSeed } from '@icn/identity'
 import { ManualClock, flushMicrotasks } from '@icn/testkit'
-import { type Charter, type Governance, type GovernanceComponents, cooperativeCharter, openGovernance, DAY_MS } from '../src/index.js'
+import { type Charter, type Governance, type GovernanceComponents, type ProposalInput, cooperativeCharter, openGovernance, DAY_MS } from '../src/index.js'
 
 /** Deterministic key pair number `i`. */
 export function key (i: number): KeyPair {
@@ -43,4 +43,19 @@ export async function openFixture (path: string, options: { charter?: Charter, c
 export async function advance (clock: ManualClock, ms: number): Promise<void> {
   await clock.advanceAsync(ms)
   await flushMicrotasks()
+}
+
+/**
+ * Runs one proposal through to its close: propose and submit now, advance to `opensAt`,
+ * `voters` vote for, advance to `closesAt` (the scheduler closes and executes it). Returns its id.
+ */
+export async function pass (fixture: Fixture, proposer: KeyPair, input: ProposalInput, voters: readonly KeyPair[]): Promise<string> {
+  const { gov, clock } = fixture
+  const { proposal } = await gov.propose(proposer, input)
+  await gov.submit(proposer, proposal)
+  const { opensAt, closesAt } = gov.proposal(proposal) ?? {}
+  await advance(clock, (opensAt as number) - clock.now())
+  for (const voter of voters) await gov.vote(voter, proposal, 'for')
+  await advance(clock, (closesAt as number) - clock.now())
+  return proposal
 }

@@ -1,18 +1,27 @@
 // Layer 1: the LMDB storage adapter alone. Write → close → reopen → exact values.
-import { signEnvelope } from '@icn/identity'
+import { type SignedEnvelope, signEnvelope } from '@icn/identity'
 import { withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
 import {
-  type Charter, type EffectRecord, type ProposalPayload, type ProposalRecord, type VotePayload, type VoteRecord,
-  charterHash, GovernanceStore, PROPOSAL_DOMAIN, VOTE_DOMAIN
+  type Charter, type EffectRecord, type ProfilePayload, type ProposalPayload, type ProposalRecord, type VotePayload, type VoteRecord,
+  charterHash, GovernanceStore, PROFILE_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN
 } from '../src/index.js'
-import { alice, bob, key, START, testCharter, WEEK } from './fixtures.js'
+import { alice, bob, carol, key, START, testCharter, WEEK } from './fixtures.js'
 
-function fixtureRecords (): { v1: Charter, v2: Charter, proposal: ProposalRecord, votes: VoteRecord[], effect: EffectRecord } {
+interface Records {
+  v1: Charter
+  v2: Charter
+  proposal: ProposalRecord
+  votes: VoteRecord[]
+  effect: EffectRecord
+  profiles: Array<SignedEnvelope<ProfilePayload>>
+}
+
+function fixtureRecords (): Records {
   const v1 = testCharter()
   const payload: ProposalPayload = {
     domain: v1.domain, kind: 'membership', title: 'Dave joins', description: 'trusted neighbour',
-    payload: { action: 'add', member: key(5).did, role: 'member' }, charterVersion: 1, createdAt: START, deliberationMs: WEEK
+    payload: { action: 'add', member: key(5).did, role: 'member', name: 'Dave' }, charterVersion: 1, createdAt: START, deliberationMs: WEEK
   }
   const envelope = signEnvelope(PROPOSAL_DOMAIN, payload, alice)
   const proposal: ProposalRecord = {
@@ -29,14 +38,16 @@ function fixtureRecords (): { v1: Charter, v2: Charter, proposal: ProposalRecord
     ...v1, version: 2, previous: charterHash(v1), amendedBy: envelope.cid,
     members: [...v1.members, { did: key(5).did, role: 'member' as const, frozen: false }].sort((a, b) => (a.did < b.did ? -1 : 1))
   }
-  const effect: EffectRecord = { seq: 1, proposal: envelope.cid, at: START + 2 * WEEK, applied: true, effect: { type: 'member-added', member: key(5).did, role: 'member' } }
-  return { v1, v2, proposal, votes, effect }
+  const effect: EffectRecord = { seq: 1, proposal: envelope.cid, at: START + 2 * WEEK, applied: true, effect: { type: 'member-added', member: key(5).did, role: 'member', name: 'Dave' } }
+  const profiles = [alice, bob].map((k, i) => signEnvelope<ProfilePayload>(PROFILE_DOMAIN, { domain: v1.domain, name: ` Name ${i} `, at: START + i }, k))
+    .sort((a, b) => (a.signer < b.signer ? -1 : 1))
+  return { v1, v2, proposal, votes, effect, profiles }
 }
 
-describe('layer 1: GovernanceStore persists charters, proposals, votes and effects', () => {
+describe('layer 1: GovernanceStore persists charters, proposals, votes, effects and profiles', () => {
   it('reads back exact values after close and reopen', async () => {
     await withTempDir(async (dir) => {
-      const { v1, v2, proposal, votes, effect } = fixtureRecords()
+      const { v1, v2, proposal, votes, effect, profiles } = fixtureRecords()
       const store = GovernanceStore.open(dir)
       store.transaction(() => {
         store.putCharter(v1)
@@ -47,6 +58,12 @@ describe('layer 1: GovernanceStore persists charters, proposals, votes and effec
         store.putProposal(proposal, 'draft')
         for (const vote of votes) store.putVote(vote)
         store.putEffect(effect)
+        store.putProfile(profiles[0]!)
+      })
+      const replacing = signEnvelope<ProfilePayload>(PROFILE_DOMAIN, { domain: v1.domain, name: 'Renamed', at: START + 9 }, alice)
+      store.transaction(() => {
+        store.putProfile(profiles[1]!)
+        store.putProfile(replacing)
       })
       await store.close()
 
@@ -67,6 +84,12 @@ describe('layer 1: GovernanceStore persists charters, proposals, votes and effec
       expect(reopened.vote(proposal.id, alice.did)?.choice).toBe('for')
       expect(reopened.effects()).toEqual([effect])
       expect(reopened.lastEffectSeq()).toBe(1)
+      const expectedProfiles = profiles.map((p) => (p.signer === alice.did ? replacing : p))
+      expect(reopened.profiles()).toEqual(expectedProfiles)
+      expect(reopened.profile(alice.did)).toEqual(replacing)
+      expect(reopened.profile(alice.did)?.signature).toEqual(replacing.signature)
+      expect(reopened.profile(bob.did)?.payload).toEqual({ domain: v1.domain, name: ' Name 1 ', at: START + 1 })
+      expect(reopened.profile(key(99).did)).toBeUndefined()
       await reopened.close()
     })
   })
@@ -96,13 +119,17 @@ describe('layer 1: GovernanceStore persists charters, proposals, votes and effec
 
   it('replace() swaps the whole content in one transaction', async () => {
     await withTempDir(async (dir) => {
-      const { v1, v2, proposal, votes, effect } = fixtureRecords()
+      const { v1, v2, proposal, votes, effect, profiles } = fixtureRecords()
       const store = GovernanceStore.open(dir)
-      store.transaction(() => { store.putCharter(v1) })
-      store.replace({ charters: [v1, v2], proposals: [proposal], votes, effects: [effect] })
+      store.transaction(() => {
+        store.putCharter(v1)
+        store.putProfile(signEnvelope<ProfilePayload>(PROFILE_DOMAIN, { domain: v1.domain, name: 'Gone', at: START }, carol))
+      })
+      store.replace({ charters: [v1, v2], proposals: [proposal], votes, effects: [effect], profiles })
       await store.close()
       const reopened = GovernanceStore.open(dir)
-      expect(reopened.contents()).toEqual({ charters: [v1, v2], proposals: [proposal], votes, effects: [effect] })
+      expect(reopened.contents()).toEqual({ charters: [v1, v2], proposals: [proposal], votes, effects: [effect], profiles })
+      expect(reopened.profile(carol.did)).toBeUndefined()
       await reopened.close()
     })
   })

@@ -27,7 +27,7 @@ describe('exportState / restoreState', () => {
       const clock = new ManualClock(START)
       const { gov: source, open, done } = await populated(join(dir, 'src'), clock)
       const bytes = await source.exportState()
-      expect(decode(bytes)).toMatchObject({ format: 'icn-governance-state/v1' })
+      expect(decode(bytes)).toMatchObject({ format: 'icn-governance-state/v2', profiles: [] })
       const { gov: target } = await openFixture(join(dir, 'dst'), { clock })
       await target.restoreState(bytes)
       expect(await target.exportState()).toEqual(bytes)
