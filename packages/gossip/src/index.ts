@@ -225,10 +225,11 @@ export interface Gossip {
   misbehaviour(peer: string): number
   /**
    * Forgets what this node keeps about `did` — its peer record (announced topics, misbehaviour,
-   * `lastSyncAt`, digest nonces), its vector-clock component, its rate budgets and pull cursors — and
-   * saves the snapshot file without them. A node calls it when a member is removed, so the file does not
-   * keep identities that no longer belong. Entries it authored stay until retention or capacity evicts
-   * them. This node's own clock component is kept (its counter must not go back). Unknown DIDs: no-op.
+   * `lastSyncAt`, digest nonces), its vector-clock component, its rate budgets, pull cursors and waiting
+   * pushes — and arms a save, so the snapshot file stops holding them `saveDelayMs` later (at once with
+   * `flush`/`close`). A node calls it when a member is removed, so the file does not keep identities that
+   * no longer belong. Entries it authored stay until retention or capacity evicts them. This node's own
+   * clock component is kept (its counter must not go back). An unknown DID is a no-op; `ClosedError` once closed.
    */
   forgetPeer(did: string): void
   /**
