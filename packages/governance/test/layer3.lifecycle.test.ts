@@ -1,8 +1,20 @@
 // Layer 3: shutdown() awaits the scheduler and closes LMDB; a fresh handle in the same process restores exact state and resumes.
 import { ManualClock, withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
-import { type EffectRecord, DAY_MS } from '../src/index.js'
-import { advance, alice, bob, carol, openFixture, START, steward, WEEK } from './fixtures.js'
+import { type EffectRecord, type Governance, DAY_MS } from '../src/index.js'
+import { advance, alice, bob, carol, key, openFixture, START, steward, WEEK } from './fixtures.js'
+
+const dave = key(5)
+
+/** Membership and name answers worth comparing across handles. */
+function membershipView (gov: Governance, times: readonly number[]): unknown {
+  return {
+    statuses: [steward, alice, bob, carol, dave].map((k) => times.map((t) => gov.membershipAt(k.did, t))),
+    isMember: [alice, carol, dave].map((k) => gov.isMember(k.did)),
+    names: [...gov.names()],
+    profiles: gov.profiles()
+  }
+}
 
 describe('layer 3: shutdown → new handle in the same process', () => {
   it('restores exact state, leaves no timer behind, and the scheduler resumes closing proposals', async () => {
@@ -15,17 +27,30 @@ describe('layer 3: shutdown → new handle in the same process', () => {
       await advance(clock, DAY_MS)
       const { proposal: open } = await first.gov.propose(alice, { kind: 'config-change', title: 'limit', payload: { key: 'ledger.creditLimit', value: { currency: 'hours', limit: '900' }, subject: bob.did } })
       await first.gov.submit(alice, open)
+      const { proposal: join } = await first.gov.propose(bob, { kind: 'membership', title: 'Dave joins', payload: { action: 'add', member: dave.did, role: 'member', name: 'Dave' } })
+      await first.gov.submit(bob, join)
+      await first.gov.setName(carol, 'Carol (frozen)')
       await advance(clock, WEEK)
       await first.gov.vote(alice, open, 'for')
       await first.gov.vote(bob, open, 'for')
+      await first.gov.vote(alice, join, 'for')
+      await first.gov.vote(bob, join, 'for')
+      await first.gov.setName(alice, 'Alice')
+      const joinsAt = START + DAY_MS + 2 * WEEK
+      const times = [START, START + DAY_MS - 1, START + DAY_MS, joinsAt - 1, joinsAt]
       const before = {
         charters: first.gov.charterHistory(),
         done: first.gov.proposal(done),
         open: first.gov.proposal(open),
         votes: first.gov.votes(open),
         effects: first.gov.effects(),
+        membership: membershipView(first.gov, times),
         state: await first.gov.exportState()
       }
+      expect(before.membership).toMatchObject({
+        statuses: [times.map(() => 'member'), times.map(() => 'member'), times.map(() => 'member'), ['member', 'member', 'frozen', 'frozen', 'frozen'], times.map(() => 'none')],
+        isMember: [true, false, false]
+      })
       expect(clock.pendingTimers).toBe(1)
       await first.gov.shutdown()
       expect(clock.pendingTimers).toBe(0)
@@ -40,6 +65,8 @@ describe('layer 3: shutdown → new handle in the same process', () => {
       expect(second.gov.proposal(open)?.state).toBe('open')
       expect(second.gov.votes(open)).toEqual(before.votes)
       expect(second.gov.effects()).toEqual(before.effects)
+      expect(membershipView(second.gov, times)).toEqual(before.membership)
+      expect(second.gov.nameOf(carol.did)).toBe('Carol (frozen)')
       expect(await second.gov.exportState()).toEqual(before.state)
       expect(clock.pendingTimers).toBe(1)
 
@@ -47,12 +74,26 @@ describe('layer 3: shutdown → new handle in the same process', () => {
       second.gov.onEffect((e) => seen.push(e))
       await advance(clock, WEEK)
       expect(second.gov.proposal(open)?.state).toBe('executed')
-      expect(seen).toEqual([{
-        seq: 2, proposal: open, at: START + DAY_MS + 2 * WEEK, applied: true,
-        effect: { type: 'config-change', key: 'ledger.creditLimit', value: { currency: 'hours', limit: '900' }, subject: bob.did }
-      }])
+      expect(second.gov.proposal(join)?.state).toBe('executed')
+      // Deadlines at the same time run in id order.
+      const executed = ([
+        { proposal: open, at: joinsAt, applied: true, effect: { type: 'config-change', key: 'ledger.creditLimit', value: { currency: 'hours', limit: '900' }, subject: bob.did } },
+        { proposal: join, at: joinsAt, applied: true, effect: { type: 'member-added', member: dave.did, role: 'member', name: 'Dave' } }
+      ] satisfies Array<Omit<EffectRecord, 'seq'>>).sort((a, b) => (a.proposal < b.proposal ? -1 : 1))
+      expect(seen).toEqual(executed.map((e, i) => ({ seq: 2 + i, ...e })))
+      const after = membershipView(second.gov, times)
+      expect(after).toMatchObject({ statuses: [...(before.membership as { statuses: unknown[] }).statuses.slice(0, 4), ['none', 'none', 'none', 'none', 'member']] })
+      expect(second.gov.nameOf(dave.did)).toBe('Dave')
+      const state = await second.gov.exportState()
       await second.gov.shutdown()
       expect(clock.pendingTimers).toBe(0)
+
+      // The execution the second handle ran is on disk for a third.
+      const third = await openFixture(dir, { clock })
+      expect(membershipView(third.gov, times)).toEqual(after)
+      expect(third.gov.charter().version).toBe(3)
+      expect(await third.gov.exportState()).toEqual(state)
+      await third.gov.shutdown()
     })
   })
 
