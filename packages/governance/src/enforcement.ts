@@ -56,6 +56,20 @@ export function checkProposal (view: GovernanceView, envelope: SignedEnvelope<Pr
   checkKindPreconditions(view, p)
 }
 
+/**
+ * The proposer's own check before raising a membership proposal: the candidate's trust, from this node's
+ * view, reaches the charter's `minJoinTrust`. Only the proposing node asks it: trust views differ between
+ * nodes, so a peer's proposal judged by the receiver's view would be accepted on some nodes and refused
+ * on others (and the charters would diverge).
+ */
+export function checkJoinTrust (view: GovernanceView, p: ProposalPayload): void {
+  if (p.kind !== 'membership' || p.payload.action !== 'add') return
+  const trust = view.trustOf(p.payload.member)
+  if (!(trust >= view.charter.rules.minJoinTrust)) {
+    throw new InsufficientTrustError(`${p.payload.member} has trust ${trust}, joining needs ${view.charter.rules.minJoinTrust}`)
+  }
+}
+
 function checkKindPreconditions (view: GovernanceView, p: ProposalPayload): void {
   const version = view.charter.version
   switch (p.kind) {
@@ -66,10 +80,6 @@ function checkKindPreconditions (view: GovernanceView, p: ProposalPayload): void
         return
       }
       if (existing !== undefined) throw new InvalidPayloadError(`${p.payload.member} is already a member`)
-      const trust = view.trustOf(p.payload.member)
-      if (!(trust >= view.charter.rules.minJoinTrust)) {
-        throw new InsufficientTrustError(`${p.payload.member} has trust ${trust}, joining needs ${view.charter.rules.minJoinTrust}`)
-      }
       return
     }
     case 'freeze':

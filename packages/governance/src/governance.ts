@@ -3,7 +3,7 @@ import {
 } from '@icn/identity'
 import { charterHash, validateCharter } from './charter.js'
 import { ACTION_DOMAIN, PROFILE_DOMAIN, PROPOSAL_DOMAIN, STATE_FORMAT, VOTE_DOMAIN } from './constants.js'
-import { type GovernanceView, checkAction, checkProfile, checkProposal, checkVote, electorateOf, ruleOf } from './enforcement.js'
+import { type GovernanceView, checkAction, checkJoinTrust, checkProfile, checkProposal, checkVote, electorateOf, ruleOf } from './enforcement.js'
 import {
   CharterMismatchError, CorruptStateError, GovernanceClosedError, InvalidCharterError,
   InvalidEnvelopeError, InvalidPayloadError, UnknownProposalError
@@ -206,6 +206,9 @@ export class GovernanceHandle implements Governance {
       createdAt: this.clock.now(),
       deliberationMs: input.deliberationMs ?? charter.rules.kinds[input.kind]?.deliberation.defaultMs ?? 0
     } as ProposalPayload
+    // The candidate's trust is the proposer's judgement, checked here only (see checkJoinTrust).
+    parseProposalPayload(payload)
+    checkJoinTrust(this.view(), payload)
     return await this.apply(signLocal(PROPOSAL_DOMAIN, payload, keyPair)) as ApplyResult<ProposalPayload>
   }
 

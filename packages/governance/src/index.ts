@@ -27,7 +27,7 @@ export {
 } from './charter.js'
 export { TRANSITIONS, ACTIONABLE_KINDS, type TransitionRule, type TransitionTrigger, findTransition, isOpenEnded } from './transitions.js'
 export { type Ballot, tally, latestBallots, supersedes } from './tally.js'
-export { type GovernanceView, checkProposal, checkVote, checkAction, checkProfile, electorateOf } from './enforcement.js'
+export { type GovernanceView, checkJoinTrust, checkProposal, checkVote, checkAction, checkProfile, electorateOf } from './enforcement.js'
 export { type Execution, execute } from './execution.js'
 export { parseProposalPayload, parseVotePayload, parseActionPayload, parseProfilePayload, parseName } from './payloads.js'
 export { type MembershipChange, type Membership, MembershipTimeline, buildMembership, executedAt, grantedName } from './membership.js'
