@@ -399,7 +399,7 @@ export class LedgerHandle {
     if (this.store.hasEntry(id) || this.store.hasQuarantine(id) || this.store.getPending(entry.author, entry.seq, id)) {
       return { id, status: 'duplicate', released: [] }
     }
-    // Before the signature: a refusal costs no verify and stores nothing, whoever made the bytes.
+    // Before the signature check: a forgery in a non-member's name is refused (stored nowhere), not quarantined.
     const refusal = refusalOf(entry, this.membership)
     if (refusal !== undefined) return { id, status: 'refused', reason: refusal.reason, detail: refusal.detail, released: [] }
     if (!validSignature()) {
