@@ -4,7 +4,7 @@
 // makes an honest entry look invalid) and applies them in a subscription.
 import type { Gossip, GossipEntry } from '@icn/gossip'
 import type { Governance } from '@icn/governance'
-import { ACTION_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN } from '@icn/governance'
+import { ACTION_DOMAIN, PROFILE_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN } from '@icn/governance'
 import { type SignedEnvelope, bytesEqual, decode, decodeEnvelope, encode, isValidEnvelope } from '@icn/identity'
 import { type Ledger, type SignedEntry, decodeEntry, hasValidSignature } from '@icn/ledger'
 import type { TrustGraph } from '@icn/trust'
@@ -167,7 +167,7 @@ const MAX_WAITING = 1000
  * in progress.
  */
 export function bridgeGovernance (gossip: Gossip, governance: Governance, logger: Logger, onRetried: () => void = () => {}): () => Promise<void> {
-  gossip.setValidator(TOPICS.proposal, (entry) => signedByAuthor(entry, [PROPOSAL_DOMAIN, ACTION_DOMAIN]) !== undefined)
+  gossip.setValidator(TOPICS.proposal, (entry) => signedByAuthor(entry, [PROPOSAL_DOMAIN, ACTION_DOMAIN, PROFILE_DOMAIN]) !== undefined)
   gossip.setValidator(TOPICS.vote, (entry) => signedByAuthor(entry, [VOTE_DOMAIN]) !== undefined)
   const waiting: SignedEnvelope[] = []
 

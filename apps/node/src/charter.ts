@@ -16,17 +16,22 @@ export function charterPath (dataDir: string): string {
  * cooperative of this node alone, `coop:<did>`, with itself as steward.
  */
 export async function loadCharter (dataDir: string, self: Did): Promise<Charter> {
+  return (await loadCharterFile(dataDir, self)).charter
+}
+
+/** The genesis charter and the `CooperativeCharterInit` it was built from (what a joining node receives). */
+export async function loadCharterFile (dataDir: string, self: Did): Promise<{ charter: Charter, file: CooperativeCharterInit }> {
   let text: string
   try {
     text = await readFile(charterPath(dataDir), 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-    return cooperativeCharter({ domain: `coop:${self}`, members: [{ did: self, role: 'steward' }] })
+    const file: CooperativeCharterInit = { domain: `coop:${self}`, members: [{ did: self, role: 'steward' }] }
+    return { charter: cooperativeCharter(file), file }
   }
-  let init: CooperativeCharterInit
   try {
-    init = JSON.parse(text) as CooperativeCharterInit
-    return cooperativeCharter(init)
+    const file = JSON.parse(text) as CooperativeCharterInit
+    return { charter: cooperativeCharter(file), file }
   } catch (cause) {
     throw new InvalidConfigError(`${charterPath(dataDir)}: ${(cause as Error).message}`, { cause })
   }

@@ -26,6 +26,20 @@ function positiveInteger (value: string): number {
   return n
 }
 
+function trustScore (value: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number from 0 to 1, e.g. 0.8')
+  return n
+}
+
+/** A duration: a number with a unit (s, m, h, d), e.g. 7d; milliseconds. */
+function duration (value: string): number {
+  const match = /^([0-9]+)(s|m|h|d)$/.exec(value.trim())
+  if (match === null) throw new InvalidArgumentError('must be a duration such as 30m, 12h or 7d')
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd']
+  return Number(match[1]) * unit
+}
+
 function portNumber (value: string): number {
   const n = Number(value)
   if (!Number.isSafeInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)')
@@ -67,13 +81,34 @@ common(program.command('init'))
     process.stdout.write(`${keyPair.did}\n`)
   })
 
-common(program.command('run'), 'info')
+type RunOptions = CommonOptions & { peer: string[], listen: string[], apiPort?: number, snapshotEvery?: number }
+
+/** The options of every command that runs a node (`run`, `join`). */
+function runOptions (command: Command): Command {
+  return command
+    .option('--peer <multiaddr>', 'peer to dial and keep redialling (repeatable)', collect, [])
+    .option('--listen <multiaddr>', 'libp2p listen address (repeatable)', collect, [])
+    .option('--api-port <port>', 'local API port on 127.0.0.1 (0 = any free port)', portNumber)
+    .option('--snapshot-every <seconds>', 'take a distributed snapshot this often', positiveInteger)
+}
+
+common(runOptions(program.command('run')), 'info')
   .description('run the node until SIGINT/SIGTERM (JSON logs on stdout)')
-  .option('--peer <multiaddr>', 'peer to dial and keep redialling (repeatable)', collect, [])
-  .option('--listen <multiaddr>', 'libp2p listen address (repeatable)', collect, [])
-  .option('--api-port <port>', 'local API port on 127.0.0.1 (0 = any free port)', portNumber)
-  .option('--snapshot-every <seconds>', 'take a distributed snapshot this often', positiveInteger)
-  .action(async (opts: CommonOptions & { peer: string[], listen: string[], apiPort?: number, snapshotEvery?: number }) => {
+  .action(async (opts: RunOptions) => { await runNode(opts) })
+
+common(runOptions(program.command('join')), 'info')
+  .description('join a cooperative with an invitation code: creates this data directory\'s identity (if it has none), presents the code to the inviter, receives the network\'s genesis charter, then runs the node (it catches up once the membership proposal passes)')
+  .argument('<code>', 'the invitation code (icn-invite:…) from `icn-node invite create` on a member\'s node')
+  .option('--name <name>', 'your display name, shown to the other members')
+  .action(async (code: string, opts: RunOptions & { name?: string }) => {
+    const { joinNetwork } = await import(new URL('./join.js', import.meta.url).href) as typeof import('./join.js')
+    const joined = await joinNetwork(resolve(opts.dataDir), code, opts.name === undefined ? {} : { name: opts.name })
+    process.stderr.write(`joined ${joined.domain} (network ${joined.network}) as ${joined.did}, invited by ${joined.inviter}` +
+      (joined.proposal === null ? '\n' : `; membership proposal ${joined.proposal} raised: this node reaches only its inviter until it passes\n`))
+    await runNode(opts)
+  })
+
+async function runNode (opts: RunOptions): Promise<void> {
     // Damage in the data directory is a one-line error naming the file, before any subsystem opens it.
     const { checkDataDir } = await import(new URL('./preflight.js', import.meta.url).href) as typeof import('./preflight.js')
     await checkDataDir(resolve(opts.dataDir))
@@ -111,6 +146,26 @@ common(program.command('run'), 'info')
       process.off('SIGTERM', onSignal)
       process.off('uncaughtException', onUncaught)
     }
+}
+
+const inviteCommand = program.command('invite').description('invitations: a signed, expiring, single-use code a new member joins with')
+client(inviteCommand.command('create'))
+  .description('create an invitation and print its code (hand it to the new member over a channel you trust)')
+  .option('--expires <duration>', 'how long it stays usable: 30m, 12h, 7d', duration, 7 * 24 * 3600 * 1000)
+  .option('--name <name>', 'the new member\'s display name (they may give their own at join)')
+  .action(async (opts: CommonOptions & { expires: number, name?: string }) => {
+    await withApi(opts, async (api) => await api.post('/invitations', { expiresInMs: opts.expires, ...(opts.name === undefined ? {} : { name: opts.name }) }), format.formatInvitation)
+  })
+client(inviteCommand.command('list'))
+  .description('this node\'s invitations: pending, used (by whom), expired')
+  .action(async (opts: CommonOptions) => { await withApi(opts, async (api) => await api.get('/invitations'), format.formatInvitations) })
+
+client(program.command('members'))
+  .description('the cooperative\'s members (names, roles, frozen), invitees not yet admitted, and what this node refused')
+  .option('--set-name <name>', 'set this node\'s own display name (signed, gossiped)')
+  .action(async (opts: CommonOptions & { setName?: string }) => {
+    if (opts.setName !== undefined) await withApi(opts, async (api) => await api.post('/profile', { name: opts.setName }), format.formatNameSet)
+    else await withApi(opts, async (api) => await api.get('/members'), format.formatMembers)
   })
 
 client(program.command('status'))
@@ -164,7 +219,7 @@ client(ledgerCommand.command('release-floor'))
 client(program.command('trust'))
   .description('attest trust in a DID (with --score), or show this node\'s computed trust in it')
   .requiredOption('--subject <did>', 'the DID trusted')
-  .option('--score <0..1>', 'attest this score (0 revokes)', Number)
+  .option('--score <0..1>', 'attest this score (0 revokes)', trustScore)
   .addOption(new Option('--graph <graph>', 'trust graph').choices(['social', 'economic', 'technical']).default('economic'))
   .action(async (opts: CommonOptions & { subject: string, score?: number, graph: string }) => {
     if (opts.score === undefined) await withApi(opts, async (api) => await api.get(`/trust?${new URLSearchParams({ subject: opts.subject, graph: opts.graph }).toString()}`), format.formatTrust)

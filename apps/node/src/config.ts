@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { isDid } from '@icn/identity'
 import { multiaddr } from '@multiformats/multiaddr'
 import { dataDirLayout } from './data-dir.js'
 import { InvalidConfigError } from './errors.js'
@@ -29,6 +30,11 @@ export interface NodeConfig {
   gossipMaxEntriesPerTopic: number
   /** Period of history sync with every connected peer (it also runs when a peer connects). @default 30000 */
   historySyncIntervalMs: number
+  /**
+   * The member whose invitation this node joined with (`icn-node join` writes it): it may connect and
+   * exchange frames before this node's governance has caught up with its membership. @default undefined
+   */
+  sponsor?: string
 }
 
 /** Fields an operator may put in `<data-dir>/config.json`. */
@@ -68,7 +74,7 @@ function checkPositiveInteger (field: string, value: unknown, allowZero = false)
 export function validateConfigFile (value: unknown): NodeConfigFile {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('config must be a JSON object')
   const input = value as Record<string, unknown>
-  const known = new Set(['listen', 'peers', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs'])
+  const known = new Set(['listen', 'peers', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs', 'sponsor'])
   for (const key of Object.keys(input)) if (!known.has(key)) throw new InvalidConfigError(`unknown config field '${key}'`)
   const out: NodeConfigFile = {}
   if (input.listen !== undefined) out.listen = checkMultiaddrs('listen', input.listen)
@@ -86,6 +92,10 @@ export function validateConfigFile (value: unknown): NodeConfigFile {
   if (input.snapshotTimeoutMs !== undefined) out.snapshotTimeoutMs = checkPositiveInteger('snapshotTimeoutMs', input.snapshotTimeoutMs)
   if (input.gossipMaxEntriesPerTopic !== undefined) out.gossipMaxEntriesPerTopic = checkPositiveInteger('gossipMaxEntriesPerTopic', input.gossipMaxEntriesPerTopic)
   if (input.historySyncIntervalMs !== undefined) out.historySyncIntervalMs = checkPositiveInteger('historySyncIntervalMs', input.historySyncIntervalMs)
+  if (input.sponsor !== undefined) {
+    if (!isDid(input.sponsor)) throw new InvalidConfigError(`sponsor must be a did:icn DID, got ${JSON.stringify(input.sponsor)}`)
+    out.sponsor = input.sponsor
+  }
   return out
 }
 

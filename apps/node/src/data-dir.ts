@@ -21,6 +21,8 @@ export interface DataDirLayout {
   readonly governance: string
   readonly gossip: string
   readonly snapshots: string
+  /** This node's invitations (checksummed JSON): who may present a join request, who used which. */
+  readonly invitations: string
 }
 
 /** The file layout under `root`. */
@@ -35,7 +37,8 @@ export function dataDirLayout (root: string): DataDirLayout {
     trust: join(root, 'trust'),
     governance: join(root, 'governance'),
     gossip: join(root, 'gossip'),
-    snapshots: join(root, 'snapshots')
+    snapshots: join(root, 'snapshots'),
+    invitations: join(root, 'invitations.json')
   }
 }
 

@@ -33,7 +33,14 @@ export interface DemoResult {
   proposal: { id: string, state: string, creditLimit: string }
   periodicSnapshot: string
   snapshot: { id: string, root: string, verifiedBy: number }
+  /** The node admitted by invitation after the founding: its DID, the proposal that admitted it, and the ledger root it caught up to. */
+  joined: { did: string, name: string, proposal: string, stateRoot: string }
 }
+
+/** Display names of the founding members (node0, node1, …) and of the member admitted by invitation. */
+const FOUNDER_NAMES = ['Alder Bakery', 'Birch Housing', 'Cedar Farm', 'Dogwood Press', 'Elm Grocers', 'Fir Repair', 'Ginkgo Care', 'Hazel Print', 'Ivy Books', 'Juniper Bikes',
+  'Kale Kitchen', 'Larch Tools', 'Maple Energy', 'Nettle Textiles', 'Oak Timber', 'Pine Transit', 'Quince Cafe', 'Rowan Clinic', 'Sage Radio', 'Teak Works']
+const JOINER_NAME = 'Willow Credit Union'
 
 const CURRENCY = 'ICN'
 const VOTING_MS = 3000
@@ -113,7 +120,8 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
         domain: 'coop:demo',
         name: 'Demo cooperative',
         members: dids.map((did, j) => ({ did, role: j === 0 ? 'steward' : 'member' })),
-        kinds: { 'text': quick, 'config-change': quick }
+        // A steward's invitation admits unless a member objects within the vote (one vote for carries it).
+        kinds: { 'text': quick, 'config-change': quick, 'membership': { ...quick, proposers: ['steward'], quorumBps: 1 } }
       })
     }
 
@@ -139,7 +147,9 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
         return peers.length === opts.nodes - 1 ? true : undefined
       })
     }
-    say(`full mesh: every node has ${opts.nodes - 1} libp2p peers (noise + yamux, /icn/gossip/1.0.0)`)
+    say(`full mesh: every node has ${opts.nodes - 1} libp2p peers (noise + yamux; only members get past the handshake)`)
+    await Promise.all(nodes.map(async (n) => await api(n).post('/profile', { name: FOUNDER_NAMES[n.index]! })))
+    say(`members: ${nodes.map((n) => FOUNDER_NAMES[n.index]!).join(', ')} founded coop:demo`)
 
     await Promise.all(nodes.map(async (n) => {
       for (const m of nodes) {
@@ -227,19 +237,59 @@ export async function runDemo (options: Partial<DemoOptions> = {}): Promise<Demo
     if (verifiedBy !== opts.nodes) throw new DemoFailedError(`snapshot verified on ${verifiedBy} of ${opts.nodes} nodes`)
     say(`snapshot: every node stores root ${taken.root.slice(0, 16)}… and verified it with every participant`)
 
-    const balances = await Promise.all(nodes.map(async (n) => (await api(n).get(`/balance?currency=${CURRENCY}`) as { balance: string }).balance))
+    // Admission: node0 (the steward) invites a new cooperative; it joins with one command and catches up.
+    const founders = [...nodes]
+    const invitation = await api(nodes[0]!).post('/invitations', { expiresInMs: 10 * 60_000, name: JOINER_NAME }) as { code: string, id: string }
+    say(`invitation: ${FOUNDER_NAMES[0]!} created a single-use invitation (${invitation.code.length} characters)`)
+    const joinerDir = join(root, `node${opts.nodes}`)
+    {
+      const proc = spawn(process.execPath, [cli, 'join', invitation.code, '--data-dir', joinerDir, '--name', JOINER_NAME, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const log = createWriteStream(join(root, `node${opts.nodes}.log`))
+      proc.stdout?.pipe(log)
+      proc.stderr?.pipe(log)
+      const exited = new Promise<number | string>((resolve) => { proc.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')) })
+      nodes.push({ index: opts.nodes, dir: joinerDir, did: '', proc, exited })
+    }
+    const joiner = nodes[opts.nodes]!
+    joiner.api = await waitForApi(joiner)
+    joiner.did = joiner.api.runtime.did
+    const joinProposal = await waitFor('the inviter to raise the membership proposal', [founders[0]!], async () => {
+      const members = await api(founders[0]!).get('/members') as { candidates: Array<{ did: string, proposal: string | null }> }
+      return members.candidates.find((c) => c.did === joiner.did)?.proposal ?? undefined
+    })
+    say(`invitation: ${JOINER_NAME} (${short(joiner.did)}) joined with \`icn-node join <code>\`; proposal ${joinProposal.slice(0, 16)}… raised by its inviter`)
+    for (const n of nodes) {
+      await waitFor(`node${n.index} to count ${JOINER_NAME} as a member`, [n], async () => {
+        const members = await api(n).get('/members') as { members: Array<{ did: string, name: string | null }> }
+        return members.members.some((m) => m.did === joiner.did && m.name === JOINER_NAME) ? true : undefined
+      })
+    }
+    const joinedRoot = await waitFor(`${JOINER_NAME} to catch up with the ledger`, [joiner, founders[0]!], async () => {
+      const [mine, theirs] = await Promise.all([joiner, founders[0]!].map(async (n) => (await api(n).get('/status') as { ledger: { entries: number, stateRoot: string } }).ledger))
+      return mine!.entries === theirs!.entries && mine!.stateRoot === theirs!.stateRoot ? mine!.stateRoot : undefined
+    })
+    await api(joiner).post('/pay', { to: founders[0]!.did, amount: '25', currency: CURRENCY })
+    await waitFor(`every node to apply ${JOINER_NAME}'s first payment`, nodes, async () => {
+      const ledgers = await Promise.all(nodes.map(async (n) => (await api(n).get('/status') as { ledger: { entries: number } }).ledger.entries))
+      return ledgers.every((e) => e === ledgers[0]) && ledgers[0]! > opts.nodes ? true : undefined
+    })
+    say(`members: ${JOINER_NAME} is the ${nodes.length}th member on every node, caught up (ledger root ${joinedRoot.slice(0, 16)}…) and paid ${FOUNDER_NAMES[0]!} 25 ${CURRENCY}`)
+
+    const balances = await Promise.all(founders.map(async (n) => (await api(n).get(`/balance?currency=${CURRENCY}`) as { balance: string }).balance))
     const result: DemoResult = {
       dids,
       balances,
       stateRoot,
       proposal: { id: proposal.id, state: 'executed', creditLimit: limits[0]! },
       periodicSnapshot: periodic.snapshotId,
-      snapshot: { id: taken.snapshotId, root: taken.root, verifiedBy }
+      snapshot: { id: taken.snapshotId, root: taken.root, verifiedBy },
+      joined: { did: joiner.did, name: JOINER_NAME, proposal: joinProposal, stateRoot: joinedRoot }
     }
     opts.out.write('\n=== ICN demo summary ===\n')
-    for (const n of nodes) {
-      opts.out.write(`node${n.index}  ${n.did}\n        peers ${opts.nodes - 1}   balance ${balances[n.index]!.padStart(5)} ${CURRENCY}   credit limit ${n === subject ? `50000 (set by governance)` : 'policy'}\n`)
+    for (const n of founders) {
+      opts.out.write(`node${n.index}  ${FOUNDER_NAMES[n.index]!}  ${n.did}\n        peers ${opts.nodes - 1}   balance ${balances[n.index]!.padStart(5)} ${CURRENCY}   credit limit ${n === subject ? `50000 (set by governance)` : 'policy'}\n`)
     }
+    opts.out.write(`node${joiner.index}  ${JOINER_NAME}  ${joiner.did}\n        admitted by invitation (proposal ${joinProposal})\n`)
     opts.out.write(`ledger root (all nodes)   ${stateRoot}\n`)
     opts.out.write(`proposal                  ${proposal.id}: executed (config-change ledger.creditLimit)\n`)
     opts.out.write(`global state root         ${taken.root}  (snapshot ${taken.snapshotId}, verified on ${verifiedBy}/${opts.nodes} nodes)\n\n`)

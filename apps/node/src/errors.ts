@@ -15,6 +15,16 @@ export type NodeErrorCode =
   | 'INSUFFICIENT_STORAGE'
   | 'API_UNREACHABLE'
   | 'DEMO_FAILED'
+  | 'NOT_A_MEMBER'
+  | 'SELF_PAYMENT'
+  | 'NOT_PERMITTED'
+  | 'INVITATION_MALFORMED'
+  | 'INVITATION_FORGED'
+  | 'INVITATION_EXPIRED'
+  | 'INVITATION_USED'
+  | 'INVITATION_UNKNOWN'
+  | 'INVITATION_FOREIGN_NETWORK'
+  | 'INVITATION_UNREACHABLE'
 
 /** Base class of every error thrown by `@icn/node`. */
 export class NodeError extends Error {
@@ -113,4 +123,34 @@ export class ApiUnreachableError extends NodeError {
 export class DemoFailedError extends NodeError {
   override readonly name = 'DemoFailedError'
   constructor (message: string, options?: { cause?: unknown }) { super('DEMO_FAILED', message, options) }
+}
+
+/** What is wrong with an invitation code or a join request. */
+export type InvitationErrorCode = Extract<NodeErrorCode, `INVITATION_${string}`>
+
+/**
+ * An invitation that cannot be used: malformed, forged (its signature does not verify), expired, already
+ * used, unknown to the inviter, for another network, or an inviter that could not be reached.
+ */
+export class InvitationError extends NodeError {
+  override readonly name = 'InvitationError'
+  constructor (code: InvitationErrorCode, message: string, options?: { cause?: unknown }) { super(code, message, options) }
+}
+
+/** A DID that is not a member (or is frozen) where a member is required: a payee, an inviter. */
+export class NotAMemberError extends NodeError {
+  override readonly name = 'NotAMemberError'
+  constructor (message: string) { super('NOT_A_MEMBER', message) }
+}
+
+/** The charter does not let this node do that (e.g. invite, when its role may not raise membership proposals). */
+export class NotPermittedError extends NodeError {
+  override readonly name = 'NotPermittedError'
+  constructor (message: string) { super('NOT_PERMITTED', message) }
+}
+
+/** A payment to oneself: it moves nothing and would only inflate the payer's cleared volume. */
+export class SelfPaymentError extends NodeError {
+  override readonly name = 'SelfPaymentError'
+  constructor () { super('SELF_PAYMENT', 'a payment to oneself moves nothing: pay another member') }
 }

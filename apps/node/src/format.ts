@@ -1,5 +1,6 @@
 // Human-readable output of the CLI's client commands (the default; `--json` prints the API's answer instead).
 // Each formatter reads the fields it shows from the API's JSON answer.
+import type { MembersView } from './membership.js'
 import type { NodeStatus } from './node.js'
 
 type Row = ReadonlyArray<string | number | boolean | bigint | null | undefined>
@@ -32,7 +33,7 @@ export function duration (ms: number): string {
 const time = (ms: number | null | undefined): string => ms === null || ms === undefined ? '-' : new Date(ms).toISOString()
 
 /** The fields of `GET /status` the status sentence shows (`sync` is read generically). */
-type Status = Pick<NodeStatus, 'version' | 'did' | 'peerId' | 'multiaddrs' | 'peers' | 'services' | 'ledger' | 'trust' | 'governance' | 'snapshots' | 'uptimeMs'> & { sync?: unknown }
+type Status = Pick<NodeStatus, 'version' | 'did' | 'peerId' | 'multiaddrs' | 'peers' | 'services' | 'ledger' | 'trust' | 'governance' | 'snapshots' | 'uptimeMs'> & { sync?: unknown, membership?: NodeStatus['membership'] }
 
 /** `status.sync`, read generically: one `sync` line per peer row (`<peer>: key value, …`), else its JSON. */
 function syncLines (sync: unknown): Array<readonly [string, string]> {
@@ -59,6 +60,9 @@ export function formatStatus (value: unknown): string {
     ['ledger', `${s.ledger.entries} entries, ${s.ledger.pending} pending, ${s.ledger.quarantined} quarantined, state root ${s.ledger.stateRoot}`],
     ['trust', `${s.trust.attestations} attestations`],
     ['governance', `${s.governance.domain}: ${s.governance.members} members, ${s.governance.proposals} proposals`],
+    ...(s.membership === undefined
+      ? []
+      : [['network', `${s.membership.networkId}; ${s.membership.candidates} invitees waiting; refused ${s.membership.refused.notAMember} connections from non-members, ${s.membership.refused.coolDown} in cool-down, ${s.membership.refused.streams} streams`] as const]),
     ['snapshots', `${s.snapshots.active} active, ${s.snapshots.completed} completed, ${s.snapshots.failed} failed`],
     ...syncLines(s.sync),
     ['change feed', `version ${s.version}`]
@@ -171,4 +175,39 @@ export function formatRestore (value: unknown): string {
     r.balances.length === 0 ? 'no balances after the restore' : table(['ACCOUNT', 'CURRENCY', 'BALANCE'], r.balances.map((b) => [b.account, b.currency, b.balance])),
     ...r.warnings.map((w) => `warning: ${w}`)
   ].join('\n')
+}
+
+/** `did` with its display name in front when it has one. */
+const named = (did: string, name: string | null | undefined): string => name === null || name === undefined ? did : `${name} (${did})`
+
+export function formatMembers (value: unknown): string {
+  const v = value as MembersView
+  const lines = [
+    `${v.domain}, charter v${v.charterVersion}, network ${v.networkId}`,
+    table(['NAME', 'DID', 'ROLE', 'STANDING', 'CONNECTED'], v.members.map((m) => [
+      (m.name ?? '-') + (m.self ? ' (this node)' : ''), m.did, m.role, m.frozen ? 'frozen' : 'active', m.self ? '-' : m.connected ? 'yes' : 'no'
+    ]))
+  ]
+  if (v.candidates.length > 0) {
+    lines.push('', 'invitees waiting for their membership proposal:')
+    lines.push(table(['NAME', 'DID', 'PROPOSAL'], v.candidates.map((c) => [c.name ?? '-', c.did, c.proposal])))
+  }
+  lines.push('', `refused: ${v.refused.notAMember} connections from non-members, ${v.refused.coolDown} in cool-down, ${v.refused.streams} streams to invitees`)
+  return lines.join('\n')
+}
+
+export function formatInvitation (value: unknown): string {
+  const v = value as { code: string, id: string, expiresAt: number }
+  return `${v.code}\n\nGive this code to the new member (it works once, until ${time(v.expiresAt)}); they run:\n  icn-node join '<code>' --data-dir <their data dir> --name '<their name>'`
+}
+
+export function formatInvitations (value: unknown): string {
+  const rows = value as MembersView['invitations']
+  if (rows.length === 0) return 'no invitations'
+  return table(['INVITATION', 'NAME', 'STATE', 'EXPIRES', 'USED BY', 'PROPOSAL'], rows.map((r) => [r.id, r.name === '' ? '-' : r.name, r.state, time(r.expiresAt), r.usedBy, r.proposal]))
+}
+
+export function formatNameSet (value: unknown): string {
+  const v = value as { did: string, name: string }
+  return `${named(v.did, v.name)}: name set and sent to the other members`
 }

@@ -146,3 +146,34 @@ export function governanceHistory (governance: Governance, onApplied: (count: nu
     }
   }
 }
+
+/**
+ * Members' signed names, by member: one group per DID, its one item the current profile envelope
+ * (`governance.profiles()`). A profile signed by a DID this node does not know as a member yet is not
+ * refused for good: it comes again once governance has caught up.
+ */
+export function profileHistory (governance: Governance, onApplied: (count: number) => void): HistorySource {
+  const current = (): Map<string, SignedEnvelope> => new Map(governance.profiles().map((e) => [e.signer, e]))
+  return {
+    name: 'profiles',
+    digests: (after, limit) => [...current().entries()].filter(([did]) => after === undefined || did > after).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, limit)
+      .map(([did, envelope]) => setDigest(did, [envelope.cid])),
+    wants: (remote) => (current().get(remote.key)?.cid === undefined || setDigest(remote.key, [current().get(remote.key)!.cid]).hash !== remote.hash ? 0 : undefined),
+    behind: () => 1,
+    items: (key, from, limit, maxBytes) => page([current().get(key)].filter((e): e is SignedEnvelope => e !== undefined).map(encodeEnvelope), from, limit, maxBytes),
+    apply: async (items) => {
+      let applied = 0
+      let refused = 0
+      for (const bytes of items) {
+        try {
+          if ((await governance.apply(decodeEnvelope(bytes))).status === 'recorded') applied++
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== 'NOT_A_MEMBER') refused++
+        }
+      }
+      if (applied > 0) onApplied(applied)
+      return { applied, refused }
+    }
+  }
+}
+

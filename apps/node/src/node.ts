@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DEFAULT_MISBEHAVIOUR_REASONS, type Gossip, type GossipStats, type HistoryPeerProgress, type HistoryServeStats, type HistorySync, createGossip, createHistorySync } from '@icn/gossip'
 import { type Governance, openGovernance } from '@icn/governance'
-import { type CancelTimer, type Clock, type Did, type KeyPair, systemClock } from '@icn/identity'
+import { type CancelTimer, type Clock, type Did, type KeyPair, type MembershipAt, systemClock } from '@icn/identity'
 import { writeFileAtomic } from '@icn/identity/fs'
 import { type Ledger, openLedger } from '@icn/ledger'
 import { type SnapshotNode, type SnapshotStats, type SnapshotStore, type StateProvider, createSnapshotNode, openSnapshotStore } from '@icn/snapshot'
@@ -11,8 +11,10 @@ import { type ApiRoute, type ApiServer, startApiServer } from './api.js'
 import { TOPICS, bridgeGovernance, bridgeGovernanceEffects, bridgeLedger, bridgeTrust, snapshotMessaging } from './bridges.js'
 import { ChangeFeed } from './changes.js'
 import { dashboardDir } from './dashboard.js'
-import { HISTORY_TOPIC, governanceHistory, historyMessaging, ledgerHistory, trustHistory } from './history.js'
-import { loadCharter } from './charter.js'
+import { HISTORY_TOPIC, governanceHistory, historyMessaging, ledgerHistory, profileHistory, trustHistory } from './history.js'
+import { loadCharterFile } from './charter.js'
+import { InvitationStore } from './invitations.js'
+import { NodeMembership, type RefusalCounts } from './membership.js'
 import type { RuntimeInfo } from './client.js'
 import type { NodeConfig } from './config.js'
 import { dataDirLayout, loadIdentity, writeApiToken } from './data-dir.js'
@@ -20,7 +22,7 @@ import type { Logger } from './logger.js'
 import { nodeRoutes } from './routes.js'
 import { createSupervisor } from './supervisor.js'
 import { type EventLoopStats, createLoopMonitor } from './loop-monitor.js'
-import { type ConnectedPeer, type Libp2pTransport, type TransportStats, createLibp2pTransport } from './transport.js'
+import { type ConnectedPeer, type Libp2pTransport, type TransportStats, createLibp2pTransport, networkPrefix } from './transport.js'
 
 // The CLI's `run` loads this module lazily and needs the transport's one tolerated libp2p error.
 export { isClosedStreamRace } from './transport.js'
@@ -50,6 +52,8 @@ export interface NodeStatus {
   ledger: { entries: number, stateRoot: string, pending: number, quarantined: number }
   trust: { attestations: number }
   governance: { domain: string, members: number, proposals: number }
+  /** The network this node belongs to, and what it refused to non-members (connections, streams). */
+  membership: { networkId: string, members: number, candidates: number, refused: RefusalCounts }
   snapshots: SnapshotStats
   /** Event-loop stalls since start or the last `POST /metrics/reset`: ms the loop was late beyond its 10 ms sampling interval, and how much of that was its own work. */
   eventLoop: EventLoopStats
@@ -79,6 +83,8 @@ export interface NodeServices {
   readonly changes: ChangeFeed
   /** Gossips a committed ledger entry of this node; entries published in one turn share one gossip entry. */
   readonly publishLedgerEntry: (entry: Uint8Array) => Promise<void>
+  /** Who belongs: members, invitations, refusals. */
+  readonly membership: NodeMembership
 }
 
 /** A running node. */
@@ -96,6 +102,10 @@ export interface NodeComponents {
   /** @default systemClock */
   clock?: Clock
 }
+
+/** First and longest cool-down of a peer cut off for misbehaviour (it doubles with each offence). */
+const MIN_COOL_DOWN_MS = 5_000
+const MAX_COOL_DOWN_MS = 3_600_000
 
 /** Runs `task` in the background and remembers it so a service's stop can await it. */
 function taskSet (): { track: (task: Promise<void>) => void, settle: () => Promise<void> } {
@@ -129,25 +139,38 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   const keyPair = await supervisor.start('identity', async () => ({ value: await loadIdentity(config.dataDir), stop: noop }))
   const self = keyPair.did
 
+  // Trust and governance need each other (membership; a candidate's trust): governance is read once open.
+  let governanceOpen: Governance | undefined
+  const membershipAt: MembershipAt = (did, at) => governanceOpen?.membershipAt(did, at) ?? 'none'
+  const isMember = (did: string): boolean => governanceOpen?.isMember(did as Did) ?? false
   const trust = await supervisor.start('trust', async () => {
-    const value = await openTrustGraph({ clock }, { path: layout.trust })
+    const value = await openTrustGraph({ clock, membership: membershipAt, isMember }, { path: layout.trust })
     return { value, stop: async () => { await value.close() } }
   })
   const trustOf = (graph: TrustGraphName) => (did: string): number => trust.trustOf(self, did, graph)
 
-  const ledger = await supervisor.start('ledger', async () => {
-    const value = await openLedger({ path: layout.ledger, clock, trustOf: trustOf(TRUST_GRAPH_OF.ledger) })
-    return { value, stop: async () => { await value.close() } }
-  })
-
+  const charterFile = await loadCharterFile(config.dataDir, self)
   const governance = await supervisor.start('governance', async () => {
-    const charter = await loadCharter(config.dataDir, self)
     const governanceLog = log('governance')
     const value = await openGovernance(
       { clock, trustOf: trustOf(TRUST_GRAPH_OF.governance), onError: (err) => { governanceLog.error({ err: (err as Error).message }, 'governance background error') } },
-      { path: layout.governance, charter }
+      { path: layout.governance, charter: charterFile.charter }
     )
+    governanceOpen = value
+    // Trust cached "not a member" for everyone while governance was not open yet.
+    trust.membershipChanged()
     return { value, stop: async () => { await value.close() } }
+  })
+
+  const ledger = await supervisor.start('ledger', async () => {
+    const value = await openLedger({ path: layout.ledger, clock, trustOf: trustOf(TRUST_GRAPH_OF.ledger), membership: membershipAt })
+    return { value, stop: async () => { await value.close() } }
+  })
+
+  const membership = await supervisor.start('membership', async () => {
+    const invitations = await InvitationStore.open(layout.invitations)
+    const value = new NodeMembership({ governance, invitations, keyPair, clock, logger: log('membership') }, { charterFile: charterFile.file, ...(config.sponsor === undefined ? {} : { sponsor: config.sponsor as Did }) })
+    return { value, stop: noop }
   })
 
   await supervisor.start('governance-effects', async () => {
@@ -160,7 +183,8 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   })
 
   const transport = await supervisor.start('transport', async () => {
-    const value = await createLibp2pTransport({ keyPair, logger: log('transport'), clock }, {
+    const value = await createLibp2pTransport({ keyPair, logger: log('transport'), clock, admission: membership }, {
+      protocolPrefix: networkPrefix(governance.networkId),
       listen: config.listen,
       peers: config.peers,
       maxFrameBytes: config.maxFrameBytes
@@ -170,10 +194,11 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   })
 
   const misbehaviourSeen = new Map<string, number>()
+  const coolDowns = new Map<string, number>()
   let publishLedgerEntry: (entry: Uint8Array) => Promise<void> = async () => { throw new Error('gossip is not running') }
   const gossip = await supervisor.start('gossip', async () => {
     const value = await createGossip(
-      { transport, clock, keyPair, trustOf: trustOf(TRUST_GRAPH_OF.gossip) },
+      { transport, clock, keyPair, trustOf: trustOf(TRUST_GRAPH_OF.gossip), isMember: (did) => membership.stream(did) },
       {
         path: join(layout.gossip, 'state.json'),
         // The subsystems' stores hold every entry and serve history sync: the file keeps clock, topics, peers.
@@ -185,6 +210,8 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       }
     )
     for (const topic of [...Object.values(TOPICS), HISTORY_TOPIC]) value.createTopic(topic, { kind: 'public' })
+    // Members removed while this node was down: their peer records and clock components go now.
+    value.forgetNonMembers()
     const gossipLog = log('gossip')
     // A batch leaves room in a frame for its envelope and for the other entries of a push.
     const ledgerBridge = bridgeLedger(value, ledger, gossipLog, changed, Math.floor(config.maxFrameBytes / 4))
@@ -201,7 +228,11 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
         const count = value.misbehaviour(from)
         if (count > (misbehaviourSeen.get(from) ?? 0)) {
           misbehaviourSeen.set(from, count)
-          void transport.disconnect(from, `misbehaviour (${count} refused frames or entries)`)
+          // A cool-down, doubling with each offence: cut off and redialling at once made a loop.
+          const coolDownMs = Math.min(MAX_COOL_DOWN_MS, MIN_COOL_DOWN_MS * 2 ** Math.min(16, (coolDowns.get(from) ?? 0)))
+          coolDowns.set(from, (coolDowns.get(from) ?? 0) + 1)
+          void transport.block(from, coolDownMs).catch(() => undefined)
+          gossipLog.warn({ peer: from, refused: count, coolDownMs }, 'peer cut off for misbehaviour')
         }
       })
     ]
@@ -214,8 +245,10 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     const value = createHistorySync({
       messaging: historyMessaging(gossip),
       clock,
-      // Trust first: the ledger's credit limits read it.
-      sources: [trustHistory(trust, applied), ledgerHistory(ledger, applied), governanceHistory(governance, applied)],
+      isMember: (did) => membership.stream(did),
+      // Governance first (who is a member, and since when, decides what the others accept), then trust
+      // (the ledger's credit limits read it).
+      sources: [governanceHistory(governance, applied), profileHistory(governance, applied), trustHistory(trust, applied), ledgerHistory(ledger, applied)],
       peers: () => transport.peers(),
       onMisbehaviour: (peer, reason) => { historyLog.warn({ peer, reason }, 'history sync: peer served bad history') },
       onProgress: (p) => {
@@ -229,6 +262,29 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       if (change === 'connected') void value.syncWith(peer).catch(() => undefined)
     })
     return { value, stop: async () => { offPeers(); await value.close() } }
+  })
+
+  await supervisor.start('membership-effects', async () => {
+    const tasks = taskSet()
+    const membershipLog = log('membership')
+    membership.attach({ keyPair, clock, trust, governance, gossip }, () => transport.multiaddrs(), () => transport.peers())
+    await transport.serveAdmission(async (did, request) => await membership.answerJoin(did, request))
+    // A membership change reaches every layer: who may connect, whose attestations count, whose gossip state
+    // is kept, and a new round of history sync (entries refused while a member was unknown are offered again).
+    const off = governance.onMembershipChange(({ did, status }) => {
+      membershipLog.info({ did, status }, 'membership changed')
+      trust.membershipChanged()
+      if (status !== 'member') { gossip.forgetPeer(did); history.forgetPeer(did) }
+      changed()
+      tasks.track((async () => {
+        await transport.refreshAdmission()
+        await Promise.all(transport.peers().map(async (peer) => { await history.syncWith(peer).catch(() => undefined) }))
+      })().catch((err: unknown) => { membershipLog.warn({ err: (err as Error).message }, 'applying a membership change failed') }))
+    })
+    const offTransitions = governance.onTransition(() => {
+      tasks.track(membership.voteOnOpenedInvitations().catch((err: unknown) => { membershipLog.warn({ err: (err as Error).message }, 'voting on an invitation failed') }))
+    })
+    return { value: undefined, stop: async () => { off(); offTransitions(); await tasks.settle() } }
   })
 
   const snapshotStore = await supervisor.start('snapshot-store', async () => {
@@ -297,7 +353,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     })
   }
 
-  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, dataDir: config.dataDir, history, stateProviders, changes, publishLedgerEntry }
+  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, dataDir: config.dataDir, history, stateProviders, changes, publishLedgerEntry, membership }
   const status = (): NodeStatus => ({
     version: changes.version,
     did: self,
@@ -310,6 +366,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     ledger: { entries: ledger.entryCount(), stateRoot: ledger.stateRoot(), pending: ledger.pending().length, quarantined: ledger.quarantine().length },
     trust: { attestations: trust.size },
     governance: { domain: governance.domain, members: governance.members().length, proposals: governance.proposals().length },
+    membership: { networkId: governance.networkId, members: governance.members().length, candidates: membership.view().candidates.length, refused: { ...membership.refusedCounts } },
     snapshots: { ...snapshot.stats },
     eventLoop: loopMonitor.stats(),
     sync: { peers: history.progress(), served: history.serveStats() },

@@ -7,7 +7,9 @@ import { TRUST_GRAPHS, createAttestation, isTrustGraphName, type TrustGraphName 
 import { type ApiRoute, optionalString, requireAmount, requireNumber, requireString } from './api.js'
 import { TOPICS } from './bridges.js'
 import { MAX_WAIT_MS } from './changes.js'
-import { ApiError } from './errors.js'
+import { attest, castVote, raiseProposal } from './actions.js'
+import { ApiError, NotAMemberError, SelfPaymentError } from './errors.js'
+import { checkDisplayName } from './invitations.js'
 import type { NodeServices, NodeStatus } from './node.js'
 import { requireCompletedSnapshot, restoreSnapshot } from './restore.js'
 
@@ -174,6 +176,8 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
       path: '/pay',
       handler: async ({ body }) => {
         const to = requireDid(requireString(body, 'to'), 'to')
+        if (to === self) throw new SelfPaymentError()
+        if (!node.membership.isMember(to)) throw new NotAMemberError(`${to} is not a member of ${governance.charter().domain}${governance.membershipAt(to, clock.now()) === 'frozen' ? ' in good standing (frozen)' : ''}: payments go to members only (\`icn-node members\` lists them)`)
         const amount = requireAmount(body, 'amount')
         const currency = optionalString(body, 'currency') ?? DEFAULT_CURRENCY
         const record = await ledger.pay(keyPair, to, currency, amount, optionalString(body, 'reference'))
@@ -272,10 +276,8 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
         const subject = requireDid(requireString(body, 'subject'), 'subject')
         const score = requireNumber(body, 'score', 0, 1)
         const graph = graphOf(optionalString(body, 'graph'), 'economic')
-        const attestation = createAttestation(keyPair, { target: subject, graph, score, createdAt: clock.now() })
-        const outcome = await trust.attest(attestation)
-        await gossip.publish(TOPICS.trust, encodeEnvelope(attestation))
-        return { cid: attestation.cid, source: self, subject, graph, score, outcome }
+        const { cid, outcome } = await attest(node, subject, graph, score)
+        return { cid, source: self, subject, graph, score, outcome }
       }
     },
     {
@@ -337,12 +339,7 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
           payload: (body as Record<string, unknown>).payload ?? {},
           ...((body as Record<string, unknown>).deliberationMs === undefined ? {} : { deliberationMs: requireNumber(body, 'deliberationMs', 0, Number.MAX_SAFE_INTEGER) })
         } as ProposalInput
-        const proposed = await governance.propose(keyPair, input)
-        await gossip.publish(TOPICS.proposal, encodeEnvelope(proposed.envelope))
-        const submitted = await governance.submit(keyPair, proposed.proposal)
-        await gossip.publish(TOPICS.proposal, encodeEnvelope(submitted.envelope))
-        const proposal = governance.proposal(proposed.proposal)
-        return { id: proposed.proposal, state: proposal?.state, opensAt: proposal?.opensAt, closesAt: proposal?.closesAt }
+        return await raiseProposal(node, input)
       }
     },
     {
@@ -385,9 +382,31 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
         if (proposal.length > MAX_PROPOSAL_ID_LENGTH) throw new ApiError(400, 'BAD_REQUEST', `'proposal' must be a proposal id (at most ${MAX_PROPOSAL_ID_LENGTH} characters)`)
         const choice = requireString(body, 'choice')
         if (!(VOTE_CHOICES as readonly string[]).includes(choice)) throw new ApiError(400, 'BAD_REQUEST', `'choice' must be one of ${VOTE_CHOICES.join(', ')}`)
-        const result = await governance.vote(keyPair, proposal, choice as VoteChoice)
-        await gossip.publish(TOPICS.vote, encodeEnvelope(result.envelope))
-        return { proposal, voter: self, choice, status: result.status }
+        const { status } = await castVote(node, proposal, choice as VoteChoice)
+        return { proposal, voter: self, choice, status }
+      }
+    },
+
+    // Membership: who belongs, invitations, names.
+    { method: 'GET', path: '/members', handler: async () => node.membership.view() },
+    {
+      method: 'POST',
+      path: '/invitations',
+      handler: async ({ body }) => {
+        const expiresInMs = (body as Record<string, unknown>).expiresInMs === undefined ? undefined : requireNumber(body, 'expiresInMs', 60_000, 365 * 24 * 3600 * 1000)
+        const name = optionalString(body, 'name')
+        return await node.membership.createInvitation({ ...(expiresInMs === undefined ? {} : { expiresInMs }), ...(name === undefined ? {} : { name }) })
+      }
+    },
+    { method: 'GET', path: '/invitations', handler: async () => node.membership.view().invitations },
+    {
+      method: 'POST',
+      path: '/profile',
+      handler: async ({ body }) => {
+        const name = checkDisplayName(requireString(body, 'name'), (message) => new ApiError(400, 'BAD_REQUEST', message))
+        const result = await governance.setName(keyPair, name)
+        await gossip.publish(TOPICS.proposal, encodeEnvelope(result.envelope))
+        return { did: self, name, status: result.status }
       }
     },
 

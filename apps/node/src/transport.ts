@@ -12,8 +12,24 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { FrameTooLargeError, TransportClosedError } from './errors.js'
 import type { Logger } from './logger.js'
 
-/** The ICN protocol: one long-lived, length-prefixed stream per peer pair. */
+/**
+ * The ICN protocol: one long-lived, length-prefixed stream per peer pair. A node speaks it under its
+ * network's prefix (`/icn/<network id>`), so nodes of two networks never exchange a frame.
+ */
 export const GOSSIP_PROTOCOL = '/icn/gossip/1.0.0'
+
+/** The protocol ids of one network: `<prefix>/gossip/1.0.0` and `<prefix>/admission/1.0.0`. */
+export function networkProtocols (prefix: string): { gossip: string, admission: string } {
+  return { gossip: `${prefix}/gossip/1.0.0`, admission: `${prefix}/admission/1.0.0` }
+}
+
+/** The protocol prefix of the network whose genesis charter hashes to `networkId`. */
+export function networkPrefix (networkId: string): string {
+  return `/icn/${networkId}`
+}
+
+/** Largest admission request or answer (an invitation's join request, the genesis charter). */
+export const MAX_ADMISSION_BYTES = 256 * 1024
 
 /** How long a hang-up waits for a graceful close before aborting the connection (libp2p's own default). */
 const HANG_UP_TIMEOUT_MS = 1000
@@ -67,7 +83,26 @@ export interface TransportStats {
   protocolViolations: number
   dials: number
   dialFailures: number
+  /** Connections refused after the handshake (which proved the remote DID) because admission said no, by direction. */
+  refusedInbound: number
+  refusedOutbound: number
+  /** ICN streams refused (or not opened) to a connected DID that is not admitted to them (an invitee before it is a member). */
+  refusedStreams: number
 }
+
+/**
+ * Who may do what, asked after the noise handshake proved the remote DID. `connect`: may hold a
+ * connection at all (a member, or an invitee talking to its inviter); `stream`: may exchange ICN
+ * frames (members only). `refused` hears every refusal, for counters and cool-downs.
+ */
+export interface PeerAdmission {
+  connect(did: string): boolean
+  stream(did: string): boolean
+  refused?(did: string, what: 'inbound' | 'outbound' | 'stream'): void
+}
+
+/** Serves one admission request (bytes in, bytes out) from a connected DID that `connect` admitted. */
+export type AdmissionHandler = (did: string, request: Uint8Array) => Promise<Uint8Array>
 
 /** A peer with an open ICN stream. */
 export interface ConnectedPeer {
@@ -81,11 +116,19 @@ export interface Libp2pTransportComponents {
   logger: Logger
   /** @default systemClock */
   clock?: Clock
+  /** Who may connect and exchange frames. @default everyone (an open transport: tests and tools) */
+  admission?: PeerAdmission
 }
 
 export interface Libp2pTransportInit {
   /** @default ['/ip4/127.0.0.1/tcp/0'] */
   listen?: string[]
+  /** Protocol prefix of the network (`networkPrefix(networkId)`). @default '/icn' (GOSSIP_PROTOCOL) */
+  protocolPrefix?: string
+  /** Connections still in their handshake, from all sources together (libp2p's `maxIncomingPendingConnections`). @default 32 */
+  maxPendingInbound?: number
+  /** New inbound connections per second from one host (libp2p's `inboundConnectionThreshold`). @default 5 */
+  maxInboundPerHostPerSecond?: number
   /** Peers dialled at start and redialled with backoff whenever disconnected. @default [] */
   peers?: string[]
   /** Frames larger than this are refused (sender: typed error; receiver: the peer is disconnected). @default 4194304 */
@@ -128,6 +171,13 @@ export interface Libp2pTransport extends MessageTransport {
   /** Cuts the link to `did` and refuses it (dials both ways) for `ms`; afterwards redials heal it. */
   block(did: string, ms: number): Promise<void>
   /**
+   * Applies a membership change: drops the streams and connections admission no longer allows (a removed
+   * or frozen member), and opens the ICN stream over connections it now allows (an invitee just admitted).
+   */
+  refreshAdmission(): Promise<void>
+  /** Serves the admission protocol (one request, one answer per stream) to DIDs that `connect` admits. */
+  serveAdmission(handler: AdmissionHandler): Promise<void>
+  /**
    * Runs `task` while no frame is delivered: waits until the handlers of frames
    * being delivered have returned, then holds every further frame (it waits in its
    * peer stream, order kept) until `task` settles. Nothing received can interleave
@@ -135,6 +185,61 @@ export interface Libp2pTransport extends MessageTransport {
    */
   withDeliveryPaused<T>(task: () => Promise<T>): Promise<T>
   close(): Promise<void>
+}
+
+/** Everyone may connect and exchange frames. */
+export const OPEN_ADMISSION: PeerAdmission = { connect: () => true, stream: () => true }
+
+/** Reads one length-prefixed request from `stream`, writes the answer and closes it. */
+async function answerOnce (stream: Stream, answer: (request: Uint8Array) => Promise<Uint8Array>, logger: Logger): Promise<void> {
+  try {
+    for await (const frame of lp.decode(stream, { maxDataLength: MAX_ADMISSION_BYTES })) {
+      const reply = await answer(frame.subarray())
+      stream.send(lp.encode.single(reply))
+      await stream.close()
+      return
+    }
+  } catch (err) {
+    logger.debug({ err: (err as Error).message }, 'admission stream failed')
+    stream.abort(err instanceof Error ? err : new Error(String(err)))
+  }
+}
+
+/**
+ * The joining side of the admission protocol: dials `addrs` as a throw-away libp2p node whose identity is
+ * `seed` (an invitation's key: the inviter's gater lets that key through), sends `request`, returns the
+ * answer and stops. Rejects when no address answers within `timeoutMs`.
+ */
+export async function requestAdmission (addrs: readonly string[], seed: Uint8Array, protocolPrefix: string, request: Uint8Array, timeoutMs = 15_000): Promise<Uint8Array> {
+  const privateKey = await generateKeyPairFromSeed('Ed25519', seed)
+  const node = await createLibp2p({
+    privateKey,
+    addresses: { listen: [] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
+  })
+  const errors: string[] = []
+  try {
+    for (const addr of addrs) {
+      const signal = AbortSignal.timeout(timeoutMs)
+      try {
+        const stream = await node.dialProtocol(multiaddr(addr), networkProtocols(protocolPrefix).admission, { signal })
+        stream.send(lp.encode.single(request))
+        for await (const frame of lp.decode(stream, { maxDataLength: MAX_ADMISSION_BYTES })) {
+          await stream.close().catch(() => {})
+          return frame.subarray()
+        }
+        errors.push(`${addr}: the inviter closed the stream without an answer`)
+      } catch (err) {
+        errors.push(`${addr}: ${(err as Error).message}`)
+      }
+    }
+  } finally {
+    for (const connection of node.getConnections()) connection.abort(new Error('admission done'))
+    await node.stop()
+  }
+  throw new Error(errors.join('; '))
 }
 
 /** The DID of an ed25519 libp2p peer id, or undefined for other key types. */
@@ -167,7 +272,8 @@ interface DialTarget {
 class Libp2pTransportImpl implements Libp2pTransport {
   readonly id: Did
   readonly peerId: string
-  readonly stats: TransportStats = { framesSent: 0, framesReceived: 0, framesDropped: 0, protocolViolations: 0, dials: 0, dialFailures: 0 }
+  readonly stats: TransportStats = { framesSent: 0, framesReceived: 0, framesDropped: 0, protocolViolations: 0, dials: 0, dialFailures: 0, refusedInbound: 0, refusedOutbound: 0, refusedStreams: 0 }
+  private readonly protocols: { gossip: string, admission: string }
   private readonly streams = new Map<string, PeerStream>()
   private readonly handlers = new Set<FrameHandler>()
   private readonly peerListeners = new Set<PeerChangeListener>()
@@ -196,16 +302,19 @@ class Libp2pTransportImpl implements Libp2pTransport {
     private readonly keyPair: KeyPair,
     private readonly logger: Logger,
     private readonly clock: Clock,
-    private readonly settings: Required<Omit<Libp2pTransportInit, 'listen' | 'peers'>>,
-    blockedUntil: Map<string, number>
+    private readonly settings: Required<Omit<Libp2pTransportInit, 'listen' | 'peers' | 'protocolPrefix' | 'maxPendingInbound' | 'maxInboundPerHostPerSecond'>>,
+    blockedUntil: Map<string, number>,
+    private readonly admission: PeerAdmission,
+    protocolPrefix: string
   ) {
     this.blockedUntil = blockedUntil
+    this.protocols = networkProtocols(protocolPrefix)
     this.id = keyPair.did
     this.peerId = node.peerId.toString()
   }
 
   async start (peers: string[]): Promise<void> {
-    await this.node.handle(GOSSIP_PROTOCOL, (stream, connection) => { this.attach(stream, connection) }, { maxInboundStreams: 2 })
+    await this.node.handle(this.protocols.gossip, (stream, connection) => { this.attach(stream, connection) }, { maxInboundStreams: 2 })
     this.node.addEventListener('peer:connect', (event) => { this.onConnect(event.detail) })
     this.node.addEventListener('peer:disconnect', (event) => { this.onDisconnect(event.detail) })
     for (const addr of peers) this.addPeer(addr)
@@ -314,6 +423,39 @@ class Libp2pTransportImpl implements Libp2pTransport {
         if (target.did === did) { target.timer?.(); target.timer = undefined; target.attempt = 0; this.dial(target) }
       }
     }, ms)
+  }
+
+  async refreshAdmission (): Promise<void> {
+    if (this.closed) return
+    const hangUps: Array<Promise<void>> = []
+    for (const entry of [...this.streams.values()]) {
+      if (this.admission.stream(entry.did)) continue
+      this.admission.refused?.(entry.did, 'stream')
+      this.stats.refusedStreams++
+      hangUps.push(this.disconnect(entry.did, 'no longer a member'))
+    }
+    for (const connection of this.node.getConnections()) {
+      const did = didOfPeerId(connection.remotePeer)
+      if (did === undefined) continue
+      if (!this.admission.connect(did)) {
+        if (!this.streams.has(did)) hangUps.push(this.hangUp(connection.remotePeer))
+      } else if (this.admission.stream(did) && !this.streams.has(did) && connection.status === 'open') {
+        this.openFailures.delete(did)
+        this.onConnect(connection.remotePeer)
+      }
+    }
+    await Promise.all(hangUps)
+  }
+
+  async serveAdmission (handler: AdmissionHandler): Promise<void> {
+    await this.node.handle(this.protocols.admission, (stream, connection) => {
+      const did = didOfPeerId(connection.remotePeer)
+      if (did === undefined || !this.admission.connect(did)) {
+        stream.abort(new Error('not admitted'))
+        return
+      }
+      this.track(answerOnce(stream, async (request) => await handler(did, request), this.logger))
+    }, { maxInboundStreams: 1 })
   }
 
   async withDeliveryPaused<T>(task: () => Promise<T>): Promise<T> {
@@ -434,6 +576,8 @@ class Libp2pTransportImpl implements Libp2pTransport {
       this.track(this.hangUp(peerId))
       return
     }
+    // Only members exchange frames: an invitee stays connected (to its inviter) without a stream.
+    if (!this.admission.stream(did)) return
     // Exactly one side opens the stream, so a pair never ends up with two: the smaller DID.
     if (this.id < did && !this.streams.has(did)) this.openStream(peerId, did)
   }
@@ -452,7 +596,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     this.opening.add(did)
     this.track((async () => {
       try {
-        const stream = await this.node.dialProtocol(peerId, GOSSIP_PROTOCOL)
+        const stream = await this.node.dialProtocol(peerId, this.protocols.gossip)
         const connection = this.node.getConnections(peerId)[0]
         this.register(stream, peerId, did, connection?.remoteAddr.toString() ?? '')
       } catch (err) {
@@ -462,7 +606,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
           if (failures >= this.settings.maxStreamOpenAttempts) {
             // Retrying for as long as the connection lasts would poll a peer that never serves us.
             this.openFailures.delete(did)
-            this.logger.info({ peer: did, attempts: failures }, `peer does not serve ${GOSSIP_PROTOCOL}: hanging up`)
+            this.logger.info({ peer: did, attempts: failures }, `peer does not serve ${this.protocols.gossip}: hanging up`)
             this.track(this.hangUp(peerId))
           } else {
             this.openFailures.set(did, failures)
@@ -480,6 +624,12 @@ class Libp2pTransportImpl implements Libp2pTransport {
     if (did === undefined || this.closed) {
       this.stats.protocolViolations++
       stream.abort(new Error('ICN peers must use ed25519 keys'))
+      return
+    }
+    if (!this.admission.stream(did)) {
+      this.stats.refusedStreams++
+      this.admission.refused?.(did, 'stream')
+      stream.abort(new Error('not a member'))
       return
     }
     this.register(stream, connection.remotePeer, did, connection.remoteAddr.toString())
@@ -598,15 +748,33 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
   const privateKey = await generateKeyPairFromSeed('Ed25519', components.keyPair.seed)
   const clock = components.clock ?? systemClock
   const blockedUntil = new Map<string, number>()
-  const isBlocked = (peerId: PeerId): boolean => {
+  const admission = components.admission ?? OPEN_ADMISSION
+  const stats = { refusedInbound: 0, refusedOutbound: 0 }
+  // Asked after the noise handshake (it proved the remote key): a refused peer never gets a stream.
+  const deny = (direction: 'inbound' | 'outbound') => (peerId: PeerId): boolean => {
     const did = didOfPeerId(peerId)
-    return did !== undefined && (blockedUntil.get(did) ?? 0) > clock.now()
+    if (did === undefined) return false // cut off by onConnect as a protocol violation
+    if ((blockedUntil.get(did) ?? 0) > clock.now() || !admission.connect(did)) {
+      if (direction === 'inbound') stats.refusedInbound++
+      else stats.refusedOutbound++
+      admission.refused?.(did, direction)
+      return true
+    }
+    return false
   }
   const node = await createLibp2p({
     connectionGater: {
-      denyDialPeer: isBlocked,
-      denyInboundEncryptedConnection: isBlocked,
-      denyOutboundEncryptedConnection: isBlocked
+      denyDialPeer: (peerId) => {
+        const did = didOfPeerId(peerId)
+        return did !== undefined && ((blockedUntil.get(did) ?? 0) > clock.now() || !admission.connect(did))
+      },
+      denyInboundEncryptedConnection: deny('inbound'),
+      denyOutboundEncryptedConnection: deny('outbound')
+    },
+    connectionManager: {
+      // Before the handshake the remote is unauthenticated: bound what a source (or everyone) can hold.
+      maxIncomingPendingConnections: init.maxPendingInbound ?? 32,
+      inboundConnectionThreshold: init.maxInboundPerHostPerSecond ?? 5
     },
     privateKey,
     addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
@@ -622,7 +790,10 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
     redialMaxMs: init.redialMaxMs ?? 10_000,
     heartbeatMs: init.heartbeatMs ?? 20_000,
     maxStreamOpenAttempts: init.maxStreamOpenAttempts ?? 4
-  }, blockedUntil)
+  }, blockedUntil, admission, init.protocolPrefix ?? '/icn')
+  // The gater counts refusals before the transport object exists: it reads them through the stats.
+  Object.defineProperty(transport.stats, 'refusedInbound', { get: () => stats.refusedInbound, enumerable: true })
+  Object.defineProperty(transport.stats, 'refusedOutbound', { get: () => stats.refusedOutbound, enumerable: true })
   await transport.start(init.peers ?? [])
   return transport
 }

@@ -3,6 +3,9 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type RunningSubprocess, runSubprocess, startSubprocess } from '@icn/testkit'
+import type { KindRule } from '@icn/governance'
+import type { Did } from '@icn/identity'
+import { writeCharterFile } from '../../src/charter.js'
 import { type ApiClient, type RuntimeInfo, connectApi, versionOf, waitUntil } from '../../src/client.js'
 
 export const cliScript = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
@@ -78,14 +81,33 @@ export async function startMeshNode (dataDir: string, index: number, args: strin
   return { ...node, api: await connectApi(dataDir), index }
 }
 
+/** Short governance windows for tests: no deliberation, a vote of `votingMs`. */
+export const quickRule = (votingMs = 3000): KindRule => ({ proposers: ['member', 'steward'], quorumBps: 5000, approvalBps: 5000, deliberation: { defaultMs: 0, minMs: 0, maxMs: 60_000 }, votingMs })
+
 /**
- * N fresh nodes, connected in a full mesh, each trusting every other at 0.9 (technical and economic).
- * `prepare` runs once every data dir is initialised, before any node starts (e.g. to write a shared charter).
+ * Writes one genesis charter into every data dir: a cooperative of `dids` (the first a steward), whose
+ * stewards admit a new member by invitation unless a member objects within `votingMs` (one vote for carries it).
+ */
+export async function writeSharedCharter (dirs: readonly string[], dids: readonly string[], domain = 'coop:test', votingMs = 3000): Promise<void> {
+  for (const dir of dirs) {
+    await writeCharterFile(dir, {
+      domain,
+      members: dids.map((did, i) => ({ did: did as Did, role: i === 0 ? 'steward' : 'member' })),
+      kinds: { text: quickRule(votingMs), 'config-change': quickRule(votingMs), membership: { ...quickRule(votingMs), proposers: ['steward'], quorumBps: 1 } }
+    })
+  }
+}
+
+/**
+ * N fresh nodes of one cooperative (`writeSharedCharter`), connected in a full mesh, each trusting every
+ * other at 0.9 (technical and economic). `prepare` runs once every data dir is initialised, before any node
+ * starts (e.g. to write another shared charter).
  */
 export async function startMesh (root: string, count: number, snapshotTimeoutMs = 4000, prepare?: (dirs: string[], dids: string[]) => Promise<void>): Promise<MeshNode[]> {
   const dirs = Array.from({ length: count }, (_, i) => join(root, `node${i}`))
   const dids: string[] = []
   for (const dir of dirs) { dids.push((await initNode(dir)).trim()); await writeNodeConfig(dir, snapshotTimeoutMs) }
+  await writeSharedCharter(dirs, dids)
   await prepare?.(dirs, dids)
   const nodes = await Promise.all(dirs.map(async (dir, i) => await startMeshNode(dir, i)))
   for (const n of nodes) for (const m of nodes.slice(0, n.index)) await n.api.post('/peers', { multiaddr: m.runtime.multiaddrs[0] })
