@@ -9,7 +9,7 @@ import { generateKeyPair } from '@icn/identity'
 import { withTempDir } from '@icn/testkit'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ApiCallError } from '../../src/client.js'
-import { type MeshNode, initNode, startMeshNode, writeNodeConfig } from '../helpers/cluster.js'
+import { type MeshNode, initNode, startMeshNode, writeNodeConfig, writeSharedCharter } from '../helpers/cluster.js'
 import { FULL, chaosCount, reapAll, reaped, reportFigures } from './figures.js'
 import { requireRoot, run } from './privileges.js'
 
@@ -53,11 +53,13 @@ describe('chaos: a full disk', () => {
       run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', disk])
       mounts.push(disk)
       const dataDir = join(disk, 'node')
-      await initNode(dataDir)
+      const did = await initNode(dataDir)
       await writeNodeConfig(dataDir, 4000)
+      // The payee is a member of the node's cooperative (a payment to a non-member is refused); it never runs.
+      const payee = generateKeyPair().did
+      await writeSharedCharter([dataDir], [did, payee])
       let node: MeshNode = await startMeshNode(dataDir, 0)
       reaped(node.proc)
-      const payee = generateKeyPair().did
       const rounds = chaosCount('DISK_ROUNDS', 10, 2)
       let acknowledged = 0n
       let acknowledgedCount = 0
