@@ -16,7 +16,7 @@ import { withTempDir } from '@icn/testkit'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type ApiClient, ApiCallError, type RuntimeInfo } from '../../src/client.js'
 import { peerIdOfDid } from '../../src/transport.js'
-import { cliScript, eventually, initNode } from '../helpers/cluster.js'
+import { cliScript, eventually, initNode, writeSharedCharter } from '../helpers/cluster.js'
 import { FULL, chaosCount, reapAll, reaped, reportFigures } from './figures.js'
 import { requireRoot } from './privileges.js'
 
@@ -122,6 +122,8 @@ describe('chaos: real network faults (network namespaces)', () => {
         dids.push(await initNode(dataDir))
         await writeFile(join(dataDir, 'config.json'), JSON.stringify({ listen: [`/ip4/${subnet}.${10 + i}/tcp/4001`], peers: [], apiPort: 7000, snapshotTimeoutMs: SNAPSHOT_TIMEOUT_MS }))
       }
+      // One cooperative: a node admits only the members of its genesis charter.
+      await writeSharedCharter(dids.map((_, i) => join(dir, `node${i}`)), dids)
       // Without netem, peers are dialled through the relay in the hub (port 5000 + i → node i).
       const relay = netem
         ? undefined
