@@ -95,8 +95,8 @@ export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, on
       while (inFlight.size >= MAX_LEDGER_APPLIES_IN_FLIGHT) await Promise.race(inFlight)
       const task = ledger.applyEnvelope(signed).then((outcome) => {
         logger.debug({ id: outcome.id, status: outcome.status, reason: outcome.reason, from: entry.author }, 'ledger entry received')
-        // A duplicate changed nothing (history sync may have applied the entry first).
-        if (outcome.status !== 'duplicate') onApplied()
+        // A duplicate changed nothing (history sync may have applied the entry first), nor did a refusal.
+        if (outcome.status !== 'duplicate' && outcome.status !== 'refused') onApplied()
       }, (err: unknown) => {
         logger.warn({ err: (err as Error).message, from: entry.author }, 'ledger entry not applied')
       }).finally(() => { inFlight.delete(task) })

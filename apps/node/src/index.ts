@@ -18,6 +18,8 @@ export {
   createLibp2pTransport,
   didOfPeerId,
   isClosedStreamRace,
+  networkPrefix,
+  networkProtocols,
   peerIdOfDid
 } from './transport.js'
 export { type DataDirLayout, dataDirLayout, initDataDir, loadIdentity, writeApiToken, readApiToken } from './data-dir.js'

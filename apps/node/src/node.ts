@@ -103,6 +103,9 @@ export interface NodeComponents {
   clock?: Clock
 }
 
+/** How far ahead of this node's clock an entry's membership is judged (governance's own clock skew). */
+const MEMBERSHIP_HORIZON_MS = 60_000
+
 /** First and longest cool-down of a peer cut off for misbehaviour (it doubles with each offence). */
 const MIN_COOL_DOWN_MS = 5_000
 const MAX_COOL_DOWN_MS = 3_600_000
@@ -141,7 +144,9 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
 
   // Trust and governance need each other (membership; a candidate's trust): governance is read once open.
   let governanceOpen: Governance | undefined
-  const membershipAt: MembershipAt = (did, at) => governanceOpen?.membershipAt(did, at) ?? 'none'
+  // Standing later than now + skew is not known yet (a removal may still execute before then): an entry or
+  // attestation dated there is refused for now, nothing stored, and judged again when offered later.
+  const membershipAt: MembershipAt = (did, at) => at > clock.now() + MEMBERSHIP_HORIZON_MS ? 'none' : governanceOpen?.membershipAt(did, at) ?? 'none'
   const isMember = (did: string): boolean => governanceOpen?.isMember(did as Did) ?? false
   const trust = await supervisor.start('trust', async () => {
     const value = await openTrustGraph({ clock, membership: membershipAt, isMember }, { path: layout.trust })
