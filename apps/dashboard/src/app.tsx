@@ -1,15 +1,17 @@
 import type { JSX } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { describeError, get, onSignedOut, resumeSession, signIn, signOut } from './api.js'
-import { SelfContext, VersionContext } from './components.js'
+import { MembersProvider, SelfContext, VersionContext } from './components.js'
 import { GovernancePage } from './pages/governance.js'
 import { LedgerPage } from './pages/ledger.js'
+import { MembersPage } from './pages/members.js'
 import { OverviewPage } from './pages/overview.js'
 import { SnapshotsPage } from './pages/snapshots.js'
 import { TrustPage } from './pages/trust.js'
 
 const PAGES = {
   overview: { title: 'Overview', Page: OverviewPage },
+  members: { title: 'Members', Page: MembersPage },
   ledger: { title: 'Ledger', Page: LedgerPage },
   trust: { title: 'Trust', Page: TrustPage },
   governance: { title: 'Governance', Page: GovernancePage },
@@ -112,22 +114,24 @@ export function App (): JSX.Element {
   return (
     <SelfContext.Provider value={self}>
       <VersionContext.Provider value={feed.version}>
-        <header>
-          <strong class='brand'>ICN node</strong>
-          <nav>
-            {(Object.keys(PAGES) as PageName[]).map((name) => (
-              <a key={name} href={`#/${name}`} class={name === page ? 'active' : ''} aria-current={name === page ? 'page' : undefined}>{PAGES[name].title}</a>
-            ))}
-          </nav>
-          <span class={`feed ${feed.state}`} data-testid='feed' data-version={feed.version} title={feed.state === 'reconnecting' ? feed.error : 'the change feed (GET /wait) drives every update'}>
-            {feed.state === 'live' ? `live · v${feed.version}` : feed.state === 'stopped' ? 'node stopping' : 'reconnecting…'}
-          </span>
-          <button type='button' class='link' onClick={() => { void signOut().finally(() => { setAuth('signed-out') }) }}>Sign out</button>
-        </header>
-        <main data-testid={`page-${page}`}>
-          <h1>{PAGES[page].title}</h1>
-          <Page />
-        </main>
+        <MembersProvider>
+          <header>
+            <strong class='brand'>ICN node</strong>
+            <nav>
+              {(Object.keys(PAGES) as PageName[]).map((name) => (
+                <a key={name} href={`#/${name}`} class={name === page ? 'active' : ''} aria-current={name === page ? 'page' : undefined}>{PAGES[name].title}</a>
+              ))}
+            </nav>
+            <span class={`feed ${feed.state}`} data-testid='feed' data-version={feed.version} title={feed.state === 'reconnecting' ? feed.error : 'the change feed (GET /wait) drives every update'}>
+              {feed.state === 'live' ? `live · v${feed.version}` : feed.state === 'stopped' ? 'node stopping' : 'reconnecting…'}
+            </span>
+            <button type='button' class='link' onClick={() => { void signOut().finally(() => { setAuth('signed-out') }) }}>Sign out</button>
+          </header>
+          <main data-testid={`page-${page}`}>
+            <h1>{PAGES[page].title}</h1>
+            <Page />
+          </main>
+        </MembersProvider>
       </VersionContext.Provider>
     </SelfContext.Provider>
   )

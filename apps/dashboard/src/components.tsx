@@ -1,6 +1,6 @@
 import type { ComponentChildren, JSX } from 'preact'
 import { createContext } from 'preact'
-import { useContext, useEffect, useRef, useState } from 'preact/hooks'
+import { useContext, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { describeError, get } from './api.js'
 
 /** The node's change-feed version; every page re-reads its data when it moves. */
@@ -9,11 +9,17 @@ export const VersionContext = createContext<number>(0)
 export const SelfContext = createContext<string>('')
 
 export interface Loaded<T> { data: T | undefined, error: string | undefined }
+/** What `useData` answers: the last data read (kept through a failed re-read), its error, and a way to read again now. */
+export interface LoadedData<T> extends Loaded<T> { reload: () => void }
 
-/** GETs `path` now and again whenever the change feed moves (or `path` changes); `null` reads nothing. */
-export function useData<T> (path: string | null): Loaded<T> {
+/**
+ * GETs `path` now and again whenever the change feed moves (or `path` changes, or `reload()` is called);
+ * `null` reads nothing.
+ */
+export function useData<T> (path: string | null): LoadedData<T> {
   const version = useContext(VersionContext)
   const [state, setState] = useState<Loaded<T>>({ data: undefined, error: undefined })
+  const [reads, setReads] = useState(0)
   useEffect(() => {
     if (path === null) { setState({ data: undefined, error: undefined }); return }
     const abort = new AbortController()
@@ -22,17 +28,110 @@ export function useData<T> (path: string | null): Loaded<T> {
       (err: unknown) => { if (!abort.signal.aborted) setState((s) => ({ data: s.data, error: describeError(err) })) }
     )
     return () => { abort.abort() }
-  }, [path, version])
-  return state
+  }, [path, version, reads])
+  return { ...state, reload: () => { setReads((n) => n + 1) } }
 }
 
-/** A DID shortened for tables; the whole DID is its title (and `data-did`). */
+/** A member as `GET /members` lists it. */
+export interface MemberRow { did: string, name: string | null, role: 'member' | 'steward', frozen: boolean, self: boolean, connected: boolean }
+/** An invitee that used one of this node's invitations and is not a member yet. */
+export interface CandidateRow { did: string, name: string | null, invitation: string, proposal: string | null, usedAt: number | null }
+export interface InvitationRow { id: string, name: string, createdAt: number, expiresAt: number, state: 'pending' | 'used', usedBy?: string, usedAt?: number, proposal?: string }
+/** `GET /members`. */
+export interface MembersView {
+  networkId: string
+  domain: string
+  charterVersion: number
+  members: MemberRow[]
+  candidates: CandidateRow[]
+  invitations: InvitationRow[]
+  refused: { notAMember: number, coolDown: number, streams: number }
+}
+
+const MembersContext = createContext<LoadedData<MembersView>>({ data: undefined, error: undefined, reload: () => {} })
+
+/** Reads `GET /members` once for every page under it (again whenever the change feed moves). */
+export function MembersProvider ({ children }: { children: ComponentChildren }): JSX.Element {
+  return <MembersContext.Provider value={useData<MembersView>('/members')}>{children}</MembersContext.Provider>
+}
+
+/** The members view the app read (shared: one request per change, whatever the number of DIDs shown). */
+export function useMembers (): LoadedData<MembersView> {
+  return useContext(MembersContext)
+}
+
+/** Display names by DID: members' names, then the names invitees were given (a member's own name wins). */
+export function useNames (): ReadonlyMap<string, string> {
+  const { data } = useMembers()
+  return useMemo(() => {
+    const map = new Map<string, string>()
+    for (const c of data?.candidates ?? []) if (c.name !== null) map.set(c.did, c.name)
+    for (const m of data?.members ?? []) if (m.name !== null) map.set(m.did, m.name)
+    return map
+  }, [data])
+}
+
+/** A DID shortened for tables: its start and its end. */
+export function shortDid (did: string): string {
+  return did.length > 26 ? `${did.slice(0, 16)}…${did.slice(-6)}` : did
+}
+
+/** A DID as plain text (a select's option, a graph's label): its name when known, else the DID shortened. */
+export function nameOrShortDid (did: string, names: ReadonlyMap<string, string>): string {
+  return names.get(did) ?? shortDid(did)
+}
+
+/** A DID in a sentence: `Name (did:icn:…)` when named, else the DID alone. */
+export function namedDid (did: string, names: ReadonlyMap<string, string>): string {
+  const name = names.get(did)
+  return name === undefined ? did : `${name} (${did})`
+}
+
+/** Copies `text` to the clipboard; false when the browser refuses. */
+async function copyText (text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A copy button. Without `label` it is an icon drawn by CSS, so it adds no words to the element it sits in
+ * (readers and tests compare a cell's words); `data-copied` says whether the last copy worked.
+ */
+export function CopyButton ({ value, label, what = 'DID', testid }: { value: string, label?: string, what?: string, testid?: string }): JSX.Element {
+  const [copied, setCopied] = useState<'yes' | 'no'>()
+  const icon = label === undefined
+  return (
+    <button
+      type='button'
+      class={icon ? `copy${copied === undefined ? '' : copied === 'yes' ? ' copied' : ' failed'}` : 'secondary'}
+      title={copied === 'no' ? `The browser refused the clipboard: select the ${what} and copy it` : `Copy the ${what}: ${value}`}
+      aria-label={icon ? `Copy the ${what}` : undefined}
+      data-testid={testid}
+      data-copied={copied}
+      onClick={() => { void copyText(value).then((ok) => { setCopied(ok ? 'yes' : 'no') }) }}
+    >{icon ? null : copied === 'yes' ? 'Copied' : label}</button>
+  )
+}
+
+/**
+ * A DID as tables show it: the member's name when the node knows one, else the DID shortened. The whole DID is
+ * its title (on hover) and `data-did`; a copy button (an icon) copies it.
+ */
 export function Did ({ did, self }: { did: string | null | undefined, self?: boolean }): JSX.Element {
   const selfDid = useContext(SelfContext)
+  const names = useNames()
   if (did === null || did === undefined) return <span class='muted'>—</span>
-  const short = did.length > 26 ? `${did.slice(0, 16)}…${did.slice(-6)}` : did
+  const name = names.get(did)
   const mine = self ?? did === selfDid
-  return <span class={mine ? 'did self' : 'did'} title={did} data-did={did}>{short}{mine ? ' (this node)' : ''}</span>
+  return (
+    <span class={`did${mine ? ' self' : ''}${name === undefined ? '' : ' named'}`} title={did} data-did={did} data-name={name}>
+      {name ?? shortDid(did)}{mine ? ' (this node)' : ''}<CopyButton value={did} />
+    </span>
+  )
 }
 
 export function Hash ({ value }: { value: string | null | undefined }): JSX.Element {

@@ -189,7 +189,7 @@ export function GovernancePage (): JSX.Element {
               {g.rows.map((p) => (
                 <li key={p.id}>
                   <button type='button' class={p.id === selected ? 'link active' : 'link'} onClick={() => { setSelected(p.id) }} data-testid='proposal-link' data-id={p.id}>{p.title}</button>
-                  <span class='muted'> · {p.kind} · closes <Time ms={p.closesAt} /></span>
+                  <span class='muted'> · {p.kind} by <Did did={p.proposer} /> · closes <Time ms={p.closesAt} /></span>
                 </li>
               ))}
             </ul>

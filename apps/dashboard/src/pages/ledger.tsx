@@ -1,7 +1,7 @@
 import type { JSX } from 'preact'
 import { useContext, useState } from 'preact/hooks'
 import { post } from '../api.js'
-import { Did, Empty, Hash, LoadError, OutcomeLine, Section, SelfContext, Time, useAction, useData } from '../components.js'
+import { Did, Empty, Hash, LoadError, OutcomeLine, Section, SelfContext, Time, namedDid, useAction, useData, useMembers, useNames } from '../components.js'
 
 interface Account {
   account: string
@@ -50,24 +50,30 @@ function Accounts ({ accounts }: { accounts: Account[] }): JSX.Element {
   )
 }
 
-function PayForm ({ members }: { members: string[] }): JSX.Element {
+/** Pays a member picked by name (the node refuses non-members and this node itself, in words). */
+function PayForm (): JSX.Element {
+  const { data: members } = useMembers()
+  const names = useNames()
   const [to, setTo] = useState('')
   const [amount, setAmount] = useState('')
   const [currency, setCurrency] = useState('ICN')
   const [reference, setReference] = useState('')
   const { busy, outcome, run } = useAction()
+  const payees = (members?.members ?? []).filter((m) => !m.self).sort((a, b) => byName(a.name, b.name) || (a.did < b.did ? -1 : 1))
   const submit = (event: Event): void => {
     event.preventDefault()
     void run(async () => {
-      // Sent as typed: the node checks every field and answers a typed error for bad input.
+      // Sent as chosen and typed: the node checks every field (no member chosen included) and answers a typed error.
       const paid = await post<Payment>('/pay', { to, amount, currency, ...(reference === '' ? {} : { reference }) })
-      return `Paid ${paid.amount} ${paid.currency} to ${paid.to}: entry ${paid.id}. This node's balance is now ${paid.balance} ${paid.currency}.`
+      return `Paid ${paid.amount} ${paid.currency} to ${namedDid(paid.to, names)}: entry ${paid.id}. This node's balance is now ${paid.balance} ${paid.currency}.`
     })
   }
   return (
     <form onSubmit={submit} data-testid='pay-form' class='form'>
-      <label>To (DID) <input name='to' list='members' value={to} onInput={(e) => { setTo(e.currentTarget.value) }} placeholder='did:icn:…' /></label>
-      <datalist id='members'>{members.map((m) => <option key={m} value={m} />)}</datalist>
+      <label>To <select name='to' value={to} onChange={(e) => { setTo(e.currentTarget.value) }}>
+        <option value=''>choose a member…</option>
+        {payees.map((m) => <option key={m.did} value={m.did} disabled={m.frozen} title={m.did}>{m.name ?? m.did}{m.frozen ? ' (frozen)' : ''}</option>)}
+      </select></label>
       <label>Amount <input name='amount' value={amount} onInput={(e) => { setAmount(e.currentTarget.value) }} inputMode='numeric' placeholder='minor units' /></label>
       <label>Currency <input name='currency' value={currency} onInput={(e) => { setCurrency(e.currentTarget.value) }} /></label>
       <label>Reference <input name='reference' value={reference} onInput={(e) => { setReference(e.currentTarget.value) }} placeholder='optional' /></label>
@@ -75,6 +81,14 @@ function PayForm ({ members }: { members: string[] }): JSX.Element {
       <OutcomeLine outcome={outcome} testid='pay-outcome' />
     </form>
   )
+}
+
+/** Named members first, by name; the unnamed after them. */
+function byName (a: string | null, b: string | null): number {
+  if (a === b) return 0
+  if (a === null) return 1
+  if (b === null) return -1
+  return a.localeCompare(b)
 }
 
 function amountOf (e: EntrySummary, account: string): string {
@@ -89,11 +103,12 @@ function History ({ accounts }: { accounts: string[] }): JSX.Element {
   const after = cursors[cursors.length - 1]
   // Nothing to read until this node's DID is known (the app reads it once signed in).
   const page = useData<HistoryPage>(shown === '' ? null : `/ledger/history?${new URLSearchParams({ account: shown, limit: '10', ...(after === undefined ? {} : { after }) }).toString()}`)
+  const names = useNames()
   const options = [...new Set([self, ...accounts])]
   return (
     <div data-testid='history'>
       <label>Account <select value={shown} onChange={(e) => { setAccount(e.currentTarget.value); setCursors([]) }}>
-        {options.map((a) => <option key={a} value={a}>{a === self ? `${a} (this node)` : a}</option>)}
+        {options.map((a) => <option key={a} value={a} title={a}>{names.get(a) ?? a}{a === self ? ' (this node)' : ''}</option>)}
       </select></label>
       <LoadError error={page.error} />
       {page.data === undefined
@@ -144,7 +159,7 @@ export function LedgerPage (): JSX.Element {
         {accounts.data === undefined ? null : <Accounts accounts={accounts.data} />}
       </Section>
       <Section title='Pay' testid='pay'>
-        <PayForm members={members} />
+        <PayForm />
       </Section>
       <Section title='History' testid='history-card'>
         <History accounts={members} />

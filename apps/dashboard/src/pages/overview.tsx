@@ -1,6 +1,6 @@
 import type { JSX } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import { Did, Empty, GenericValue, LoadError, Section, useData } from '../components.js'
+import { Did, Empty, GenericValue, LoadError, Section, useData, useMembers } from '../components.js'
 
 /** The fields of `GET /status` this page reads; `sync` is rendered generically when the node reports it. */
 export interface NodeStatus {
@@ -67,6 +67,7 @@ export function OverviewPage (): JSX.Element {
   const status = useData<NodeStatus>('/status')
   const peers = useData<Peer[]>('/peers')
   const s = status.data
+  const ownName = useMembers().data?.members.find((m) => m.self)?.name ?? undefined
   return (
     <div class='grid'>
       <LoadError error={status.error} />
@@ -75,6 +76,7 @@ export function OverviewPage (): JSX.Element {
           <Section title='This node' testid='node-card'>
             <table class='kv'>
               <tbody>
+                <tr><th>Name</th><td data-testid='node-name'>{ownName ?? <span class='muted'>none set (Members page)</span>}</td></tr>
                 <tr><th>DID</th><td><code data-testid='node-did'>{s.did}</code></td></tr>
                 <tr><th>Peer id</th><td><code>{s.peerId}</code></td></tr>
                 <tr><th>Listening</th><td>{s.multiaddrs.map((a) => <div key={a}><code>{a}</code></div>)}</td></tr>

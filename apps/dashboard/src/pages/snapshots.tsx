@@ -133,7 +133,7 @@ export function SnapshotsPage (): JSX.Element {
                     <td class='num'>{s.participants.length}</td>
                     <td><Time ms={s.completedAt} /></td>
                     <td><Hash value={s.root} /></td>
-                    <td><button type='button' class='link' onClick={() => { setId(s.snapshotId); setShown(undefined) }}>select</button></td>
+                    <td><button type='button' class='link' data-testid='select-snapshot' onClick={() => { setId(s.snapshotId); setShown(undefined) }}>select</button></td>
                   </tr>
                 ))}
               </tbody>

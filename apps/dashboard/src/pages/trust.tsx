@@ -1,7 +1,7 @@
 import type { JSX } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { post } from '../api.js'
-import { Did, Empty, LoadError, OutcomeLine, Section, useAction, useData } from '../components.js'
+import { Did, Empty, LoadError, OutcomeLine, Section, useAction, useData, useMembers, useNames } from '../components.js'
 
 const GRAPHS = ['social', 'economic', 'technical'] as const
 type GraphName = typeof GRAPHS[number]
@@ -14,7 +14,6 @@ interface TrustGraphView {
 }
 interface ScoreRow { did: string, scores: Record<GraphName, { score: number, class: string }> }
 
-const short = (did: string): string => `…${did.slice(-6)}`
 
 /**
  * One trust graph drawn by Cytoscape: members as nodes (this node filled), attestations as arrows labelled with
@@ -22,6 +21,9 @@ const short = (did: string): string => `…${did.slice(-6)}`
  */
 function GraphPicture ({ view }: { view: TrustGraphView }): JSX.Element {
   const box = useRef<HTMLDivElement>(null)
+  const names = useNames()
+  // Each node's label: the member's name (else the end of its DID), as the picture is drawn.
+  const labels = Object.fromEntries(view.nodes.map((n) => [n.did, names.get(n.did) ?? `…${n.did.slice(-6)}`]))
   useEffect(() => {
     const container = box.current
     if (container === null) return
@@ -29,18 +31,18 @@ function GraphPicture ({ view }: { view: TrustGraphView }): JSX.Element {
     let gone = false
     void import('cytoscape').then(({ default: cytoscape }) => {
       if (gone) return
-      cy = draw(cytoscape, container, view)
+      cy = draw(cytoscape, container, view, labels)
     })
     return () => { gone = true; cy?.destroy() }
-  }, [JSON.stringify(view)])
+  }, [JSON.stringify(view), JSON.stringify(labels)])
   return <div class='graph' ref={box} data-testid={`graph-${view.graph}`} data-nodes={view.nodes.length} data-edges={view.edges.length} />
 }
 
-function draw (cytoscape: typeof import('cytoscape'), container: HTMLElement, view: TrustGraphView): { destroy: () => void } {
+function draw (cytoscape: typeof import('cytoscape'), container: HTMLElement, view: TrustGraphView, labels: Record<string, string>): { destroy: () => void } {
   return cytoscape({
     container,
     elements: [
-      ...view.nodes.map((n) => ({ data: { id: n.did, label: n.self ? `${short(n.did)} (this node)` : `${short(n.did)}${n.score === null ? '' : ` · ${n.score.toFixed(2)}`}`, self: n.self ? 1 : 0 } })),
+      ...view.nodes.map((n) => ({ data: { id: n.did, label: n.self ? `${labels[n.did]!} (this node)` : `${labels[n.did]!}${n.score === null ? '' : ` · ${n.score.toFixed(2)}`}`, self: n.self ? 1 : 0 } })),
       ...view.edges.map((e) => ({ data: { id: `${e.source}>${e.target}`, source: e.source, target: e.target, label: e.score.toFixed(2), width: 1 + 4 * e.score } }))
     ],
     layout: { name: 'circle', padding: 30 },
@@ -66,6 +68,7 @@ function GraphCard ({ graph }: { graph: GraphName }): JSX.Element {
 }
 
 function AttestForm (): JSX.Element {
+  const { data: members } = useMembers()
   const [subject, setSubject] = useState('')
   const [graph, setGraph] = useState<GraphName>('economic')
   const [score, setScore] = useState('')
@@ -81,7 +84,8 @@ function AttestForm (): JSX.Element {
   }
   return (
     <form class='form' onSubmit={submit} data-testid='attest-form'>
-      <label>Subject (DID) <input name='subject' value={subject} onInput={(e) => { setSubject(e.currentTarget.value) }} placeholder='did:icn:…' /></label>
+      <label>Subject (DID) <input name='subject' list='member-dids' value={subject} onInput={(e) => { setSubject(e.currentTarget.value) }} placeholder='did:icn:… (members suggested)' /></label>
+      <datalist id='member-dids'>{(members?.members ?? []).filter((m) => !m.self).map((m) => <option key={m.did} value={m.did} label={m.name ?? undefined} />)}</datalist>
       <label>Graph <select name='graph' value={graph} onChange={(e) => { setGraph(e.currentTarget.value as GraphName) }}>{GRAPHS.map((g) => <option key={g} value={g}>{g}</option>)}</select></label>
       <label>Score (0–1, 0 revokes) <input name='score' value={score} onInput={(e) => { setScore(e.currentTarget.value) }} /></label>
       <button type='submit' disabled={busy}>Attest</button>
