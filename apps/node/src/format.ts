@@ -62,7 +62,7 @@ export function formatStatus (value: unknown): string {
     ['governance', `${s.governance.domain}: ${s.governance.members} members, ${s.governance.proposals} proposals`],
     ...(s.membership === undefined
       ? []
-      : [['network', `${s.membership.networkId}; ${s.membership.candidates} invitees waiting; refused ${s.membership.refused.notAMember} connections from non-members, ${s.membership.refused.coolDown} in cool-down, ${s.membership.refused.streams} streams`] as const]),
+      : [['network', `${s.membership.networkId}; ${s.membership.candidates} invitees waiting; refused ${s.membership.refused.notAMember} connections from non-members, ${s.membership.refused.coolDown} in cool-down, ${s.membership.refused.streams} streams, ${s.membership.refused.entriesByNonMembers} entries by non-members`] as const]),
     ['snapshots', `${s.snapshots.active} active, ${s.snapshots.completed} completed, ${s.snapshots.failed} failed`],
     ...syncLines(s.sync),
     ['change feed', `version ${s.version}`]
@@ -192,7 +192,7 @@ export function formatMembers (value: unknown): string {
     lines.push('', 'invitees waiting for their membership proposal:')
     lines.push(table(['NAME', 'DID', 'PROPOSAL'], v.candidates.map((c) => [c.name ?? '-', c.did, c.proposal])))
   }
-  lines.push('', `refused: ${v.refused.notAMember} connections from non-members, ${v.refused.coolDown} in cool-down, ${v.refused.streams} streams to invitees`)
+  lines.push('', `refused: ${v.refused.notAMember} connections from non-members, ${v.refused.coolDown} in cool-down, ${v.refused.streams} streams to invitees, ${v.refused.framesFromNonMembers} frames from non-members, ${v.refused.entriesByNonMembers} entries by non-members`)
   return lines.join('\n')
 }
 

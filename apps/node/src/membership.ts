@@ -23,6 +23,12 @@ export interface RefusalCounts {
   streams: number
 }
 
+/** What gossip refused of non-members: frames from non-member peers, entries by non-member authors. */
+export interface GossipRefusals {
+  framesFromNonMembers: number
+  entriesByNonMembers: number
+}
+
 /** A member as `GET /members` lists it. */
 export interface MemberView {
   did: Did
@@ -42,7 +48,7 @@ export interface MembersView {
   /** DIDs that used one of this node's invitations and are not members yet. */
   candidates: Array<{ did: Did, name: string | null, invitation: string, proposal: string | null, usedAt: number | null }>
   invitations: Array<Omit<InvitationRecord, 'key'>>
-  refused: RefusalCounts
+  refused: RefusalCounts & GossipRefusals
 }
 
 export interface NodeMembershipComponents {
@@ -70,6 +76,7 @@ export class NodeMembership implements PeerAdmission {
   private actions: ActingNode | undefined
   private addrs: () => string[] = () => []
   private connected: () => string[] = () => []
+  private gossipRefusals: () => GossipRefusals = () => ({ framesFromNonMembers: 0, entriesByNonMembers: 0 })
 
   constructor (private readonly components: NodeMembershipComponents, private readonly init: NodeMembershipInit) {}
 
@@ -78,10 +85,16 @@ export class NodeMembership implements PeerAdmission {
   }
 
   /** Late wiring: what a join needs once gossip runs (to publish the proposal) and the transport's addresses. */
-  attach (actions: ActingNode, addrs: () => string[], connected: () => string[]): void {
+  attach (actions: ActingNode, addrs: () => string[], connected: () => string[], gossipRefusals: () => GossipRefusals): void {
     this.actions = actions
     this.addrs = addrs
     this.connected = connected
+    this.gossipRefusals = gossipRefusals
+  }
+
+  /** Everything refused to non-members, by reason. */
+  refusals (): RefusalCounts & GossipRefusals {
+    return { ...this.refusedCounts, ...this.gossipRefusals() }
   }
 
   isMember (did: string): boolean {
@@ -220,7 +233,7 @@ export class NodeMembership implements PeerAdmission {
         .filter((r) => r.usedBy !== undefined && !charter.members.some((m) => m.did === r.usedBy))
         .map((r) => ({ did: r.usedBy!, name: r.name === '' ? null : r.name, invitation: r.id, proposal: r.proposal ?? null, usedAt: r.usedAt ?? null })),
       invitations: invitations.list().map(({ key: _key, ...rest }) => rest),
-      refused: { ...this.refusedCounts }
+      refused: this.refusals()
     }
   }
 }

@@ -14,7 +14,7 @@ import { dashboardDir } from './dashboard.js'
 import { HISTORY_TOPIC, governanceHistory, historyMessaging, ledgerHistory, profileHistory, trustHistory } from './history.js'
 import { loadCharterFile } from './charter.js'
 import { InvitationStore } from './invitations.js'
-import { NodeMembership, type RefusalCounts } from './membership.js'
+import { type GossipRefusals, NodeMembership, type RefusalCounts } from './membership.js'
 import type { RuntimeInfo } from './client.js'
 import type { NodeConfig } from './config.js'
 import { dataDirLayout, loadIdentity, writeApiToken } from './data-dir.js'
@@ -53,7 +53,7 @@ export interface NodeStatus {
   trust: { attestations: number }
   governance: { domain: string, members: number, proposals: number }
   /** The network this node belongs to, and what it refused to non-members (connections, streams). */
-  membership: { networkId: string, members: number, candidates: number, refused: RefusalCounts }
+  membership: { networkId: string, members: number, candidates: number, refused: RefusalCounts & GossipRefusals }
   snapshots: SnapshotStats
   /** Event-loop stalls since start or the last `POST /metrics/reset`: ms the loop was late beyond its 10 ms sampling interval, and how much of that was its own work. */
   eventLoop: EventLoopStats
@@ -272,7 +272,10 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   await supervisor.start('membership-effects', async () => {
     const tasks = taskSet()
     const membershipLog = log('membership')
-    membership.attach({ keyPair, clock, trust, governance, gossip }, () => transport.multiaddrs(), () => transport.peers())
+    membership.attach({ keyPair, clock, trust, governance, gossip }, () => transport.multiaddrs(), () => transport.peers(), () => {
+      const stats = gossip.stats()
+      return { framesFromNonMembers: stats.refusedFromNonMembers, entriesByNonMembers: stats.rejected['non-member-author'] ?? 0 }
+    })
     await transport.serveAdmission(async (did, request) => await membership.answerJoin(did, request))
     // A membership change reaches every layer: who may connect, whose attestations count, whose gossip state
     // is kept, and a new round of history sync (entries refused while a member was unknown are offered again).
@@ -371,7 +374,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     ledger: { entries: ledger.entryCount(), stateRoot: ledger.stateRoot(), pending: ledger.pending().length, quarantined: ledger.quarantine().length },
     trust: { attestations: trust.size },
     governance: { domain: governance.domain, members: governance.members().length, proposals: governance.proposals().length },
-    membership: { networkId: governance.networkId, members: governance.members().length, candidates: membership.view().candidates.length, refused: { ...membership.refusedCounts } },
+    membership: { networkId: governance.networkId, members: governance.members().length, candidates: membership.view().candidates.length, refused: membership.refusals() },
     snapshots: { ...snapshot.stats },
     eventLoop: loopMonitor.stats(),
     sync: { peers: history.progress(), served: history.serveStats() },
