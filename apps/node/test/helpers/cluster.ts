@@ -3,10 +3,12 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type RunningSubprocess, runSubprocess, startSubprocess } from '@icn/testkit'
-import type { KindRule } from '@icn/governance'
-import type { Did } from '@icn/identity'
-import { writeCharterFile } from '../../src/charter.js'
+import { type KindRule, networkIdOf } from '@icn/governance'
+import { type Did, generateKeyPair, toHex } from '@icn/identity'
+import { loadCharter, writeCharterFile } from '../../src/charter.js'
 import { type ApiClient, type RuntimeInfo, connectApi, versionOf, waitUntil } from '../../src/client.js'
+import { loadIdentity } from '../../src/data-dir.js'
+import { networkPrefix } from '../../src/transport.js'
 
 export const cliScript = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
 
@@ -96,6 +98,24 @@ export async function writeSharedCharter (dirs: readonly string[], dids: readonl
       kinds: { text: quickRule(votingMs), 'config-change': quickRule(votingMs), membership: { ...quickRule(votingMs), proposers: ['steward'], quorumBps: 1 } }
     })
   }
+}
+
+/**
+ * A member identity with no node of its own: a raw libp2p peer in a test runs under it (its helper script
+ * derives the libp2p key with `generateKeyPairFromSeed('Ed25519', seed)`). `seed` is hex. `accept` picks
+ * the DID, e.g. on one side of a node's DID, which decides who opens the ICN stream.
+ */
+export function memberIdentity (accept: (did: string) => boolean = () => true): { seed: string, did: string } {
+  for (;;) {
+    const keyPair = generateKeyPair()
+    if (accept(keyPair.did)) return { seed: toHex(keyPair.seed), did: keyPair.did }
+  }
+}
+
+/** The ICN protocol prefix (`/icn/<network id>`) of the node on `dataDir`: the network of its genesis charter. */
+export async function networkPrefixOf (dataDir: string): Promise<string> {
+  const { did } = await loadIdentity(dataDir)
+  return networkPrefix(networkIdOf(await loadCharter(dataDir, did)))
 }
 
 /**
