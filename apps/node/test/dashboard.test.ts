@@ -10,6 +10,7 @@ import type { Did } from '@icn/identity'
 import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeCharterFile } from '../src/charter.js'
+import { decodeInvitationCode } from '../src/invitations.js'
 import { ApiCallError } from '../src/client.js'
 import { readApiToken } from '../src/data-dir.js'
 import { table } from '../src/format.js'
@@ -17,6 +18,7 @@ import { type Browser, launchBrowser } from './helpers/browser.js'
 import { type MeshNode, cli, eventually, startMesh } from './helpers/cluster.js'
 
 const VOTING_MS = 10_000
+const DAY_MS = 24 * 3600 * 1000
 const quick: KindRule = { proposers: ['member', 'steward'], quorumBps: 5000, approvalBps: 5000, deliberation: { defaultMs: 0, minMs: 0, maxMs: 60_000 }, votingMs: VOTING_MS }
 
 let root: string
@@ -80,6 +82,11 @@ async function signIn (page: Page, node: MeshNode): Promise<void> {
   await shows(page.locator('[data-testid=node-did]'), node.did)
 }
 
+/** What the page's clipboard holds (the test's context is granted clipboard access to the node's origin). */
+async function clipboardOf (page: Page): Promise<string> {
+  return await page.evaluate(async () => await (globalThis as unknown as { navigator: { clipboard: { readText: () => Promise<string> } } }).navigator.clipboard.readText())
+}
+
 /** Marks the page's window: still marked later means the page was never reloaded. */
 async function mark (page: Page): Promise<void> {
   await page.evaluate(() => { (globalThis as { icnMark?: string }).icnMark = 'not reloaded' })
@@ -102,7 +109,8 @@ beforeAll(async () => {
         domain: 'coop:dashboard',
         name: 'Dashboard test cooperative',
         members: dids.map((did, i) => ({ did: did as Did, role: i === 0 ? 'steward' : 'member' })),
-        kinds: { 'text': quick, 'config-change': quick }
+        // The steward may invite (a membership proposal): the Members page's invitation form.
+        kinds: { 'text': quick, 'config-change': quick, 'membership': { ...quick, proposers: ['steward'] } }
       })
     }
   })
@@ -177,7 +185,7 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     await shows(pageB.locator('[data-testid=balances] p'), 'No balances yet.')
 
     await front(pageA)
-    await pageA.fill('[data-testid=pay-form] input[name=to]', b.did)
+    await pageA.selectOption('[data-testid=pay-form] select[name=to]', b.did)
     await pageA.fill('[data-testid=pay-form] input[name=amount]', '100')
     await pageA.fill('[data-testid=pay-form] input[name=reference]', 'paid in the browser')
     const outcome = await answer(pageA, 'pay-outcome', async () => { await pageA.click('[data-testid=pay-form] button[type=submit]') })
@@ -332,13 +340,14 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     await goTo(pageA, 'ledger')
     const pay = pageA.locator('[data-testid=pay-form]')
     const payWith = async (to: string, amount: string): Promise<string> => {
-      await pay.locator('input[name=to]').fill(to)
+      await pay.locator('select[name=to]').selectOption(to)
       await pay.locator('input[name=amount]').fill(amount)
       return await answer(pay, 'pay-outcome', async () => { await pay.locator('button[type=submit]').click() })
     }
     expect(await payWith(b.did, 'abc')).toBe(refused("field 'amount' must be a positive integer amount", 'BAD_REQUEST', 400))
     expect(await payWith(b.did, '0')).toBe(refused("field 'amount' must be a positive integer amount", 'BAD_REQUEST', 400))
-    expect(await payWith('nobody', '5')).toBe(refused("'to' must be a did:icn DID", 'BAD_REQUEST', 400))
+    // No member chosen in the picker: the form sends the empty choice, and the node says what is missing.
+    expect(await payWith('', '5')).toBe(refused("field 'to' must be a non-empty string", 'BAD_REQUEST', 400))
     const overLimit = await refusalOf(a.api.post('/pay', { to: b.did, amount: '900000000', currency: 'ICN' }))
     expect(overLimit).toMatch(/^Refused: .+ \(ENTRY_REJECTED, HTTP 422\)$/)
     expect(await payWith(b.did, '900000000')).toBe(overLimit)
@@ -447,7 +456,7 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     const pageC = pages[2]!
     const [snapshot] = await c.api.get('/snapshots') as Array<{ snapshotId: string }>
     await goTo(pageC, 'snapshots')
-    await pageC.locator(`[data-testid=snapshot-row][data-id="${snapshot!.snapshotId}"] button`).click()
+    await pageC.locator(`[data-testid=snapshot-row][data-id="${snapshot!.snapshotId}"] [data-testid=select-snapshot]`).click()
     await pageC.click('[data-testid=snapshot-form] button[value=restore]')
     expect(await pageC.locator('[data-testid=snapshot-form] button[value=restore]').textContent()).toBe('Confirm: replace this node\'s state')
     await answer(pageC, 'snapshot-result', async () => { await pageC.click('[data-testid=snapshot-form] button[value=restore]') }, 30_000)
@@ -492,5 +501,131 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     const verified = (await run('snapshot', 'verify', snapshots[0]!.snapshotId)).split('\n')
     expect(verified[0]).toBe(`snapshot ${snapshots[0]!.snapshotId} is valid: 3 of 3 participants recomputed root ${snapshots[0]!.root}`)
     expect(verified.slice(2).map((line) => line.split(/ +/).slice(0, 3))).toEqual(nodes.map((n) => n.did).sort().map((did) => [did, 'yes', snapshots[0]!.root]).sort())
+  })
+
+  // Membership, after the tests above (which read DIDs without names): names, invitations, the pay picker.
+  it('the Members page lists every member by name, role, standing and connection; the other pages name the DIDs they show', async () => {
+    const [a, b, c] = nodes as [MeshNode, MeshNode, MeshNode]
+    const pageA = pages[0]!
+    for (const [node, name] of [[b, 'Bob'], [c, 'Carol']] as const) expect(await node.api.post('/profile', { name })).toEqual({ did: node.did, name, status: 'recorded' })
+    await goTo(pageA, 'members')
+    const form = pageA.locator('[data-testid=profile-form]')
+    await form.locator('input[name=name]').fill('  Alice ') // the node trims it
+    expect(await answer(form, 'profile-outcome', async () => { await form.locator('button[type=submit]').click() })).toBe('This node is now called “Alice”; the other members receive the name by gossip.')
+    const names = new Map([[a.did, 'Alice'], [b.did, 'Bob'], [c.did, 'Carol']])
+    for (const [did, name] of names) await shows(pageA.locator(`[data-testid=member-row][data-did="${did}"] [data-testid=member-name]`), name)
+    expect(await pageA.locator('[data-testid=own-name]').textContent()).toBe('Alice')
+
+    const view = await a.api.get('/members') as { networkId: string, members: Array<{ did: string, name: string | null, connected: boolean }>, candidates: unknown[], invitations: unknown[], refused: { notAMember: number, coolDown: number, streams: number } }
+    expect(view.members.map((m) => [m.did, m.name, m.connected])).toEqual(view.members.map((m) => [m.did, names.get(m.did), m.did !== a.did]))
+    const rows = await pageA.locator('[data-testid=member-row]').evaluateAll((trs) => trs.map((tr) => [
+      tr.getAttribute('data-did'), ...['member-name', 'this-node', 'member-role', 'member-standing', 'member-connection'].map((id) => tr.querySelector(`[data-testid=${id}]`)?.textContent ?? null)
+    ]))
+    expect(rows).toEqual(view.members.map((m) => m.did === a.did
+      ? [m.did, 'Alice', 'this node', 'steward', 'active', 'this node']
+      : [m.did, names.get(m.did), null, 'member', 'active', 'connected']))
+    expect(await pageA.locator('[data-testid=network-id]').textContent()).toBe(view.networkId)
+    expect([view.candidates, view.invitations]).toEqual([[], []])
+    expect(await pageA.locator('[data-testid=candidates-card] p').textContent()).toBe('Nobody is waiting: every DID that used one of this node\'s invitations is a member.')
+    const refusedShown = await Promise.all(['not-a-member', 'cool-down', 'streams'].map(async (k) => await pageA.locator(`[data-testid=refused-${k}]`).textContent()))
+    expect(refusedShown).toEqual([view.refused.notAMember, view.refused.coolDown, view.refused.streams].map(String))
+
+    // The copy icon beside a DID copies the whole DID.
+    await browser!.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url(a).slice(0, -1) })
+    await pageA.locator(`[data-testid=member-row][data-did="${b.did}"] button.copy`).click()
+    await pageA.locator(`[data-testid=member-row][data-did="${b.did}"] button.copy[data-copied=yes]`).waitFor()
+    expect(await clipboardOf(pageA)).toBe(b.did)
+
+    // Every page shows the name, the whole DID on hover.
+    const named = async (scope: Locator, did: string): Promise<[string | null, string | null]> => {
+      const el = scope.locator(`[data-did="${did}"]`).first()
+      return [await el.textContent(), await el.getAttribute('title')]
+    }
+    await goTo(pageA, 'overview')
+    expect(await shows(pageA.locator('[data-testid=node-name]'), 'Alice')).toBe('Alice')
+    expect((await Promise.all([b, c].map(async (n) => await named(pageA.locator('[data-testid=peers]'), n.did)))).sort()).toEqual([['Bob', b.did], ['Carol', c.did]])
+    await goTo(pageA, 'ledger')
+    const accountRow = (did: string): Locator => pageA.locator(`[data-testid=account-row][data-account="${did}"][data-currency=ICN]`)
+    await shows(accountRow(b.did).locator('td').first(), 'Bob')
+    expect(await named(accountRow(b.did).locator('td').first(), b.did)).toEqual(['Bob', b.did])
+    expect(await named(accountRow(a.did).locator('td').first(), a.did)).toEqual(['Alice (this node)', a.did])
+    expect(await accountRow(b.did).locator('[data-testid=limit-set-by]').textContent()).toBe('proposal “Raise B\'s credit limit” by Alice (this node) (executed)')
+    await shows(pageA.locator('[data-testid=history-row]').first().locator('td').nth(1), 'Alice (this node)')
+    expect(await pageA.locator('[data-testid=history] select option').allTextContents()).toEqual(['Alice (this node)', 'Bob'])
+    await goTo(pageA, 'trust')
+    await shows(pageA.locator(`[data-testid=score-row][data-did="${c.did}"] td`).first(), 'Carol')
+    await goTo(pageA, 'governance')
+    const [executed] = await a.api.get('/proposals?state=executed') as Array<{ id: string }>
+    await pageA.locator(`[data-testid=proposal-link][data-id="${executed!.id}"]`).click()
+    await shows(pageA.locator('[data-testid=proposal-state]'), 'executed')
+    expect(await named(pageA.locator('[data-testid=proposal] h3 + p'), a.did)).toEqual(['Alice (this node)', a.did]) // the proposer
+    expect(await named(pageA.locator('[data-testid=proposal] table.kv').first(), b.did)).toEqual(['Bob', b.did]) // the payload's subject
+    expect(await named(pageA.locator('[data-testid=charter]'), c.did)).toEqual(['Carol', c.did])
+    expect(browser!.problems).toEqual([])
+  })
+
+  it('an invitation created on the Members page shows its code and the exact join command; a member\'s node may not invite, in words', async () => {
+    const [a, b] = nodes as [MeshNode, MeshNode, MeshNode]
+    const [pageA, pageB] = pages as [Page, Page, Page]
+    await goTo(pageA, 'members')
+    const invite = async (name: string, days: string, page = pageA): Promise<string> => {
+      const on = page.locator('[data-testid=invite-form]')
+      await on.locator('input[name=name]').fill(name)
+      await on.locator('input[name=days]').fill(days)
+      return await answer(on, 'invite-outcome', async () => { await on.locator('button[type=submit]').click() })
+    }
+    expect(await invite('Dana', 'soon')).toBe(refused(`field 'expiresInMs' must be a number in [60000, ${365 * DAY_MS}]`, 'BAD_REQUEST', 400))
+    const created = /^Invitation (\S+) created for Dana: it works once, until (\S+)\.$/.exec(await invite('Dana', '2'))
+    const [id, until] = [created![1]!, created![2]!]
+    const code = (await pageA.locator('[data-testid=invitation-code]').textContent())!
+    expect(code.startsWith('icn-invite:')).toBe(true)
+    expect(await pageA.locator('[data-testid=join-command]').textContent()).toBe(`icn-node join '${code}' --data-dir ./icn-data --name 'Dana'`)
+    // The code is the node's: signed by A for this network, naming Dana, expiring 2 days after it was made.
+    const { envelope } = decodeInvitationCode(code)
+    const [record] = await a.api.get('/invitations') as Array<{ id: string, name: string, createdAt: number, expiresAt: number, state: string }>
+    expect(record).toEqual({ id, name: 'Dana', createdAt: record!.createdAt, expiresAt: record!.createdAt + 2 * DAY_MS, state: 'pending' })
+    expect([envelope.cid, envelope.signer, envelope.payload.network, envelope.payload.name, envelope.payload.expiresAt, new Date(record!.expiresAt).toISOString()])
+      .toEqual([id, a.did, (await a.api.get('/members') as { networkId: string }).networkId, 'Dana', record!.expiresAt, until])
+    await pageA.locator('[data-testid=copy-code]').click()
+    await pageA.locator('[data-testid=copy-code][data-copied=yes]').waitFor()
+    expect(await clipboardOf(pageA)).toBe(code)
+    // This node's invitations: the new one, pending.
+    const row = pageA.locator(`[data-testid=invitation-row][data-id="${id}"]`)
+    expect(await shows(row.locator('[data-testid=invitation-state]'), 'pending')).toBe('pending')
+    expect(await row.locator('[data-testid=invitation-name]').textContent()).toBe('Dana')
+
+    // B is a member, not a steward: the charter lets stewards invite. Its page shows the node's refusal and nothing is written.
+    await goTo(pageB, 'members')
+    const notPermitted = refused('the charter lets steward invite; this node is a member', 'NOT_PERMITTED', 422)
+    expect(await invite('Eve', '7', pageB)).toBe(notPermitted)
+    expect(await refusalOf(b.api.post('/invitations', { name: 'Eve' }))).toBe(notPermitted)
+    expect(await b.api.get('/invitations')).toEqual([])
+    expect(await pageB.locator('[data-testid=invitation]').count()).toBe(0)
+    expect(browser!.problems).toEqual([])
+  })
+
+  it('the pay form\'s member picker pays a member by name, and the balances change', async () => {
+    const [a, , c] = nodes as [MeshNode, MeshNode, MeshNode]
+    const pageA = pages[0]!
+    const before = BigInt(await balanceOf(a, a.did))
+    const cBefore = BigInt(await balanceOf(a, c.did))
+    await goTo(pageA, 'ledger')
+    const pay = pageA.locator('[data-testid=pay-form]')
+    // Every member but this node, by name.
+    expect(await pay.locator('select[name=to] option').allTextContents()).toEqual(['choose a member…', 'Bob', 'Carol'])
+    await pay.locator('select[name=to]').selectOption({ label: 'Carol' })
+    await pay.locator('input[name=amount]').fill('25')
+    await pay.locator('input[name=reference]').fill('picked by name')
+    const outcome = await answer(pay, 'pay-outcome', async () => { await pay.locator('button[type=submit]').click() })
+    const entry = new RegExp(`^Paid 25 ICN to Carol \\(${c.did}\\): entry ([0-9a-f]{64})\\. This node's balance is now ${before - 25n} ICN\\.$`).exec(outcome)
+    expect(entry).not.toBeNull()
+    expect([await balanceOf(a, a.did), await balanceOf(a, c.did)]).toEqual([String(before - 25n), String(cBefore + 25n)])
+    const rowC = pageA.locator(`[data-testid=account-row][data-account="${c.did}"][data-currency=ICN]`)
+    expect(await shows(rowC.locator('[data-testid=balance]'), String(cBefore + 25n))).toBe(String(cBefore + 25n))
+    expect(await rowC.locator('td').first().textContent()).toBe('Carol')
+    const history = await a.api.get(`/ledger/history?account=${c.did}`) as { entries: Array<{ id: string, reference: string | null }> }
+    expect(history.entries.map((e) => [e.id, e.reference])).toEqual([[entry![1], 'picked by name']])
+    await eventually('C to apply the payment', c.api, async () => await balanceOf(c, c.did) === String(cBefore + 25n) ? true : undefined)
+    expect(browser!.problems).toEqual([])
   })
 })
