@@ -8,6 +8,9 @@ import {
 import type { Logger } from './logger.js'
 import type { PeerAdmission } from './transport.js'
 
+/** Proposal states in which an invitee may stay connected to its inviter ('accepted' executes right after). */
+const PROPOSAL_STILL_OPEN: ReadonlySet<string> = new Set(['draft', 'deliberation', 'open', 'accepted'])
+
 /** How long an invitation lasts unless the inviter says otherwise. */
 export const DEFAULT_INVITATION_MS = 7 * 24 * 3600 * 1000
 /** The social trust an inviter attests for the DID that used its invitation: the invitation is the inviter's word for it. */
@@ -101,9 +104,12 @@ export class NodeMembership implements PeerAdmission {
     return this.components.governance.isMember(did as Did)
   }
 
-  /** Members exchange frames; so does the sponsor of a node that joined, until its governance has caught up. */
+  /**
+   * Members exchange frames; so does the sponsor of a node that joined, while this node's governance does
+   * not count this node itself as a member yet (it learns that, and the sponsor's standing, from the sponsor).
+   */
   stream (did: string): boolean {
-    return this.isMember(did) || did === this.init.sponsor
+    return this.isMember(did) || (did === this.init.sponsor && !this.isMember(this.components.keyPair.did))
   }
 
   /** A member, the sponsor, an unexpired invitation's key (to present a join request) or a DID that used one of this node's invitations. */
@@ -119,10 +125,12 @@ export class NodeMembership implements PeerAdmission {
     else this.refusedCounts.notAMember++
   }
 
-  /** The used invitation of a DID that is not a member yet. */
+  /** The used invitation of a DID that is not a member yet, while its membership proposal may still pass. */
   private candidate (did: string): InvitationRecord | undefined {
     const record = this.components.invitations.usedBy(did)
-    return record !== undefined && !this.isMember(did) ? record : undefined
+    if (record === undefined || this.isMember(did)) return undefined
+    const state = record.proposal === undefined ? undefined : this.components.governance.proposal(record.proposal)?.state
+    return state === undefined || PROPOSAL_STILL_OPEN.has(state) ? record : undefined
   }
 
   /** Throws `NotPermittedError` unless this node's role may raise membership proposals under the charter in force. */
