@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { type RunningSubprocess, startSubprocess, withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
 import type { RuntimeInfo } from '../src/client.js'
-import { initNode } from './helpers/cluster.js'
+import { initNode, writeSharedCharter } from './helpers/cluster.js'
 
 /** `icn-node <args>` run by the exit audit: after the command returns it prints the timers still pending. */
 const auditScript = fileURLToPath(new URL('./helpers/exit-audit.mjs', import.meta.url))
@@ -35,8 +35,8 @@ describe('icn-node run: nothing left running after stop', () => {
 
   it('with a peer connected, and with a redial to a vanished peer pending, each process exits 0 with no timer pending', async () => {
     await withTempDir(async (dir) => {
-      await initNode(join(dir, 'a'))
-      await initNode(join(dir, 'b'))
+      const dids = [(await initNode(join(dir, 'a'))).trim(), (await initNode(join(dir, 'b'))).trim()]
+      await writeSharedCharter([join(dir, 'a'), join(dir, 'b')], dids)
       const b = startAudited(join(dir, 'b'))
       await b.waitForOutput('"msg":"node ready"')
       const runtimeB = JSON.parse(await readFile(join(dir, 'b', 'node.json'), 'utf8')) as RuntimeInfo
@@ -57,7 +57,7 @@ describe('icn-node run: nothing left running after stop', () => {
       expect(auditOf(b)).toEqual([CLEAN])
       expect(auditOf(a)).toEqual([CLEAN])
       for (const proc of [a, b]) {
-        expect(messagesOf(proc).filter((m) => m === 'service stopped')).toHaveLength(11)
+        expect(messagesOf(proc).filter((m) => m === 'service stopped')).toHaveLength(13)
         expect(messagesOf(proc).at(-1)).toBe('node stopped')
         expect(proc.stderr()).toBe('')
       }
@@ -66,17 +66,18 @@ describe('icn-node run: nothing left running after stop', () => {
 })
 
 describe('icn-node demo: nothing left running once it returns', () => {
-  it('a full 3-node demo, its waits long-polling the nodes\' change feeds, exits 0 with no timer pending', async () => {
+  it('a full 3-node demo (and the 4th member it admits by invitation), its waits long-polling the nodes\' change feeds, exits 0 with no timer pending', async () => {
     const demo = startSubprocess(auditScript, ['demo', '--nodes', '3'])
     try {
       expect(await demo.exited).toBe(0)
     } finally {
       demo.kill('SIGKILL')
     }
-    expect(demo.stdout()).toContain('(exit codes 0, 0, 0)')
+    expect(demo.stdout()).toContain('stopped 4 nodes in ')
+    expect(demo.stdout()).toContain('(exit codes 0, 0, 0, 0)')
     expect(auditOf(demo)).toEqual([CLEAN])
     expect(demo.stderr()).toBe('')
-  }, 90_000)
+  }, 120_000)
 
   it('a demo cut short by its hard stop (--timeout 2) fails with exit 1, stops every node, and leaves no timer pending', async () => {
     const demo = startSubprocess(auditScript, ['demo', '--nodes', '3', '--timeout', '2'])
