@@ -2,8 +2,7 @@ import {
   type Did, type KeyPair, type SignedEnvelope, checkDid, checkFields, checkInteger, checkString, decode, encode,
   encodeEnvelope, generateKeyPair, keyPairFromSeed, openEnvelope, signEnvelope
 } from '@icn/identity'
-import { readJsonSnapshot, writeJsonSnapshot } from '@icn/identity/fs'
-import { CorruptFileError } from '@icn/identity'
+import { CorruptFileError, readJsonSnapshot, writeJsonSnapshot } from '@icn/identity/fs'
 import { DataDirCorruptError, InvitationError, type InvitationErrorCode } from './errors.js'
 
 /** Envelope domain of an invitation (signed by the inviter). */
