@@ -70,9 +70,9 @@ export function formatStatus (value: unknown): string {
 }
 
 export function formatPeers (value: unknown): string {
-  const peers = value as Array<{ did: string, peerId: string, remoteAddr: string }>
+  const peers = value as Array<{ did: string, name?: string | null, peerId: string, remoteAddr: string }>
   if (peers.length === 0) return 'no peer connected'
-  return table(['DID', 'PEER ID', 'ADDRESS'], peers.map((p) => [p.did, p.peerId, p.remoteAddr]))
+  return table(['NAME', 'DID', 'PEER ID', 'ADDRESS'], peers.map((p) => [p.name, p.did, p.peerId, p.remoteAddr]))
 }
 
 export function formatPeerAdded (value: unknown): string {
@@ -90,14 +90,14 @@ export function formatPayment (value: unknown): string {
 }
 
 export function formatBalance (value: unknown): string {
-  const b = value as { account: string, currency: string, balance: bigint | string, creditLimit: string }
-  return `${b.account} has ${String(b.balance)} ${b.currency} (credit limit ${b.creditLimit})`
+  const b = value as { account: string, name?: string | null, currency: string, balance: bigint | string, creditLimit: string }
+  return `${named(b.account, b.name)} has ${String(b.balance)} ${b.currency} (credit limit ${b.creditLimit})`
 }
 
 export function formatBalances (value: unknown): string {
-  const rows = value as Array<{ account: string, currency: string, balance: bigint | string }>
+  const rows = value as Array<{ account: string, name?: string | null, currency: string, balance: bigint | string }>
   if (rows.length === 0) return 'no balances yet'
-  return table(['ACCOUNT', 'CURRENCY', 'BALANCE'], rows.map((r) => [r.account, r.currency, String(r.balance)]))
+  return table(['NAME', 'ACCOUNT', 'CURRENCY', 'BALANCE'], rows.map((r) => [r.name, r.account, r.currency, String(r.balance)]))
 }
 
 export function formatFloors (value: unknown): string {
@@ -127,9 +127,9 @@ export function formatProposed (value: unknown): string {
 }
 
 export function formatProposals (value: unknown): string {
-  const rows = value as Array<{ id: string, kind: string, title: string, state: string, closesAt: number | null }>
+  const rows = value as Array<{ id: string, kind: string, title: string, state: string, closesAt: number | null, proposer?: string, proposerName?: string | null }>
   if (rows.length === 0) return 'no proposals'
-  return table(['ID', 'STATE', 'KIND', 'CLOSES', 'TITLE'], rows.map((p) => [p.id, p.state, p.kind, time(p.closesAt), p.title]))
+  return table(['ID', 'STATE', 'KIND', 'CLOSES', 'PROPOSER', 'TITLE'], rows.map((p) => [p.id, p.state, p.kind, time(p.closesAt), p.proposerName ?? p.proposer, p.title]))
 }
 
 export function formatVote (value: unknown): string {

@@ -126,6 +126,8 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
 }
 
 function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
+  // Members' display names beside DIDs in every answer that lists accounts or peers (null: none set).
+  const nameOf = (did: string): string | null => node.governance.nameOf(did as Did) ?? null
   const { keyPair, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, clock, changes } = node
   const self = keyPair.did
   return [
@@ -144,7 +146,7 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
         return await changes.wait(since, timeoutMs, signal)
       }
     },
-    { method: 'GET', path: '/peers', handler: async () => transport.connectedPeers() },
+    { method: 'GET', path: '/peers', handler: async () => transport.connectedPeers().map((p) => ({ ...p, name: nameOf(p.did) })) },
     {
       method: 'POST',
       path: '/peers',
@@ -197,6 +199,7 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
         const currency = query.get('currency') ?? DEFAULT_CURRENCY
         return {
           account,
+          name: nameOf(account),
           currency,
           balance: ledger.balance(account, currency).toString(),
           creditLimit: ledger.creditLimit(account, currency).toString(),
@@ -204,7 +207,7 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
         }
       }
     },
-    { method: 'GET', path: '/balances', handler: async () => ledger.balances().map((row) => ({ ...row })) },
+    { method: 'GET', path: '/balances', handler: async () => ledger.balances().map((row) => ({ ...row, name: nameOf(row.account) })) },
     // Chains a snapshot restore moved back: their authors cannot sign until the lost entries come back, or until
     // the operator releases the floor (deliberately: if the entries do exist somewhere they will show up as forks).
     { method: 'GET', path: '/ledger/floors', handler: async () => ledger.chainFloors() },
@@ -346,7 +349,7 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
       method: 'GET',
       path: '/proposals',
       handler: async ({ query }) => governance.proposals().filter((p) => query.get('state') === null || p.state === query.get('state')).map((p) => ({
-        id: p.id, kind: p.kind, title: p.title, proposer: p.proposer, state: p.state, opensAt: p.opensAt, closesAt: p.closesAt, result: p.result
+        id: p.id, kind: p.kind, title: p.title, proposer: p.proposer, proposerName: nameOf(p.proposer), state: p.state, opensAt: p.opensAt, closesAt: p.closesAt, result: p.result
       }))
     },
     {
