@@ -89,17 +89,23 @@ function tokenMatches (header: string | undefined, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected)
 }
 
+const tooLarge = (limit: number): ApiError => new ApiError(413, 'BAD_REQUEST', `request body exceeds ${limit} bytes`)
+
+/** Reads a body of at most `limit` bytes; refuses a larger one as soon as it is known (declared or read), without reading on. */
 async function readBody (req: IncomingMessage, limit: number): Promise<string> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) throw tooLarge(limit)
   const chunks: Buffer[] = []
   let size = 0
-  // An oversized body is drained (not kept) so the client still reads the 413 instead of a reset.
   for await (const chunk of req) {
     size += (chunk as Buffer).length
-    if (size <= limit) chunks.push(chunk as Buffer)
+    if (size > limit) throw tooLarge(limit)
+    chunks.push(chunk as Buffer)
   }
-  if (size > limit) throw new ApiError(413, 'BAD_REQUEST', `request body exceeds ${limit} bytes`)
   return Buffer.concat(chunks).toString('utf8')
 }
+
+/** What a refused request's body may still be read of, so its client reads the answer rather than an EPIPE. */
+const DRAIN_LIMIT_BYTES = 64 * 1024
 
 /**
  * A write refused because the disk holding the data directory is full: Node's `ENOSPC`, LMDB's
@@ -144,10 +150,18 @@ async function sendRaw (res: ServerResponse, status: number, body: Buffer, heade
 }
 
 /** Reads and discards what is left of a request body. */
-async function drain (req: IncomingMessage): Promise<void> {
+/** Reads (and drops) what is left of a request's body, up to `limit` bytes: false when more was coming (or it failed). */
+async function drain (req: IncomingMessage, limit: number): Promise<boolean> {
+  let size = 0
   try {
-    for await (const chunk of req) void chunk
-  } catch { /* the client went away: nothing to answer */ }
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length
+      if (size > limit) return false
+    }
+    return true
+  } catch {
+    return false // the client went away
+  }
 }
 
 async function readJsonObject (req: IncomingMessage, limit: number): Promise<unknown> {
@@ -222,9 +236,12 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
         const result = await match.route.handler({ body, query: url.searchParams, params: match.params, signal: gone.signal })
         await send(res, 200, result ?? { ok: true })
       } catch (err) {
-        // Refused before its body was read (401, 404, 405, a bad path parameter): read the body to its end
-        // before answering, so the client gets the answer rather than an EPIPE on the body it is still sending.
-        if (!req.complete) await drain(req)
+        // Refused before its body was read (401, 404, 405, 413, a bad path parameter): read a small rest of the
+        // body so the client gets the answer rather than an EPIPE; a larger one is not read, the connection closes.
+        if (!req.complete) {
+          const declared = Number(req.headers['content-length'] ?? NaN)
+          if (!(declared <= DRAIN_LIMIT_BYTES) || !(await drain(req, DRAIN_LIMIT_BYTES))) res.shouldKeepAlive = false
+        }
         const status = statusOf(err)
         const error = err as Error & { code?: unknown }
         if (status === 507 && !(err instanceof ApiError)) {

@@ -1,3 +1,4 @@
+import { request } from 'node:http'
 import { toJson } from '@icn/identity'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type ApiServer, requireAmount, requireString, startApiServer } from '../src/api.js'
@@ -34,7 +35,44 @@ async function call (method: string, path: string, body?: string, auth: string |
   return { status: response.status, json: await response.json() }
 }
 
+/**
+ * Sends headers and the first `sent` bytes of a body declared (or streamed, with no length) as far larger,
+ * and never the rest: resolves with the answer and whether the server closes the connection after it.
+ */
+async function partialPost (path: string, declared: number | undefined, sent: number, auth: string | null): Promise<{ status: number, connection: string | undefined, body: unknown }> {
+  return await new Promise((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1',
+      port: server!.port,
+      path,
+      method: 'POST',
+      headers: { ...(declared === undefined ? {} : { 'content-length': String(declared) }), ...(auth === null ? {} : { authorization: auth }) }
+    }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => { req.destroy(); resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown }) })
+    })
+    req.on('error', reject)
+    req.write(Buffer.alloc(sent, 0x78))
+  })
+}
+
 describe('local HTTP API', () => {
+  it('answers an oversized or unauthorised body without reading it to its end, and closes the connection', async () => {
+    await start()
+    // Each body is far larger than what is sent and never finished: a server that read to the end would never answer.
+    expect(await partialPost('/pay', 512 * 1024 * 1024, 1024, `Bearer ${token}`)).toEqual({
+      status: 413, connection: 'close', body: { error: 'ApiError', code: 'BAD_REQUEST', message: 'request body exceeds 1048576 bytes' }
+    })
+    expect(await partialPost('/pay', undefined, 2 * 1024 * 1024, `Bearer ${token}`)).toEqual({
+      status: 413, connection: 'close', body: { error: 'ApiError', code: 'BAD_REQUEST', message: 'request body exceeds 1048576 bytes' }
+    })
+    const unauthorised = await partialPost('/pay', 256 * 1024 * 1024, 128 * 1024, null)
+    expect([unauthorised.status, unauthorised.connection]).toEqual([401, 'close'])
+    // A small refused body is still read, so the connection stays usable.
+    expect(await call('POST', '/pay', 'x'.repeat(1000), null)).toEqual({ status: 401, json: { error: 'ApiError', code: 'UNAUTHORIZED', message: expect.stringContaining('API token') as string } })
+  })
+
   it('refuses requests without the right token with 401', async () => {
     await start()
     expect(await call('GET', '/hello', undefined, null)).toEqual({ status: 401, json: { error: 'ApiError', code: 'UNAUTHORIZED', message: expect.stringContaining('API token') as string } })
