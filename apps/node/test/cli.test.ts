@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { isDid } from '@icn/identity'
 import { SubprocessError, withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
-import { type NodeProcess, cli, initNode, startNodeProcess } from './helpers/cluster.js'
+import { type NodeProcess, cli, initNode, startNodeProcess, writeSharedCharter } from './helpers/cluster.js'
 
 describe('icn-node init', () => {
   it('creates a 0600 identity, prints its DID, and refuses a second init without touching the key', async () => {
@@ -38,6 +38,7 @@ describe('icn-node run: two processes, local API, clean shutdown', () => {
   it('connects two nodes, answers status/peers through the CLI, writes a 0600 token, and exits 0 on SIGTERM', async () => {
     await withTempDir(async (dir) => {
       const [didA, didB] = [await initNode(join(dir, 'a')), await initNode(join(dir, 'b'))]
+      await writeSharedCharter([join(dir, 'a'), join(dir, 'b')], [didA.trim(), didB.trim()])
       const a = await startNodeProcess(join(dir, 'a'))
       let b: NodeProcess | undefined
       try {
@@ -50,14 +51,15 @@ describe('icn-node run: two processes, local API, clean shutdown', () => {
         const status = await a.cli(['status']) as { did: string, peers: number, services: string[], multiaddrs: string[] }
         expect(status.did).toBe(didA)
         expect(status.peers).toBe(1)
-        expect(status.services).toEqual(['identity', 'trust', 'ledger', 'governance', 'governance-effects', 'transport', 'gossip', 'history', 'snapshot-store', 'snapshot', 'api'])
+        expect(status.services).toEqual(['identity', 'trust', 'governance', 'ledger', 'membership', 'governance-effects', 'transport', 'gossip', 'history', 'membership-effects', 'snapshot-store', 'snapshot', 'api'])
         expect(status.multiaddrs).toEqual(a.runtime.multiaddrs)
         // Without --json: a table of peers and `label  value` lines of status.
         const [peer] = await b.cli(['peers']) as Array<{ did: string, peerId: string, remoteAddr: string }>
         const peersTable = (await cli(['peers', '--data-dir', b.dataDir])).trimEnd().split('\n')
+        // No member has a display name yet: '-'.
         expect(peersTable).toEqual([
-          `${'DID'.padEnd(didA.length)}  ${'PEER ID'.padEnd(peer!.peerId.length)}  ADDRESS`,
-          `${didA}  ${peer!.peerId}  ${peer!.remoteAddr}`
+          `NAME  ${'DID'.padEnd(didA.length)}  ${'PEER ID'.padEnd(peer!.peerId.length)}  ADDRESS`,
+          `-     ${didA}  ${peer!.peerId}  ${peer!.remoteAddr}`
         ])
         const statusLines = (await cli(['status', '--data-dir', a.dataDir])).trimEnd().split('\n')
         expect(statusLines[0]).toBe(`did          ${didA}`)
@@ -68,7 +70,7 @@ describe('icn-node run: two processes, local API, clean shutdown', () => {
         expect(await a.stop()).toBe(0)
       }
       const log = a.proc.stdout().split('\n').filter((l) => l.includes('"service stopped"')).map((l) => (JSON.parse(l) as { service: string }).service)
-      expect(log).toEqual(['api', 'snapshot', 'snapshot-store', 'history', 'gossip', 'transport', 'governance-effects', 'governance', 'ledger', 'trust', 'identity'])
+      expect(log).toEqual(['api', 'snapshot', 'snapshot-store', 'membership-effects', 'history', 'gossip', 'transport', 'governance-effects', 'membership', 'ledger', 'governance', 'trust', 'identity'])
       await expect(stat(join(dir, 'a', 'node.json'))).rejects.toThrow('ENOENT')
     })
   })
