@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runSubprocess, withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
-import { type MeshNode, eventually, ledgerOf, startMesh } from './helpers/cluster.js'
+import { type MeshNode, eventually, ledgerOf, memberIdentity, networkPrefixOf, startMesh, writeSharedCharter } from './helpers/cluster.js'
 
 const rogue = fileURLToPath(new URL('./helpers/rogue-peer.mjs', import.meta.url))
 
@@ -13,13 +13,16 @@ interface Status {
   ledger: { entries: number }
 }
 
-describe('a misbehaving peer against a running node', () => {
+describe('a misbehaving member\'s peer against a running node', () => {
   it('applies honest entries once, cuts the peer off for a forged signature, a replayed digest or a garbage frame, and keeps serving the others', async () => {
     await withTempDir(async (dir) => {
-      const nodes = await startMesh(dir, 2)
+      // Three member identities with no node: each rogue run is one of them (the nodes admit members only).
+      const [forger, replayer, garbler] = [memberIdentity(), memberIdentity(), memberIdentity()]
+      const nodes = await startMesh(dir, 2, undefined, async (dirs, dids) => { await writeSharedCharter(dirs, [...dids, forger.did, replayer.did, garbler.did]) })
       const [a, b] = nodes as [MeshNode, MeshNode]
+      const prefix = await networkPrefixOf(a.dataDir)
       try {
-        const out = await runSubprocess(rogue, [a.runtime.multiaddrs[0]!, a.did, join(dir, 'rogue-ledger')], { timeoutMs: 60_000 })
+        const out = await runSubprocess(rogue, [a.runtime.multiaddrs[0]!, a.did, join(dir, 'rogue-ledger'), forger.seed, prefix], { timeoutMs: 60_000 })
         const lines = out.split('\n')
         expect(lines[0]).toMatch(/^HONEST /)
         expect(lines.slice(1)).toEqual(['FORGED', 'DISCONNECTED'])
@@ -30,7 +33,7 @@ describe('a misbehaving peer against a running node', () => {
 
         // A second rogue replays its own earlier frames: nothing is applied twice and the replayed
         // digest nonces get it cut off.
-        const replay = await runSubprocess(rogue, [a.runtime.multiaddrs[0]!, a.did, join(dir, 'rogue-replay'), 'replay'], { timeoutMs: 60_000 })
+        const replay = await runSubprocess(rogue, [a.runtime.multiaddrs[0]!, a.did, join(dir, 'rogue-replay'), replayer.seed, prefix, 'replay'], { timeoutMs: 60_000 })
         const replayLines = replay.split('\n')
         expect(replayLines[0]).toMatch(/^HONEST /)
         expect(replayLines.slice(1)).toEqual(['REPLAYED', 'DISCONNECTED'])
@@ -40,7 +43,7 @@ describe('a misbehaving peer against a running node', () => {
         // The honest entry reached B too, exactly once.
         await eventually('B to apply both honest entries', b.api, async () => (await ledgerOf(b)).entries === 2 ? true : undefined)
 
-        const garbage = await runSubprocess(rogue, [a.runtime.multiaddrs[0]!, a.did, join(dir, 'rogue2'), 'garbage'], { timeoutMs: 60_000 })
+        const garbage = await runSubprocess(rogue, [a.runtime.multiaddrs[0]!, a.did, join(dir, 'rogue2'), garbler.seed, prefix, 'garbage'], { timeoutMs: 60_000 })
         expect(garbage).toBe('DISCONNECTED')
         const after = await a.api.get('/status') as Status
         expect(after.gossip.rejected.malformed).toBeGreaterThanOrEqual(1)

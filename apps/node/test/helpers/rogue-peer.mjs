@@ -1,24 +1,26 @@
 #!/usr/bin/env node
 // A misbehaving ICN peer with a real libp2p transport and real gossip:
-//   rogue-peer.mjs <node multiaddr> <node did> <tmp dir>
-// 1. publishes a valid payment on ledger:tx (it must be applied once),
-// 2. with a 4th argument "replay": replays every frame it has sent so far (nothing may be
+//   rogue-peer.mjs <node multiaddr> <node did> <tmp dir> <seed hex> <protocol prefix> [replay|garbage]
+// It runs as the member whose key is <seed> (the node admits members only) on the network's
+// protocols (<protocol prefix>, `/icn/<network id>`).
+// 1. publishes a valid payment to the node's member on ledger:tx (it must be applied once),
+// 2. with a last argument "replay": replays every frame it has sent so far (nothing may be
 //    applied twice; a replayed digest nonce gets it cut off); otherwise publishes a payment
 //    whose signature is forged (a flipped bit),
 // then prints "DISCONNECTED" once the node has cut it off (or "STILL-CONNECTED" after 10 s).
 // Before step 2 it waits until it has sent the node the honest entry and at least one
 // anti-entropy digest (a `sync` frame, whose nonce a replay repeats).
-// With a 4th argument "garbage" it instead sends one frame of random bytes.
-import { decodeEnvelope, encodeEnvelope, generateKeyPair, randomBytes } from '@icn/identity'
+// With a last argument "garbage" it instead sends one frame of random bytes.
+import { decodeEnvelope, encodeEnvelope, fromHex, keyPairFromSeed, randomBytes } from '@icn/identity'
 import { createGossip, decodeMessage } from '@icn/gossip'
 import { openLedger } from '@icn/ledger'
 import { createLibp2pTransport, createLogger } from '../../dist/index.js'
 import './libp2p-guard.mjs'
 
-const [target, nodeDid, dir, mode] = process.argv.slice(2)
-const keyPair = generateKeyPair()
+const [target, nodeDid, dir, seed, protocolPrefix, mode] = process.argv.slice(2)
+const keyPair = keyPairFromSeed(fromHex(seed))
 const logger = createLogger('silent')
-const transport = await createLibp2pTransport({ keyPair, logger }, { peers: [target] })
+const transport = await createLibp2pTransport({ keyPair, logger }, { peers: [target], protocolPrefix })
 await transport.waitForPeer(nodeDid, 20_000)
 
 /** Resolves with `onTimeout` after `ms` unless `settle` is called first; one timer, cleared either way. */
@@ -72,7 +74,8 @@ if (mode === 'garbage') {
   const gossip = await createGossip({ transport: recording, clock: { now: () => Date.now(), setTimeout: (cb, ms) => { const t = setTimeout(cb, ms); return () => clearTimeout(t) } }, keyPair }, { antiEntropyIntervalMs: 200 })
   gossip.createTopic('ledger:tx', { kind: 'public' })
   const ledger = await openLedger({ path: dir })
-  const payee = generateKeyPair().did
+  // A payment must move members' accounts only: the node's.
+  const payee = nodeDid
   const honest = await ledger.pay(keyPair, payee, 'ICN', 5n)
   await gossip.publish('ledger:tx', honest.bytes)
   console.log(`HONEST ${honest.id}`)
