@@ -45,7 +45,7 @@ export interface MembersView {
   members: MemberRow[]
   candidates: CandidateRow[]
   invitations: InvitationRow[]
-  refused: { notAMember: number, coolDown: number, streams: number }
+  refused: { notAMember: number, coolDown: number, streams: number, framesFromNonMembers: number, entriesByNonMembers: number }
 }
 
 const MembersContext = createContext<LoadedData<MembersView>>({ data: undefined, error: undefined, reload: () => {} })

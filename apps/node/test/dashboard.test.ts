@@ -475,18 +475,21 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     const run = async (...args: string[]): Promise<string> => (await cli([...args, '--data-dir', a.dataDir])).trimEnd()
     const json = async (...args: string[]): Promise<unknown> => await a.cli(args)
 
-    const peers = await json('peers') as Array<{ did: string, peerId: string, remoteAddr: string }>
-    expect(await run('peers')).toBe(table(['DID', 'PEER ID', 'ADDRESS'], peers.map((p) => [p.did, p.peerId, p.remoteAddr])))
+    // No names yet (the membership tests below set them): the NAME cells are empty.
+    const peers = await json('peers') as Array<{ did: string, name: string | null, peerId: string, remoteAddr: string }>
+    expect(peers.map((p) => p.name)).toEqual([null, null])
+    expect(await run('peers')).toBe(table(['NAME', 'DID', 'PEER ID', 'ADDRESS'], peers.map((p) => [p.name, p.did, p.peerId, p.remoteAddr])))
     expect(await run('balance', '--account', b.did)).toBe(`${b.did} has 100 ICN (credit limit 50000)`)
     // --json writes bigints tagged (`{"$bigint": "-100"}`), as the API does.
-    const balances = await json('balance', '--all') as Array<{ account: string, currency: string, balance: { $bigint: string } }>
+    const balances = await json('balance', '--all') as Array<{ account: string, name: string | null, currency: string, balance: { $bigint: string } }>
     expect(balances.map((r) => r.balance.$bigint).sort()).toEqual(['-100', '100'])
-    expect(await run('balance', '--all')).toBe(table(['ACCOUNT', 'CURRENCY', 'BALANCE'], balances.map((r) => [r.account, r.currency, r.balance.$bigint])))
+    expect(await run('balance', '--all')).toBe(table(['NAME', 'ACCOUNT', 'CURRENCY', 'BALANCE'], balances.map((r) => [r.name, r.account, r.currency, r.balance.$bigint])))
     const trust = await json('trust', '--subject', c.did) as { score: number, class: string }
     expect(await run('trust', '--subject', c.did)).toBe(`this node trusts ${c.did} at ${trust.score.toFixed(4)} in the economic graph (${trust.class})`)
-    const proposals = await json('propose', '--list') as Array<{ id: string, kind: string, title: string, state: string, closesAt: number }>
+    const proposals = await json('propose', '--list') as Array<{ id: string, kind: string, title: string, state: string, closesAt: number, proposer: string, proposerName: string | null }>
     expect(proposals.map((p) => p.state)).toEqual(['executed'])
-    expect(await run('propose', '--list')).toBe(table(['ID', 'STATE', 'KIND', 'CLOSES', 'TITLE'], proposals.map((p) => [p.id, p.state, p.kind, new Date(p.closesAt).toISOString(), p.title])))
+    expect(proposals.map((p) => [p.proposer, p.proposerName])).toEqual([[a.did, null]])
+    expect(await run('propose', '--list')).toBe(table(['ID', 'STATE', 'KIND', 'CLOSES', 'PROPOSER', 'TITLE'], proposals.map((p) => [p.id, p.state, p.kind, new Date(p.closesAt).toISOString(), p.proposer, p.title])))
     const snapshots = await json('snapshot', 'list') as Array<{ snapshotId: string, completedAt: number, participants: string[], root: string, initiator: string }>
     expect(await run('snapshot', 'list')).toBe(table(['SNAPSHOT', 'COMPLETED', 'PARTICIPANTS', 'ROOT', 'INITIATOR'], snapshots.map((x) => [x.snapshotId, new Date(x.completedAt).toISOString(), 3, x.root, a.did])))
     expect(await run('ledger', 'floors')).toBe('no chain floors: every author can sign')
@@ -516,7 +519,7 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     for (const [did, name] of names) await shows(pageA.locator(`[data-testid=member-row][data-did="${did}"] [data-testid=member-name]`), name)
     expect(await pageA.locator('[data-testid=own-name]').textContent()).toBe('Alice')
 
-    const view = await a.api.get('/members') as { networkId: string, members: Array<{ did: string, name: string | null, connected: boolean }>, candidates: unknown[], invitations: unknown[], refused: { notAMember: number, coolDown: number, streams: number } }
+    const view = await a.api.get('/members') as { networkId: string, members: Array<{ did: string, name: string | null, connected: boolean }>, candidates: unknown[], invitations: unknown[], refused: Record<string, number> }
     expect(view.members.map((m) => [m.did, m.name, m.connected])).toEqual(view.members.map((m) => [m.did, names.get(m.did), m.did !== a.did]))
     const rows = await pageA.locator('[data-testid=member-row]').evaluateAll((trs) => trs.map((tr) => [
       tr.getAttribute('data-did'), ...['member-name', 'this-node', 'member-role', 'member-standing', 'member-connection'].map((id) => tr.querySelector(`[data-testid=${id}]`)?.textContent ?? null)
@@ -527,8 +530,9 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     expect(await pageA.locator('[data-testid=network-id]').textContent()).toBe(view.networkId)
     expect([view.candidates, view.invitations]).toEqual([[], []])
     expect(await pageA.locator('[data-testid=candidates-card] p').textContent()).toBe('Nobody is waiting: every DID that used one of this node\'s invitations is a member.')
-    const refusedShown = await Promise.all(['not-a-member', 'cool-down', 'streams'].map(async (k) => await pageA.locator(`[data-testid=refused-${k}]`).textContent()))
-    expect(refusedShown).toEqual([view.refused.notAMember, view.refused.coolDown, view.refused.streams].map(String))
+    const refusedShown = await Promise.all(['not-a-member', 'cool-down', 'streams', 'frames', 'entries'].map(async (k) => await pageA.locator(`[data-testid=refused-${k}]`).textContent()))
+    expect(Object.keys(view.refused).sort()).toEqual(['coolDown', 'entriesByNonMembers', 'framesFromNonMembers', 'notAMember', 'streams'])
+    expect(refusedShown).toEqual(['notAMember', 'coolDown', 'streams', 'framesFromNonMembers', 'entriesByNonMembers'].map((k) => String(view.refused[k])))
 
     // The copy icon beside a DID copies the whole DID.
     await browser!.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url(a).slice(0, -1) })

@@ -193,11 +193,13 @@ export function MembersPage (): JSX.Element {
               <Candidates view={view} proposals={proposals.data} />
             </Section>
             <Section title='Refused' testid='refused'>
-              <table class='kv'>
+              <table class='kv refused'>
                 <tbody>
                   <tr><th>Connections from non-members</th><td class='num' data-testid='refused-not-a-member'>{view.refused.notAMember}</td></tr>
                   <tr><th>Connections in cool-down</th><td class='num' data-testid='refused-cool-down'>{view.refused.coolDown}</td></tr>
                   <tr><th>Streams refused to invitees</th><td class='num' data-testid='refused-streams'>{view.refused.streams}</td></tr>
+                  <tr><th>Gossip frames from non-members</th><td class='num' data-testid='refused-frames'>{view.refused.framesFromNonMembers}</td></tr>
+                  <tr><th>Entries by non-members</th><td class='num' data-testid='refused-entries'>{view.refused.entriesByNonMembers}</td></tr>
                 </tbody>
               </table>
             </Section>
