@@ -3,11 +3,12 @@
 // alongside, then fuzzed frames of every kind. A's API is probed throughout (latency, RSS).
 // Criteria: A stays up, answers its API (p99 < 100 ms in the full run), RSS bounded, B keeps being
 // served both ways, every valid flood entry applied, nothing invalid applied.
+import { writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { startSubprocess, withTempDir } from '@icn/testkit'
 import { afterAll, describe, expect, it } from 'vitest'
-import { type MeshNode, eventually, ledgerOf, startMesh } from '../helpers/cluster.js'
+import { type MeshNode, eventually, ledgerOf, memberIdentity, networkPrefixOf, startMesh, writeSharedCharter } from '../helpers/cluster.js'
 import { FULL, chaosCount, quantile, reapAll, reaped, reportFigures, round1, rssMiB } from './figures.js'
 
 const fuzzPeer = fileURLToPath(new URL('../helpers/fuzz-peer.mjs', import.meta.url))
@@ -43,11 +44,31 @@ describe('chaos: a hostile peer', () => {
 
   it('survives a flood, a slow reader, many streams and fuzzed frames of every kind: stays up and responsive, bounded memory, serves its honest peer, applies every valid entry and nothing invalid', async () => {
     await withTempDir(async (dir) => {
-      const nodes = await startMesh(dir, 2)
-      const [a, b] = nodes as [MeshNode, MeshNode]
-      for (const n of nodes) reaped(n.proc)
       const hostileFrames = chaosCount('PEER_FRAMES', 10_000, 600)
       const floodEntries = chaosCount('PEER_FLOOD', 3000, 300)
+      // The hostile peer plays members of A's and B's cooperative (a node admits members only): the flood's
+      // author, the slow reader, the many-streams peer and one identity per hostile batch (a batch has at least
+      // 10 frames; a node cools a peer it cut off down, longer with each offence); the payees are members too,
+      // so that only a forged signature or an oversized clock keeps an entry out.
+      const fuzzMembers = {
+        flood: memberIdentity(),
+        slow: memberIdentity(),
+        many: memberIdentity(),
+        batches: Array.from({ length: Math.ceil(hostileFrames / 10) }, () => memberIdentity()),
+        payees: { flood: memberIdentity().did, forged: memberIdentity().did, clock: memberIdentity().did }
+      }
+      const fuzzDids = [fuzzMembers.flood, fuzzMembers.slow, fuzzMembers.many, ...fuzzMembers.batches].map((m) => m.did)
+      const nodes = await startMesh(dir, 2, undefined, async (dirs, dids) => { await writeSharedCharter(dirs, [...dids, ...fuzzDids, ...Object.values(fuzzMembers.payees)]) })
+      const [a, b] = nodes as [MeshNode, MeshNode]
+      for (const n of nodes) reaped(n.proc)
+      const membersFile = join(dir, 'fuzz-members.json')
+      await writeFile(membersFile, JSON.stringify({
+        flood: fuzzMembers.flood.seed,
+        slow: fuzzMembers.slow.seed,
+        many: fuzzMembers.many.seed,
+        batches: fuzzMembers.batches.map((m) => m.seed),
+        payees: fuzzMembers.payees
+      }))
       const pid = a.proc.child.pid!
       const rssBefore = (await rssMiB(pid))!
       const servicesBefore = (await a.api.get('/status') as Status).services
@@ -58,7 +79,7 @@ describe('chaos: a hostile peer', () => {
       let probing = true
       let probeError: unknown
       try {
-        const fuzz = reaped(startSubprocess(fuzzPeer, [a.runtime.multiaddrs[0]!, join(dir, 'fuzz'), String(hostileFrames), String(floodEntries), process.env.ICN_CHAOS_SEED ?? '16'], { timeoutMs: 900_000 }))
+        const fuzz = reaped(startSubprocess(fuzzPeer, [a.runtime.multiaddrs[0]!, join(dir, 'fuzz'), String(hostileFrames), String(floodEntries), process.env.ICN_CHAOS_SEED ?? '16', membersFile, await networkPrefixOf(a.dataDir)], { timeoutMs: 900_000 }))
         // The probe: A's API every 20 ms while the peer runs (a sampling rate, nothing waits on it), and an
         // honest payment B → A every 10th probe.
         const probe = (async () => {
