@@ -15,7 +15,7 @@ const here = fileURLToPath(new URL('.', import.meta.url))
 const cli = join(here, '../dist/cli.js')
 const outIndex = process.argv.indexOf('--out')
 const out = resolve(outIndex > 0 ? process.argv[outIndex + 1] : join(here, '../../../docs/screenshots'))
-const PAGES = ['overview', 'ledger', 'trust', 'governance', 'snapshots']
+const PAGES = ['overview', 'members', 'ledger', 'trust', 'governance', 'snapshots']
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const deadline = Date.now() + 120_000
 const say = (text) => { process.stdout.write(`dashboard-screenshots: ${text}\n`) }
@@ -41,7 +41,7 @@ try {
       domain: 'coop:riverside',
       name: 'Riverside Makers Cooperative',
       members: dids.map((did, i) => ({ did, role: i === 0 ? 'steward' : 'member' })),
-      kinds: { 'text': long, 'config-change': quick, 'membership': long }
+      kinds: { 'text': long, 'config-change': quick, 'membership': { ...long, proposers: ['steward'] } }
     })
   }
   for (const dir of dirs) {
@@ -60,6 +60,9 @@ try {
   say(`3 nodes running under ${root}`)
   for (const [i, api] of apis.entries()) for (const other of apis.slice(0, i)) await api.post('/peers', { multiaddr: other.runtime.multiaddrs[0] })
   await until('a full mesh', apis, async () => (await Promise.all(apis.map(async (a) => (await a.get('/peers')).length))).every((n) => n === 2) ? true : undefined)
+  // Members by name, and one invitation waiting to be used.
+  for (const [i, api] of apis.entries()) await api.post('/profile', { name: ['Riverside Bakery', 'Millrace Housing', 'Weir Farm'][i] })
+  await apis[0].post('/invitations', { name: 'Ford Credit Union', expiresInMs: 7 * 86_400_000 })
 
   // Trust: different scores per graph, so the three pictures differ.
   const scores = { technical: [0.9, 0.8], economic: [0.9, 0.6], social: [0.7, 0.4] }
@@ -110,7 +113,7 @@ try {
       await page.locator('[data-testid=proposal-state]').filter({ hasText: 'executed' }).waitFor()
     }
     if (name === 'snapshots') {
-      await page.locator(`[data-testid=snapshot-row][data-id="${snapshot.snapshotId}"] button`).click()
+      await page.locator(`[data-testid=snapshot-row][data-id="${snapshot.snapshotId}"] [data-testid=select-snapshot]`).click()
       await page.click('[data-testid=snapshot-form] button[value=proof]')
       await page.locator('[data-testid=proof-root]').waitFor()
     }
