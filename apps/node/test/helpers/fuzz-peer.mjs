@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// A hostile ICN peer for the chaos suite: raw libp2p streams on /icn/gossip/1.0.0, full control of
-// every byte. fuzz-peer.mjs <node multiaddr> <tmp dir> <hostile frames> <flood entries> <seed>
+// A hostile ICN member for the chaos suite: raw libp2p streams on the network's ICN protocol, full control
+// of every byte.
+//   fuzz-peer.mjs <node multiaddr> <tmp dir> <hostile frames> <flood entries> <seed> <members json> <protocol prefix>
+// <seed> drives the frames; <members json> names the charter members it plays (the node admits members
+// only): { "flood": <seed hex>, "slow": <seed hex>, "many": <seed hex>, "batches": [<seed hex>, ...],
+// "payees": { "flood": <did>, "forged": <did>, "clock": <did> } } — `flood` authors every entry, each hostile
+// batch connects as the next of `batches` (the node cools a peer it cut off down for 5 s, doubling per
+// offence, so one identity per batch; at most ceil(<hostile frames> / 10) batches), and the payees are
+// members so that only a forged signature or an oversized clock keeps an entry out. <protocol prefix>:
+// `/icn/<network id>`.
 // 1. flood: <flood entries> valid new ledger payments (1 unit each to FLOOD_PAYEE), pushed as fast as the
 //    stream drains; meanwhile a second peer opens the stream and never reads (slow reader), and a third
 //    opens many streams at once on one connection;
@@ -19,15 +27,21 @@ import { multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import { createLibp2p } from 'libp2p'
 import { ENTRY_DOMAIN, createEntry, decodeMessage, encodeMessage } from '@icn/gossip'
-import { encodeEnvelope, decodeEnvelope, encode, generateKeyPair, keyPairFromSeed, sha256, signEnvelope } from '@icn/identity'
+import { encodeEnvelope, decodeEnvelope, encode, fromHex, generateKeyPair, keyPairFromSeed, sha256, signEnvelope } from '@icn/identity'
 import { openLedger } from '@icn/ledger'
 import { encodeMessage as encodeSnapshotMessage, signInitiation } from '@icn/snapshot'
-import { didOfPeerId } from '../../dist/index.js' // also installs the Promise.withResolvers polyfill
+import { readFileSync } from 'node:fs'
+import { didOfPeerId, networkProtocols } from '../../dist/index.js' // also installs the Promise.withResolvers polyfill
 import './libp2p-guard.mjs'
 
-const PROTOCOL = '/icn/gossip/1.0.0'
 const trace = (what) => { if (process.env.ICN_CHAOS_TRACE === '1') process.stderr.write(`[fuzz] ${what}\n`) }
-const [targetText, dir, hostileText, floodText, seedText] = process.argv.slice(2)
+const [targetText, dir, hostileText, floodText, seedText, membersFile, prefix] = process.argv.slice(2)
+if (prefix === undefined) {
+  process.stderr.write('usage: fuzz-peer.mjs <node multiaddr> <tmp dir> <hostile frames> <flood entries> <seed> <members json> <protocol prefix>\n')
+  process.exit(2)
+}
+const PROTOCOL = networkProtocols(prefix).gossip
+const members = JSON.parse(readFileSync(membersFile, 'utf8'))
 const target = multiaddr(targetText)
 const hostileFrames = Number(hostileText)
 const floodEntries = Number(floodText)
@@ -38,12 +52,13 @@ const rand = () => { state ^= state << 13; state >>>= 0; state ^= state >>> 17; 
 const int = (n) => Math.floor(rand() * n)
 const bytes = (n) => Uint8Array.from({ length: n }, () => int(256))
 
-const seed = bytes(32)
+const seed = fromHex(members.flood)
 const keyPair = keyPairFromSeed(seed)
 const limits = { compressThreshold: 1024, maxPayloadBytes: 10 * 1024 * 1024 }
-const FLOOD_PAYEE = generateKeyPair().did
-const FORGED_PAYEE = generateKeyPair().did
-const CLOCK_PAYEE = generateKeyPair().did
+const FLOOD_PAYEE = members.payees.flood
+const FORGED_PAYEE = members.payees.forged
+const CLOCK_PAYEE = members.payees.clock
+const batchSeeds = members.batches.map(fromHex)
 
 const nodeDid = didOfPeerId(target.getComponents().find((c) => c.name === 'p2p').value)
 
@@ -120,12 +135,12 @@ const wantFrame = () => encodeMessage({ t: 'want', topic: 'ledger:tx', nonce: by
 const sent = { flood: 0, random: 0, bitflip: 0, wrongTypes: 0, hugeLength: 0, deflateBomb: 0, forgedGossip: 0, forgedLedger: 0, oversizedClock: 0, replayedDigest: 0, snapshot: 0, replayedEntry: 0, unknownPull: 0, streamsOpened: 0, streamsRefused: 0, slowReaderBytesQueued: 0 }
 
 // ── 1. flood, with a slow reader and many streams alongside ─────────────────────────────────────
-const slow = await peer(bytes(32))
+const slow = await peer(fromHex(members.slow))
 const slowStream = await slow.open()
 await write(slowStream, lp.encode.single(topicsFrame).subarray())
 // Never read: nothing iterates slowStream.
 
-const many = await peer(bytes(32))
+const many = await peer(fromHex(members.many))
 const manyStreams = (async () => {
   await many.libp2p.dial(target)
   const opens = await Promise.allSettled(Array.from({ length: 64 }, async () => await many.libp2p.dialProtocol(target, PROTOCOL)))
@@ -257,9 +272,8 @@ function tolerated () {
   return lp.encode.single(wantFrame()).subarray()
 }
 
-/** Resolves once no connection to the node is left, so the next batch dials a fresh one (not one the node is closing). */
-async function disconnected () {
-  // This libp2p instance talks to the node only.
+/** Resolves once `node` has no connection left to the node (it talks to the node only). */
+async function disconnected (node) {
   if (node.getConnections().length === 0) return
   await new Promise((resolve) => {
     const check = () => { if (node.getConnections().length === 0) { node.removeEventListener('peer:disconnect', check); resolve() } }
@@ -281,11 +295,14 @@ while (remaining > 0) {
   remaining -= frames.length
   batches++
   trace(`batch ${batches} (${remaining} left)`)
+  const batchSeed = batchSeeds[batches - 1]
+  if (batchSeed === undefined) throw new Error(`batch ${batches}: <members json> names only ${batchSeeds.length} batch identities`)
+  const batchPeer = await peer(batchSeed)
   // libp2p refuses a host's inbound connections over its rate (ECONNRESET): back off and dial again.
   let stream
   for (let backoff = 50; stream === undefined; backoff = Math.min(1000, backoff * 2)) {
     try {
-      stream = await fuzz.open()
+      stream = await batchPeer.open()
     } catch (err) {
       trace(`dial refused: ${err.message}`)
       dialsRefused++
@@ -304,8 +321,9 @@ while (remaining > 0) {
   const cut = await Promise.race([closed(stream).then(() => true), new Promise((resolve) => { timer = setTimeout(() => resolve(false), 10_000) })])
   clearTimeout(timer)
   if (!cut) { notCutOff++; stream.abort(new Error('not cut off')) }
-  await node.hangUp(target).catch(() => {})
-  await disconnected()
+  await batchPeer.libp2p.hangUp(target).catch(() => {})
+  await disconnected(batchPeer.libp2p)
+  await batchPeer.libp2p.stop()
 }
 sent.slowReaderBytesQueued = slowStream.readBufferLength ?? 0
 slowStream.abort(new Error('done'))
