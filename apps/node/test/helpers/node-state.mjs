@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Layer 4 for the composed node. Runs the real node (built dist/) in this process on a data dir.
-//   write <dir>           init the dir, start the node, write through every subsystem, stop; print the state as JSON
+//   write <dir>           init the dir in a cooperative of the node and the payee (a payment moves members'
+//                         accounts only), start the node, write through every subsystem, stop; print the state as JSON
 //   read <dir> <json>     start a fresh node on the same dir, read the same fields, exit 1 unless they equal <json>
 import { encodeEnvelope, keyPairFromSeed, toJson } from '@icn/identity'
 import { createAttestation } from '@icn/trust'
-import { TOPICS, createLogger, initDataDir, loadConfig, startNode } from '../../dist/index.js'
+import { TOPICS, createLogger, initDataDir, loadConfig, startNode, writeCharterFile } from '../../dist/index.js'
 
 const [mode, dir, expected] = process.argv.slice(2)
 const payee = keyPairFromSeed(new Uint8Array(32).fill(42)).did
@@ -35,7 +36,8 @@ function observe (node, tokens) {
 
 const logger = createLogger('silent')
 if (mode === 'write') {
-  await initDataDir(dir)
+  const { did } = await initDataDir(dir)
+  await writeCharterFile(dir, { domain: 'coop:layer4', members: [{ did, role: 'steward' }, { did: payee, role: 'member' }] })
   const node = await startNode({ logger }, await loadConfig(dir))
   const entry = await node.ledger.pay(node.keyPair, payee, 'ICN', 1234n, 'layer4')
   await node.gossip.publish(TOPICS.ledger, entry.bytes)
