@@ -33,6 +33,9 @@ function signedByAuthor (entry: GossipEntry, domains: readonly string[]): Signed
 
 /** Ledger entries from gossip being committed at once, at most (each waits its turn in a group commit). */
 const MAX_LEDGER_APPLIES_IN_FLIGHT = 32
+
+/** The default of the bridges' `canWrite`: a store that always has room (tests, tools). */
+const always = (): boolean => true
 /** Most ledger entries one `ledger:tx` gossip entry carries. */
 export const MAX_LEDGER_BATCH = 256
 /** Most bytes of entries one batch carries unless told otherwise (the node passes a quarter of its frame bound). */
@@ -72,7 +75,7 @@ export interface LedgerBridge {
  * commit: the next frame is read meanwhile, so entries arriving together share the ledger's group
  * commits. `onApplied` runs once an entry is committed (the change feed).
  */
-export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, onApplied: () => void = () => {}, maxBatchBytes = DEFAULT_LEDGER_BATCH_BYTES): LedgerBridge {
+export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, onApplied: () => void = () => {}, maxBatchBytes = DEFAULT_LEDGER_BATCH_BYTES, canWrite: () => boolean = always): LedgerBridge {
   // The entries the validator decoded and checked are the ones applied: each entry is decoded once.
   const checked = new WeakMap<Uint8Array, SignedEntry[]>()
   // The batch `flush` is publishing right now (gossip runs the validator inside `publish`, synchronously): its
@@ -88,6 +91,8 @@ export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, on
   })
   const inFlight = new Set<Promise<void>>()
   const off = gossip.subscribe(TOPICS.ledger, async (entry) => {
+    // A nearly full disk: left unapplied (history sync offers the entries again once there is room).
+    if (!canWrite()) return
     for (const signed of checked.get(entry.payload) ?? ledgerEntriesOf(entry.payload)) {
       // Bounded: the queued applies run back to back inside one lmdb batch on this thread, so an unbounded
       // queue would stall the event loop for as long as the whole backlog takes; beyond the bound the next
@@ -142,12 +147,13 @@ export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, on
 }
 
 /** `trust:attest`: attestations signed by their source. */
-export function bridgeTrust (gossip: Gossip, trust: TrustGraph, logger: Logger): () => void {
+export function bridgeTrust (gossip: Gossip, trust: TrustGraph, logger: Logger, canWrite: () => boolean = always): () => void {
   gossip.setValidator(TOPICS.trust, (entry) => {
     const envelope = decodeEnvelope(entry.payload)
     return envelope.signer === entry.author && trust.validate(envelope) !== undefined
   })
   return gossip.subscribe(TOPICS.trust, async (entry) => {
+    if (!canWrite()) return
     const outcome = await trust.attest(trust.validate(decodeEnvelope(entry.payload)))
     logger.debug({ from: entry.author, outcome }, 'trust attestation received')
   })
@@ -166,7 +172,7 @@ const MAX_WAITING = 1000
  * applied something. The returned function unsubscribes and waits for a retry
  * in progress.
  */
-export function bridgeGovernance (gossip: Gossip, governance: Governance, logger: Logger, onRetried: () => void = () => {}): () => Promise<void> {
+export function bridgeGovernance (gossip: Gossip, governance: Governance, logger: Logger, onRetried: () => void = () => {}, canWrite: () => boolean = always): () => Promise<void> {
   gossip.setValidator(TOPICS.proposal, (entry) => signedByAuthor(entry, [PROPOSAL_DOMAIN, ACTION_DOMAIN, PROFILE_DOMAIN]) !== undefined)
   gossip.setValidator(TOPICS.vote, (entry) => signedByAuthor(entry, [VOTE_DOMAIN]) !== undefined)
   const waiting: SignedEnvelope[] = []
@@ -207,6 +213,7 @@ export function bridgeGovernance (gossip: Gossip, governance: Governance, logger
   }
 
   const onEntry = async (entry: GossipEntry): Promise<void> => {
+    if (!canWrite()) return
     if (await tryApply(decodeEnvelope(entry.payload))) await scheduleRetry()
   }
   const offProposals = gossip.subscribe(TOPICS.proposal, onEntry)

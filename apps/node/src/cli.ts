@@ -126,7 +126,7 @@ async function runNode (opts: RunOptions): Promise<void> {
     const stopRequested = new Promise<NodeJS.Signals>((resolveSignal) => { onSignal = resolveSignal })
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
-    const { isClosedStreamRace, startNode } = await loadNodeModule()
+    const { isClosedStreamRace, isStorageFailure, startNode } = await loadNodeModule()
     const onUncaught = (err: Error): void => {
       if (isClosedStreamRace(err)) {
         logger.warn({ err: err.message }, 'libp2p wrote to a stream its connection had closed meanwhile: ignored')
@@ -136,6 +136,16 @@ async function runNode (opts: RunOptions): Promise<void> {
       process.exit(1)
     }
     process.on('uncaughtException', onUncaught)
+    // lmdb-js rejects a failed commit's shared promise, which no caller holds, besides each write's own
+    // promise (whose caller answers 507 or logs it): that one is logged, not fatal.
+    const onUnhandled = (reason: unknown): void => {
+      if (isStorageFailure(reason)) {
+        logger.error({ err: (reason as Error).message }, 'a storage commit failed (disk full or failing); the writes in it were refused')
+        return
+      }
+      onUncaught(reason instanceof Error ? reason : new Error(String(reason)))
+    }
+    process.on('unhandledRejection', onUnhandled)
     try {
       const node = await startNode({ logger }, config)
       logger.info({ signal: await stopRequested }, 'stopping')
@@ -145,6 +155,7 @@ async function runNode (opts: RunOptions): Promise<void> {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
       process.off('uncaughtException', onUncaught)
+      process.off('unhandledRejection', onUnhandled)
     }
 }
 

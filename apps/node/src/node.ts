@@ -20,12 +20,14 @@ import type { NodeConfig } from './config.js'
 import { dataDirLayout, loadIdentity, writeApiToken } from './data-dir.js'
 import type { Logger } from './logger.js'
 import { nodeRoutes } from './routes.js'
+import { startStorageMonitor } from './storage.js'
 import { createSupervisor } from './supervisor.js'
 import { type EventLoopStats, createLoopMonitor } from './loop-monitor.js'
 import { type ConnectedPeer, type Libp2pTransport, type TransportStats, createLibp2pTransport, networkPrefix } from './transport.js'
 
 // The CLI's `run` loads this module lazily and needs the transport's one tolerated libp2p error.
 export { isClosedStreamRace } from './transport.js'
+export { isStorageFailure } from './storage.js'
 
 /** Which trust graph each consumer reads (the node's own view: viewer = this node). */
 export const TRUST_GRAPH_OF = {
@@ -139,6 +141,12 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   // How long the event loop was blocked: the figure behind "nothing on the hot paths stalls the loop".
   const loopMonitor = createLoopMonitor()
 
+  const storage = await supervisor.start('storage', async () => {
+    const value = await startStorageMonitor(config.dataDir, { clock, logger: log('storage') })
+    return { value, stop: async () => { value.stop() } }
+  })
+  const canWrite = (): boolean => storage.writable
+
   const keyPair = await supervisor.start('identity', async () => ({ value: await loadIdentity(config.dataDir), stop: noop }))
   const self = keyPair.did
 
@@ -219,13 +227,13 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     value.forgetNonMembers()
     const gossipLog = log('gossip')
     // A batch leaves room in a frame for its envelope and for the other entries of a push.
-    const ledgerBridge = bridgeLedger(value, ledger, gossipLog, changed, Math.floor(config.maxFrameBytes / 4))
+    const ledgerBridge = bridgeLedger(value, ledger, gossipLog, changed, Math.floor(config.maxFrameBytes / 4), canWrite)
     publishLedgerEntry = ledgerBridge.publish
     const offs = [
-      bridgeTrust(value, trust, gossipLog),
+      bridgeTrust(value, trust, gossipLog, canWrite),
       // The ledger bridge reports each entry once it is committed (its applies do not hold up the next frame).
       ledgerBridge.stop,
-      bridgeGovernance(value, governance, gossipLog, changed),
+      bridgeGovernance(value, governance, gossipLog, changed, canWrite),
       // Subscribed after the bridges, so it runs once an entry has been applied (handlers run in order, awaited).
       ...[TOPICS.trust, TOPICS.proposal, TOPICS.vote].map((topic) => value.subscribe(topic, changed)),
       // A peer whose frames gossip refuses (malformed, forged, invalid) is cut off; the others keep being served.
@@ -253,7 +261,9 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       isMember: (did) => membership.stream(did),
       // Governance first (who is a member, and since when, decides what the others accept), then trust
       // (the ledger's credit limits read it).
-      sources: [governanceHistory(governance, applied), profileHistory(governance, applied), trustHistory(trust, applied), ledgerHistory(ledger, applied)],
+      // While the disk is nearly full nothing is applied: the peer stays ahead and is asked again once there is room.
+      sources: [governanceHistory(governance, applied), profileHistory(governance, applied), trustHistory(trust, applied), ledgerHistory(ledger, applied)]
+        .map((source) => ({ ...source, apply: async (items: Uint8Array[], peer: string) => (canWrite() ? await source.apply(items, peer) : { applied: 0, refused: 0 }) })),
       peers: () => transport.peers(),
       onMisbehaviour: (peer, reason) => { historyLog.warn({ peer, reason }, 'history sync: peer served bad history') },
       onProgress: (p) => {
@@ -266,7 +276,11 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     const offPeers = transport.onPeerChange((peer, change) => {
       if (change === 'connected') void value.syncWith(peer).catch(() => undefined)
     })
-    return { value, stop: async () => { offPeers(); await value.close() } }
+    // Space came back: what peers delivered meanwhile was left unapplied, so ask them for it now.
+    const offStorage = storage.onChange((writable) => {
+      if (writable) for (const peer of transport.peers()) void value.syncWith(peer).catch(() => undefined)
+    })
+    return { value, stop: async () => { offPeers(); offStorage(); await value.close() } }
   })
 
   await supervisor.start('membership-effects', async () => {

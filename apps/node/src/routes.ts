@@ -1,4 +1,3 @@
-import { statfs } from 'node:fs/promises'
 import { type ProposalInput, type VoteChoice, VOTE_CHOICES } from '@icn/governance'
 import { type Did, encodeEnvelope, isDid, toHex } from '@icn/identity'
 import { type JournalEntry, decodeEntry } from '@icn/ledger'
@@ -12,6 +11,7 @@ import { ApiError, NotAMemberError, SelfPaymentError } from './errors.js'
 import { checkDisplayName } from './invitations.js'
 import type { NodeServices, NodeStatus } from './node.js'
 import { requireCompletedSnapshot, restoreSnapshot } from './restore.js'
+import { freeSpaceGuard } from './storage.js'
 
 /** Default currency of `pay` and `balance`. */
 export const DEFAULT_CURRENCY = 'ICN'
@@ -75,47 +75,8 @@ function summarizeBytes (bytes: Uint8Array): EntrySummary | null {
   }
 }
 
-/**
- * Free bytes a write through the API needs on the data directory's disk. Below it the write is refused
- * (507) before any store is touched: lmdb-js 3.5.6 overflows a 100-byte heap buffer when it formats
- * the error of a page write the full disk refused (mdb.c, `last_error = malloc(100); sprintf(…)`),
- * and the process then aborts (`malloc(): invalid size`) at a later allocation.
- */
-export const MIN_FREE_BYTES = 8 * 1024 * 1024
-
 /** POST routes that write to the stores: each checks the disk first. */
-const STORE_WRITES = new Set(['/pay', '/trust', '/proposals', '/votes', '/snapshots', '/snapshots/:id/restore', '/ledger/floors/release'])
-
-/** A reading this far above MIN_FREE_BYTES is reused by writes for FREE_SPACE_REUSE_MS (one statfs, not one per write). */
-const FREE_SPACE_MARGIN_BYTES = 8 * MIN_FREE_BYTES
-const FREE_SPACE_REUSE_MS = 100
-
-/**
- * The free-space check of API writes: concurrent writes share one `statfs`, and a reading with a wide
- * margin is reused for 100 ms — a node writes at most a few MiB in that time, well within the margin
- * — while near the limit every write reads the disk again.
- */
-function freeSpaceGuard (dataDir: string): () => Promise<void> {
-  let last: { free: number, at: number } | undefined
-  let reading: Promise<number> | undefined
-  const read = async (): Promise<number> => {
-    const fs = await statfs(dataDir)
-    return fs.bavail * fs.bsize
-  }
-  return async () => {
-    let free: number
-    if (last !== undefined && last.free >= FREE_SPACE_MARGIN_BYTES && performance.now() - last.at < FREE_SPACE_REUSE_MS) {
-      free = last.free
-    } else {
-      reading ??= read().finally(() => { reading = undefined })
-      free = await reading
-      last = { free, at: performance.now() }
-    }
-    if (free < MIN_FREE_BYTES) {
-      throw new ApiError(507, 'INSUFFICIENT_STORAGE', `the disk holding ${dataDir} has ${free} bytes free, under the ${MIN_FREE_BYTES} a write needs: nothing was written; free space there and retry`)
-    }
-  }
-}
+const STORE_WRITES = new Set(['/pay', '/trust', '/proposals', '/votes', '/snapshots', '/snapshots/:id/restore', '/ledger/floors/release', '/invitations', '/profile'])
 
 /** The node's API routes: status, the change feed and peers, then one group per subsystem. */
 export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
