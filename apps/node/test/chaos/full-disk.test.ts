@@ -9,7 +9,7 @@ import { generateKeyPair } from '@icn/identity'
 import { withTempDir } from '@icn/testkit'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ApiCallError } from '../../src/client.js'
-import { type MeshNode, initNode, startMeshNode, writeNodeConfig, writeSharedCharter } from '../helpers/cluster.js'
+import { type MeshNode, eventually, initNode, startMeshNode, writeNodeConfig, writeSharedCharter } from '../helpers/cluster.js'
 import { FULL, chaosCount, reapAll, reaped, reportFigures } from './figures.js'
 import { requireRoot, run } from './privileges.js'
 
@@ -126,6 +126,65 @@ describe('chaos: a full disk', () => {
       }
       await reportFigures({ case: 'full disk', tries, failures: failures.length, acknowledgedLost: failures.length === 0 ? 0 : null, notes: `${rounds} fill/free rounds on a 24 MiB tmpfs; ${acknowledgedCount} payments acknowledged, ${refused} refused` })
       expect(failures).toEqual([])
+    })
+  }, FULL ? 600_000 : 120_000)
+
+  it('stays up while a peer delivers entries as the disk fills: reads answer, its writes get 507, it catches up by itself once space is freed', async () => {
+    requireRoot('full disk', ['mount', 'umount'])
+    await withTempDir(async (dir) => {
+      const disk = join(dir, 'disk')
+      await mkdir(disk)
+      run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', disk])
+      mounts.push(disk)
+      const dirs = [join(disk, 'a'), join(dir, 'b')]
+      const dids = [await initNode(dirs[0]!), await initNode(dirs[1]!)]
+      for (const d of dirs) await writeNodeConfig(d, 4000)
+      await writeSharedCharter(dirs, dids)
+      const a = await startMeshNode(dirs[0]!, 0)
+      const b = await startMeshNode(dirs[1]!, 1)
+      reaped(a.proc)
+      reaped(b.proc)
+      const filler = join(disk, 'filler')
+      let acknowledged = 0
+      let failures = 0
+      try {
+        await b.api.post('/peers', { multiaddr: a.runtime.multiaddrs[0] })
+        await eventually('A and B connected', a.api, async () => ((await a.api.get('/peers') as unknown[]).length === 1 ? true : undefined))
+        // B pays A, 8 at a time, for the whole fill: A receives entries while its disk runs out.
+        let paying = true
+        const payer = (async () => {
+          while (paying) {
+            await Promise.all(Array.from({ length: 8 }, async () => {
+              try { await b.api.post('/pay', { to: a.did, amount: '1' }); acknowledged++ } catch { failures++ }
+            }))
+          }
+        })()
+        await eventually('A applying B\'s payments', a.api, async () => ((await a.api.get('/status') as { ledger: { entries: number } }).ledger.entries > 50 ? true : undefined))
+        expect(await fill(filler)).toBeGreaterThan(0)
+        // Full: A answers reads, refuses its own payment with a typed 507, and keeps running.
+        const refusal = await a.api.post('/pay', { to: b.did, amount: '1' }).then(() => undefined, (err: unknown) => err as ApiCallError)
+        expect([refusal?.status, refusal?.remoteCode]).toEqual([507, 'INSUFFICIENT_STORAGE'])
+        expect((await a.api.get('/status') as { services: string[] }).services).toContain('ledger')
+        paying = false
+        await payer
+        expect(failures).toBe(0)
+        await rm(filler)
+        // Space is back: A catches up with everything B acknowledged, without a restart.
+        const target = (await b.api.get('/status') as { ledger: { entries: number, stateRoot: string } }).ledger
+        expect(target.entries).toBe(acknowledged)
+        await eventually('A caught up with B', [a.api, b.api], async () => {
+          const mine = (await a.api.get('/status') as { ledger: { entries: number, stateRoot: string } }).ledger
+          return mine.entries === target.entries && mine.stateRoot === target.stateRoot ? true : undefined
+        }, 60_000)
+        expect(await a.api.post('/pay', { to: b.did, amount: '1' })).toMatchObject({ from: a.did, to: b.did })
+        expect(a.proc.stdout()).not.toContain('"level":60')
+        await reportFigures({ case: 'full disk, peer delivering', tries: acknowledged, failures: 0, acknowledgedLost: 0, notes: `${acknowledged} payments from B acknowledged while A's 24 MiB tmpfs filled; all on A after the filler was removed, same ledger root` })
+      } finally {
+        const codes = [await a.stop(), await b.stop()]
+        run('umount', [disk])
+        mounts.splice(mounts.indexOf(disk), 1)
+        expect(codes).toEqual([0, 0])
+      }
     })
   }, FULL ? 600_000 : 120_000)
 })
