@@ -4,11 +4,16 @@ import { withTempDir } from '@icn/testkit'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
+import { NotAMemberError, SelfPaymentError } from '../src/errors.js'
 import type { NodeServices } from '../src/node.js'
 import { nodeRoutes } from '../src/routes.js'
 
 const payer = keyPairFromSeed(new Uint8Array(32).fill(31))
 const payee = keyPairFromSeed(new Uint8Array(32).fill(32))
+const stranger = keyPairFromSeed(new Uint8Array(32).fill(33))
+/** The cooperative of these tests: the payer and the payee. */
+const membership = { isMember: (did: string) => did === payer.did || did === payee.did }
+const governance = { charter: () => ({ domain: 'coop:pay' }), membershipAt: () => 'none' }
 
 describe('POST /pay', () => {
   it('answers at the durable commit: a publish that fails is logged, never answered as an error of a committed payment', async () => {
@@ -22,6 +27,9 @@ describe('POST /pay', () => {
         const services = {
           keyPair: payer,
           ledger,
+          membership,
+          governance,
+          clock: { now: () => Date.now() },
           logger,
           dataDir: dir,
           publishLedgerEntry: async (entry: Uint8Array) => { published.push(entry); throw new Error('gossip is not running') }
@@ -35,6 +43,39 @@ describe('POST /pay', () => {
         expect(ledger.balance(payee.did, 'ICN')).toBe(5n)
         expect(published).toEqual([ledger.entry(head?.id ?? '')?.bytes])
         expect(await warning).toMatchObject({ level: 40, id: head?.id, err: 'gossip is not running', msg: 'committed payment not gossiped; peers will get it by history sync' })
+      } finally {
+        await ledger.close()
+      }
+    })
+  })
+
+  it('refuses a payment to oneself and to a non-member before the ledger: nothing stored, nothing published', async () => {
+    await withTempDir(async (dir) => {
+      const ledger = await openLedger({ path: join(dir, 'ledger') })
+      try {
+        const published: Uint8Array[] = []
+        const services = {
+          keyPair: payer,
+          ledger,
+          membership,
+          governance,
+          clock: { now: () => Date.now() },
+          logger: pino({ level: 'silent' }),
+          dataDir: dir,
+          publishLedgerEntry: async (entry: Uint8Array) => { published.push(entry) }
+        } as unknown as NodeServices
+        const pay = nodeRoutes(services, () => { throw new Error('status is not used') }).find((r) => r.method === 'POST' && r.path === '/pay')
+        const attempt = async (to: string): Promise<unknown> => await pay?.handler({ body: { to, amount: '5' }, query: new URLSearchParams(), params: {}, signal: new AbortController().signal }).then(() => undefined, (err: unknown) => err)
+
+        const self = await attempt(payer.did)
+        expect(self).toBeInstanceOf(SelfPaymentError)
+        expect(self).toMatchObject({ code: 'SELF_PAYMENT', message: 'a payment to oneself moves nothing: pay another member' })
+        const outsider = await attempt(stranger.did)
+        expect(outsider).toBeInstanceOf(NotAMemberError)
+        expect(outsider).toMatchObject({ code: 'NOT_A_MEMBER', message: `${stranger.did} is not a member of coop:pay: payments go to members only (\`icn-node members\` lists them)` })
+        expect(ledger.chainHead(payer.did)).toBeUndefined()
+        expect(ledger.entryCount()).toBe(0)
+        expect(published).toEqual([])
       } finally {
         await ledger.close()
       }
