@@ -8,8 +8,16 @@ export const STATE_VERSION = 1
 export const DAY_MS = 24 * 60 * 60 * 1000
 export const MIB = 1024 * 1024
 
-/** Largest number of vector-clock components an entry may carry. */
-export const MAX_CLOCK_COMPONENTS = 4096
+/** Default bound on the components of a decoded vector clock (`maxClockComponents`). */
+export const DEFAULT_MAX_CLOCK_COMPONENTS = 1024
+/** Largest counter a decoded vector clock may carry (2^48 − 1: a DID publishing a million entries a second takes 9 years to reach it). */
+export const MAX_CLOCK_COUNTER = 2 ** 48 - 1
+/**
+ * Largest counter merged into the node's clock from an entry. Below `MAX_CLOCK_COUNTER` so that, whatever
+ * peers claim about this node, its own counter (which only its publishes increment) stays 2^47 publishes
+ * away from the decode bound and its entries are never refused for their clock.
+ */
+export const MAX_MERGED_COUNTER = 2 ** 47 - 1
 /** Longest topic name, in UTF-16 code units. */
 export const MAX_TOPIC_LENGTH = 256
 /** Largest number of topic names a peer may announce. */

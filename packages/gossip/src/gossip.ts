@@ -7,7 +7,7 @@
 import { type CancelTimer, type Did, type IsMember, fromHex, randomBytes, sha256, toHex } from '@icn/identity'
 import { admits, normaliseAccessRule, type AccessRule } from './access.js'
 import { MAX_PUSH_ALSO, MAX_REJECTED_IDS, MAX_TOPIC_LENGTH, MAX_WIRE_IDS } from './constants.js'
-import { type StoredEntry, createEntry, parseEntry, verifyEntrySignature } from './entry.js'
+import { type DecodedEntry, type StoredEntry, createEntry, decodeEntry, inflateEntry, verifyEntrySignature } from './entry.js'
 import {
   AccessDeniedError, ClosedError, EntryValidationError, InvalidArgumentError, InvalidEntryError, PayloadTooLargeError, RequestTimeoutError
 } from './errors.js'
@@ -25,7 +25,8 @@ import {
 
 const REJECT_REASONS: readonly RejectReason[] = [
   'malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'unknown-topic', 'access-denied', 'validator',
-  'expired', 'future', 'replayed-nonce', 'stale-nonce', 'rate-limited', 'rounds-exceeded', 'no-handler', 'non-member-author'
+  'expired', 'future', 'replayed-nonce', 'stale-nonce', 'rate-limited', 'rounds-exceeded', 'no-handler', 'non-member-author',
+  'inflate-budget', 'clock-bound'
 ]
 
 /** The injected membership check as a total function on peer ids: absent admits everyone, throwing admits no one. */
@@ -36,6 +37,14 @@ function memberCheck (isMember: IsMember | undefined): (did: string) => boolean 
   }
 }
 
+/** What an entry costs a frame's inflate budget: its declared size when deflated, nothing when raw. */
+function inflatedSize (entry: StoredEntry): number {
+  const body = entry.envelope.payload
+  return body.encoding === 'deflate-raw' ? body.size : 0
+}
+
+/** What is left of the frame being read: its inflate budget. */
+interface FrameBudget { inflate: number }
 
 /** The pull cursor towards one peer for one topic: ids still to fetch and the page in flight. */
 interface PullState {
@@ -76,7 +85,7 @@ export class GossipNode implements Gossip {
   private readonly announced = new Map<string, { version: number, at: number }>()
   private readonly background = new Set<Promise<void>>()
   // Per peer: the entries waiting for the end of the turn, and the other peers every one of them goes to.
-  private readonly outbox = new Map<string, { entries: Uint8Array[], bytes: number, also: Set<string> | undefined }>()
+  private readonly outbox = new Map<string, { entries: Uint8Array[], bytes: number, inflated: number, also: Set<string> | undefined }>()
   private pushTimer: ReturnType<typeof setImmediate> | undefined
   private readonly noncePrefix = randomBytes(8)
   private nonceCounter = 0
@@ -98,7 +107,7 @@ export class GossipNode implements Gossip {
     this.random = components.random ?? Math.random
     this.counters = {
       published: 0, accepted: 0, duplicates: 0, delivered: 0, handlerErrors: 0, unsolicitedReplies: 0,
-      rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
+      rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>, inflated: 0, inflatedBytes: 0,
       syncsStarted: 0, syncMessagesSent: 0, syncBytesSent: 0, pullsSent: 0, saves: 0, saveFailures: 0, tickErrors: 0, refusedFromNonMembers: 0
     }
   }
@@ -121,7 +130,9 @@ export class GossipNode implements Gossip {
       maxEntries: options.maxEntriesPerTopic,
       maxPayloadBytes: options.maxPayloadBytes,
       compressThreshold: options.compressThreshold,
-      isMember: member
+      maxClockComponents: options.maxClockComponents,
+      isMember: member,
+      self: keyPair.did
     })
     const node = new GossipNode(components, options, store, member)
     node.start()
@@ -239,26 +250,32 @@ export class GossipNode implements Gossip {
     }
     if (from !== undefined) holders.add(from)
     for (const peer of targets) holders.add(peer)
-    for (const peer of targets) this.queuePush(peer, entry.bytes, holders)
+    for (const peer of targets) this.queuePush(peer, entry, holders)
   }
 
   /**
    * Pushes wait for the end of the current I/O phase (`setImmediate`) and leave as one `push` frame per
    * peer: entries published or received together share a frame (one encode, one decode, one stream
-   * write). A batch is sent early when it reaches the frame bounds.
+   * write). A batch is sent early when it reaches the frame bounds (size, entry count, inflate budget).
    */
-  private queuePush (peer: string, bytes: Uint8Array, holders: ReadonlySet<string>): void {
+  private queuePush (peer: string, entry: StoredEntry, holders: ReadonlySet<string>): void {
+    const { bytes } = entry
+    const inflated = inflatedSize(entry)
     let batch = this.outbox.get(peer)
-    if (batch !== undefined && (batch.entries.length >= MAX_WIRE_IDS || batch.bytes + bytes.length > this.options.maxFrameBytes / 2)) {
+    if (batch !== undefined && (
+      batch.entries.length >= MAX_WIRE_IDS || batch.bytes + bytes.length > this.options.maxFrameBytes / 2 ||
+      batch.inflated + inflated > this.options.maxInflatedBytesPerFrame
+    )) {
       this.sendPushes(peer)
       batch = undefined
     }
     if (batch === undefined) {
-      batch = { entries: [], bytes: 0, also: undefined }
+      batch = { entries: [], bytes: 0, inflated: 0, also: undefined }
       this.outbox.set(peer, batch)
     }
     batch.entries.push(bytes)
     batch.bytes += bytes.length
+    batch.inflated += inflated
     if (batch.also === undefined) batch.also = new Set([...holders].filter((p) => p !== peer))
     else for (const p of batch.also) if (!holders.has(p)) batch.also.delete(p)
     this.pushTimer ??= setImmediate(() => { this.flushPushes() })
@@ -347,9 +364,21 @@ export class GossipNode implements Gossip {
     return run
   }
 
-  private reject (from: string, reason: RejectReason): void {
+  /** Counts a refusal; returns whether it counted as `blamed`'s misbehaviour (by default the sending peer's). */
+  private reject (from: string, reason: RejectReason, blamed = from): boolean {
     this.counters.rejected[reason]++
-    if (this.options.misbehaviourReasons.has(reason)) this.store.peer(from).misbehaviour++
+    if (!this.options.misbehaviourReasons.has(reason) || blamed === this.did) return false
+    this.store.peer(blamed).misbehaviour++
+    if (blamed !== from) this.scheduleSave()
+    return true
+  }
+
+  /** Reads a frame's entries in order and stops at the first one that counts as the sender's misbehaviour. */
+  private async acceptEntries (from: string, entries: readonly Uint8Array[], pushed: boolean, expectedTopic: string | undefined, pushedAlsoTo?: readonly string[]): Promise<void> {
+    const budget: FrameBudget = { inflate: this.options.maxInflatedBytesPerFrame }
+    for (const entry of entries) {
+      if (!await this.acceptEntry(from, entry, pushed, expectedTopic, budget, pushedAlsoTo)) return
+    }
   }
 
   private async process (from: string, bytes: Uint8Array): Promise<void> {
@@ -360,7 +389,7 @@ export class GossipNode implements Gossip {
       let message: WireMessage
       try { message = decodeMessage(bytes) } catch { this.reject(from, 'malformed'); return }
       switch (message.t) {
-        case 'push': for (const entry of message.entries) await this.acceptEntry(from, entry, true, undefined, message.also); break
+        case 'push': await this.acceptEntries(from, message.entries, true, undefined, message.also); break
         case 'entries': await this.onEntries(from, message); break
         case 'sync': this.onSync(from, message); break
         case 'want': this.onWant(from, message); break
@@ -374,39 +403,61 @@ export class GossipNode implements Gossip {
   }
 
   /**
-   * The ingress checks of an entry, in order: shape, bounded inflate and id
-   * (before dedup or anything else), topic, dedup, peer access, signature,
-   * author membership, clock skew, author access, validator; then store,
-   * deliver, and — for pushed entries — push on. (The sending peer's
-   * membership was checked when its frame arrived.)
+   * The ingress checks of an entry, in order: shape and bounds (no inflate), topic, dedup by the declared
+   * id, peer access, signature (over the bytes as received), author membership, declared size and the
+   * frame's inflate budget, then bounded inflate and id, clock bounds, clock skew, author access,
+   * validator; then store, deliver, and — for pushed entries — push on. (The sending peer's membership
+   * was checked when its frame arrived.) Returns false when the refusal counted as the sender's
+   * misbehaviour: the caller stops reading the frame.
    */
-  private async acceptEntry (from: string, bytes: Uint8Array, pushed: boolean, expectedTopic: string | undefined, pushedAlsoTo: readonly string[] = []): Promise<void> {
+  private async acceptEntry (
+    from: string, bytes: Uint8Array, pushed: boolean, expectedTopic: string | undefined, budget: FrameBudget, pushedAlsoTo: readonly string[] = []
+  ): Promise<boolean> {
+    const refuse = (error: unknown): boolean => !this.reject(from, error instanceof InvalidEntryError ? (error.reason as RejectReason) : 'malformed')
+    let decoded: DecodedEntry
+    try {
+      decoded = decodeEntry(bytes, this.options)
+    } catch (error) {
+      return refuse(error)
+    }
+    const body = decoded.envelope.payload
+    if (expectedTopic !== undefined && body.topic !== expectedTopic) return !this.reject(from, 'malformed')
+    const topic = this.store.topics.get(body.topic)
+    if (topic === undefined) return !this.reject(from, 'unknown-topic')
+    // A forged entry naming an id this node holds is dropped here too, unverified: it cannot displace the real one.
+    if (topic.log.has(decoded.idHex)) { this.counters.duplicates++; return true }
+    if (!admits(topic.access, from, this.trustOf)) return !this.reject(from, 'access-denied')
+    try {
+      verifyEntrySignature(decoded)
+    } catch {
+      return !this.reject(from, 'bad-signature')
+    }
+    if (!this.member(body.author)) { this.rememberRefusedForMembership(body.topic, decoded.idHex, body.author); return !this.reject(from, 'non-member-author') }
+    if (body.encoding === 'deflate-raw' && body.size <= this.options.maxPayloadBytes) {
+      if (body.size > budget.inflate) return !this.reject(from, 'inflate-budget')
+      budget.inflate -= body.size
+      this.counters.inflated++
+      this.counters.inflatedBytes += body.size
+    }
     let entry: StoredEntry
     try {
-      entry = parseEntry(bytes, this.options, false)
+      entry = inflateEntry(decoded, this.options)
     } catch (error) {
-      this.reject(from, error instanceof InvalidEntryError ? (error.reason as RejectReason) : 'malformed')
-      return
+      return refuse(error)
     }
-    const body = entry.envelope.payload
-    if (expectedTopic !== undefined && body.topic !== expectedTopic) { this.reject(from, 'malformed'); return }
-    const topic = this.store.topics.get(body.topic)
-    if (topic === undefined) { this.reject(from, 'unknown-topic'); return }
-    if (topic.log.has(entry.idHex)) { this.counters.duplicates++; return }
-    if (!admits(topic.access, from, this.trustOf)) { this.reject(from, 'access-denied'); return }
-    try {
-      verifyEntrySignature(entry)
-    } catch {
-      this.reject(from, 'bad-signature')
-      return
+    if (!decoded.clockInBounds) {
+      // The author signed the oversized clock; a relaying peer may run wider bounds (or an older version), so
+      // the author is judged and the relayer's frame goes on. The id is proved by now, so remembering it
+      // (not to pull it again) cannot shadow another entry.
+      this.rememberRejected(body.topic, entry.idHex)
+      return !this.reject(from, 'clock-bound', body.author) || from !== body.author
     }
-    if (!this.member(body.author)) { this.rememberRefusedForMembership(body.topic, entry.idHex, body.author); this.reject(from, 'non-member-author'); return }
     const now = this.components.clock.now()
-    if (body.timestamp > now + this.options.maxClockSkewMs) { this.reject(from, 'future'); return }
+    if (body.timestamp > now + this.options.maxClockSkewMs) { this.reject(from, 'future'); return true }
     const published = toGossipEntry(entry)
-    if (!admits(topic.access, body.author, this.trustOf)) { this.rememberRejected(body.topic, entry.idHex); this.reject(from, 'access-denied'); return }
-    if (!this.runValidator(body.topic, published)) { this.rememberRejected(body.topic, entry.idHex); this.reject(from, 'validator'); return }
-    if (this.store.add(entry, now) !== 'added') { this.reject(from, 'expired'); return }
+    if (!admits(topic.access, body.author, this.trustOf)) { this.rememberRejected(body.topic, entry.idHex); return !this.reject(from, 'access-denied') }
+    if (!this.runValidator(body.topic, published)) { this.rememberRejected(body.topic, entry.idHex); return !this.reject(from, 'validator') }
+    if (this.store.add(entry, now) !== 'added') return !this.reject(from, 'expired')
     this.refusedForMembership.get(body.topic)?.delete(entry.idHex)
     this.counters.accepted++
     this.scheduleSave()
@@ -415,6 +466,7 @@ export class GossipNode implements Gossip {
       try { await handler(published) } catch { this.counters.handlerErrors++ }
     }
     if (pushed && !this.closed) this.pushEntry(entry, from, pushedAlsoTo)
+    return true
   }
 
   private rememberRejected (topic: string, idHex: string): void {
@@ -576,12 +628,14 @@ export class GossipNode implements Gossip {
     const budget = Math.floor(this.options.maxFrameBytes / 2)
     const entries: Uint8Array[] = []
     let size = 0
+    let inflated = 0
     for (const id of message.ids) {
       const entry = topic.log.get(toHex(id))
       if (entry === undefined) continue
-      if (size + entry.bytes.length > budget) break
+      if (size + entry.bytes.length > budget || inflated + inflatedSize(entry) > this.options.maxInflatedBytesPerFrame) break
       entries.push(entry.bytes)
       size += entry.bytes.length
+      inflated += inflatedSize(entry)
     }
     this.transmit(from, encodeMessage({ t: 'entries', topic: message.topic, re: message.nonce, entries }))
   }
@@ -592,7 +646,7 @@ export class GossipNode implements Gossip {
     const answersCursor = state?.inFlight?.nonce === toHex(message.re)
     if (!answersCursor) this.counters.unsolicitedReplies++
     // Late or unsolicited replies are still checked and used: every entry passes the same ingress checks.
-    for (const entry of message.entries) await this.acceptEntry(from, entry, false, message.topic)
+    await this.acceptEntries(from, message.entries, false, message.topic)
     if (answersCursor && state?.inFlight !== undefined && !this.closed) {
       for (const id of state.inFlight.ids) state.queued.delete(id)
       state.inFlight = undefined

@@ -26,11 +26,11 @@ export {
   type GossipErrorCode, GossipError, UnknownTopicError, TopicExistsError, AccessDeniedError, PayloadTooLargeError,
   InvalidArgumentError, EntryValidationError, InvalidEntryError, InvalidStateError, ClosedError, RequestTimeoutError
 } from './errors.js'
-export { type EntryBody, type StoredEntry, type EntryDraft, type EntryLimits, createEntry, parseEntry } from './entry.js'
+export { type EntryBody, type StoredEntry, type EntryDraft, type EntryLimits, type EntryRejection, createEntry, parseEntry } from './entry.js'
 export { GossipStore, type GossipStoreInit, type PeerRecord, type TopicState } from './store.js'
 export { type Key, type Range, type ReconcileOptions, type ReconcileStep, reconcile, openingRanges, fingerprint, MIN_KEY } from './reconcile.js'
 export { type WireMessage, encodeMessage, decodeMessage, WireError } from './wire.js'
-export { ENTRY_DOMAIN } from './constants.js'
+export { ENTRY_DOMAIN, DEFAULT_MAX_CLOCK_COMPONENTS, MAX_CLOCK_COUNTER, MAX_MERGED_COUNTER } from './constants.js'
 export { DEFAULT_MISBEHAVIOUR_REASONS } from './options.js'
 
 /** The transport gossip runs over (interfaces.md §2); FIFO per peer pair, may lose on disconnect. */
@@ -91,18 +91,36 @@ export interface GossipInit {
   retentionMs?: number
   /** Entries kept per topic; the lowest (timestamp, id) goes first. @default 10000 */
   maxEntriesPerTopic?: number
-  /** Largest uncompressed payload; also the inflate bound. @default 10485760 (10 MiB) */
+  /** Largest uncompressed payload: a larger declared size is refused before inflating. @default 10485760 (10 MiB) */
   maxPayloadBytes?: number
   /** Payloads of this many bytes or more are deflated when smaller that way. @default 1024 */
   compressThreshold?: number
   /** Largest frame accepted from the transport. @default 16777216 (16 MiB) */
   maxFrameBytes?: number
   /**
-   * Rejections that raise the sending peer's misbehaviour count. The default
+   * Total bytes the entries of one received frame may inflate to, counted by their signed declared sizes
+   * before inflating (each inflate is bounded by its entry's size with zlib's `maxOutputLength`). The entry
+   * that would exceed it is refused (`inflate-budget`) and the rest of the frame is not read. Frames this
+   * node sends keep within its own budget. At least `maxPayloadBytes`.
+   * @default max(2 × maxFrameBytes, maxPayloadBytes)
+   */
+  maxInflatedBytesPerFrame?: number
+  /**
+   * Most components a received entry's vector clock may have (counters are bounded by `MAX_CLOCK_COUNTER`,
+   * 2^48 − 1); a larger clock is refused (`clock-bound`). The node's own clock keeps at most this many
+   * (members only, counters up to `MAX_MERGED_COUNTER`), so the entries it publishes stay within it.
+   * Set it above the network's member count. @default 1024
+   */
+  maxClockComponents?: number
+  /**
+   * Rejections that raise a misbehaviour count. The default
    * leaves out `replayed-nonce` because a lossy transport (or the simulated
    * network) may deliver an honest digest twice; over a stream transport that
    * never duplicates frames, add it, since then a repeated nonce is a replay.
-   * @default ['malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'validator']
+   * The first entry of a frame whose rejection counts stops the frame: the
+   * rest of it is not read, so a frame counts once. `clock-bound` counts
+   * against the entry's author, not the peer relaying it (which then goes on).
+   * @default ['malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'validator', 'inflate-budget', 'clock-bound']
    */
   misbehaviourReasons?: readonly RejectReason[]
   /** Eager-push fanout = clamp(ceil((log2 n + 1) × factor), min, max) over n peers sharing the topic. @default 1 */
@@ -160,11 +178,14 @@ export interface DirectMessageEvent {
 }
 export type DirectHandler = (message: DirectMessageEvent) => void | Promise<void>
 
-/** Why a frame or entry was refused. */
+/**
+ * Why a frame or entry was refused. `inflate-budget`: the entry's declared size would take the frame past
+ * `maxInflatedBytesPerFrame`; `clock-bound`: its vector clock exceeds `maxClockComponents` or `MAX_CLOCK_COUNTER`.
+ */
 export type RejectReason =
   | 'malformed' | 'too-large' | 'decompression' | 'bad-id' | 'bad-signature' | 'unknown-topic' | 'access-denied'
   | 'validator' | 'expired' | 'future' | 'replayed-nonce' | 'stale-nonce' | 'rate-limited' | 'rounds-exceeded'
-  | 'no-handler' | 'non-member-author'
+  | 'no-handler' | 'non-member-author' | 'inflate-budget' | 'clock-bound'
 
 export interface GossipStats {
   published: number
@@ -178,6 +199,10 @@ export interface GossipStats {
   /** Pull replies that answer no page in flight (late or unasked); their entries still pass every check and are used. */
   unsolicitedReplies: number
   rejected: Record<RejectReason, number>
+  /** Received entry payloads inflated (each only after its signature was checked). */
+  inflated: number
+  /** Bytes those inflates were allowed (their declared sizes; each inflate stops there). */
+  inflatedBytes: number
   syncsStarted: number
   syncMessagesSent: number
   syncBytesSent: number
@@ -221,7 +246,10 @@ export interface Gossip {
   handleDirect(topic: string, handler: DirectHandler): () => void
   /** Observes every frame received from a member peer, before processing (for channel recording). */
   onIngress(observer: (from: string, bytes: Uint8Array) => void): () => void
-  /** Invalid entries and malformed frames received from `peer`. */
+  /**
+   * Invalid entries and malformed frames received from `peer` (once per frame: a frame stops at its first),
+   * plus entries it authored with a clock over the bounds, whoever relayed them.
+   */
   misbehaviour(peer: string): number
   /**
    * Forgets what this node keeps about `did` — its peer record (announced topics, misbehaviour,

@@ -1,5 +1,5 @@
 /** Defaults and validation of `GossipInit`. */
-import { DAY_MS, MIB } from './constants.js'
+import { DAY_MS, DEFAULT_MAX_CLOCK_COMPONENTS, MIB } from './constants.js'
 import { InvalidArgumentError } from './errors.js'
 import type { GossipInit, RejectReason } from './index.js'
 import type { ReconcileOptions } from './reconcile.js'
@@ -12,6 +12,8 @@ export interface GossipOptions {
   maxPayloadBytes: number
   compressThreshold: number
   maxFrameBytes: number
+  maxInflatedBytesPerFrame: number
+  maxClockComponents: number
   misbehaviourReasons: ReadonlySet<RejectReason>
   fanoutFactor: number
   minFanout: number
@@ -30,7 +32,7 @@ export interface GossipOptions {
 }
 
 /** Reasons that say the sending peer broke the protocol (rather than merely disagreeing with us). */
-export const DEFAULT_MISBEHAVIOUR_REASONS: readonly RejectReason[] = ['malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'validator']
+export const DEFAULT_MISBEHAVIOUR_REASONS: readonly RejectReason[] = ['malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'validator', 'inflate-budget', 'clock-bound']
 
 function positive (name: string, value: number | undefined, fallback: number, min = 1): number {
   const v = value ?? fallback
@@ -52,6 +54,8 @@ export function resolveOptions (init: GossipInit): GossipOptions {
     maxPayloadBytes: positive('maxPayloadBytes', init.maxPayloadBytes, 10 * MIB, 0),
     compressThreshold: positive('compressThreshold', init.compressThreshold, 1024, 0),
     maxFrameBytes: positive('maxFrameBytes', init.maxFrameBytes, 16 * MIB),
+    maxInflatedBytesPerFrame: 0,
+    maxClockComponents: positive('maxClockComponents', init.maxClockComponents, DEFAULT_MAX_CLOCK_COMPONENTS),
     misbehaviourReasons: new Set(init.misbehaviourReasons ?? DEFAULT_MISBEHAVIOUR_REASONS),
     fanoutFactor: positive('fanoutFactor', init.fanoutFactor, 1, 0),
     minFanout: positive('minFanout', init.minFanout, 3, 0),
@@ -73,6 +77,11 @@ export function resolveOptions (init: GossipInit): GossipOptions {
     }
   }
   if (options.minFanout > options.maxFanout) throw new InvalidArgumentError('minFanout must not exceed maxFanout')
+  if (!Number.isSafeInteger(options.maxClockComponents)) throw new InvalidArgumentError('maxClockComponents must be an integer')
+  // Every entry a node accepts must fit one frame's inflate budget on its own.
+  options.maxInflatedBytesPerFrame = positive(
+    'maxInflatedBytesPerFrame', init.maxInflatedBytesPerFrame, Math.max(2 * options.maxFrameBytes, options.maxPayloadBytes), options.maxPayloadBytes
+  )
   return options
 }
 

@@ -7,7 +7,7 @@
 import { CorruptFileError, readJsonSnapshot, writeJsonSnapshot } from '@icn/identity/fs'
 import { decode, encode } from '@icn/identity'
 import { type AccessRule, normaliseAccessRule, sameAccessRule } from './access.js'
-import { MAX_NONCES_PER_PEER, STATE_FILE_FORMAT, STATE_VERSION } from './constants.js'
+import { DEFAULT_MAX_CLOCK_COMPONENTS, MAX_MERGED_COUNTER, MAX_NONCES_PER_PEER, STATE_FILE_FORMAT, STATE_VERSION } from './constants.js'
 import { type EntryLimits, type StoredEntry, parseEntry } from './entry.js'
 import { InvalidStateError, TopicExistsError, UnknownTopicError } from './errors.js'
 import { type AddResult, TopicLog, type TopicLogLimits } from './topic-log.js'
@@ -39,9 +39,14 @@ export interface GossipStoreInit extends TopicLogLimits, EntryLimits {
   /**
    * Vector-clock components merged from stored entries are kept for the DIDs it accepts only, so an entry's
    * clock cannot grow the node's (and every entry it publishes) with identities outside the network. The
-   * loaded file is not filtered (`forget` prunes it). @default every DID
+   * loaded file is not filtered by it (`forget` prunes it). @default every DID
    */
   isMember?: (did: string) => boolean
+  /**
+   * This node's DID: its clock component is always kept within `maxClockComponents`, so the clock of
+   * every entry it publishes stays within the bound peers decode. @default none
+   */
+  self?: string
 }
 
 interface TopicFile { name: string, access: AccessRule, entries: Uint8Array[] }
@@ -116,11 +121,28 @@ export class GossipStore {
     return result
   }
 
+  /**
+   * Merges an entry's clock (component-wise maximum) within the bounds: members only, counters up to
+   * `MAX_MERGED_COUNTER`, and at most `maxClockComponents` components with one kept free for this node's
+   * own — so neither the clock, the entries it signs nor the snapshot file grow with what a peer supplies.
+   */
   mergeClock (clock: Readonly<Record<string, number>>): void {
     const admit = this.init.isMember
     for (const [who, counter] of Object.entries(clock)) {
-      if (counter > (this.clock.get(who) ?? 0) && (admit === undefined || admit(who))) this.clock.set(who, counter)
+      const known = this.clock.get(who)
+      if (counter <= (known ?? 0) || counter > MAX_MERGED_COUNTER) continue
+      if (known === undefined && !this.hasRoomFor(who)) continue
+      if (admit === undefined || admit(who)) this.clock.set(who, counter)
     }
+  }
+
+  private get maxClockComponents (): number { return this.init.maxClockComponents ?? DEFAULT_MAX_CLOCK_COMPONENTS }
+
+  /** Whether a new component for `who` fits: one place is always left for this node's own. */
+  private hasRoomFor (who: string): boolean {
+    const self = this.init.self
+    const reserved = self !== undefined && who !== self && !this.clock.has(self) ? 1 : 0
+    return this.clock.size + reserved < this.maxClockComponents
   }
 
   /** Removes `did`'s peer record and, unless `keepClock`, its vector-clock component; returns whether anything was removed. */
@@ -241,6 +263,8 @@ export class GossipStore {
       if (typeof who !== 'string') complain('clock component must name a DID')
       clock.set(who, asCount(counter, 'clock counter', complain))
     }
+    // A file written before the clock was bounded may hold a poisoned clock: it is loaded within the bounds.
+    for (const [who, counter] of clock) if (counter > MAX_MERGED_COUNTER) clock.delete(who)
     const peers = new Map<string, PeerRecord>()
     for (const item of asArray(file.peers, 'peers', complain)) {
       const p = asRecord(item, 'peer', complain)
@@ -261,7 +285,10 @@ export class GossipStore {
       })
     }
     for (const [name, topic] of topics) this.topics.set(name, topic)
-    for (const [who, counter] of clock) this.clock.set(who, counter)
+    const self = this.init.self
+    const own = self === undefined ? undefined : clock.get(self)
+    if (self !== undefined && own !== undefined) this.clock.set(self, own)
+    for (const [who, counter] of clock) if (who !== self && this.hasRoomFor(who)) this.clock.set(who, counter)
     for (const [id, peer] of peers) this.peers.set(id, peer)
   }
 }

@@ -1,8 +1,8 @@
 import { deflateRawSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { concatBytes, encodeEnvelope, sha256, signEnvelope, toHex } from '@icn/identity'
-import { ENTRY_DOMAIN, InvalidEntryError, createEntry, parseEntry, type EntryBody } from '../src/index.js'
-import { keyOf } from './helpers/sim.js'
+import { concatBytes, decodeEnvelope, encodeEnvelope, sha256, signEnvelope, toHex } from '@icn/identity'
+import { ENTRY_DOMAIN, InvalidEntryError, MAX_CLOCK_COUNTER, createEntry, parseEntry, type EntryBody, type EntryLimits } from '../src/index.js'
+import { keyOf, strangers } from './helpers/sim.js'
 
 const LIMITS = { compressThreshold: 1024, maxPayloadBytes: 10 * 1024 * 1024 }
 const alice = keyOf(0)
@@ -59,5 +59,30 @@ describe('entries', () => {
     expect(reasonOf(() => parseEntry(forged(body), LIMITS))).toBe('decompression')
     expect(reasonOf(() => parseEntry(forged({ ...body, size: 11 * 1024 * 1024 }), LIMITS))).toBe('too-large')
     expect(reasonOf(() => parseEntry(forged({ ...body, data: new Uint8Array([0xff, 0xfe]) }), LIMITS))).toBe('decompression')
+  })
+
+  it('checks the signature before inflating: a bomb whose signature fails is refused as bad-signature', () => {
+    const bomb = new Uint8Array(deflateRawSync(new Uint8Array(11 * 1024 * 1024)))
+    const body: EntryBody = { topic: 't', author: alice.did, clock: {}, timestamp: 1, id: new Uint8Array(32), encoding: 'deflate-raw', size: 1000, data: bomb }
+    const signedByOther = encodeEnvelope(signEnvelope(ENTRY_DOMAIN, body, keyOf(1)))
+    expect(reasonOf(() => parseEntry(signedByOther, LIMITS))).toBe('bad-signature')
+    // The signature covers the deflated bytes and the declared size: changing either breaks it.
+    const good = forged(body)
+    expect(reasonOf(() => parseEntry(encodeEnvelope({ ...decodeEnvelope(good), payload: { ...body, size: 999 } }), LIMITS))).toBe('bad-signature')
+    expect(reasonOf(() => parseEntry(encodeEnvelope({ ...decodeEnvelope(good), payload: { ...body, data: bomb.subarray(1) } }), LIMITS))).toBe('bad-signature')
+  })
+
+  it('bounds vector clocks: at most maxClockComponents (default 1,024) components and counters up to 2^48 − 1', () => {
+    const dids = strangers(1025)
+    const withClock = (clock: Record<string, number>, limits: EntryLimits = LIMITS): string =>
+      reasonOf(() => parseEntry(createEntry(alice, { topic: 't', payload: new Uint8Array([1]), clock, timestamp: 1 }, LIMITS).bytes, limits))
+    expect(withClock(Object.fromEntries(dids.slice(0, 1024).map((d) => [d, 1])))).toBe('accepted')
+    expect(withClock(Object.fromEntries(dids.map((d) => [d, 1])))).toBe('clock-bound')
+    expect(withClock(Object.fromEntries(dids.map((d) => [d, 1])), { ...LIMITS, maxClockComponents: 1025 })).toBe('accepted')
+    expect(withClock({ [alice.did]: MAX_CLOCK_COUNTER })).toBe('accepted')
+    expect(withClock({ [alice.did]: MAX_CLOCK_COUNTER + 1 })).toBe('clock-bound')
+    expect(withClock({ [alice.did]: Number.MAX_SAFE_INTEGER })).toBe('clock-bound')
+    expect(withClock({ [alice.did]: -1 })).toBe('malformed')
+    expect(withClock({ 'not-a-did': 1 })).toBe('malformed')
   })
 })

@@ -1,6 +1,6 @@
 // Shared set-up for simulated-network tests: deterministic keys, a cluster of
 // gossip nodes whose peer ids are their DIDs, and set comparisons.
-import { type IsMember, type KeyPair, keyPairFromSeed, utf8 } from '@icn/identity'
+import { type IsMember, type KeyPair, didFromPublicKey, keyPairFromSeed, utf8 } from '@icn/identity'
 import { ManualClock, SeededRng, SimNetwork, type LinkConditions, type SimEndpoint } from '@icn/testkit'
 import { type Gossip, type GossipEntry, type GossipInit, type MessageTransport, createGossip } from '../../src/index.js'
 
@@ -8,6 +8,17 @@ export function keyOf (index: number): KeyPair {
   const seed = new Uint8Array(32)
   new DataView(seed.buffer).setUint32(0, index + 1)
   return keyPairFromSeed(seed)
+}
+
+/** `count` distinct DIDs that are nobody's: the first curve points among 32-byte strings counting up from `salt`. */
+export function strangers (count: number, salt = 0): string[] {
+  const dids: string[] = []
+  for (let i = 1; dids.length < count; i++) {
+    const key = new Uint8Array(32).fill(salt)
+    new DataView(key.buffer).setUint32(0, i)
+    try { dids.push(didFromPublicKey(key)) } catch { /* not a curve point: the next one */ }
+  }
+  return dids
 }
 
 export interface SimCluster {
