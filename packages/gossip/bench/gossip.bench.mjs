@@ -2,10 +2,11 @@
 // Prints: publish → deliver throughput on 2 and 20 nodes, reconciliation digest
 // size vs entry count, and time to converge after a partition heals.
 import { performance } from 'node:perf_hooks'
-import { keyPairFromSeed, setVerifiedSignatureCacheSize, sha256, utf8 } from '@icn/identity'
+import { deflateRawSync } from 'node:zlib'
+import { encodeEnvelope, keyPairFromSeed, setVerifiedSignatureCacheSize, sha256, signEnvelope, utf8 } from '@icn/identity'
 import { SeededRng, SimNetwork } from '@icn/testkit'
 import { ManualClock } from '@icn/testkit'
-import { MIN_KEY, createEntry, createGossip, encodeMessage, openingRanges, reconcile } from '../dist/index.js'
+import { ENTRY_DOMAIN, MIN_KEY, createEntry, createGossip, encodeMessage, openingRanges, reconcile } from '../dist/index.js'
 
 // Every simulated node lives in this one process: without this, a node would reuse the signature checks of
 // the nodes before it, which separate node processes cannot.
@@ -116,11 +117,46 @@ async function receivePath (count) {
   return { accepted, duplicates, published }
 }
 
+/**
+ * A hostile member's push frames of 56 deflate bombs (64 MiB of zeros deflated, about 64 KiB each) on a node
+ * with the node app's 4 MiB frames: badly signed, signed declaring 100 bytes, signed declaring 10 MiB.
+ */
+async function bombFrames () {
+  const [a, m] = [key(0), key(1)]
+  let handler
+  const transport = { id: a.did, send: () => {}, onMessage: (h) => { handler = h; return () => {} }, peers: () => [m.did] }
+  const clock = new ManualClock()
+  const data = new Uint8Array(deflateRawSync(new Uint8Array(64 * 1024 * 1024)))
+  const rows = []
+  for (const [kind, size, bad] of [['bad signature', 100, true], ['signed, declares 100 B', 100, false], ['signed, declares 10 MiB', 10 * 1024 * 1024, false]]) {
+    const gossip = await createGossip({ transport, clock, keyPair: a }, { maxFrameBytes: 4 * 1024 * 1024, antiEntropyIntervalMs: 1e9 })
+    gossip.createTopic(TOPIC)
+    const entries = Array.from({ length: 56 }, (_, n) => {
+      const id = sha256(utf8(`bomb ${n}`))
+      const envelope = signEnvelope(ENTRY_DOMAIN, { topic: TOPIC, author: m.did, clock: { [m.did]: 1 }, timestamp: clock.now(), id, encoding: 'deflate-raw', size, data }, m)
+      const signature = Uint8Array.from(envelope.signature)
+      if (bad) signature[0] ^= 1
+      return encodeEnvelope({ ...envelope, signature })
+    })
+    const frame = encodeMessage({ t: 'push', entries })
+    const t = performance.now()
+    await handler(m.did, frame)
+    const ms = performance.now() - t
+    const stats = gossip.stats()
+    rows.push({ frame: kind, 'frame MiB': fmt(frame.length / 1024 / 1024, 1), ms: fmt(ms, 1), inflates: stats.inflated, 'bytes allowed': fmt(stats.inflatedBytes), refusals: Object.values(stats.rejected).reduce((x, y) => x + y, 0), misbehaviour: gossip.misbehaviour(m.did) })
+    await gossip.close()
+  }
+  return rows
+}
+
 const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
 console.log('\n## one node, receive path only (200-byte payloads)')
 const rx = await receivePath(2000)
 console.table([{ 'publish/s (sign+store)': fmt(rx.published), 'new entries accepted/s (verify+store)': fmt(rx.accepted), 'duplicates dropped/s': fmt(rx.duplicates) }])
+
+console.log('\n## hostile frames: 56 deflate bombs each (4 MiB frames)')
+console.table(await bombFrames())
 
 console.log('\n## publish → deliver (simulated network, wall clock)')
 const t2 = await throughput(2, 1000)
