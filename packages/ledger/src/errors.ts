@@ -1,5 +1,6 @@
 import type { Did, MembershipStatus } from '@icn/identity'
 import type { QuarantineReason } from './rules.js'
+import type { LedgerTable } from './store.js'
 
 /** Machine-readable reason carried by every ledger error. */
 export type LedgerErrorCode =
@@ -10,6 +11,7 @@ export type LedgerErrorCode =
   | 'NOT_A_MEMBER'
   | 'INVALID_STATE'
   | 'LEDGER_CLOSED'
+  | 'CORRUPT_STORE'
 
 /** Base class of every error thrown by `@icn/ledger`. */
 export class LedgerError extends Error {
@@ -84,4 +86,28 @@ export class InvalidStateError extends LedgerError {
 export class LedgerClosedError extends LedgerError {
   override readonly name = 'LedgerClosedError'
   constructor () { super('LEDGER_CLOSED', 'ledger is closed') }
+}
+
+/**
+ * The ledger's LMDB store holds something the ledger did not write (a damaged disk or file): a record
+ * that does not decode or is not well-formed, or tables that contradict each other. `openLedger` throws
+ * it and does not open; `verifyLedger` lists every such problem.
+ */
+export class CorruptStoreError extends LedgerError {
+  override readonly name = 'CorruptStoreError'
+  /** The table holding the damaged record (`store` for a key outside every table or an LMDB read error). */
+  readonly table: LedgerTable | 'store'
+  /** The damaged record's key within its table (as read, damage included). */
+  readonly key: string
+  constructor (path: string, table: LedgerTable | 'store', key: string, problem: string, options?: { cause?: unknown }) {
+    super('CORRUPT_STORE', `ledger store ${path} is damaged: ${table} ${showKey(key)}: ${problem}`, options)
+    this.table = table
+    this.key = key
+  }
+}
+
+/** A key as it can be shown on one line: quoted, control and non-ASCII characters escaped, at most 200 characters. */
+export function showKey (key: string): string {
+  const escaped = JSON.stringify(key).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return escaped.length > 200 ? `${escaped.slice(0, 197)}…"` : escaped
 }

@@ -8,9 +8,12 @@
  * accounts are not members at its own timestamp is refused and nothing of it
  * is stored (docs/ledger.md, "Membership").
  */
+import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
 import { type Clock, EVERYONE_IS_A_MEMBER, type MembershipAt, systemClock } from '@icn/identity'
 import { InvalidArgumentError } from './errors.js'
+import { type LedgerCheckReport, checkStore, checkStoreAtOpen } from './integrity.js'
 import { type ApplyBatchOptions, type ApplyOutcome, type ChainFloor, type ChainRange, type EntryDraft, type EntryRecord, type HistoryPage, LedgerHandle } from './ledger.js'
 import { type CreditPolicy, CONSERVATIVE_POLICY, checkPolicy } from './policy.js'
 import type { BalanceRow, ChainHead, ValidationHook } from './rules.js'
@@ -22,15 +25,16 @@ import type { SignedEntry } from './entry.js'
 export { LEDGER_DOMAIN, MAX_AMOUNT, MAX_ACKS, MAX_DELTAS } from './constants.js'
 export {
   type LedgerErrorCode, LedgerError, MalformedEntryError, AmountOutOfRangeError, InvalidArgumentError,
-  EntryRejectedError, NotAMemberError, InvalidStateError, LedgerClosedError
+  EntryRejectedError, NotAMemberError, InvalidStateError, LedgerClosedError, CorruptStoreError
 } from './errors.js'
+export type { LedgerProblem, LedgerCheckReport } from './integrity.js'
 export { type AccountDelta, type JournalEntry, type SignedEntry, decodeEntry, signEntry, hasValidSignature, parseEntry, entryPayload, netChanges } from './entry.js'
 export { type CreditPolicy, CONSERVATIVE_POLICY, PERMISSIVE_POLICY, policyCreditLimit, trustToPpm } from './policy.js'
 export {
   type QuarantineReason, type HookVerdict, type ValidationHook, type ChainCredit, type NetChange, type JudgeInput, type Verdict,
   type BalanceRow, type ChainHead, type RefusalReason, type Refusal, judgeEntry, checkEntryRules, isSelfPayment, refusalOf, computeStateRoot
 } from './rules.js'
-export { LedgerStore, type ChainRecord, type QuarantineRecord, type ForkProof, type LimitOverride, type PendingRecord } from './store.js'
+export { LedgerStore, LEDGER_TABLES, type LedgerTable, type StoreReader, type RawRow, type ChainRecord, type QuarantineRecord, type ForkProof, type LimitOverride, type PendingRecord } from './store.js'
 export { type ApplyBatchOptions, type ApplyOutcome, type ApplyStatus, type ChainFloor, type ChainRange, type EntryDraft, type EntryRecord, type HistoryPage } from './ledger.js'
 
 /** The ledger service a node uses. */
@@ -140,7 +144,12 @@ export interface LedgerInit {
   verifyWorkers?: number
 }
 
-/** Opens (or creates) the ledger stored in `init.path`. */
+/**
+ * Opens (or creates) the ledger stored in `init.path`. Before it answers, the tables it judges and
+ * answers from are read and checked (docs/ledger.md, "Damage"): a store that does not check out throws
+ * `CorruptStoreError` (naming the table and key) and the ledger does not open. Cost grows with accounts,
+ * chains and held entries, not with history.
+ */
 export async function openLedger (init: LedgerInit & LedgerComponents): Promise<Ledger> {
   if (typeof init?.path !== 'string' || init.path.length === 0) throw new InvalidArgumentError('openLedger needs a path')
   let policy: CreditPolicy
@@ -152,8 +161,15 @@ export async function openLedger (init: LedgerInit & LedgerComponents): Promise<
   if (init.membership !== undefined && typeof init.membership !== 'function') throw new InvalidArgumentError('membership must be a function (did, at) => status')
   const verifyWorkers = init.verifyWorkers ?? Math.min(4, availableParallelism() - 1)
   if (!Number.isSafeInteger(verifyWorkers) || verifyWorkers < 0 || verifyWorkers > 64) throw new InvalidArgumentError('verifyWorkers must be an integer in 0..64')
+  const store = LedgerStore.open(init.path)
+  try {
+    await checkStoreAtOpen(store)
+  } catch (err) {
+    await store.close()
+    throw err
+  }
   return new LedgerHandle({
-    store: LedgerStore.open(init.path),
+    store,
     clock: init.clock ?? systemClock,
     trustOf: init.trustOf ?? (() => 0),
     policy,
@@ -161,4 +177,32 @@ export async function openLedger (init: LedgerInit & LedgerComponents): Promise<
     verifier: new SignatureVerifier(verifyWorkers),
     membership: init.membership ?? EVERYONE_IS_A_MEMBER
   })
+}
+
+/** Options of `verifyLedger`. */
+export interface VerifyLedgerOptions {
+  /** Problems listed in the report at most (all are counted in `problemCount`). @default 1000 */
+  maxProblems?: number
+}
+
+/**
+ * Verifies everything in the ledger store at `path`, read-only and in one read transaction (a running
+ * node may keep writing): what `openLedger` checks, plus every stored entry (bytes hash to its id, it
+ * decodes, its signature verifies, applied entries keep the entry rules), every chain (slots 1…head,
+ * linked by prev, no gap), and the balances, credit views, unacknowledged credits, chain records,
+ * history and state root recomputed from the applied entries against the stored ones. Lists each
+ * problem (table, key, what). Throws `InvalidArgumentError` when `path` holds no ledger store.
+ * Cost grows with history: ~… per entry (docs/ledger.md, "Damage").
+ */
+export async function verifyLedger (path: string, options: VerifyLedgerOptions = {}): Promise<LedgerCheckReport> {
+  if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('verifyLedger needs a path')
+  const maxProblems = options.maxProblems ?? 1000
+  if (!Number.isSafeInteger(maxProblems) || maxProblems < 0) throw new InvalidArgumentError('maxProblems must be a non-negative integer')
+  if (!existsSync(join(path, 'data.mdb'))) throw new InvalidArgumentError(`no ledger store at ${path} (no data.mdb)`)
+  const store = LedgerStore.open(path, { readOnly: true })
+  try {
+    return await checkStore(store, maxProblems)
+  } finally {
+    await store.close()
+  }
 }

@@ -1,10 +1,10 @@
-import type { Clock, Did, KeyPair, MembershipAt, SignedEnvelope } from '@icn/identity'
+import { type Clock, type Did, type KeyPair, type MembershipAt, type SignedEnvelope, sha256, toHex } from '@icn/identity'
 import { MAX_ACKS, MAX_AMOUNT } from './constants.js'
 import {
   type AccountDelta, type JournalEntry, type SignedEntry, checkAccount, checkCurrency, decodeEntry, entryPayload,
   hasValidSignature, parseEntry, signEntry, toAmount
 } from './entry.js'
-import { EntryRejectedError, InvalidArgumentError, InvalidStateError, LedgerClosedError, NotAMemberError } from './errors.js'
+import { CorruptStoreError, EntryRejectedError, InvalidArgumentError, InvalidStateError, LedgerClosedError, NotAMemberError } from './errors.js'
 import { type CreditPolicy, policyCreditLimit } from './policy.js'
 import {
   type BalanceRow, type ChainHead, type QuarantineReason, type RefusalReason, type ValidationHook, computeStateRoot, judgeEntry, refusalOf
@@ -294,7 +294,15 @@ export class LedgerHandle {
     this.open()
     const bytes = this.store.getEntry(id)
     if (bytes === undefined) return undefined
-    return { id, entry: decodeEntry(bytes).entry, bytes }
+    let signed: SignedEntry | undefined
+    try {
+      signed = decodeEntry(bytes)
+    } catch (cause) {
+      throw new CorruptStoreError(this.store.path, 'entries', id, `stored bytes do not decode as an entry: ${(cause as Error).message}`, { cause })
+    }
+    // History is not read at open (docs/ledger.md, "Damage"): each entry read is checked instead (decoding already hashed it).
+    if (signed.id !== id) throw new CorruptStoreError(this.store.path, 'entries', id, `stored bytes hash to ${signed.id}, not to their id`)
+    return { id, entry: signed.entry, bytes }
   }
 
   history (account: Did, options: { limit?: number, after?: string } = {}): HistoryPage {
@@ -336,8 +344,14 @@ export class LedgerHandle {
     const entries: Uint8Array[] = []
     let size = 0
     for (const { id } of this.store.slotRange(author, from, limit)) {
-      const bytes = this.store.getEntry(id) ?? this.store.getQuarantine(id)?.bytes
+      const applied = this.store.getEntry(id)
+      const bytes = applied ?? this.store.getQuarantine(id)?.bytes
       if (bytes === undefined || (entries.length > 0 && size + bytes.length > maxBytes)) break
+      // Served to peers: damaged bytes must not leave this node as the author's entry.
+      const actual = toHex(sha256(bytes))
+      if (actual !== id) {
+        throw new CorruptStoreError(this.store.path, applied === undefined ? 'quarantine' : 'entries', id, `stored bytes of ${author}'s entry ${from + entries.length} hash to ${actual}, not to their id`)
+      }
       entries.push(bytes)
       size += bytes.length
     }

@@ -1,6 +1,6 @@
 import { type Did, IdentityError, decode, encode } from '@icn/identity'
 import { MAX_AMOUNT } from './constants.js'
-import { type SignedEntry, checkAccount, checkCurrency, decodeEntry, hasValidSignature, netChanges } from './entry.js'
+import { type JournalEntry, type SignedEntry, checkAccount, checkCurrency, decodeEntry, hasValidSignature, netChanges } from './entry.js'
 import { InvalidStateError, LedgerError } from './errors.js'
 import { type ChainCredit, type QuarantineReason, checkEntryRules, isSelfPayment } from './rules.js'
 import type { ForkProof, LedgerStore, LimitOverride, QuarantineRecord } from './store.js'
@@ -140,46 +140,9 @@ export function deriveLedgerState (bytes: Uint8Array): DerivedState {
   }
 
   // Balances, unacknowledged credits and each author's chain view, from the applied entries alone.
-  const balances = new Map<string, { account: Did, currency: string, balance: bigint }>()
-  const creditedBy = new Map<string, Map<string, bigint>>() // `${account}\0${id}` → credits
-  for (const e of entries) {
-    for (const c of netChanges(e.entry).values()) {
-      const k = `${c.account}\u0000${c.currency}`
-      const row = balances.get(k) ?? { account: c.account, currency: c.currency, balance: 0n }
-      row.balance += c.net
-      balances.set(k, row)
-      if (c.net > 0n && c.account !== e.entry.author) {
-        const m = creditedBy.get(`${c.account}\u0000${e.id}`) ?? new Map<string, bigint>()
-        m.set(c.currency, c.net)
-        creditedBy.set(`${c.account}\u0000${e.id}`, m)
-      }
-    }
-  }
-  const credit = new Map<string, { author: Did, currency: string, credit: ChainCredit }>()
-  const bump = (author: Did, currency: string, known: bigint, volume: bigint): void => {
-    const k = `${author}\u0000${currency}`
-    const row = credit.get(k) ?? { author, currency, credit: { known: 0n, volume: 0n } }
-    row.credit = { known: row.credit.known + known, volume: row.credit.volume + volume }
-    credit.set(k, row)
-  }
-  const acked = new Set<string>()
-  for (const e of entries) {
-    const author = e.entry.author
-    for (const ack of e.entry.acks) {
-      const k = `${author}\u0000${ack}`
-      const got = creditedBy.get(k)
-      if (got === undefined || acked.has(k)) continue
-      acked.add(k)
-      for (const [currency, amount] of got) bump(author, currency, amount, amount)
-    }
-    for (const c of netChanges(e.entry).values()) {
-      if (c.account === author) bump(author, c.currency, c.net, c.net < 0n ? -c.net : c.net)
-    }
-  }
-  const unacked = [...creditedBy].filter(([k]) => !acked.has(k)).map(([k, m]) => {
-    const [account, id] = k.split('\u0000') as [Did, string]
-    return { account, id, credits: m }
-  })
+  const totals = new JournalTotals()
+  for (const e of entries) totals.add(e.id, e.entry)
+  const { balances, credit, unacked } = totals.finish()
 
   // Held entries at their chain turn wait for the acknowledged entries still unknown.
   const known = new Set([...appliedIds, ...quarantine.map((q) => q.id)])
@@ -189,6 +152,61 @@ export function deriveLedgerState (bytes: Uint8Array): DerivedState {
     for (const ack of p.entry.acks) if (!known.has(ack)) waits.push({ ackId: ack, author: p.entry.author })
   }
   return { entries, quarantine, pending, forks, overrides, slots, chains, balances, credit, unacked, waits }
+}
+
+/**
+ * Balances, each author's chain view of its credit, and the credits not yet acknowledged, as the applied
+ * entries added (in any order) make them: what a restore writes and what a check compares with the store.
+ */
+export class JournalTotals {
+  private readonly balances = new Map<string, { account: Did, currency: string, balance: bigint }>()
+  private readonly creditedBy = new Map<string, Map<string, bigint>>() // `${account}\0${id}` → credits
+  private readonly credit = new Map<string, { author: Did, currency: string, credit: ChainCredit }>()
+  private readonly acks: Array<readonly [Did, string]> = []
+
+  add (id: string, entry: JournalEntry): void {
+    for (const c of netChanges(entry).values()) {
+      const k = `${c.account}\u0000${c.currency}`
+      const row = this.balances.get(k) ?? { account: c.account, currency: c.currency, balance: 0n }
+      row.balance += c.net
+      this.balances.set(k, row)
+      if (c.net > 0n && c.account !== entry.author) {
+        const m = this.creditedBy.get(`${c.account}\u0000${id}`) ?? new Map<string, bigint>()
+        m.set(c.currency, c.net)
+        this.creditedBy.set(`${c.account}\u0000${id}`, m)
+      }
+      if (c.account === entry.author) this.bump(entry.author, c.currency, c.net, c.net < 0n ? -c.net : c.net)
+    }
+    for (const ack of entry.acks) this.acks.push([entry.author, ack])
+  }
+
+  /** The totals, keyed `account\0currency` (balances, credit); each credited entry's first ack counts. */
+  finish (): {
+    balances: ReadonlyMap<string, { account: Did, currency: string, balance: bigint }>
+    credit: ReadonlyMap<string, { author: Did, currency: string, credit: ChainCredit }>
+    unacked: Array<{ account: Did, id: string, credits: Map<string, bigint> }>
+  } {
+    const acked = new Set<string>()
+    for (const [author, ack] of this.acks) {
+      const k = `${author}\u0000${ack}`
+      const got = this.creditedBy.get(k)
+      if (got === undefined || acked.has(k)) continue
+      acked.add(k)
+      for (const [currency, amount] of got) this.bump(author, currency, amount, amount)
+    }
+    const unacked = [...this.creditedBy].filter(([k]) => !acked.has(k)).map(([k, m]) => {
+      const [account, id] = k.split('\u0000') as [Did, string]
+      return { account, id, credits: m }
+    })
+    return { balances: this.balances, credit: this.credit, unacked }
+  }
+
+  private bump (author: Did, currency: string, known: bigint, volume: bigint): void {
+    const k = `${author}\u0000${currency}`
+    const row = this.credit.get(k) ?? { author, currency, credit: { known: 0n, volume: 0n } }
+    row.credit = { known: row.credit.known + known, volume: row.credit.volume + volume }
+    this.credit.set(k, row)
+  }
 }
 
 /** Replaces the store's whole content with `state` (call inside one transaction). */

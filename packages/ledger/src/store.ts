@@ -1,5 +1,5 @@
 import { type Did, decode, encode } from '@icn/identity'
-import { type RootDatabase, open } from 'lmdb'
+import { type RootDatabase, type Transaction, open } from 'lmdb'
 import type { BalanceRow, ChainCredit, ChainHead, QuarantineReason } from './rules.js'
 
 /** An author's chain: last used slot (applied or quarantined) and how many of its entries were applied. */
@@ -85,6 +85,79 @@ class Table {
   getCount (): number { return this.db.getKeysCount({ start: this.prefix, end: this.end }) }
 }
 
+/** A raw row: its key without the table's prefix. */
+export interface RawRow { readonly key: string, readonly value: Uint8Array }
+
+/**
+ * Raw reads of one committed state (see `LedgerStore.read`). Rows are walked as LMDB stores them, so
+ * a damaged key is still seen: one that no longer carries its table's name, or breaks the key order,
+ * is reported through `stray` instead of ending the walk early.
+ */
+export class StoreReader {
+  constructor (private readonly db: RootDatabase<Uint8Array, string>, private readonly txn: Transaction) {}
+
+  get (table: LedgerTable, k: string): Uint8Array | undefined {
+    const v = this.db.get(table + SEP + k, { transaction: this.txn })
+    return v === undefined ? undefined : bytesOf(v)
+  }
+
+  /** The first row of `table` whose key's leading part is `part` (a cheap "is there any" probe). */
+  first (table: LedgerTable, part: string): RawRow | undefined {
+    for (const { key: k, value } of this.db.getRange({ start: table + SEP + part + SEP, end: table + SEP + part + END, limit: 1, transaction: this.txn })) {
+      return { key: k.slice(table.length + 1), value: bytesOf(value) }
+    }
+    return undefined
+  }
+
+  /**
+   * Every row of `table` in stored order. A key that does not belong there (damaged) is passed to
+   * `stray` with the previous good key, and the walk goes on. The walk is not bounded by the table's
+   * end key (LMDB would stop at a damaged key that sorts past it, silently skipping the rest): it stops
+   * at the first of two consecutive keys outside the table, the next table's rows.
+   */
+  * rows (table: LedgerTable, stray: (key: string, after: string | undefined) => void): Generator<RawRow> {
+    const prefix = table + SEP
+    let previous: string | undefined
+    let outside: string | undefined
+    for (const { key: k, value } of this.db.getRange({ start: prefix, transaction: this.txn })) {
+      if (typeof k !== 'string' || !k.startsWith(prefix)) {
+        if (outside !== undefined) return
+        outside = String(k)
+        continue
+      }
+      if (outside !== undefined) {
+        stray(outside, previous)
+        outside = undefined
+      }
+      const rest = k.slice(prefix.length)
+      if (previous !== undefined && rest <= previous) stray(k, previous)
+      else {
+        previous = rest
+        yield { key: rest, value: bytesOf(value) }
+      }
+    }
+  }
+
+  /** Every key of the database, in stored order (a full walk). */
+  * all (): Generator<{ key: string, value: Uint8Array }> {
+    for (const { key: k, value } of this.db.getRange({ transaction: this.txn })) yield { key: String(k), value: bytesOf(value) }
+  }
+
+  /** Keys that lie between the tables' ranges, found by probing the gaps (cheap: one seek per gap), at most `limit`. */
+  gapKeys (limit: number): string[] {
+    const names = [...DB_NAMES].sort()
+    const bounds: Array<{ start?: string, end?: string }> = []
+    names.forEach((name, i) => { bounds.push({ ...(i === 0 ? {} : { start: (names[i - 1] as string) + END }), end: name + SEP }) })
+    bounds.push({ start: (names[names.length - 1] as string) + END })
+    const out: string[] = []
+    for (const range of bounds) {
+      for (const k of this.db.getKeys({ ...range, limit: limit - out.length, transaction: this.txn })) out.push(String(k))
+      if (out.length >= limit) break
+    }
+    return out
+  }
+}
+
 function isEmpty (db: Table): boolean {
   for (const _ of db.getKeys({ limit: 1 })) return false
   return true
@@ -97,6 +170,10 @@ function parseChain (value: Uint8Array): ChainRecord {
 
 const DB_NAMES = ['entries', 'slots', 'chains', 'credit', 'balances', 'unacked', 'pending', 'waits', 'quarantine', 'forks', 'overrides', 'history', 'floors'] as const
 type DbName = typeof DB_NAMES[number]
+/** One table of the ledger store (a key range of its single LMDB database). */
+export type LedgerTable = DbName
+/** Every table, in the order they are listed in docs/ledger.md. */
+export const LEDGER_TABLES: readonly LedgerTable[] = DB_NAMES
 const SPARSE_TABLES: readonly DbName[] = ['pending', 'waits', 'quarantine', 'overrides', 'floors']
 
 /**
@@ -118,9 +195,26 @@ export class LedgerStore {
     this.dbs = Object.fromEntries(DB_NAMES.map((name) => [name, new Table(root, name)])) as Record<DbName, Table>
   }
 
-  /** Opens (creating if needed) the store in directory `path`. */
-  static open (path: string): LedgerStore {
-    return new LedgerStore(path, open<Uint8Array, string>({ path, encoding: 'binary' }))
+  /**
+   * Opens (creating if needed) the store in directory `path`; with `readOnly`, an existing store that
+   * nothing here can write to (what a check uses).
+   */
+  static open (path: string, options: { readOnly?: boolean } = {}): LedgerStore {
+    return new LedgerStore(path, open<Uint8Array, string>({ path, encoding: 'binary', ...(options.readOnly === true ? { readOnly: true } : {}) }))
+  }
+
+  /**
+   * Runs `fn` over the raw rows of every table, all read in one LMDB read transaction: one committed
+   * state, whatever other handles or processes write meanwhile (a commit is all of an operation's
+   * writes or none). For integrity checks (integrity.ts); the transaction ends when `fn`'s promise settles.
+   */
+  async read<T> (fn: (reader: StoreReader) => T | Promise<T>): Promise<T> {
+    const txn = this.root.useReadTransaction()
+    try {
+      return await fn(new StoreReader(this.root, txn))
+    } finally {
+      txn.done()
+    }
   }
 
   /** Runs `fn` in one durable LMDB write transaction: all of its writes commit together or not at all. */

@@ -3,12 +3,13 @@
 //   run <dir> <seed> <total>  — resumes the deterministic payment sequence of <seed> at the ledger's entry count,
 //                               one durable transaction per payment, printing "applied <n>" after each commit
 //   check <dir> <seed>        — the reopened ledger must equal the first n payments replayed in a scratch ledger
-//                               (same export bytes and state root) and satisfy the invariants; prints n
+//                               (same export bytes and state root) and satisfy the invariants, and verifyLedger
+//                               must find nothing wrong; prints n
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SeededRng } from '@icn/testkit'
-import { openLedger } from '../../dist/index.js'
+import { openLedger, verifyLedger } from '../../dist/index.js'
 import { check, checkInvariants, fixedClock, member } from './common.mjs'
 
 const MEMBERS = [member(0), member(1), member(2), member(3)]
@@ -38,7 +39,11 @@ if (mode === 'run') {
   await ledger.close()
   console.log('done')
 } else if (mode === 'check') {
+  // Before openLedger (which checks the store itself): a kill mid-commit leaves nothing for either check to find.
+  const report = await verifyLedger(dir)
+  check(report.ok && report.stateRoot === report.expectedStateRoot, `verifyLedger after a kill: ${JSON.stringify(report.problems.slice(0, 3))}`)
   const ledger = await open(dir)
+  check(report.rows.entries === ledger.entryCount() && report.stateRoot === ledger.stateRoot(), 'verifyLedger read the state the ledger opens')
   const n = ledger.entryCount()
   checkInvariants(ledger)
   const scratchDir = mkdtempSync(join(tmpdir(), 'icn-ledger-scratch-'))
