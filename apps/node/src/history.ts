@@ -6,16 +6,36 @@ import type { Governance } from '@icn/governance'
 import { type SignedEnvelope, decodeEnvelope, encodeEnvelope, sha256, toHex, utf8 } from '@icn/identity'
 import { type ApplyOutcome, type Ledger, MalformedEntryError, decodeEntry } from '@icn/ledger'
 import type { TrustAttestation, TrustGraph } from '@icn/trust'
+import type { Libp2pTransport } from './transport.js'
+
+type MessageTransport = Pick<Libp2pTransport, 'onPeerChange'>
 
 /** Gossip topic of history-sync requests and answers (direct messages only). */
 export const HISTORY_TOPIC = 'history:sync'
 /** How long a peer has to answer one history request. */
 const REQUEST_TIMEOUT_MS = 15_000
 
-/** History sync's request/response over gossip's direct messages on `history:sync` (same FIFO peer streams). */
-export function historyMessaging (gossip: Gossip): HistoryMessaging {
+/**
+ * History sync's request/response over gossip's direct messages on `history:sync` (same FIFO peer streams).
+ * A request fails as soon as the peer's stream closes: its answer can no longer come, and the session ends
+ * so that the next stream starts a new one instead of waiting out the timeout.
+ */
+export function historyMessaging (gossip: Gossip, peers?: Pick<MessageTransport, 'onPeerChange'>): HistoryMessaging {
   return {
-    request: async (peer, payload) => await gossip.request(peer, HISTORY_TOPIC, payload, { timeoutMs: REQUEST_TIMEOUT_MS }),
+    request: async (peer, payload) => {
+      const answer = gossip.request(peer, HISTORY_TOPIC, payload, { timeoutMs: REQUEST_TIMEOUT_MS })
+      if (peers === undefined) return await answer
+      let off = (): void => {}
+      const gone = new Promise<never>((_resolve, reject) => {
+        off = peers.onPeerChange((did, change) => { if (did === peer && change === 'disconnected') reject(new Error(`${peer} disconnected before answering`)) })
+      })
+      try {
+        return await Promise.race([answer, gone])
+      } finally {
+        off()
+        answer.catch(() => undefined) // settles later (its timeout) with nobody waiting
+      }
+    },
     onRequest: (handler) => gossip.handleDirect(HISTORY_TOPIC, (message) => { message.reply(handler(message.from, message.payload)) })
   }
 }

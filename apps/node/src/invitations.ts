@@ -203,6 +203,11 @@ export class InvitationStore {
     return this.records.find((r) => r.key === did && r.state === 'pending' && now < r.expiresAt)
   }
 
+  /** An unexpired invitation (pending or used) whose key is `did`. */
+  unexpiredByKey (did: string, now: number): InvitationRecord | undefined {
+    return this.records.find((r) => r.key === did && now < r.expiresAt)
+  }
+
   /** The used invitation that made `did` a candidate. */
   usedBy (did: string): InvitationRecord | undefined {
     return this.records.find((r) => r.usedBy === did)

@@ -112,11 +112,14 @@ export class NodeMembership implements PeerAdmission {
     return this.isMember(did) || (did === this.init.sponsor && !this.isMember(this.components.keyPair.did))
   }
 
-  /** A member, the sponsor, an unexpired invitation's key (to present a join request) or a DID that used one of this node's invitations. */
+  /**
+   * A member, the sponsor, an unexpired invitation's key (to present a join request: a used one is let in to
+   * hear `INVITATION_USED`, never to get a stream) or a DID that used one of this node's invitations.
+   */
   connect (did: string): boolean {
     if (this.stream(did)) return true
     const { invitations, clock } = this.components
-    return invitations.pendingByKey(did, clock.now()) !== undefined || this.candidate(did) !== undefined
+    return invitations.unexpiredByKey(did, clock.now()) !== undefined || this.candidate(did) !== undefined
   }
 
   refused (did: string, what: 'inbound' | 'outbound' | 'stream'): void {

@@ -23,7 +23,7 @@ import { nodeRoutes } from './routes.js'
 import { startStorageMonitor } from './storage.js'
 import { createSupervisor } from './supervisor.js'
 import { type EventLoopStats, createLoopMonitor } from './loop-monitor.js'
-import { type ConnectedPeer, type Libp2pTransport, type TransportStats, createLibp2pTransport, networkPrefix } from './transport.js'
+import { type ConnectedPeer, type Libp2pTransport, type PeerAdmission, type TransportStats, createLibp2pTransport, networkPrefix } from './transport.js'
 
 // The CLI's `run` loads this module lazily and needs the transport's one tolerated libp2p error.
 export { isClosedStreamRace } from './transport.js'
@@ -196,7 +196,13 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   })
 
   const transport = await supervisor.start('transport', async () => {
-    const value = await createLibp2pTransport({ keyPair, logger: log('transport'), clock, admission: membership }, {
+    // A refusal is a change too (status counters; a test or the dashboard waiting on the change feed).
+    const admission: PeerAdmission = {
+      connect: (did) => membership.connect(did),
+      stream: (did) => membership.stream(did),
+      refused: (did, what) => { membership.refused(did, what); changed() }
+    }
+    const value = await createLibp2pTransport({ keyPair, logger: log('transport'), clock, admission }, {
       protocolPrefix: networkPrefix(governance.networkId),
       listen: config.listen,
       peers: config.peers,
@@ -256,7 +262,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     const historyLog = log('history')
     const applied = (): void => { changed() }
     const value = createHistorySync({
-      messaging: historyMessaging(gossip),
+      messaging: historyMessaging(gossip, transport),
       clock,
       isMember: (did) => membership.stream(did),
       // Governance first (who is a member, and since when, decides what the others accept), then trust

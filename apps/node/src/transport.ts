@@ -232,7 +232,8 @@ export async function requestAdmission (addrs: readonly string[], seed: Uint8Arr
         }
         errors.push(`${addr}: the inviter closed the stream without an answer`)
       } catch (err) {
-        errors.push(`${addr}: ${(err as Error).message}`)
+        const e = err as Error
+        errors.push(`${addr}: ${e.message !== undefined && e.message !== '' ? e.message : e.name ?? String(err)}`)
       }
     }
   } finally {
@@ -259,7 +260,14 @@ interface PeerStream {
   peerId: PeerId
   stream: Stream
   remoteAddr: string
+  /** This node opened it (the peer accepted it), when, and whether a frame has come back on it since. */
+  outbound: boolean
+  openedAt: number
+  heardFrom: boolean
 }
+
+/** An outbound stream the peer ends this soon, before sending a frame, was refused: retried with the open backoff. */
+const REFUSED_STREAM_MS = 5000
 
 interface DialTarget {
   addr: Multiaddr
@@ -440,8 +448,10 @@ class Libp2pTransportImpl implements Libp2pTransport {
       if (!this.admission.connect(did)) {
         if (!this.streams.has(did)) hangUps.push(this.hangUp(connection.remotePeer))
       } else if (this.admission.stream(did) && !this.streams.has(did) && connection.status === 'open') {
+        // Admitted just now: this node opens the stream whichever DID is smaller, since the peer (an invitee
+        // whose governance has not caught up) may have given up opening it after being refused.
         this.openFailures.delete(did)
-        this.onConnect(connection.remotePeer)
+        this.openStream(connection.remotePeer, did)
       }
     }
     await Promise.all(hangUps)
@@ -598,25 +608,29 @@ class Libp2pTransportImpl implements Libp2pTransport {
       try {
         const stream = await this.node.dialProtocol(peerId, this.protocols.gossip)
         const connection = this.node.getConnections(peerId)[0]
-        this.register(stream, peerId, did, connection?.remoteAddr.toString() ?? '')
+        this.register(stream, peerId, did, connection?.remoteAddr.toString() ?? '', true)
       } catch (err) {
         this.logger.debug({ peer: did, err: (err as Error).message }, 'opening ICN stream failed')
-        if (!this.closed && this.hasOpenConnection(peerId)) {
-          const failures = (this.openFailures.get(did) ?? 0) + 1
-          if (failures >= this.settings.maxStreamOpenAttempts) {
-            // Retrying for as long as the connection lasts would poll a peer that never serves us.
-            this.openFailures.delete(did)
-            this.logger.info({ peer: did, attempts: failures }, `peer does not serve ${this.protocols.gossip}: hanging up`)
-            this.track(this.hangUp(peerId))
-          } else {
-            this.openFailures.set(did, failures)
-            this.later(() => { if (!this.streams.has(did)) this.onConnect(peerId) }, this.backoff(failures - 1))
-          }
-        }
+        this.openFailed(peerId, did)
       } finally {
         this.opening.delete(did)
       }
     })())
+  }
+
+  /** An ICN stream to `did` could not be opened (or was refused at once): retry with backoff, then hang up. */
+  private openFailed (peerId: PeerId, did: string, open: (peerId: PeerId) => void = (p) => { this.onConnect(p) }): void {
+    if (this.closed || !this.hasOpenConnection(peerId)) return
+    const failures = (this.openFailures.get(did) ?? 0) + 1
+    if (failures >= this.settings.maxStreamOpenAttempts) {
+      // Retrying for as long as the connection lasts would poll a peer that never serves us.
+      this.openFailures.delete(did)
+      this.logger.info({ peer: did, attempts: failures }, `peer does not serve ${this.protocols.gossip} to this node: hanging up`)
+      this.track(this.hangUp(peerId))
+    } else {
+      this.openFailures.set(did, failures)
+      this.later(() => { if (!this.streams.has(did)) open(peerId) }, this.backoff(failures - 1))
+    }
   }
 
   private attach (stream: Stream, connection: Connection): void {
@@ -632,19 +646,20 @@ class Libp2pTransportImpl implements Libp2pTransport {
       stream.abort(new Error('not a member'))
       return
     }
-    this.register(stream, connection.remotePeer, did, connection.remoteAddr.toString())
+    this.register(stream, connection.remotePeer, did, connection.remoteAddr.toString(), false)
   }
 
-  private register (stream: Stream, peerId: PeerId, did: string, remoteAddr: string): void {
+  private register (stream: Stream, peerId: PeerId, did: string, remoteAddr: string, outbound: boolean): void {
     if (this.closed) {
       stream.abort(new Error('transport closing'))
       return
     }
     const previous = this.streams.get(did)
     if (previous !== undefined && previous.stream !== stream) previous.stream.abort(new Error('replaced by a newer stream'))
-    const entry: PeerStream = { did, peerId, stream, remoteAddr }
+    const entry: PeerStream = { did, peerId, stream, remoteAddr, outbound, openedAt: this.clock.now(), heardFrom: false }
     this.streams.set(did, entry)
-    this.openFailures.delete(did)
+    // A stream this node opened counts as a success once the peer has answered on it (see readLoop).
+    if (!outbound) this.openFailures.delete(did)
     this.logger.info({ peer: did, remoteAddr }, 'peer stream open')
     if (previous === undefined) this.peerChanged(did, 'connected')
     for (const waiter of [...this.waiters].filter((w) => w.did === did)) {
@@ -664,6 +679,10 @@ class Libp2pTransportImpl implements Libp2pTransport {
     let ended: string | undefined
     try {
       for await (const frame of lp.decode(entry.stream, { maxDataLength: this.settings.maxFrameBytes })) {
+        if (!entry.heardFrom) {
+          entry.heardFrom = true
+          this.openFailures.delete(entry.did)
+        }
         if (frame.byteLength === 0) continue
         this.stats.framesReceived++
         const bytes = frame.subarray()
@@ -701,7 +720,11 @@ class Libp2pTransportImpl implements Libp2pTransport {
     if (ended === undefined && entry.stream.status === 'open') entry.stream.abort(new Error('the peer closed its side of the ICN stream'))
     if (this.dropStream(entry.did, entry) !== undefined) {
       this.logger.info({ peer: entry.did, ...(ended === undefined ? {} : { reason: ended }) }, 'peer stream closed')
-      if (!this.closed && this.id < entry.did && this.hasOpenConnection(entry.peerId)) this.onConnect(entry.peerId)
+      if (this.closed || !this.hasOpenConnection(entry.peerId)) return
+      // Ended at once without a word from the peer: it refused the stream (e.g. this node is not a member
+      // there yet). Reopened with the open backoff rather than at once, which would spin.
+      if (entry.outbound && !entry.heardFrom && this.clock.now() - entry.openedAt < REFUSED_STREAM_MS) this.openFailed(entry.peerId, entry.did, (p) => { this.openStream(p, entry.did) })
+      else if (this.id < entry.did) this.onConnect(entry.peerId)
     }
   }
 }
