@@ -1,4 +1,5 @@
 import type { RefusableRequest, RefusalReason } from './messages.js'
+import type { DamagedSnapshot } from './store.js'
 
 /** Machine-readable reason carried by every snapshot error. */
 export type SnapshotErrorCode =
@@ -124,11 +125,33 @@ export class SnapshotNotFoundError extends SnapshotError {
 
 /** A stored snapshot whose files are truncated, tampered with or inconsistent. */
 export class CorruptSnapshotError extends SnapshotError {
-  override readonly name = 'CorruptSnapshotError'
+  override readonly name: string = 'CorruptSnapshotError'
+  /** The file found bad. */
   readonly path: string
-  constructor (path: string, message: string, options?: { cause?: unknown }) {
-    super('CORRUPT_SNAPSHOT', `${path}: ${message}`, options)
+  /** What is wrong with it (the message without the path). */
+  readonly reason: string
+  constructor (path: string, reason: string, options?: { cause?: unknown }) {
+    super('CORRUPT_SNAPSHOT', `${path}: ${reason}`, options)
     this.path = path
+    this.reason = reason
+  }
+}
+
+/**
+ * A stored snapshot found damaged when read after its store opened: its
+ * files were moved into the store's `damaged/` folder (`quarantined`), so
+ * this read fails and later reads of the id give `SnapshotNotFoundError`.
+ * Code `CORRUPT_SNAPSHOT`, like its base class.
+ */
+export class SnapshotQuarantinedError extends CorruptSnapshotError {
+  override readonly name = 'SnapshotQuarantinedError'
+  readonly snapshotId: string
+  /** The files moved aside, as `SnapshotStore.damaged()` lists them. */
+  readonly quarantined: DamagedSnapshot[]
+  constructor (snapshotId: string, damage: CorruptSnapshotError, quarantined: DamagedSnapshot[]) {
+    super(damage.path, `${damage.reason} (snapshot ${snapshotId} moved aside: ${quarantined.map((d) => d.movedTo).join(', ')})`, { cause: damage })
+    this.snapshotId = snapshotId
+    this.quarantined = quarantined
   }
 }
 

@@ -17,7 +17,8 @@
 export { type SnapshotConfig, DEFAULT_CONFIG, resolveConfig } from './config.js'
 export {
   type SnapshotErrorCode, SnapshotError, InvalidConfigError, InsufficientParticipantsError, InvalidMessageError,
-  ProtocolViolationError, RateLimitedError, RequestRefusedError, SnapshotTooLargeError, SnapshotNotFoundError, CorruptSnapshotError, UnknownProviderError, SnapshotClosedError
+  ProtocolViolationError, RateLimitedError, RequestRefusedError, SnapshotTooLargeError, SnapshotNotFoundError, CorruptSnapshotError, SnapshotQuarantinedError,
+  UnknownProviderError, SnapshotClosedError
 } from './errors.js'
 export {
   type SnapshotLeaf, type InclusionProof, type ProofStep, leafHash, nodeHash, merkleRoot, sortLeaves, proveInclusion, verifyInclusion
@@ -37,6 +38,6 @@ export {
   type FetchOutcome, type SnapshotEvent, type SnapshotStats, createSnapshotNode, encodeLocalState, decodeLocalState
 } from './node.js'
 export {
-  type SnapshotStore, type SnapshotStoreInit, type SnapshotSummary, openSnapshotStore, writeSnapshotFiles, readSnapshotFiles,
-  listSnapshotFiles, removeSnapshotFiles, snapshotFileNames
+  type SnapshotStore, type SnapshotStoreInit, type SnapshotSummary, type DamagedSnapshot, type DamageKind, DAMAGED_FOLDER,
+  openSnapshotStore, writeSnapshotFiles, readSnapshotFiles, listSnapshotFiles, removeSnapshotFiles, snapshotFileNames
 } from './store.js'

@@ -3,7 +3,7 @@ import { type SnapshotConfig, resolveConfig } from './config.js'
 import {
   type CompletedSnapshot, type Effect, type SnapshotCounters, type VerificationReport, SnapshotCoordinator
 } from './coordinator.js'
-import { CorruptSnapshotError, InvalidConfigError, SnapshotClosedError, SnapshotError, SnapshotNotFoundError, UnknownProviderError } from './errors.js'
+import { CorruptSnapshotError, InvalidConfigError, SnapshotClosedError, SnapshotError, SnapshotNotFoundError, SnapshotQuarantinedError, UnknownProviderError } from './errors.js'
 import { type InclusionProof, proveInclusion } from './merkle.js'
 import { type SnapshotMessage, decodeMessage, encodeMessage, isSnapshotId } from './messages.js'
 import type { SnapshotStore } from './store.js'
@@ -115,7 +115,8 @@ export interface SnapshotNode {
   verify(snapshotId: string): Promise<VerificationReport>
   /**
    * Loads the newest `keepCompleted` snapshots from the store into memory so
-   * this node can serve transfers and verification after a restart. Returns their ids.
+   * this node can serve transfers and verification after a restart. Returns their ids
+   * (one the store finds damaged now is moved aside by it and left out).
    */
   loadStored(): Promise<string[]>
   /** This node's inclusion proof in a completed snapshot. */
@@ -266,8 +267,17 @@ class Node implements SnapshotNode {
     if (this.closed) throw new SnapshotClosedError()
     if (this.store === undefined) return []
     const newest = (await this.store.list()).slice(0, this.config.keepCompleted).reverse()
-    for (const summary of newest) this.core.loadCompleted(await this.store.load(summary.snapshotId))
-    return newest.map((s) => s.snapshotId).reverse()
+    const loaded: string[] = []
+    for (const summary of newest) {
+      try {
+        this.core.loadCompleted(await this.store.load(summary.snapshotId))
+        loaded.push(summary.snapshotId)
+      } catch (err) {
+        // Found damaged after the store opened: the store moved it aside and reports it; the others still load.
+        if (!(err instanceof SnapshotQuarantinedError)) throw err
+      }
+    }
+    return loaded.reverse()
   }
 
   /** A completed snapshot from memory, else loaded from the store into memory. */

@@ -1,9 +1,10 @@
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { withTempDir } from '@icn/testkit'
+import { readJsonSnapshot } from '@icn/identity/fs'
+import { ManualClock, withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
 import {
-  CorruptSnapshotError, SnapshotNotFoundError, listSnapshotFiles, readSnapshotFiles, snapshotFileNames, writeSnapshotFiles
+  CorruptSnapshotError, SnapshotNotFoundError, listSnapshotFiles, openSnapshotStore, readSnapshotFiles, snapshotFileNames, writeSnapshotFiles
 } from '../src/index.js'
 import { fieldsOf, realRecords } from './support/records.js'
 
@@ -49,6 +50,31 @@ describe('L1 direct persistence: the snapshot file adapter', () => {
     }
     await withTempDir(async (dir) => {
       await expect(readSnapshotFiles(dir, 'nothing-here')).rejects.toThrow(SnapshotNotFoundError)
+    })
+  })
+
+  it('the record of damaged files, damaged/damaged.json: a checksummed JSON snapshot file with every field, read back exactly on reopen', async () => {
+    await withTempDir(async (dir) => {
+      await writeFile(join(dir, 'x.snapshot.sha256'), 'junk')
+      await writeFile(join(dir, 'notes.txt'), 'hello')
+      const first = await openSnapshotStore({ path: dir, clock: new ManualClock(1_800_000_000_000) })
+      const damaged = first.damaged()
+      await first.close()
+      const record = join(dir, 'damaged', 'damaged.json')
+      expect((await readFile(record, 'utf8')).split('\n')[0]).toMatch(/^\{"format":"icn-json-snapshot","version":1,"sha256":"[0-9a-f]{64}","length":\d+\}$/)
+      const xReason = 'x.snapshot: checksum file present but snapshot file missing'
+      expect(await readJsonSnapshot(record)).toEqual({
+        format: 'icn-snapshot-damage',
+        version: 1,
+        entries: [
+          { name: 'notes.txt', file: 'notes.txt', snapshotId: null, kind: 'unknown', reason: 'not a file of the snapshot store', detectedAt: 1_800_000_000_000 },
+          { name: 'x.snapshot.sha256', file: 'x.snapshot.sha256', snapshotId: 'x', kind: 'corrupt', reason: xReason, detectedAt: 1_800_000_000_000 }
+        ]
+      })
+      const again = await openSnapshotStore({ path: dir })
+      expect(again.damaged()).toEqual(damaged)
+      expect(damaged.map((d) => d.movedTo)).toEqual([join(dir, 'damaged', 'notes.txt'), join(dir, 'damaged', 'x.snapshot.sha256')])
+      await again.close()
     })
   })
 })

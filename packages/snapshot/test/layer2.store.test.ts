@@ -15,6 +15,8 @@ describe('L2 production handle: snapshot nodes persisting through their Snapshot
         const { snapshotId, outcome } = router.nodes[round]!.snap.startSnapshot()
         await router.run()
         expect((await outcome).status).toBe('complete')
+        // Each participant settles its outcome only after its own save: wait for all, not just the initiator.
+        for (const node of router.nodes) expect((await node.snap.waitForSnapshot(snapshotId)).status).toBe('complete')
         ids.push(snapshotId)
         await router.clock.advanceAsync(10)
       }

@@ -1,7 +1,10 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { decode, toHex } from '@icn/identity'
-import { withTempDir } from '@icn/testkit'
+import { ManualClock, withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
-import { decodeLocalState, openSnapshotStore, verifyInclusion } from '../src/index.js'
+import { type DamagedSnapshot, SnapshotQuarantinedError, decodeLocalState, openSnapshotStore, snapshotFileNames, verifyInclusion, writeSnapshotFiles } from '../src/index.js'
+import { fieldsOf, realRecords } from './support/records.js'
 import { Router } from './support/router.js'
 
 describe('L3 same-process lifecycle: close, then fresh handles restore from disk alone', () => {
@@ -39,6 +42,31 @@ describe('L3 same-process lifecycle: close, then fresh handles restore from disk
       await fresh.close()
       for (const s of stores) await s.close()
       expect(fresh.clock.pendingTimers).toBe(0)
+    })
+  })
+
+  it('what a store moved aside (at open and at a later read) is listed exactly by a fresh handle after close(), which reports nothing new', async () => {
+    const [a] = await realRecords(311)
+    const [b] = await realRecords(312)
+    await withTempDir(async (dir) => {
+      await writeSnapshotFiles(dir, a!)
+      await writeSnapshotFiles(dir, b!)
+      await writeFile(join(dir, 'notes.txt'), 'hello')
+      const first = await openSnapshotStore({ path: dir, clock: new ManualClock(1_800_000_000_000) })
+      const local = join(dir, snapshotFileNames(a!.snapshotId).local)
+      const bytes = await readFile(local)
+      bytes[0]! ^= 1
+      await writeFile(local, bytes)
+      await expect(first.load(a!.snapshotId)).rejects.toThrow(SnapshotQuarantinedError)
+      const damaged = first.damaged()
+      expect(damaged.map((d) => [d.file, d.kind])).toEqual([['notes.txt', 'unknown'], ...Object.values(snapshotFileNames(a!.snapshotId)).sort().map((f) => [f, 'corrupt'])])
+      await first.close()
+
+      const reported: DamagedSnapshot[] = []
+      const fresh = await openSnapshotStore({ path: dir, clock: new ManualClock(1_900_000_000_000), onDamaged: (d) => { reported.push(d) } })
+      expect([fresh.damaged(), reported, (await fresh.list()).map((s) => s.snapshotId)]).toEqual([damaged, [], [b!.snapshotId]])
+      expect(fieldsOf(await fresh.load(b!.snapshotId))).toEqual(fieldsOf(b!))
+      await fresh.close()
     })
   })
 })

@@ -2,7 +2,8 @@
 // network with tokens in flight, persists every node's snapshot store under
 // <dir>/<i>, and prints `snapshotId,rootHex`. `read <dir> <snapshotId> <rootHex>`
 // opens node 1's store in a fresh process, restores a fresh subsystem from the
-// snapshot and checks exact values; exits 1 on any mismatch.
+// snapshot and checks exact values; exits 1 on any mismatch. `damaged <dir> <clockMs>`
+// opens node 1's store and prints what it moved aside now and what its damaged/ holds.
 import { decode, encode, keyPairFromSeed, toHex } from '@icn/identity'
 import { ManualClock, SeededRng, SimNetwork } from '@icn/testkit'
 import { createSnapshotNode, merkleRoot, openSnapshotStore, verifyInclusion } from '../../dist/index.js'
@@ -94,7 +95,17 @@ async function read (dir, snapshotId, rootHex) {
   console.log('ok')
 }
 
+/** Opens node 1's store with the clock at `at` and prints what it reported, what it lists as damaged, and the snapshot ids it holds. */
+async function damaged (dir, at) {
+  const reported = []
+  const store = await openSnapshotStore({ path: `${dir}/1`, clock: new ManualClock(Number(at)), onDamaged: (d) => reported.push(d) })
+  const ids = (await store.list()).map((s) => s.snapshotId)
+  console.log(JSON.stringify({ reported, damaged: store.damaged(), ids }))
+  await store.close()
+}
+
 const [mode, dir, ...rest] = process.argv.slice(2)
 if (mode === 'write' && dir) await write(dir)
 else if (mode === 'read' && dir && rest.length === 2) await read(dir, rest[0], rest[1])
-else fail('usage: snapshot-restart.mjs write <dir> | read <dir> <snapshotId> <rootHex>')
+else if (mode === 'damaged' && dir && rest.length === 1) await damaged(dir, rest[0])
+else fail('usage: snapshot-restart.mjs write <dir> | read <dir> <snapshotId> <rootHex> | damaged <dir> <clockMs>')
