@@ -180,7 +180,7 @@ export class JournalTotals {
     for (const ack of entry.acks) this.acks.push([entry.author, ack])
   }
 
-  /** The totals, keyed `account\0currency` (balances, credit); each credited entry's first ack counts. */
+  /** The totals, keyed `account\0currency` (balances, credit); each credited entry's first ack counts. Call once, after the last `add`. */
   finish (): {
     balances: ReadonlyMap<string, { account: Did, currency: string, balance: bigint }>
     credit: ReadonlyMap<string, { author: Did, currency: string, credit: ChainCredit }>
