@@ -227,6 +227,16 @@ client(ledgerCommand.command('release-floor'))
     await withApi(opts, async (api) => await api.post('/ledger/floors/release', { reference: opts.reference, ...(opts.author === undefined ? {} : { author: opts.author }) }), format.formatFloorReleased)
   })
 
+common(program.command('check'))
+  .description('verify the data directory without starting the node (a running node may keep writing): the start-up checks, then every ledger entry\'s hash and signature, chain links, balances and state root recomputed, and every trust and governance record; prints each problem and exits 1 if there is any')
+  .option('--json', 'print the report as JSON (for scripts)')
+  .action(async (opts: CommonOptions) => {
+    const { formatDataDirCheck, verifyDataDir } = await import(new URL('./check.js', import.meta.url).href) as typeof import('./check.js')
+    const report = await verifyDataDir(resolve(opts.dataDir))
+    process.stdout.write((opts.json === true ? toJson(report, 2) : formatDataDirCheck(report)) + '\n')
+    if (!report.ok) process.exitCode = 1
+  })
+
 client(program.command('trust'))
   .description('attest trust in a DID (with --score), or show this node\'s computed trust in it')
   .requiredOption('--subject <did>', 'the DID trusted')
@@ -310,7 +320,8 @@ const DATA_DIR_HINTS: Record<string, string> = {
   INVALID_IDENTITY: 'restore identity.json from a backup: the node\'s data is signed under that identity',
   CORRUPT_FILE: 'restore the file from a backup; for gossip/state.json, removing it starts gossip with an empty log (the ledger, trust and governance stores keep their data)',
   CHARTER_MISMATCH: 'charter.json must be the cooperative\'s genesis charter this node\'s governance data was created with (every member holds the same file): restore it',
-  INVALID_CHARTER: 'charter.json must be the cooperative\'s genesis charter (every member holds the same file): restore it'
+  INVALID_CHARTER: 'charter.json must be the cooperative\'s genesis charter (every member holds the same file): restore it',
+  CORRUPT_STORE: 'run `icn-node check --data-dir <dir>` to list every problem; then restore that store\'s folder from a backup, or remove it to start that subsystem empty'
 }
 
 try {

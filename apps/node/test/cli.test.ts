@@ -23,13 +23,13 @@ describe('icn-node init', () => {
   })
 
   it('prints help for every command', async () => {
-    for (const command of ['init', 'run', 'status', 'peers', 'pay', 'balance', 'trust', 'propose', 'vote', 'snapshot take', 'snapshot list', 'snapshot verify', 'snapshot restore']) {
+    for (const command of ['init', 'run', 'join', 'status', 'peers', 'members', 'invite create', 'invite list', 'pay', 'balance', 'trust', 'propose', 'vote', 'check', 'snapshot take', 'snapshot list', 'snapshot verify', 'snapshot restore']) {
       const help = await cli([...command.split(' '), '--help'])
-      expect(help).toContain(`Usage: icn-node ${command} [options]`)
+      expect(help).toContain(`Usage: icn-node ${command} [options]${command === 'join' ? ' <code>' : ''}`)
       expect(help).toContain('--data-dir <dir>')
       expect(help).toContain('--log-level <level>')
       // Every client command prints a table or sentence, or the API's JSON with --json.
-      expect(help.includes('--json')).toBe(!['init', 'run'].includes(command))
+      expect(help.includes('--json')).toBe(!['init', 'run', 'join'].includes(command))
     }
   })
 })
