@@ -63,7 +63,7 @@ export function formatStatus (value: unknown): string {
     ...(s.membership === undefined
       ? []
       : [['network', `${s.membership.networkId}; ${s.membership.candidates} invitees waiting; refused ${s.membership.refused.notAMember} connections from non-members, ${s.membership.refused.coolDown} in cool-down, ${s.membership.refused.streams} streams, ${s.membership.refused.entriesByNonMembers} entries by non-members`] as const]),
-    ['snapshots', `${s.snapshots.active} active, ${s.snapshots.completed} completed, ${s.snapshots.failed} failed`],
+    ['snapshots', `${s.snapshots.active} active, ${s.snapshots.completed} completed, ${s.snapshots.failed} failed${s.snapshots.damaged > 0 ? `, ${s.snapshots.damaged} damaged files moved aside (GET /snapshots/damaged)` : ''}`],
     ...syncLines(s.sync),
     ['change feed', `version ${s.version}`]
   ])

@@ -56,7 +56,8 @@ export interface NodeStatus {
   governance: { domain: string, members: number, proposals: number }
   /** The network this node belongs to, and what it refused to non-members (connections, streams). */
   membership: { networkId: string, members: number, candidates: number, refused: RefusalCounts & GossipRefusals }
-  snapshots: SnapshotStats
+  /** `damaged`: files the snapshot store moved into `snapshots/damaged/` (`GET /snapshots/damaged`). */
+  snapshots: SnapshotStats & { damaged: number }
   /** Event-loop stalls since start or the last `POST /metrics/reset`: ms the loop was late beyond its 10 ms sampling interval, and how much of that was its own work. */
   eventLoop: EventLoopStats
   /** History sync: per peer, how far behind this node is and how fast it catches up; what it served. */
@@ -316,7 +317,13 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   })
 
   const snapshotStore = await supervisor.start('snapshot-store', async () => {
-    const value = await openSnapshotStore({ path: layout.snapshots, keepNewest: 50 })
+    const storeLog = log('snapshot-store')
+    const value = await openSnapshotStore({
+      path: layout.snapshots,
+      keepNewest: 50,
+      clock,
+      onDamaged: (d) => { storeLog.warn({ file: d.file, snapshotId: d.snapshotId, kind: d.kind, reason: d.reason, movedTo: d.movedTo }, 'damaged stored snapshot file moved aside') }
+    })
     return { value, stop: async () => { await value.close() } }
   })
 
@@ -395,7 +402,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     trust: { attestations: trust.size },
     governance: { domain: governance.domain, members: governance.members().length, proposals: governance.proposals().length },
     membership: { networkId: governance.networkId, members: governance.members().length, candidates: membership.view().candidates.length, refused: membership.refusals() },
-    snapshots: { ...snapshot.stats },
+    snapshots: { ...snapshot.stats, damaged: snapshotStore.damaged().length },
     eventLoop: loopMonitor.stats(),
     sync: { peers: history.progress(), served: history.serveStats() },
     uptimeMs: clock.now() - startedAt

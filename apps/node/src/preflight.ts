@@ -1,7 +1,6 @@
 import { constants } from 'node:fs'
 import { access, open, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { readSnapshotFiles, snapshotFileNames } from '@icn/snapshot'
 import { dataDirLayout, pathExists } from './data-dir.js'
 import { DataDirCorruptError, DataDirPermissionError } from './errors.js'
 
@@ -63,30 +62,12 @@ async function checkLmdbFile (dir: string): Promise<void> {
 }
 
 /**
- * Every committed snapshot (one with its `.snapshot.sha256` commit marker, written last) loads and
- * checks out: checksum, state blobs, root. Files of a snapshot without the marker are an unfinished
- * write, which the store ignores.
- */
-async function checkSnapshots (dir: string): Promise<void> {
-  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return [] as string[]; throw err })
-  for (const name of names) {
-    if (!name.endsWith('.snapshot.sha256')) continue
-    const id = name.slice(0, -'.snapshot.sha256'.length)
-    try {
-      await readSnapshotFiles(dir, id)
-    } catch (cause) {
-      const files = Object.values(snapshotFileNames(id)).map((f) => join(dir, f))
-      throw new DataDirCorruptError(join(dir, `${id}.snapshot`), `stored snapshot ${id} is damaged (${(cause as Error).message}); its files are ${files.join(', ')}: restore them from a backup, or move all of them out of ${dir} to start without this snapshot (its other participants keep theirs)`, { cause })
-    }
-  }
-}
-
-/**
  * Checks an initialised data directory before the node opens it, so damage is a one-line typed
  * error naming the file and what to do rather than a crash, a stack trace or a silent fresh start:
  * permissions of every file; an identity where node data exists; each LMDB environment's data file
- * (present when its folder is, sane meta pages, not truncated); every stored snapshot. Files the
- * subsystems parse themselves (config, charter, gossip state) are checked by their loaders.
+ * (present when its folder is, sane meta pages, not truncated). Files the subsystems parse themselves
+ * (config, charter, gossip state) are checked by their loaders; the snapshot store moves a damaged stored
+ * snapshot into snapshots/damaged/ when it opens, with a warning, instead of refusing the start.
  * A missing subsystem folder is a fresh start of that subsystem, the documented way to drop it.
  */
 export async function checkDataDir (root: string): Promise<void> {
@@ -100,5 +81,4 @@ export async function checkDataDir (root: string): Promise<void> {
     throw new DataDirCorruptError(layout.identity, `missing, but ${root} holds node data (${present.map((p) => p.slice(root.length + 1)).join(', ')}) signed under it: restore identity.json from a backup (\`icn-node init\` would make a new identity that does not own this data)`)
   }
   for (const folder of [layout.ledger, layout.trust, layout.governance]) if (present.includes(folder)) await checkLmdbFile(folder)
-  await checkSnapshots(layout.snapshots)
 }

@@ -427,6 +427,8 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
         }
       }
     },
-    { method: 'POST', path: '/snapshots/:id/restore', handler: async ({ params }) => await restoreSnapshot(node, params.id!) }
+    { method: 'POST', path: '/snapshots/:id/restore', handler: async ({ params }) => await restoreSnapshot(node, params.id!) },
+    // Files the snapshot store moved aside as damaged (at start or at a later read), oldest first.
+    { method: 'GET', path: '/snapshots/damaged', handler: async () => snapshotStore.damaged() }
   ]
 }
