@@ -163,8 +163,10 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   })
   const trustOf = (graph: TrustGraphName) => (did: string): number => trust.trustOf(self, did, graph)
 
-  const charterFile = await loadCharterFile(config.dataDir, self)
+  // Read inside the service's start: a damaged charter.json then stops what already started (the storage timer).
+  let charterFile: Awaited<ReturnType<typeof loadCharterFile>> | undefined
   const governance = await supervisor.start('governance', async () => {
+    charterFile = await loadCharterFile(config.dataDir, self)
     const governanceLog = log('governance')
     const value = await openGovernance(
       { clock, trustOf: trustOf(TRUST_GRAPH_OF.governance), onError: (err) => { governanceLog.error({ err: (err as Error).message }, 'governance background error') } },
@@ -183,7 +185,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
 
   const membership = await supervisor.start('membership', async () => {
     const invitations = await InvitationStore.open(layout.invitations)
-    const value = new NodeMembership({ governance, invitations, keyPair, clock, logger: log('membership') }, { charterFile: charterFile.file, ...(config.sponsor === undefined ? {} : { sponsor: config.sponsor as Did }) })
+    const value = new NodeMembership({ governance, invitations, keyPair, clock, logger: log('membership') }, { charterFile: charterFile!.file, ...(config.sponsor === undefined ? {} : { sponsor: config.sponsor as Did }) })
     return { value, stop: noop }
   })
 
