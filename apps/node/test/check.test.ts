@@ -87,7 +87,7 @@ describe('icn-node check', () => {
       const { dataDir, flips } = flipped(base, dir, `balances ${base.payer} ICN-1294`, `balances ${base.payer} ICN-12`.length)
       expect(flips).toBeGreaterThanOrEqual(1)
       const err = await openError(dataDir)
-      expect([err.table, err.key, err.message]).toEqual(['balances', 'ICN', `ledger store ${join(dataDir, 'ledger')} is damaged: balances "ICN": the balances of ICN sum to 10, not 0`])
+      expect([err.table, err.key, err.message]).toEqual(['balances', 'ICN', `ledger store ${join(dataDir, 'ledger', 'data.mdb')} is damaged: balances "ICN": the balances of ICN sum to 10, not 0`])
       const report = await verifyDataDir(dataDir)
       expect(report.ok).toBe(false)
       expect(report.stores).toEqual({ ledger: 'damaged', trust: 'ok', governance: 'ok' })
@@ -107,7 +107,7 @@ describe('icn-node check', () => {
       expect(flips).toBeGreaterThanOrEqual(1)
       const broken = `did:ibn${payee.slice('did:icn'.length)}`
       const err = await openError(dataDir)
-      expect([err.table, err.key, err.message]).toEqual(['balances', `${broken} ICN`, `ledger store ${join(dataDir, 'ledger')} is damaged: balances "${broken} ICN": account "${broken}" is not a did:icn DID`])
+      expect([err.table, err.key, err.message]).toEqual(['balances', `${broken} ICN`, `ledger store ${join(dataDir, 'ledger', 'data.mdb')} is damaged: balances "${broken} ICN": account "${broken}" is not a did:icn DID`])
       const report = await verifyDataDir(dataDir)
       expect(report.problems.slice(0, 3)).toEqual([
         { store: 'ledger', table: 'balances', key: `${broken} ICN`, problem: `account "${broken}" is not a did:icn DID` },
@@ -127,7 +127,7 @@ describe('icn-node check', () => {
       expect(flips).toBeGreaterThanOrEqual(1)
       const damaged = head.slice(0, at) + String.fromCharCode(head.charCodeAt(at) ^ 1) + head.slice(at + 1)
       const err = await openError(dataDir)
-      expect([err.table, err.key, err.message]).toEqual(['chains', base.payer, `ledger store ${join(dataDir, 'ledger')} is damaged: chains "${base.payer}": head ${damaged} is not the entry of slot 4, which holds "${head}"`])
+      expect([err.table, err.key, err.message]).toEqual(['chains', base.payer, `ledger store ${join(dataDir, 'ledger', 'data.mdb')} is damaged: chains "${base.payer}": head ${damaged} is not the entry of slot 4, which holds "${head}"`])
       const report = await verifyDataDir(dataDir)
       expect(report.problems[0]).toEqual({ store: 'ledger', table: 'chains', key: base.payer, problem: `head ${damaged} is not the entry of slot 4, which holds "${head}"` })
     })

@@ -100,7 +100,7 @@ export class CorruptStoreError extends LedgerError {
   /** The damaged record's key within its table (as read, damage included). */
   readonly key: string
   constructor (path: string, table: LedgerTable | 'store', key: string, problem: string, options?: { cause?: unknown }) {
-    super('CORRUPT_STORE', `ledger store ${path} is damaged: ${table} ${showKey(key)}: ${problem}`, options)
+    super('CORRUPT_STORE', `ledger store ${path}/data.mdb is damaged: ${table} ${showKey(key)}: ${problem}`, options)
     this.table = table
     this.key = key
   }

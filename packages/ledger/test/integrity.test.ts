@@ -84,7 +84,7 @@ test('a changed balance: refused at open (balances no longer sum to zero); the c
   await withTempDir(async (dir) => {
     const { root } = await written(dir)
     await damage(dir, (db) => { db.putSync(`balances ${a.did} HOUR`, text('-125')) })
-    expect(await refusal(dir)).toEqual({ table: 'balances', key: 'HOUR', message: `ledger store ${dir} is damaged: balances "HOUR": the balances of HOUR sum to -5, not 0` })
+    expect(await refusal(dir)).toEqual({ table: 'balances', key: 'HOUR', message: `ledger store ${dir}/data.mdb is damaged: balances "HOUR": the balances of HOUR sum to -5, not 0` })
     const damagedRoot = computeStateRoot([
       { account: a.did, currency: 'HOUR', balance: -125n }, { account: b.did, currency: 'HOUR', balance: 100n }, { account: c.did, currency: 'HOUR', balance: 20n }
     ], await heads(dir))
@@ -118,7 +118,7 @@ test('an account key that is no DID (the measured "did:in:z12EK…" row) is refu
       db.putSync(`balances ${broken} HOUR`, text('20'))
     })
     expect(await refusal(dir)).toEqual({
-      table: 'balances', key: `${broken} HOUR`, message: `ledger store ${dir} is damaged: balances "${broken} HOUR": account "${broken}" is not a did:icn DID`
+      table: 'balances', key: `${broken} HOUR`, message: `ledger store ${dir}/data.mdb is damaged: balances "${broken} HOUR": account "${broken}" is not a did:icn DID`
     })
     const report = await verifyLedger(dir)
     expect(report.expectedStateRoot).toBe(w.root)
@@ -214,7 +214,7 @@ test('damaged derived records are refused at open, each naming its table and key
       await damage(dir, (db) => { k.damage(db, w) })
       const key = k.key(w)
       const problem = k.problem(w)
-      expect(await refusal(dir), k.name).toEqual({ table: k.table, key, message: `ledger store ${dir} is damaged: ${k.table} ${JSON.stringify(key)}: ${problem}` })
+      expect(await refusal(dir), k.name).toEqual({ table: k.table, key, message: `ledger store ${dir}/data.mdb is damaged: ${k.table} ${JSON.stringify(key)}: ${problem}` })
       const report = await verifyLedger(dir)
       expect(report.problems, k.name).toContainEqual({ table: k.table, key, problem })
     })
@@ -227,7 +227,7 @@ test('a damaged chain head entry is refused at open; a damaged older entry opens
     const e3 = w.ids[2] as string
     let hash = ''
     await damage(dir, (db) => { hash = flipSignature(db, e3) })
-    expect(await refusal(dir)).toEqual({ table: 'chains', key: a.did, message: `ledger store ${dir} is damaged: chains "${a.did}": head entry ${e3} bytes hash to ${hash}, not to their id` })
+    expect(await refusal(dir)).toEqual({ table: 'chains', key: a.did, message: `ledger store ${dir}/data.mdb is damaged: chains "${a.did}": head entry ${e3} bytes hash to ${hash}, not to their id` })
   })
   await withTempDir(async (dir) => {
     const w = await written(dir)
