@@ -39,6 +39,15 @@ async function fill (path: string): Promise<number> {
 
 interface Balance { balance: string }
 
+/** A 24 MiB tmpfs at `<dir>/disk` (unmounted by the suite's afterAll if a test does not get to it). */
+async function smallDisk (dir: string): Promise<string> {
+  const disk = join(dir, 'disk')
+  await mkdir(disk)
+  run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', disk])
+  mounts.push(disk)
+  return disk
+}
+
 describe('chaos: a full disk', () => {
   afterAll(() => {
     reapAll()
@@ -48,10 +57,7 @@ describe('chaos: a full disk', () => {
   it('refuses payments with a typed 507 while the disk is full, loses nothing acknowledged, and resumes by itself once space is freed', async () => {
     requireRoot('full disk', ['mount', 'umount'])
     await withTempDir(async (dir) => {
-      const disk = join(dir, 'disk')
-      await mkdir(disk)
-      run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', disk])
-      mounts.push(disk)
+      const disk = await smallDisk(dir)
       const dataDir = join(disk, 'node')
       const did = await initNode(dataDir)
       await writeNodeConfig(dataDir, 4000)
@@ -132,10 +138,7 @@ describe('chaos: a full disk', () => {
   it('stays up while a peer delivers entries as the disk fills: reads answer, its writes get 507, it catches up by itself once space is freed', async () => {
     requireRoot('full disk', ['mount', 'umount'])
     await withTempDir(async (dir) => {
-      const disk = join(dir, 'disk')
-      await mkdir(disk)
-      run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', disk])
-      mounts.push(disk)
+      const disk = await smallDisk(dir)
       const dirs = [join(disk, 'a'), join(dir, 'b')]
       const dids = [await initNode(dirs[0]!), await initNode(dirs[1]!)]
       for (const d of dirs) await writeNodeConfig(d, 4000)
