@@ -104,8 +104,12 @@ async function readBody (req: IncomingMessage, limit: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
-/** What a refused request's body may still be read of, so its client reads the answer rather than an EPIPE. */
-const DRAIN_LIMIT_BYTES = 64 * 1024
+/**
+ * What a refused request's declared body may still be read of (and dropped), so its client reads the answer
+ * rather than an EPIPE on the body it is still sending: a few times the body limit. A larger declared body,
+ * or one of unknown length, is not read: the answer goes out and the connection closes.
+ */
+const DRAIN_LIMIT_BYTES = 4 * 1024 * 1024
 
 /**
  * A write refused because the disk holding the data directory is full: Node's `ENOSPC`, LMDB's
@@ -236,8 +240,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
         const result = await match.route.handler({ body, query: url.searchParams, params: match.params, signal: gone.signal })
         await send(res, 200, result ?? { ok: true })
       } catch (err) {
-        // Refused before its body was read (401, 404, 405, 413, a bad path parameter): read a small rest of the
-        // body so the client gets the answer rather than an EPIPE; a larger one is not read, the connection closes.
+        // Refused before its body was read (401, 404, 405, 413, a bad path parameter): see DRAIN_LIMIT_BYTES.
         if (!req.complete) {
           const declared = Number(req.headers['content-length'] ?? NaN)
           if (!(declared <= DRAIN_LIMIT_BYTES) || !(await drain(req, DRAIN_LIMIT_BYTES))) res.shouldKeepAlive = false

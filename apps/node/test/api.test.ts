@@ -69,7 +69,7 @@ describe('local HTTP API', () => {
     })
     const unauthorised = await partialPost('/pay', 256 * 1024 * 1024, 128 * 1024, null)
     expect([unauthorised.status, unauthorised.connection]).toEqual([401, 'close'])
-    // A small refused body is still read, so the connection stays usable.
+    // A refused body of a declared size within a few times the limit is still read, so its client gets the answer.
     expect(await call('POST', '/pay', 'x'.repeat(1000), null)).toEqual({ status: 401, json: { error: 'ApiError', code: 'UNAUTHORIZED', message: expect.stringContaining('API token') as string } })
   })
 

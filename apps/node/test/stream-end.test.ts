@@ -134,7 +134,7 @@ describe('a member\'s libp2p peer that does not serve the ICN protocol', () => {
       expect(await violationsOf(node.api)).toBe(0)
       const hangUps = node.proc.stdout().split('\n').filter((l) => l.includes('hanging up')).map((l) => JSON.parse(l) as { peer: string, attempts: number, msg: string })
       expect(did).toBe(silent!.did)
-      expect(hangUps.map(({ peer: p, attempts, msg }) => ({ peer: p, attempts, msg }))).toEqual([{ peer: did, attempts: 4, msg: `peer does not serve ${networkProtocols(silent!.prefix).gossip}: hanging up` }])
+      expect(hangUps.map(({ peer: p, attempts, msg }) => ({ peer: p, attempts, msg }))).toEqual([{ peer: did, attempts: 4, msg: `peer does not serve ${networkProtocols(silent!.prefix).gossip} to this node: hanging up` }])
     })
   }, 60_000)
 })
