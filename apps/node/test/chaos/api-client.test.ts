@@ -128,7 +128,7 @@ describe('chaos: a hostile API client', () => {
         expect(typedError(await call(port, 'POST', '/votes', { token: auth, body: JSON.stringify({ proposal: 'x'.repeat(5000), choice: 'for' }) }))).toEqual({ status: 400, code: 'BAD_REQUEST' })
 
         // A 2 MiB body refused before it was read (an empty token) was cut off with an EPIPE about 1 time in 10
-        // instead of answered 401: the server now reads a refused request's body to its end before answering.
+        // instead of answered 401: the server now reads a refused request's body (declared within 4 MiB) before answering.
         const refused: Array<number | string> = []
         for (let i = 0; i < 40; i++) refused.push((await call(port, 'POST', '/pay', { headers: { authorization: '' }, body: 'x'.repeat(2 * 1024 * 1024) }).catch((err: NodeJS.ErrnoException) => ({ status: err.code ?? err.message }))).status)
         expect(refused).toEqual(refused.map(() => 401))
