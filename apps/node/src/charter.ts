@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { type Charter, type CooperativeCharterInit, cooperativeCharter } from '@icn/governance'
 import type { Did } from '@icn/identity'
 import { writeFileAtomic } from '@icn/identity/fs'
-import { InvalidConfigError } from './errors.js'
+import { InvalidCharterFileError } from './errors.js'
 
 /** `<data-dir>/charter.json`: the genesis charter of the node's cooperative (every member node holds the same file). */
 export function charterPath (dataDir: string): string {
@@ -33,7 +33,7 @@ export async function loadCharterFile (dataDir: string, self: Did): Promise<{ ch
     const file = JSON.parse(text) as CooperativeCharterInit
     return { charter: cooperativeCharter(file), file }
   } catch (cause) {
-    throw new InvalidConfigError(`${charterPath(dataDir)}: ${(cause as Error).message}`, { cause })
+    throw new InvalidCharterFileError(`${charterPath(dataDir)}: ${(cause as Error).message}`, { cause })
   }
 }
 

@@ -5,6 +5,7 @@ export type NodeErrorCode =
   | 'DATA_DIR_CORRUPT'
   | 'DATA_DIR_PERMISSION'
   | 'INVALID_CONFIG'
+  | 'INVALID_CHARTER'
   | 'INVALID_IDENTITY'
   | 'FRAME_TOO_LARGE'
   | 'TRANSPORT_CLOSED'
@@ -153,4 +154,10 @@ export class NotPermittedError extends NodeError {
 export class SelfPaymentError extends NodeError {
   override readonly name = 'SelfPaymentError'
   constructor () { super('SELF_PAYMENT', 'a payment to oneself moves nothing: pay another member') }
+}
+
+/** `charter.json` is not a valid genesis charter (`CooperativeCharterInit`); the message names the file and the field. */
+export class InvalidCharterFileError extends NodeError {
+  override readonly name = 'InvalidCharterFileError'
+  constructor (message: string, options?: { cause?: unknown }) { super('INVALID_CHARTER', message, options) }
 }
