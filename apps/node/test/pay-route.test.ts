@@ -1,9 +1,10 @@
 import { keyPairFromSeed } from '@icn/identity'
-import { openLedger } from '@icn/ledger'
+import { type Ledger, openLedger } from '@icn/ledger'
 import { withTempDir } from '@icn/testkit'
 import { join } from 'node:path'
-import { pino } from 'pino'
+import { type Logger, pino } from 'pino'
 import { describe, expect, it } from 'vitest'
+import type { ApiRoute } from '../src/api.js'
 import { NotAMemberError, SelfPaymentError } from '../src/errors.js'
 import type { NodeServices } from '../src/node.js'
 import { nodeRoutes } from '../src/routes.js'
@@ -15,6 +16,12 @@ const stranger = keyPairFromSeed(new Uint8Array(32).fill(33))
 const membership = { isMember: (did: string) => did === payer.did || did === payee.did }
 const governance = { charter: () => ({ domain: 'coop:pay' }), membershipAt: () => 'none' }
 
+/** The node's `POST /pay` route over a real ledger and fakes of the other services it reads. */
+function payRoute (dir: string, ledger: Ledger, logger: Logger, publishLedgerEntry: (entry: Uint8Array) => Promise<void>): ApiRoute | undefined {
+  const services = { keyPair: payer, ledger, membership, governance, clock: { now: () => Date.now() }, logger, dataDir: dir, publishLedgerEntry } as unknown as NodeServices
+  return nodeRoutes(services, () => { throw new Error('status is not used') }).find((r) => r.method === 'POST' && r.path === '/pay')
+}
+
 describe('POST /pay', () => {
   it('answers at the durable commit: a publish that fails is logged, never answered as an error of a committed payment', async () => {
     await withTempDir(async (dir) => {
@@ -24,17 +31,7 @@ describe('POST /pay', () => {
         const warning = new Promise<Record<string, unknown>>((resolve) => { logged = resolve })
         const logger = pino({ level: 'warn', base: {} }, { write: (line: string) => { logged(JSON.parse(line) as Record<string, unknown>) } })
         const published: Uint8Array[] = []
-        const services = {
-          keyPair: payer,
-          ledger,
-          membership,
-          governance,
-          clock: { now: () => Date.now() },
-          logger,
-          dataDir: dir,
-          publishLedgerEntry: async (entry: Uint8Array) => { published.push(entry); throw new Error('gossip is not running') }
-        } as unknown as NodeServices
-        const pay = nodeRoutes(services, () => { throw new Error('status is not used') }).find((r) => r.method === 'POST' && r.path === '/pay')
+        const pay = payRoute(dir, ledger, logger, async (entry) => { published.push(entry); throw new Error('gossip is not running') })
         const answer = await pay?.handler({ body: { to: payee.did, amount: '5' }, query: new URLSearchParams(), params: {}, signal: new AbortController().signal }) as Record<string, unknown>
 
         const head = ledger.chainHead(payer.did)
@@ -54,17 +51,7 @@ describe('POST /pay', () => {
       const ledger = await openLedger({ path: join(dir, 'ledger') })
       try {
         const published: Uint8Array[] = []
-        const services = {
-          keyPair: payer,
-          ledger,
-          membership,
-          governance,
-          clock: { now: () => Date.now() },
-          logger: pino({ level: 'silent' }),
-          dataDir: dir,
-          publishLedgerEntry: async (entry: Uint8Array) => { published.push(entry) }
-        } as unknown as NodeServices
-        const pay = nodeRoutes(services, () => { throw new Error('status is not used') }).find((r) => r.method === 'POST' && r.path === '/pay')
+        const pay = payRoute(dir, ledger, pino({ level: 'silent' }), async (entry) => { published.push(entry) })
         const attempt = async (to: string): Promise<unknown> => await pay?.handler({ body: { to, amount: '5' }, query: new URLSearchParams(), params: {}, signal: new AbortController().signal }).then(() => undefined, (err: unknown) => err)
 
         const self = await attempt(payer.did)
