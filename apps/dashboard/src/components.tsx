@@ -87,6 +87,14 @@ export function namedDid (did: string, names: ReadonlyMap<string, string>): stri
   return name === undefined ? did : `${name} (${did})`
 }
 
+/** Named members first, by name; the unnamed after them. */
+export function byName (a: string | null, b: string | null): number {
+  if (a === b) return 0
+  if (a === null) return 1
+  if (b === null) return -1
+  return a.localeCompare(b)
+}
+
 /** Copies `text` to the clipboard; false when the browser refuses. */
 async function copyText (text: string): Promise<boolean> {
   try {

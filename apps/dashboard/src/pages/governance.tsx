@@ -2,17 +2,16 @@ import type { JSX } from 'preact'
 import { useState } from 'preact/hooks'
 import { post } from '../api.js'
 import { Did, Empty, GenericValue, Hash, LoadError, OutcomeLine, Section, Time, useAction, useData } from '../components.js'
+import { type CharterRules, type ProposalRow, ProposeForm } from './propose.js'
 
-interface KindRule { proposers: string[], quorumBps: number, approvalBps: number, deliberation: { defaultMs: number, minMs: number, maxMs: number }, votingMs: number }
 interface Charter {
   domain: string
   version: number
   previous: string | null
   amendedBy: string | null
-  rules: { name: string, minJoinTrust: number, kinds: Record<string, KindRule> }
+  rules: CharterRules
   members: Array<{ did: string, role: string, frozen: boolean }>
 }
-interface ProposalRow { id: string, kind: string, title: string, proposer: string, state: string, opensAt: number | null, closesAt: number | null }
 interface Tally { electorate: number, for: number, against: number, abstain: number, quorumReached: boolean, approved: boolean, outcome: string }
 interface ProposalDetail extends ProposalRow { payload: unknown, tally: Tally, history: Array<{ state: string, at: number, cause: string }> }
 interface Vote { voter: string, choice: string, castAt: number, cid: string }
@@ -68,6 +67,12 @@ function VoteForm ({ proposal }: { proposal: string }): JSX.Element {
   )
 }
 
+/** Why there is no vote form: voting has not opened yet, or it is over. */
+function votingWords (p: ProposalRow): string {
+  if (p.state === 'draft' || p.state === 'deliberation') return p.opensAt === null ? `Voting has not opened (${p.state}).` : `Voting opens at ${new Date(p.opensAt).toISOString().replace('T', ' ').slice(0, 19)} (${p.state}).`
+  return `Voting is over: this proposal is ${p.state}.`
+}
+
 function ProposalCard ({ id }: { id: string }): JSX.Element {
   const detail = useData<ProposalDetail>(`/proposals/${encodeURIComponent(id)}`)
   const votes = useData<Vote[]>(`/proposals/${encodeURIComponent(id)}/votes`)
@@ -103,8 +108,7 @@ function ProposalCard ({ id }: { id: string }): JSX.Element {
                 : <table><tbody>{votes.data.map((v) => <tr key={v.voter} data-testid='vote-row'><td><Did did={v.voter} /></td><td>{v.choice}</td><td><Time ms={v.castAt} /></td></tr>)}</tbody></table>}
             </div>
             <div key='voting'>
-              {p.state === 'open' ? null : <p class='muted'>Voting is not open ({p.state}): the node refuses a vote now.</p>}
-              <VoteForm key='vote-form' proposal={p.id} />
+              {p.state === 'open' ? <VoteForm key='vote-form' proposal={p.id} /> : <p class='muted' data-testid='voting-closed'>{votingWords(p)}</p>}
             </div>
             <h4>History</h4>
             <table data-testid='proposal-history'>
@@ -114,57 +118,6 @@ function ProposalCard ({ id }: { id: string }): JSX.Element {
           </>
           )}
     </Section>
-  )
-}
-
-/** A starting payload per kind (the operator edits it; the node checks it). */
-const TEMPLATES: Record<string, unknown> = {
-  'text': { text: '' },
-  'config-change': { key: 'ledger.creditLimit', subject: 'did:icn:…', value: { currency: 'ICN', limit: '50000' } },
-  'membership': { action: 'add', member: 'did:icn:…', role: 'member' },
-  'budget': { currency: 'ICN', amount: '1000', purpose: '' },
-  'treasury-withdrawal': { currency: 'ICN', amount: '100', recipient: 'did:icn:…', purpose: '' },
-  'spending-rule': { currency: 'ICN', limit: '1000', periodDays: 30 },
-  'freeze': { member: 'did:icn:…' },
-  'unfreeze': { member: 'did:icn:…' },
-  'veto': { target: '<proposal id>' },
-  'force-close': { target: '<proposal id>' }
-}
-const templateOf = (kind: string): string => JSON.stringify(TEMPLATES[kind] ?? {})
-
-function ProposeForm ({ kinds, onProposed }: { kinds: string[], onProposed: (id: string) => void }): JSX.Element {
-  const [kind, setKind] = useState(kinds[0] ?? 'text')
-  const [title, setTitle] = useState('')
-  const [description, setDescription] = useState('')
-  const [payload, setPayload] = useState(templateOf(kinds[0] ?? 'text'))
-  const [deliberation, setDeliberation] = useState('')
-  const { busy, outcome, run } = useAction()
-  const submit = (event: Event): void => {
-    event.preventDefault()
-    void run(async () => {
-      // The payload box goes to the node as typed (inside the JSON body), so a malformed one gets the node's own
-      // typed error; an empty deliberation field leaves the charter's default.
-      const fields = [`"kind":${JSON.stringify(kind)}`, `"title":${JSON.stringify(title)}`, `"description":${JSON.stringify(description)}`, `"payload":${payload.trim() === '' ? '{}' : payload}`]
-      if (deliberation.trim() !== '') fields.push(`"deliberationMs":${JSON.stringify(Number.isNaN(Number(deliberation)) ? deliberation : Number(deliberation))}`)
-      const done = await post<{ id: string, state: string }>('/proposals', `{${fields.join(',')}}`)
-      onProposed(done.id)
-      return `Proposal ${done.id} submitted: ${done.state}.`
-    })
-  }
-  return (
-    <form class='form' onSubmit={submit} data-testid='propose-form'>
-      <label>Kind <select name='kind' value={kind} onChange={(e) => {
-        const next = e.currentTarget.value
-        if (payload === templateOf(kind)) setPayload(templateOf(next)) // an untouched template follows the kind
-        setKind(next)
-      }}>{kinds.map((k) => <option key={k} value={k}>{k}</option>)}</select></label>
-      <label>Title <input name='title' value={title} onInput={(e) => { setTitle(e.currentTarget.value) }} /></label>
-      <label>Description <input name='description' value={description} onInput={(e) => { setDescription(e.currentTarget.value) }} /></label>
-      <label class='wide'>Payload (JSON) <textarea name='payload' rows={3} value={payload} onInput={(e) => { setPayload(e.currentTarget.value) }} /></label>
-      <label>Deliberation (ms) <input name='deliberationMs' value={deliberation} onInput={(e) => { setDeliberation(e.currentTarget.value) }} placeholder="charter's default" /></label>
-      <button type='submit' disabled={busy}>Propose</button>
-      <OutcomeLine outcome={outcome} testid='propose-outcome' />
-    </form>
   )
 }
 
@@ -197,8 +150,8 @@ export function GovernancePage (): JSX.Element {
         ))}
       </Section>
       {selected === undefined ? null : <ProposalCard key={selected} id={selected} />}
-      <Section title='Propose' testid='propose'>
-        {charter.data === undefined ? null : <ProposeForm kinds={Object.keys(charter.data.rules.kinds)} onProposed={setSelected} />}
+      <Section title='Propose' testid='propose' wide>
+        {charter.data === undefined ? null : <ProposeForm rules={charter.data.rules} proposals={rows} onProposed={setSelected} />}
       </Section>
     </div>
   )

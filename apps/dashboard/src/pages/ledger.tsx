@@ -1,7 +1,7 @@
 import type { JSX } from 'preact'
 import { useContext, useState } from 'preact/hooks'
 import { post } from '../api.js'
-import { Did, Empty, Hash, LoadError, OutcomeLine, Section, SelfContext, Time, namedDid, useAction, useData, useMembers, useNames } from '../components.js'
+import { Did, Empty, Hash, LoadError, OutcomeLine, Section, SelfContext, Time, byName, namedDid, useAction, useData, useMembers, useNames } from '../components.js'
 
 interface Account {
   account: string
@@ -83,14 +83,6 @@ function PayForm (): JSX.Element {
   )
 }
 
-/** Named members first, by name; the unnamed after them. */
-function byName (a: string | null, b: string | null): number {
-  if (a === b) return 0
-  if (a === null) return 1
-  if (b === null) return -1
-  return a.localeCompare(b)
-}
-
 function amountOf (e: EntrySummary, account: string): string {
   return e.deltas.filter((d) => d.account === account).map((d) => `${d.credit !== null ? `+${d.credit}` : `−${d.debit ?? '0'}`} ${d.currency}`).join(', ')
 }
@@ -141,6 +133,33 @@ function History ({ accounts }: { accounts: string[] }): JSX.Element {
   )
 }
 
+/**
+ * Releasing a chain floor lets its author sign again from the restored head: it asks first, naming what the
+ * release gives up (entries above the head that exist elsewhere then show up as forks).
+ */
+function ReleaseFloor ({ floor, onDone }: { floor: Floor, onDone: () => void }): JSX.Element {
+  const names = useNames()
+  const [reference, setReference] = useState('')
+  const { busy, outcome, run } = useAction()
+  const release = (event: Event): void => {
+    event.preventDefault()
+    void run(async () => {
+      const done = await post<{ released: Floor, reference: string }>('/ledger/floors/release', { author: floor.author, reference })
+      onDone()
+      return `Floor of ${namedDid(done.released.author, names)} released (${done.reference}): it signs from seq ${done.released.head + 1} again.`
+    })
+  }
+  return (
+    <form class='confirm form' onSubmit={release} data-testid='release-confirm' aria-labelledby='release-words'>
+      <p id='release-words' data-testid='release-words'>Releasing lets {namedDid(floor.author, names)} sign again from seq {floor.head + 1}, giving up entries {floor.head + 1}–{floor.floor} of that chain: if they exist on another node they will show up as forks.</p>
+      <label>Reference (why) <input name='reference' value={reference} onInput={(e) => { setReference(e.currentTarget.value) }} /></label>
+      <button type='submit' class='danger' disabled={busy}>Release the floor</button>
+      <button type='button' class='secondary plain' onClick={onDone}>Cancel</button>
+      <OutcomeLine outcome={outcome} testid='release-outcome' />
+    </form>
+  )
+}
+
 function EntryCell ({ entry }: { entry: EntrySummary | null }): JSX.Element {
   if (entry === null) return <span class='muted'>does not decode</span>
   return <span><Hash value={entry.id} /> seq {entry.seq} by <Did did={entry.author} /></span>
@@ -152,6 +171,7 @@ export function LedgerPage (): JSX.Element {
   const forks = useData<Fork[]>('/ledger/forks')
   const floors = useData<Floor[]>('/ledger/floors')
   const members = [...new Set((accounts.data ?? []).map((a) => a.account))]
+  const [releasing, setReleasing] = useState<Floor>()
   return (
     <div class='grid'>
       <Section title='Balances and credit limits' testid='balances'>
@@ -192,10 +212,11 @@ export function LedgerPage (): JSX.Element {
           ? <Empty>None.</Empty>
           : (
             <table>
-              <thead><tr><th>Author</th><th class='num'>Head</th><th class='num'>Floor</th></tr></thead>
-              <tbody>{floors.data.map((f) => <tr key={f.author}><td><Did did={f.author} /></td><td class='num'>{f.head}</td><td class='num'>{f.floor}</td></tr>)}</tbody>
+              <thead><tr><th>Author</th><th class='num'>Head</th><th class='num'>Floor</th><th><span class='sr-only'>Action</span></th></tr></thead>
+              <tbody>{floors.data.map((f) => <tr key={f.author} data-testid='floor-row' data-author={f.author}><td><Did did={f.author} /></td><td class='num'>{f.head}</td><td class='num'>{f.floor}</td><td><button type='button' class='danger-outline' data-testid='release-floor' onClick={() => { setReleasing(f) }}>Release…</button></td></tr>)}</tbody>
             </table>
             )}
+        {releasing === undefined ? null : <ReleaseFloor floor={releasing} onDone={() => { setReleasing(undefined); floors.reload() }} />}
       </Section>
     </div>
   )

@@ -73,8 +73,21 @@ function RestoreView ({ report }: { report: RestoreReport }): JSX.Element {
   )
 }
 
+/** The counts a restore replaces, from `GET /status`. */
+interface LocalCounts { ledger: { entries: number }, trust: { attestations: number }, governance: { proposals: number } }
+
+/** What a restore would replace, named before the operator confirms it. */
+function restoreWords (id: string, row: SnapshotRow | undefined, now: LocalCounts | undefined): string {
+  const current = now === undefined ? 'its current state' : `its current state (${now.ledger.entries} ledger entries, ${now.trust.attestations} trust attestations, ${now.governance.proposals} proposals)`
+  const recorded = row === undefined
+    ? `snapshot “${id}” (not in this node's list: the node checks the id)`
+    : `what snapshot ${id} recorded at ${new Date(row.completedAt).toISOString().replace('T', ' ').slice(0, 19)} (root ${row.root.slice(0, 12)}…)`
+  return `Restoring replaces this node's ledger, trust, governance and gossip state — ${current} — with ${recorded}. Entries newer than the snapshot come back from peers by anti-entropy; this node's own newer payments are lost unless a peer holds them.`
+}
+
 export function SnapshotsPage (): JSX.Element {
   const list = useData<SnapshotRow[]>('/snapshots')
+  const counts = useData<LocalCounts>('/status')
   const take = useAction()
   const [id, setId] = useState('')
   const [confirmRestore, setConfirmRestore] = useState(false)
@@ -85,6 +98,7 @@ export function SnapshotsPage (): JSX.Element {
   const act = async (what: 'verify' | 'proof' | 'restore', snapshotId: string): Promise<void> => {
     setBusy(true)
     setShown(undefined)
+    setConfirmRestore(false)
     const path = `/snapshots/${encodeURIComponent(snapshotId)}`
     try {
       if (what === 'verify') setShown({ kind: 'verify', report: await post<VerifyReport>(`${path}/verify`) })
@@ -95,14 +109,14 @@ export function SnapshotsPage (): JSX.Element {
     } finally {
       setSeq((n) => n + 1)
       setBusy(false)
-      setConfirmRestore(false)
     }
   }
   const submit = (event: SubmitEvent): void => {
     event.preventDefault()
     const button = event.submitter as HTMLButtonElement | null
     const what = button?.value as 'verify' | 'proof' | 'restore' | undefined
-    if (what === 'restore' && !confirmRestore) { setConfirmRestore(true); setShown(undefined); return }
+    // A restore asks first, naming what it replaces; only the confirmation's own button restores.
+    if (what === 'restore') { setConfirmRestore(true); setShown(undefined); return }
     if (what !== undefined) void act(what, id)
   }
   return (
@@ -118,35 +132,48 @@ export function SnapshotsPage (): JSX.Element {
         }}>{take.busy ? 'Taking…' : 'Take snapshot'}</button>
         <OutcomeLine outcome={take.outcome} testid='take-outcome' />
       </Section>
-      <Section title='Completed snapshots' testid='snapshot-list'>
+      <Section title={list.data === undefined ? 'Stored snapshots' : `Stored snapshots (${list.data.length})`} testid='snapshot-list'>
         <LoadError error={list.error} />
         {list.data === undefined || list.data.length === 0
           ? <Empty>None stored on this node.</Empty>
           : (
-            <table>
-              <thead><tr><th>Snapshot</th><th>Initiator</th><th class='num'>Participants</th><th>Completed</th><th>Root</th><th /></tr></thead>
-              <tbody>
-                {list.data.map((s) => (
-                  <tr key={s.snapshotId} data-testid='snapshot-row' data-id={s.snapshotId}>
-                    <td><code>{s.snapshotId}</code></td>
-                    <td><Did did={s.initiator} /></td>
-                    <td class='num'>{s.participants.length}</td>
-                    <td><Time ms={s.completedAt} /></td>
-                    <td><Hash value={s.root} /></td>
-                    <td><button type='button' class='link' data-testid='select-snapshot' onClick={() => { setId(s.snapshotId); setShown(undefined) }}>select</button></td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <div class='scroll'>
+              <table>
+                <thead><tr><th>Snapshot</th><th>Initiator</th><th class='num'>Participants</th><th>Completed</th><th>Root</th><th><span class='sr-only'>Action</span></th></tr></thead>
+                <tbody>
+                  {list.data.map((s) => (
+                    <tr key={s.snapshotId} data-testid='snapshot-row' data-id={s.snapshotId}>
+                      <td><code>{s.snapshotId}</code></td>
+                      <td><Did did={s.initiator} /></td>
+                      <td class='num'>{s.participants.length}</td>
+                      <td><Time ms={s.completedAt} /></td>
+                      <td><Hash value={s.root} /></td>
+                      <td><button type='button' class='link' data-testid='select-snapshot' onClick={() => { setId(s.snapshotId); setShown(undefined); setConfirmRestore(false) }}>select</button></td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
             )}
       </Section>
-      <Section title='Verify, prove, restore' testid='snapshot-actions'>
+      <Section title='Verify, prove, restore' testid='snapshot-actions' wide>
         <form class='form' onSubmit={submit} data-testid='snapshot-form'>
           <label>Snapshot id <input name='snapshotId' value={id} onInput={(e) => { setId(e.currentTarget.value); setConfirmRestore(false) }} /></label>
           <button type='submit' value='verify' disabled={busy}>Verify with every participant</button>
           <button type='submit' value='proof' disabled={busy}>Merkle root and this node's proof</button>
-          <button type='submit' value='restore' disabled={busy} class={confirmRestore ? 'danger' : ''}>{confirmRestore ? 'Confirm: replace this node\'s state' : 'Restore this node…'}</button>
+          <button type='submit' value='restore' disabled={busy || confirmRestore} class='danger-outline'>Restore this node…</button>
         </form>
+        {confirmRestore
+          ? (
+            <div class='confirm' role='group' aria-labelledby='restore-words' data-testid='restore-confirm'>
+              <p id='restore-words' data-testid='restore-words'>{restoreWords(id, list.data?.find((s) => s.snapshotId === id), counts.data)}</p>
+              <div class='actions'>
+                <button type='button' class='danger' data-testid='confirm-restore' disabled={busy} onClick={() => { void act('restore', id) }}>Replace this node's state</button>
+                <button type='button' class='secondary plain' data-testid='cancel-restore' onClick={() => { setConfirmRestore(false) }}>Cancel</button>
+              </div>
+            </div>
+            )
+          : null}
         {busy ? <p class='muted'>Working…</p> : null}
         <div data-testid='snapshot-result' data-seq={seq}>
           {shown === undefined

@@ -1,7 +1,7 @@
 import type { JSX } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { post } from '../api.js'
-import { Did, Empty, LoadError, OutcomeLine, Section, useAction, useData, useMembers, useNames } from '../components.js'
+import { Did, Empty, LoadError, OutcomeLine, Section, byName, nameOrShortDid, namedDid, useAction, useData, useMembers, useNames } from '../components.js'
 
 const GRAPHS = ['social', 'economic', 'technical'] as const
 type GraphName = typeof GRAPHS[number]
@@ -69,6 +69,9 @@ function GraphCard ({ graph }: { graph: GraphName }): JSX.Element {
 
 function AttestForm (): JSX.Element {
   const { data: members } = useMembers()
+  const names = useNames()
+  // Every member but this node, by name (the unnamed after, by DID).
+  const subjects = (members?.members ?? []).filter((m) => !m.self).sort((a, b) => byName(a.name, b.name) || (a.did < b.did ? -1 : 1))
   const [subject, setSubject] = useState('')
   const [graph, setGraph] = useState<GraphName>('economic')
   const [score, setScore] = useState('')
@@ -79,13 +82,15 @@ function AttestForm (): JSX.Element {
       // An empty or non-numeric score is sent as the text it is: the node answers its typed error.
       const value = score.trim() === '' || Number.isNaN(Number(score)) ? score : Number(score)
       const done = await post<{ cid: string, subject: string, graph: string, score: number, outcome: string }>('/trust', { subject, graph, score: value })
-      return `Attested ${done.score} for ${done.subject} in the ${done.graph} graph (${done.outcome}, ${done.cid}).`
+      return `Attested ${done.score} for ${namedDid(done.subject, names)} in the ${done.graph} graph (${done.outcome}, ${done.cid}).`
     })
   }
   return (
     <form class='form' onSubmit={submit} data-testid='attest-form'>
-      <label>Subject (DID) <input name='subject' list='member-dids' value={subject} onInput={(e) => { setSubject(e.currentTarget.value) }} placeholder='did:icn:… (members suggested)' /></label>
-      <datalist id='member-dids'>{(members?.members ?? []).filter((m) => !m.self).map((m) => <option key={m.did} value={m.did} label={m.name ?? undefined} />)}</datalist>
+      <label>Member <select name='subject' value={subject} onChange={(e) => { setSubject(e.currentTarget.value) }}>
+        <option value=''>choose a member…</option>
+        {subjects.map((m) => <option key={m.did} value={m.did} title={m.did}>{nameOrShortDid(m.did, names)}</option>)}
+      </select></label>
       <label>Graph <select name='graph' value={graph} onChange={(e) => { setGraph(e.currentTarget.value as GraphName) }}>{GRAPHS.map((g) => <option key={g} value={g}>{g}</option>)}</select></label>
       <label>Score (0–1, 0 revokes) <input name='score' value={score} onInput={(e) => { setScore(e.currentTarget.value) }} /></label>
       <button type='submit' disabled={busy}>Attest</button>
