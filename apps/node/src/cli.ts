@@ -1,22 +1,25 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { toJson } from '@icn/identity'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { ApiCallError, connectApi } from './client.js'
-import { LOG_LEVELS, type LogLevel, loadConfig } from './config.js'
-import { initDataDir } from './data-dir.js'
+import { ApiCallError, connectApi, jsonText } from './client.js'
 import * as format from './format.js'
-import { createLogger } from './logger.js'
+import { LOG_LEVELS, type LogLevel } from './log-levels.js'
+import type { RunOptions } from './commands.js'
 
 interface CommonOptions { dataDir: string, logLevel: LogLevel, json?: boolean }
 
 /**
- * The composed node (every subsystem package) is loaded only by the commands
- * that run one, so client commands start fast and need nothing but the API.
+ * Client commands load only this file, commander and the API client: the commands that work on the data
+ * directory itself (init, run, backup, …) and the composed node are separate entries loaded on use, so a
+ * `status` or `pay` does not load libp2p, LMDB or the crypto stack (`pnpm bench`: CLI latency).
  */
-async function loadNodeModule (): Promise<typeof import('./node.js')> {
-  return await import(new URL('./node.js', import.meta.url).href) as typeof import('./node.js')
+async function loadCommands (): Promise<typeof import('./commands.js')> {
+  return await import(new URL('./commands.js', import.meta.url).href) as typeof import('./commands.js')
 }
+
+/** This package's version (`icn-node --version`), read from its package.json beside dist/. */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
 
@@ -67,21 +70,21 @@ type Api = Awaited<ReturnType<typeof connectApi>>
 async function withApi (opts: CommonOptions, fn: (api: Api) => Promise<unknown>, human: (value: unknown) => string): Promise<void> {
   const api = await connectApi(resolve(opts.dataDir))
   const value = await fn(api)
-  process.stdout.write((opts.json === true ? toJson(value, 2) : human(value)) + '\n')
+  process.stdout.write((opts.json === true ? await jsonText(value, 2) : human(value)) + '\n')
 }
 
 const program = new Command('icn-node')
   .description('The ICN node: one process per cooperative node, its local API and a multi-node demo.')
+  .version(VERSION, '-V, --version', 'print the version of icn-node')
   .showHelpAfterError()
 
 common(program.command('init'))
-  .description('create an ed25519 identity and a data directory (refuses to overwrite an existing identity)')
-  .action(async (opts: CommonOptions) => {
-    const keyPair = await initDataDir(resolve(opts.dataDir))
-    process.stdout.write(`${keyPair.did}\n`)
+  .description('create an ed25519 identity and a data directory (refuses to overwrite an existing identity); its config.json listens on the fixed port 4710 on every interface and serves the local API on 127.0.0.1:4711')
+  .option('--ephemeral', 'random ports on 127.0.0.1 instead (tests, trying several nodes on one machine)')
+  .action(async (opts: CommonOptions & { ephemeral?: boolean }) => {
+    const { initCommand } = await loadCommands()
+    process.stdout.write(`${await initCommand(resolve(opts.dataDir), opts.ephemeral === true)}\n`)
   })
-
-type RunOptions = CommonOptions & { peer: string[], listen: string[], apiPort?: number, snapshotEvery?: number }
 
 /** The options of every command that runs a node (`run`, `join`). */
 function runOptions (command: Command): Command {
@@ -94,7 +97,7 @@ function runOptions (command: Command): Command {
 
 common(runOptions(program.command('run')), 'info')
   .description('run the node until SIGINT/SIGTERM (JSON logs on stdout)')
-  .action(async (opts: RunOptions) => { await runNode(opts) })
+  .action(async (opts: RunOptions) => { await (await loadCommands()).runNode(opts) })
 
 common(runOptions(program.command('join')), 'info')
   .description('join a cooperative with an invitation code: creates this data directory\'s identity (if it has none), presents the code to the inviter, receives the network\'s genesis charter, then runs the node (it catches up once the membership proposal passes)')
@@ -102,62 +105,12 @@ common(runOptions(program.command('join')), 'info')
   .option('--name <name>', 'your display name, shown to the other members')
   .action(async (code: string, opts: RunOptions & { name?: string }) => {
     const { joinNetwork } = await import(new URL('./join.js', import.meta.url).href) as typeof import('./join.js')
+    const { runNode } = await loadCommands()
     const joined = await joinNetwork(resolve(opts.dataDir), code, opts.name === undefined ? {} : { name: opts.name })
     process.stderr.write(`joined ${joined.domain} (network ${joined.network}) as ${joined.did}, invited by ${joined.inviter}` +
       (joined.proposal === null ? '\n' : `; membership proposal ${joined.proposal} raised: this node reaches only its inviter until it passes\n`))
     await runNode(opts)
   })
-
-async function runNode (opts: RunOptions): Promise<void> {
-    // Damage in the data directory is a one-line error naming the file, before any subsystem opens it.
-    const { checkDataDir } = await import(new URL('./preflight.js', import.meta.url).href) as typeof import('./preflight.js')
-    await checkDataDir(resolve(opts.dataDir))
-    const config = await loadConfig(resolve(opts.dataDir), {
-      peers: opts.peer,
-      logLevel: opts.logLevel,
-      ...(opts.listen.length > 0 ? { listen: opts.listen } : {}),
-      ...(opts.apiPort !== undefined ? { apiPort: opts.apiPort } : {}),
-      ...(opts.snapshotEvery !== undefined ? { snapshotEveryMs: opts.snapshotEvery * 1000 } : {})
-    })
-    const logger = createLogger(config.logLevel, {}, 1)
-    // Listen before starting: a signal that arrives while the node starts (or right after
-    // it logs 'node ready') must still stop it cleanly instead of killing the process.
-    let onSignal: (signal: NodeJS.Signals) => void = () => {}
-    const stopRequested = new Promise<NodeJS.Signals>((resolveSignal) => { onSignal = resolveSignal })
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
-    const { isClosedStreamRace, isStorageFailure, startNode } = await loadNodeModule()
-    const onUncaught = (err: Error): void => {
-      if (isClosedStreamRace(err)) {
-        logger.warn({ err: err.message }, 'libp2p wrote to a stream its connection had closed meanwhile: ignored')
-        return
-      }
-      logger.fatal({ err: err.stack ?? String(err) }, 'uncaught exception')
-      process.exit(1)
-    }
-    process.on('uncaughtException', onUncaught)
-    // lmdb-js rejects a failed commit's shared promise, which no caller holds, besides each write's own
-    // promise (whose caller answers 507 or logs it): that one is logged, not fatal.
-    const onUnhandled = (reason: unknown): void => {
-      if (isStorageFailure(reason)) {
-        logger.error({ err: (reason as Error).message }, 'a storage commit failed (disk full or failing); the writes in it were refused')
-        return
-      }
-      onUncaught(reason instanceof Error ? reason : new Error(String(reason)))
-    }
-    process.on('unhandledRejection', onUnhandled)
-    try {
-      const node = await startNode({ logger }, config)
-      logger.info({ signal: await stopRequested }, 'stopping')
-      await node.stop()
-      logger.info('node stopped')
-    } finally {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-      process.off('uncaughtException', onUncaught)
-      process.off('unhandledRejection', onUnhandled)
-    }
-}
 
 const inviteCommand = program.command('invite').description('invitations: a signed, expiring, single-use code a new member joins with')
 client(inviteCommand.command('create'))
@@ -233,7 +186,7 @@ common(program.command('check'))
   .action(async (opts: CommonOptions) => {
     const { formatDataDirCheck, verifyDataDir } = await import(new URL('./check.js', import.meta.url).href) as typeof import('./check.js')
     const report = await verifyDataDir(resolve(opts.dataDir))
-    process.stdout.write((opts.json === true ? toJson(report, 2) : formatDataDirCheck(report)) + '\n')
+    process.stdout.write((opts.json === true ? await jsonText(report, 2) : formatDataDirCheck(report)) + '\n')
     if (!report.ok) process.exitCode = 1
   })
 

@@ -1,12 +1,16 @@
 import { readFile } from 'node:fs/promises'
 import { isDid } from '@icn/identity'
 import { multiaddr } from '@multiformats/multiaddr'
-import { dataDirLayout } from './data-dir.js'
 import { InvalidConfigError } from './errors.js'
+import { dataDirLayout } from './layout.js'
+import { LOG_LEVELS, type LogLevel } from './log-levels.js'
 
-/** Log levels accepted by `--log-level`. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-export type LogLevel = typeof LOG_LEVELS[number]
+export { LOG_LEVELS, type LogLevel }
+
+/** The libp2p port `icn-node init` writes into config.json: a fixed port members can list in their `peers`. */
+export const DEFAULT_LISTEN_PORT = 4710
+/** The local API's port `icn-node init` writes (127.0.0.1 only): where the CLI, the dashboard and a metrics scraper find it. */
+export const DEFAULT_API_PORT = 4711
 
 /** A running node's settings: the config file merged with command-line flags. */
 export interface NodeConfig {
@@ -31,6 +35,11 @@ export interface NodeConfig {
   /** Period of history sync with every connected peer (it also runs when a peer connects). @default 30000 */
   historySyncIntervalMs: number
   /**
+   * Fewest participants of a distributed snapshot, this node included (at least 2): a snapshot with fewer
+   * connected members it trusts is refused. A two-member cooperative sets 2. @default 3
+   */
+  snapshotMinParticipants: number
+  /**
    * The member whose invitation this node joined with (`icn-node join` writes it): it may connect and
    * exchange frames before this node's governance has caught up with its membership. @default undefined
    */
@@ -48,8 +57,15 @@ const DEFAULTS: Omit<NodeConfig, 'dataDir'> = {
   maxFrameBytes: 4 * 1024 * 1024,
   snapshotTimeoutMs: 60_000,
   gossipMaxEntriesPerTopic: 10_000,
-  historySyncIntervalMs: 30_000
+  historySyncIntervalMs: 30_000,
+  snapshotMinParticipants: 3
 }
+
+/** What `icn-node init` writes: the fixed production ports, listening on every interface. */
+export const PRODUCTION_CONFIG: NodeConfigFile = { listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`], apiPort: DEFAULT_API_PORT, peers: [] }
+
+/** What `icn-node init --ephemeral` (and tests, the demo) write: random ports on loopback, so many nodes share a machine. */
+export const EPHEMERAL_CONFIG: NodeConfigFile = { listen: ['/ip4/127.0.0.1/tcp/0'], peers: [] }
 
 function checkMultiaddrs (field: string, value: unknown): string[] {
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new InvalidConfigError(`${field} must be an array of multiaddr strings`)
@@ -74,7 +90,7 @@ function checkPositiveInteger (field: string, value: unknown, allowZero = false)
 export function validateConfigFile (value: unknown): NodeConfigFile {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('config must be a JSON object')
   const input = value as Record<string, unknown>
-  const known = new Set(['listen', 'peers', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs', 'sponsor'])
+  const known = new Set(['listen', 'peers', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs', 'snapshotMinParticipants', 'sponsor'])
   for (const key of Object.keys(input)) if (!known.has(key)) throw new InvalidConfigError(`unknown config field '${key}'`)
   const out: NodeConfigFile = {}
   if (input.listen !== undefined) out.listen = checkMultiaddrs('listen', input.listen)
@@ -92,6 +108,10 @@ export function validateConfigFile (value: unknown): NodeConfigFile {
   if (input.snapshotTimeoutMs !== undefined) out.snapshotTimeoutMs = checkPositiveInteger('snapshotTimeoutMs', input.snapshotTimeoutMs)
   if (input.gossipMaxEntriesPerTopic !== undefined) out.gossipMaxEntriesPerTopic = checkPositiveInteger('gossipMaxEntriesPerTopic', input.gossipMaxEntriesPerTopic)
   if (input.historySyncIntervalMs !== undefined) out.historySyncIntervalMs = checkPositiveInteger('historySyncIntervalMs', input.historySyncIntervalMs)
+  if (input.snapshotMinParticipants !== undefined) {
+    out.snapshotMinParticipants = checkPositiveInteger('snapshotMinParticipants', input.snapshotMinParticipants)
+    if (out.snapshotMinParticipants < 2) throw new InvalidConfigError('snapshotMinParticipants must be at least 2 (a snapshot is taken with other members)')
+  }
   if (input.sponsor !== undefined) {
     if (!isDid(input.sponsor)) throw new InvalidConfigError(`sponsor must be a did:icn DID, got ${JSON.stringify(input.sponsor)}`)
     out.sponsor = input.sponsor

@@ -1,46 +1,13 @@
-import { link, mkdir, readFile, rm, stat } from 'node:fs/promises'
+import { link, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type KeyPair, generateKeyPair, keyPairFromSeed, toHex, randomBytes } from '@icn/identity'
 import { readJsonSnapshot, writeFileAtomic, writeJsonSnapshot } from '@icn/identity/fs'
+import { EPHEMERAL_CONFIG, type NodeConfigFile } from './config.js'
 import { DataDirExistsError, DataDirMissingError, InvalidIdentityError } from './errors.js'
+import { dataDirLayout, pathExists } from './layout.js'
 
-/** Files and subdirectories of a node's data directory. */
-export interface DataDirLayout {
-  readonly root: string
-  /** The ed25519 seed and DID (checksummed JSON, mode 0600). */
-  readonly identity: string
-  /** Operator-editable settings (`NodeConfigFile`). */
-  readonly config: string
-  /** The local API's bearer token (mode 0600), rewritten at every start. */
-  readonly apiToken: string
-  /** Runtime facts of the running node (API port, multiaddrs), removed on clean stop. */
-  readonly runtime: string
-  /** One storage directory per subsystem. */
-  readonly ledger: string
-  readonly trust: string
-  readonly governance: string
-  readonly gossip: string
-  readonly snapshots: string
-  /** This node's invitations (checksummed JSON): who may present a join request, who used which. */
-  readonly invitations: string
-}
-
-/** The file layout under `root`. */
-export function dataDirLayout (root: string): DataDirLayout {
-  return {
-    root,
-    identity: join(root, 'identity.json'),
-    config: join(root, 'config.json'),
-    apiToken: join(root, 'api-token'),
-    runtime: join(root, 'node.json'),
-    ledger: join(root, 'ledger'),
-    trust: join(root, 'trust'),
-    governance: join(root, 'governance'),
-    gossip: join(root, 'gossip'),
-    snapshots: join(root, 'snapshots'),
-    invitations: join(root, 'invitations.json')
-  }
-}
+// The layout is its own module so that client commands read it without loading the crypto stack.
+export { type DataDirLayout, dataDirLayout, pathExists, readApiToken } from './layout.js'
 
 interface IdentityFile {
   version: 1
@@ -48,24 +15,14 @@ interface IdentityFile {
   seed: Uint8Array
 }
 
-/** Whether `path` exists (false only for ENOENT; other errors, such as EACCES, are thrown). */
-export async function pathExists (path: string): Promise<boolean> {
-  try {
-    await stat(path)
-    return true
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-    throw err
-  }
-}
-
 /**
  * Creates a data directory with a fresh ed25519 identity (mode 0600) and a
- * default config file. Refuses with `DataDirExistsError` when `root` already
+ * config file holding `config` (unless one exists; by default random loopback
+ * ports, as tests and the demo use; `icn-node init` writes `PRODUCTION_CONFIG`). Refuses with `DataDirExistsError` when `root` already
  * holds an identity: the file is published with `link()`, which fails rather
  * than replace an existing key, so even two racing `init`s cannot overwrite one.
  */
-export async function initDataDir (root: string, keyPair: KeyPair = generateKeyPair()): Promise<KeyPair> {
+export async function initDataDir (root: string, keyPair: KeyPair = generateKeyPair(), config: NodeConfigFile = EPHEMERAL_CONFIG): Promise<KeyPair> {
   const layout = dataDirLayout(root)
   await mkdir(root, { recursive: true, mode: 0o700 })
   if (await pathExists(layout.identity)) throw new DataDirExistsError(root)
@@ -81,7 +38,7 @@ export async function initDataDir (root: string, keyPair: KeyPair = generateKeyP
     await rm(staged, { force: true })
   }
   if (!(await pathExists(layout.config))) {
-    await writeFileAtomic(layout.config, new TextEncoder().encode(JSON.stringify({ listen: ['/ip4/127.0.0.1/tcp/0'], peers: [] }, null, 2) + '\n'))
+    await writeFileAtomic(layout.config, new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'))
   }
   return keyPair
 }
@@ -106,9 +63,4 @@ export async function writeApiToken (root: string): Promise<string> {
   const token = toHex(randomBytes(32))
   await writeFileAtomic(dataDirLayout(root).apiToken, new TextEncoder().encode(token + '\n'))
   return token
-}
-
-/** Reads the API token a running node wrote. */
-export async function readApiToken (root: string): Promise<string> {
-  return (await readFile(dataDirLayout(root).apiToken, 'utf8')).trim()
 }

@@ -26,6 +26,8 @@ export type NodeErrorCode =
   | 'INVITATION_UNKNOWN'
   | 'INVITATION_FOREIGN_NETWORK'
   | 'INVITATION_UNREACHABLE'
+  | 'NODE_RUNNING'
+  | 'INVALID_BACKUP'
 
 /** Base class of every error thrown by `@icn/node`. */
 export class NodeError extends Error {
@@ -160,4 +162,24 @@ export class SelfPaymentError extends NodeError {
 export class InvalidCharterFileError extends NodeError {
   override readonly name = 'InvalidCharterFileError'
   constructor (message: string, options?: { cause?: unknown }) { super('INVALID_CHARTER', message, options) }
+}
+
+/** A node process already runs on this data directory (its lock file names a live process). */
+export class NodeRunningError extends NodeError {
+  override readonly name = 'NodeRunningError'
+  readonly pid: number | undefined
+  readonly apiPort: number | undefined
+  constructor (dataDir: string, pid: number | undefined, apiPort: number | undefined) {
+    super('NODE_RUNNING', pid === undefined
+      ? `${dataDir} is locked by another icn-node process`
+      : `a node is already running on ${dataDir}: pid ${pid}, ${apiPort === undefined ? 'its API not up yet' : `API on 127.0.0.1:${apiPort}`} (stop it first: kill -TERM ${pid})`)
+    this.pid = pid
+    this.apiPort = apiPort
+  }
+}
+
+/** A backup file that cannot be restored: not a backup, damaged (checksum), or for a directory that already holds a node. */
+export class InvalidBackupError extends NodeError {
+  override readonly name = 'InvalidBackupError'
+  constructor (message: string, options?: { cause?: unknown }) { super('INVALID_BACKUP', message, options) }
 }

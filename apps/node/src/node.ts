@@ -22,6 +22,7 @@ import type { Logger } from './logger.js'
 import { nodeRoutes } from './routes.js'
 import { startStorageMonitor } from './storage.js'
 import { createSupervisor } from './supervisor.js'
+import { acquireDataDirLock } from './lock.js'
 import { type EventLoopStats, createLoopMonitor } from './loop-monitor.js'
 import { type ConnectedPeer, type Libp2pTransport, type PeerAdmission, type TransportStats, createLibp2pTransport, networkPrefix } from './transport.js'
 
@@ -141,6 +142,12 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   const changed = (): void => { changes.bump() }
   // How long the event loop was blocked: the figure behind "nothing on the hot paths stalls the loop".
   const loopMonitor = createLoopMonitor()
+
+  // One process per data directory: a second start stops here, before it touches the token, node.json or a store.
+  await supervisor.start('lock', async () => {
+    const lock = await acquireDataDirLock(config.dataDir)
+    return { value: lock, stop: async () => { await lock.release() } }
+  })
 
   const storage = await supervisor.start('storage', async () => {
     const value = await startStorageMonitor(config.dataDir, { clock, logger: log('storage') })
@@ -343,7 +350,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       clock,
       providers: stateProviders,
       store: snapshotStore
-    }, { snapshotTimeout: config.snapshotTimeoutMs })
+    }, { snapshotTimeout: config.snapshotTimeoutMs, minParticipants: config.snapshotMinParticipants })
     // Chandy–Lamport channel recording: every frame from a peer, before gossip processes it.
     const offIngress = gossip.onIngress((from, bytes) => { value.observeIncoming(from, bytes) })
     const snapshotLog = log('snapshot')

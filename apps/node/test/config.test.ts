@@ -22,7 +22,8 @@ describe('config', () => {
         maxFrameBytes: 4 * 1024 * 1024,
         snapshotTimeoutMs: 60_000,
         gossipMaxEntriesPerTopic: 10_000,
-        historySyncIntervalMs: 30_000
+        historySyncIntervalMs: 30_000,
+        snapshotMinParticipants: 3
       })
     })
   })
@@ -33,6 +34,8 @@ describe('config', () => {
     expect(() => validateConfigFile({ apiPort: 70000 })).toThrow('apiPort must be at most 65535, got 70000')
     expect(() => validateConfigFile({ logLevel: 'loud' })).toThrow('logLevel must be one of')
     expect(() => validateConfigFile({ snapshotEveryMs: 0 })).toThrow('snapshotEveryMs must be a positive integer, got 0')
+    expect(() => validateConfigFile({ snapshotMinParticipants: 1 })).toThrow('snapshotMinParticipants must be at least 2 (a snapshot is taken with other members)')
+    expect(validateConfigFile({ snapshotMinParticipants: 2 })).toEqual({ snapshotMinParticipants: 2 })
     expect(() => validateConfigFile({ colour: 'red' })).toThrow("unknown config field 'colour'")
     expect(() => validateConfigFile([])).toThrow('config must be a JSON object')
     await withTempDir(async (dir) => {

@@ -28,7 +28,7 @@ export async function cli (args: string[]): Promise<string> {
 }
 
 export async function initNode (dataDir: string): Promise<string> {
-  return await cli(['init', '--data-dir', dataDir])
+  return await cli(['init', '--ephemeral', '--data-dir', dataDir])
 }
 
 export async function startNodeProcess (dataDir: string, args: string[] = []): Promise<NodeProcess> {

@@ -1,0 +1,72 @@
+// The commands that work on the data directory itself, loaded by the CLI only when one of them runs:
+// init, run (and join's run), backup, restore-backup, key export.
+import { resolve } from 'node:path'
+import { PRODUCTION_CONFIG, EPHEMERAL_CONFIG, loadConfig } from './config.js'
+import { initDataDir } from './data-dir.js'
+import { lockHolder, nodeRunningError } from './lock.js'
+import type { LogLevel } from './log-levels.js'
+import { createLogger } from './logger.js'
+
+/** Options of the commands that run a node (`run`, `join`). */
+export interface RunOptions { dataDir: string, logLevel: LogLevel, peer: string[], listen: string[], apiPort?: number, snapshotEvery?: number }
+
+/** `icn-node init`: a fresh identity and config.json (the production ports, or random loopback ones); returns the DID. */
+export async function initCommand (dataDir: string, ephemeral: boolean): Promise<string> {
+  const keyPair = await initDataDir(dataDir, undefined, ephemeral ? EPHEMERAL_CONFIG : PRODUCTION_CONFIG)
+  return keyPair.did
+}
+
+/** `icn-node run`: starts the node on its data directory and runs it until SIGINT/SIGTERM. */
+export async function runNode (opts: RunOptions): Promise<void> {
+  // A node already running here is named (PID, API port) before anything else is read or written.
+  const holder = await lockHolder(resolve(opts.dataDir))
+  if (holder !== undefined) throw await nodeRunningError(resolve(opts.dataDir), holder)
+  // Damage in the data directory is a one-line error naming the file, before any subsystem opens it.
+  const { checkDataDir } = await import(new URL('./preflight.js', import.meta.url).href) as typeof import('./preflight.js')
+  await checkDataDir(resolve(opts.dataDir))
+  const config = await loadConfig(resolve(opts.dataDir), {
+    peers: opts.peer,
+    logLevel: opts.logLevel,
+    ...(opts.listen.length > 0 ? { listen: opts.listen } : {}),
+    ...(opts.apiPort !== undefined ? { apiPort: opts.apiPort } : {}),
+    ...(opts.snapshotEvery !== undefined ? { snapshotEveryMs: opts.snapshotEvery * 1000 } : {})
+  })
+  const logger = createLogger(config.logLevel, {}, 1)
+  // Listen before starting: a signal that arrives while the node starts (or right after
+  // it logs 'node ready') must still stop it cleanly instead of killing the process.
+  let onSignal: (signal: NodeJS.Signals) => void = () => {}
+  const stopRequested = new Promise<NodeJS.Signals>((resolveSignal) => { onSignal = resolveSignal })
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  const { isClosedStreamRace, isStorageFailure, startNode } = await import(new URL('./node.js', import.meta.url).href) as typeof import('./node.js')
+  const onUncaught = (err: Error): void => {
+    if (isClosedStreamRace(err)) {
+      logger.warn({ err: err.message }, 'libp2p wrote to a stream its connection had closed meanwhile: ignored')
+      return
+    }
+    logger.fatal({ err: err.stack ?? String(err) }, 'uncaught exception')
+    process.exit(1)
+  }
+  process.on('uncaughtException', onUncaught)
+  // lmdb-js rejects a failed commit's shared promise, which no caller holds, besides each write's own
+  // promise (whose caller answers 507 or logs it): that one is logged, not fatal.
+  const onUnhandled = (reason: unknown): void => {
+    if (isStorageFailure(reason)) {
+      logger.error({ err: (reason as Error).message }, 'a storage commit failed (disk full or failing); the writes in it were refused')
+      return
+    }
+    onUncaught(reason instanceof Error ? reason : new Error(String(reason)))
+  }
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    const node = await startNode({ logger }, config)
+    logger.info({ signal: await stopRequested }, 'stopping')
+    await node.stop()
+    logger.info('node stopped')
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    process.off('uncaughtException', onUncaught)
+    process.off('unhandledRejection', onUnhandled)
+  }
+}
