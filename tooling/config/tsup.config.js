@@ -1,16 +1,67 @@
-// Shared tsup settings: ESM only, typed, one entry per public subpath.
+// Shared tsup settings: ESM only, typed, one entry per public subpath, plus an optional
+// browser build and the `require` fallback every package's `exports` points at.
+import { readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { defineConfig } from 'tsup'
 
-/** @param {{ entry?: string[] | Record<string, string> }} [options] */
+// Reached only through the `require` condition, i.e. by require() on a Node without
+// require(esm): everywhere else the `module-sync` condition wins and loads the ES module.
+/** @param {string} name */
+const requireFallback = (name) => `'use strict'
+const error = new Error(${JSON.stringify(name)} + ' is an ES module: require() of it needs Node 20.19+ or 22.12+ (this is ' + process.version + '); upgrade Node or load it with import()')
+error.code = 'ERR_REQUIRE_ESM'
+throw error
+`
+
+/**
+ * Swaps module specifiers for other files in a build (the browser build's stand-ins
+ * for Node built-ins). Keys are exact specifiers; values are paths from the package root.
+ * @param {Record<string, string>} replace
+ * @returns {import('esbuild').Plugin}
+ */
+function replaceModules (replace) {
+  const names = Object.keys(replace)
+  const filter = new RegExp(`^(${names.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$`)
+  return {
+    name: 'icn-replace-modules',
+    setup (build) {
+      build.onResolve({ filter }, (args) => ({ path: resolve(replace[args.path]) }))
+    }
+  }
+}
+
+/**
+ * @param {{
+ *   entry?: string[] | Record<string, string>,
+ *   browser?: { entry: string, replace?: Record<string, string>, inject?: string[] }
+ * }} [options]
+ */
 export function icnTsup (options = {}) {
-  return defineConfig({
+  // Cleaned once here, before the builds below run side by side into the same folder.
+  rmSync('dist', { recursive: true, force: true })
+  const common = { format: ['esm'], dts: true, sourcemap: true, clean: false, splitting: false, treeshake: true }
+  const node = {
+    ...common,
     entry: options.entry ?? ['src/index.ts'],
-    format: ['esm'],
     target: 'node20',
-    dts: true,
-    sourcemap: true,
-    clean: true,
-    splitting: false,
-    treeshake: true
-  })
+    platform: 'node',
+    async onSuccess () {
+      const { name } = JSON.parse(readFileSync('package.json', 'utf8'))
+      mkdirSync('dist', { recursive: true })
+      writeFileSync('dist/require-esm.cjs', requireFallback(name))
+    }
+  }
+  if (options.browser === undefined) return defineConfig(node)
+  const browser = {
+    ...common,
+    entry: { browser: options.browser.entry },
+    target: 'es2022',
+    platform: 'browser',
+    inject: options.browser.inject ?? [],
+    // Keep `node:` on specifiers and let the replaced ones past tsup's externals, so the plugin sees them.
+    removeNodeProtocol: false,
+    noExternal: Object.keys(options.browser.replace ?? {}),
+    esbuildPlugins: options.browser.replace ? [replaceModules(options.browser.replace)] : []
+  }
+  return defineConfig([node, browser])
 }
