@@ -9,7 +9,7 @@ import { type SignedEnvelope, bytesEqual, decode, decodeEnvelope, encode, isVali
 import { type Ledger, type SignedEntry, decodeEntry, hasValidSignature } from '@icn/ledger'
 import type { TrustGraph } from '@icn/trust'
 import type { Logger } from './logger.js'
-import type { MessageTransport } from './transport.js'
+import type { MessageTransport } from '@icn/transport'
 
 /** The gossip topics of the node's subsystems. */
 export const TOPICS = {

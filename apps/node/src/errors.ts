@@ -7,8 +7,6 @@ export type NodeErrorCode =
   | 'INVALID_CONFIG'
   | 'INVALID_CHARTER'
   | 'INVALID_IDENTITY'
-  | 'FRAME_TOO_LARGE'
-  | 'TRANSPORT_CLOSED'
   | 'BAD_REQUEST'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
@@ -82,18 +80,6 @@ export class InvalidConfigError extends NodeError {
 export class InvalidIdentityError extends NodeError {
   override readonly name = 'InvalidIdentityError'
   constructor (message: string, options?: { cause?: unknown }) { super('INVALID_IDENTITY', message, options) }
-}
-
-/** A frame larger than the transport's bound (sent or received). */
-export class FrameTooLargeError extends NodeError {
-  override readonly name = 'FrameTooLargeError'
-  constructor (size: number, limit: number) { super('FRAME_TOO_LARGE', `frame of ${size} bytes exceeds the ${limit}-byte limit`) }
-}
-
-/** The transport was used after `close()`. */
-export class TransportClosedError extends NodeError {
-  override readonly name = 'TransportClosedError'
-  constructor () { super('TRANSPORT_CLOSED', 'transport is closed') }
 }
 
 /** An HTTP API error with its status: malformed body (400), missing token (401), cross-site or CSRF-less dashboard request (403), unknown route (404), full disk (507), … */

@@ -6,7 +6,7 @@ import type { Governance } from '@icn/governance'
 import { type SignedEnvelope, decodeEnvelope, encodeEnvelope, sha256, toHex, utf8 } from '@icn/identity'
 import { type ApplyOutcome, type Ledger, MalformedEntryError, decodeEntry } from '@icn/ledger'
 import type { TrustAttestation, TrustGraph } from '@icn/trust'
-import type { Libp2pTransport } from './transport.js'
+import type { Libp2pTransport } from '@icn/transport'
 
 type MessageTransport = Pick<Libp2pTransport, 'onPeerChange'>
 

@@ -20,8 +20,10 @@ export {
   isClosedStreamRace,
   networkPrefix,
   networkProtocols,
-  peerIdOfDid
-} from './transport.js'
+  peerIdOfDid,
+  FrameTooLargeError,
+  TransportClosedError
+} from '@icn/transport'
 export { type DataDirLayout, dataDirLayout, initDataDir, loadIdentity, writeApiToken, readApiToken } from './data-dir.js'
 export { type NodeConfig, type NodeConfigFile, type LogLevel, LOG_LEVELS, loadConfig, validateConfigFile } from './config.js'
 export { type Logger, createLogger } from './logger.js'

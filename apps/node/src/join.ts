@@ -6,7 +6,7 @@ import { charterPath, writeCharterFile } from './charter.js'
 import { dataDirLayout, initDataDir, loadIdentity, pathExists } from './data-dir.js'
 import { InvitationError } from './errors.js'
 import { checkDisplayName, checkNotExpired, decodeInvitationCode, decodeJoinAnswer, signJoinRequest } from './invitations.js'
-import { networkPrefix, requestAdmission } from './transport.js'
+import { networkPrefix, requestAdmission } from '@icn/transport'
 
 /** What `icn-node join` did. */
 export interface JoinResult {

@@ -6,7 +6,7 @@ import {
   type InvitationRecord, type InvitationStore, type JoinAnswer, checkDisplayName, createInvitation, encodeJoinAnswer, openJoinRequest
 } from './invitations.js'
 import type { Logger } from './logger.js'
-import type { PeerAdmission } from './transport.js'
+import type { PeerAdmission } from '@icn/transport'
 
 /** Proposal states in which an invitee may stay connected to its inviter ('accepted' executes right after). */
 const PROPOSAL_STILL_OPEN: ReadonlySet<string> = new Set(['draft', 'deliberation', 'open', 'accepted'])

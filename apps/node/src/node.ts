@@ -24,10 +24,10 @@ import { startStorageMonitor } from './storage.js'
 import { createSupervisor } from './supervisor.js'
 import { acquireDataDirLock } from './lock.js'
 import { type EventLoopStats, createLoopMonitor } from './loop-monitor.js'
-import { type ConnectedPeer, type Libp2pTransport, type PeerAdmission, type TransportStats, createLibp2pTransport, networkPrefix } from './transport.js'
+import { type ConnectedPeer, type Libp2pTransport, type PeerAdmission, type TransportStats, createLibp2pTransport, networkPrefix } from '@icn/transport'
 
 // The CLI's `run` loads this module lazily and needs the transport's one tolerated libp2p error.
-export { isClosedStreamRace } from './transport.js'
+export { isClosedStreamRace } from '@icn/transport'
 export { isStorageFailure } from './storage.js'
 
 /** Which trust graph each consumer reads (the node's own view: viewer = this node). */

@@ -3,11 +3,11 @@ import { fileURLToPath } from 'node:url'
 import { type RunningSubprocess, runSubprocess, startSubprocess, withTempDir } from '@icn/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ApiClient } from '../src/client.js'
-import { isClosedStreamRace, networkProtocols } from '../src/transport.js'
+import { isClosedStreamRace, networkProtocols } from '@icn/transport'
 import { type MeshNode, eventually, initNode, memberIdentity, networkPrefixOf, startMesh, startMeshNode, versionOf, writeSharedCharter } from './helpers/cluster.js'
 
 const resetScript = fileURLToPath(new URL('./helpers/reset-peer.mjs', import.meta.url))
-const garbageScript = fileURLToPath(new URL('./helpers/garbage-peer.mjs', import.meta.url))
+const garbageScript = fileURLToPath(new URL('../../../packages/transport/test/helpers/garbage-peer.mjs', import.meta.url))
 
 interface Status { version: number, transport: { protocolViolations: number } }
 

@@ -8,7 +8,7 @@ import { type Did, generateKeyPair, toHex } from '@icn/identity'
 import { loadCharter, writeCharterFile } from '../../src/charter.js'
 import { type ApiClient, type RuntimeInfo, connectApi, versionOf, waitUntil } from '../../src/client.js'
 import { loadIdentity } from '../../src/data-dir.js'
-import { networkPrefix } from '../../src/transport.js'
+import { networkPrefix } from '@icn/transport'
 
 export const cliScript = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
 

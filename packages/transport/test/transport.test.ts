@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url'
 import { keyPairFromSeed } from '@icn/identity'
 import { type RunningSubprocess, runSubprocess, startSubprocess } from '@icn/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
-import { didOfPeerId, peerIdOfDid } from '../src/transport.js'
+import { didOfPeerId, peerIdOfDid } from '../src/index.js'
 
 const peerScript = fileURLToPath(new URL('./helpers/transport-peer.mjs', import.meta.url))
 const garbageScript = fileURLToPath(new URL('./helpers/garbage-peer.mjs', import.meta.url))

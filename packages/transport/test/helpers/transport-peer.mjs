@@ -6,16 +6,15 @@
 //   --expect <did>=<n>       print "COMPLETE <did> <n> ordered|unordered" after n frames from <did>
 // Prints "READY <did> <peerId> <multiaddr>" when listening; on SIGTERM prints
 // "PEERS <json>" and "STATS <json>", closes the transport and exits 0.
-import { createLibp2pTransport, createLogger } from '../../dist/index.js'
+import { createLibp2pTransport } from '../../dist/index.js'
 import { keyPairFromSeed, fromHex, fromUtf8, utf8 } from '@icn/identity'
 import './libp2p-guard.mjs'
 
 const args = process.argv.slice(2)
 const values = (flag) => args.flatMap((a, i) => a === flag ? [args[i + 1]] : [])
 const keyPair = keyPairFromSeed(fromHex(values('--seed')[0]))
-const logger = createLogger(process.env.ICN_TEST_LOG ?? 'silent', { did: keyPair.did })
 const listen = values('--listen')
-const transport = await createLibp2pTransport({ keyPair, logger }, { peers: values('--peer'), listen: listen.length > 0 ? listen : undefined, redialMinMs: 100, maxFrameBytes: 64 * 1024 })
+const transport = await createLibp2pTransport({ keyPair }, { peers: values('--peer'), listen: listen.length > 0 ? listen : undefined, redialMinMs: 100, maxFrameBytes: 64 * 1024 })
 
 const received = new Map()
 const expected = new Map(values('--expect').map((v) => { const [did, n] = v.split('='); return [did, Number(n)] }))

@@ -10,7 +10,7 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { FrameTooLargeError, TransportClosedError } from './errors.js'
-import type { Logger } from './logger.js'
+import { type TransportLogger, silentLogger } from './logger.js'
 
 /**
  * The ICN protocol: one long-lived, length-prefixed stream per peer pair. A node speaks it under its
@@ -58,7 +58,7 @@ type PeerId = Connection['remotePeer']
 /** Receives one frame from a peer (by DID); the transport awaits it before the next frame from any peer stream. */
 export type FrameHandler = (from: string, bytes: Uint8Array) => void | Promise<void>
 
-/** The transport shape gossip and snapshot consume (interfaces.md §2); peer ids are DIDs. */
+/** The transport shape gossip, history sync and snapshot consume; peer ids are DIDs. */
 export interface MessageTransport {
   readonly id: string
   send(peer: string, bytes: Uint8Array): void
@@ -113,7 +113,8 @@ export interface ConnectedPeer {
 
 export interface Libp2pTransportComponents {
   keyPair: KeyPair
-  logger: Logger
+  /** @default silentLogger */
+  logger?: TransportLogger
   /** @default systemClock */
   clock?: Clock
   /** Who may connect and exchange frames. @default everyone (an open transport: tests and tools) */
@@ -191,7 +192,7 @@ export interface Libp2pTransport extends MessageTransport {
 export const OPEN_ADMISSION: PeerAdmission = { connect: () => true, stream: () => true }
 
 /** Reads one length-prefixed request from `stream`, writes the answer and closes it. */
-async function answerOnce (stream: Stream, answer: (request: Uint8Array) => Promise<Uint8Array>, logger: Logger): Promise<void> {
+async function answerOnce (stream: Stream, answer: (request: Uint8Array) => Promise<Uint8Array>, logger: TransportLogger): Promise<void> {
   try {
     for await (const frame of lp.decode(stream, { maxDataLength: MAX_ADMISSION_BYTES })) {
       const reply = await answer(frame.subarray())
@@ -308,7 +309,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   constructor (
     private readonly node: Libp2p,
     private readonly keyPair: KeyPair,
-    private readonly logger: Logger,
+    private readonly logger: TransportLogger,
     private readonly clock: Clock,
     private readonly settings: Required<Omit<Libp2pTransportInit, 'listen' | 'peers' | 'protocolPrefix' | 'maxPendingInbound' | 'maxInboundPerHostPerSecond'>>,
     blockedUntil: Map<string, number>,
@@ -753,7 +754,7 @@ interface AddressManagerHolder { addressManager: object }
  * addresses to record. If a libp2p upgrade changes that shape, this logs a warning
  * (and the node's clean-exit test fails) instead of breaking the stop.
  */
-function cancelPendingAddressUpdate (logger: Logger): (components: AddressManagerHolder) => { start: () => void, stop: () => void, afterStop: () => void } {
+function cancelPendingAddressUpdate (logger: TransportLogger): (components: AddressManagerHolder) => { start: () => void, stop: () => void, afterStop: () => void } {
   return (components) => ({
     start: () => {},
     stop: () => {},
@@ -761,7 +762,7 @@ function cancelPendingAddressUpdate (logger: Logger): (components: AddressManage
       const update: unknown = Reflect.get(components.addressManager, '_updatePeerStoreAddresses')
       const stop: unknown = typeof update === 'function' ? Reflect.get(update, 'stop') : undefined
       if (typeof stop === 'function') stop.call(update)
-      else logger.warn('libp2p AddressManager has no cancellable address update; the process may exit up to 1 s after stop')
+      else logger.warn({}, 'libp2p AddressManager has no cancellable address update; the process may exit up to 1 s after stop')
     }
   })
 }
@@ -769,6 +770,7 @@ function cancelPendingAddressUpdate (logger: Logger): (components: AddressManage
 /** Starts libp2p (TCP, noise, yamux, identify) with the node's own ed25519 key and the ICN stream protocol. */
 export async function createLibp2pTransport (components: Libp2pTransportComponents, init: Libp2pTransportInit = {}): Promise<Libp2pTransport> {
   const privateKey = await generateKeyPairFromSeed('Ed25519', components.keyPair.seed)
+  const logger = components.logger ?? silentLogger
   const clock = components.clock ?? systemClock
   const blockedUntil = new Map<string, number>()
   const admission = components.admission ?? OPEN_ADMISSION
@@ -804,9 +806,9 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { identify: identify(), cleanStop: cancelPendingAddressUpdate(components.logger) }
+    services: { identify: identify(), cleanStop: cancelPendingAddressUpdate(logger) }
   })
-  const transport = new Libp2pTransportImpl(node, components.keyPair, components.logger, clock, {
+  const transport = new Libp2pTransportImpl(node, components.keyPair, logger, clock, {
     maxFrameBytes: init.maxFrameBytes ?? 4 * 1024 * 1024,
     maxQueuedBytes: init.maxQueuedBytes ?? 16 * 1024 * 1024,
     redialMinMs: init.redialMinMs ?? 250,

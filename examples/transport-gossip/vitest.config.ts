@@ -1,0 +1,3 @@
+import { icnVitest } from '@icn/tooling/vitest'
+
+export default icnVitest()

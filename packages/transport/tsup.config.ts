@@ -1,0 +1,3 @@
+import { icnTsup } from '@icn/tooling/tsup'
+
+export default icnTsup()
