@@ -255,18 +255,6 @@ export function auditSnapshot (record: Pick<CompletedSnapshot, 'snapshotId' | 'r
   return { snapshotId: record.snapshotId, root: toHex(record.root), complete, balanced: complete && currencies.every((c) => c.balanced), currencies, participants: audits, notes }
 }
 
-/** The audited balances as CSV: one row per participant and currency (header first). */
-export function auditedBalancesCsv (audit: SnapshotAudit): string {
-  const rows = ['snapshot,participant,currency,recorded,in_flight,audited']
-  for (const p of audit.participants) for (const a of p.audited) rows.push([audit.snapshotId, p.did, a.currency, a.recorded, a.inFlight, a.audited].join(','))
-  return rows.join('\n') + '\n'
-}
-
-/** The audited balances as JSON rows (what `snapshot export --json`-style consumers read). */
-export function auditedBalances (audit: SnapshotAudit): Array<{ snapshot: string, participant: string, currency: string, recorded: string, inFlight: string, audited: string }> {
-  return audit.participants.flatMap((p) => p.audited.map((a) => ({ snapshot: audit.snapshotId, participant: p.did, currency: a.currency, recorded: a.recorded, inFlight: a.inFlight, audited: a.audited })))
-}
-
 /**
  * Audits completed snapshot `snapshotId` held by this node: its own recorded state from memory or the store,
  * every other participant's fetched from that participant (checked against its leaf by the transfer; reused
