@@ -6,8 +6,9 @@ import type { Gossip, GossipEntry } from '@icn/gossip'
 import type { Governance } from '@icn/governance'
 import { ACTION_DOMAIN, PROFILE_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN } from '@icn/governance'
 import { type SignedEnvelope, bytesEqual, decode, decodeEnvelope, encode, isValidEnvelope } from '@icn/identity'
-import { type Ledger, type SignedEntry, decodeEntry, hasValidSignature } from '@icn/ledger'
+import { type EntryRecord, type Ledger, type SignedEntry, decodeEntry, hasValidSignature } from '@icn/ledger'
 import type { TrustGraph } from '@icn/trust'
+import type { SnapshotNode, StateProvider } from '@icn/snapshot'
 import type { Logger } from './logger.js'
 import type { MessageTransport } from '@icn/transport'
 
@@ -65,6 +66,20 @@ export interface LedgerBridge {
    * envelope check on each receiver and one gossip record cover them all. Resolves once published.
    */
   publish(entry: Uint8Array): Promise<void>
+  /**
+   * Tracks a local write (`ledger.pay(...)`): from now until its entry is handed to `publish` (at once when it
+   * commits) the entry is in transit, and a snapshot capture records it (`inTransit`). Resolves as `write`;
+   * a failed publish is passed to `onPublishFailed` (the entry stays committed; history sync delivers it).
+   */
+  commitLocal(write: Promise<EntryRecord>, onPublishFailed: (err: unknown, record: EntryRecord) => void): Promise<EntryRecord>
+  /**
+   * Called by a snapshot capture, in the same synchronous step as the capture of the ledger and the sending
+   * of markers. First hands every committed entry still waiting for its batch to gossip, so it leaves before
+   * the markers. Then resolves with the entries that are between the ledger and the wire at this instant and
+   * so cannot be on the channel before the markers: local writes not yet committed or published, and peers'
+   * entries received (before the marker) whose apply has not committed. Sorted by id, no duplicates.
+   */
+  inTransit(): Promise<Uint8Array[]>
   /** Publishes what is waiting, unsubscribes and awaits the applies still in flight. */
   stop(): Promise<void>
 }
@@ -89,7 +104,8 @@ export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, on
     if (valid) checked.set(entry.payload, signed)
     return valid
   })
-  const inFlight = new Set<Promise<void>>()
+  // Applies in flight, with the entry each one applies (recorded by `inTransit` until it settles).
+  const inFlight = new Map<Promise<void>, SignedEntry>()
   const off = gossip.subscribe(TOPICS.ledger, async (entry) => {
     // A nearly full disk: left unapplied (history sync offers the entries again once there is room).
     if (!canWrite()) return
@@ -97,7 +113,7 @@ export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, on
       // Bounded: the queued applies run back to back inside one lmdb batch on this thread, so an unbounded
       // queue would stall the event loop for as long as the whole backlog takes; beyond the bound the next
       // frame waits (backpressure on the peer stream).
-      while (inFlight.size >= MAX_LEDGER_APPLIES_IN_FLIGHT) await Promise.race(inFlight)
+      while (inFlight.size >= MAX_LEDGER_APPLIES_IN_FLIGHT) await Promise.race(inFlight.keys())
       const task = ledger.applyEnvelope(signed).then((outcome) => {
         logger.debug({ id: outcome.id, status: outcome.status, reason: outcome.reason, from: entry.author }, 'ledger entry received')
         // A duplicate changed nothing (history sync may have applied the entry first), nor did a refusal.
@@ -105,7 +121,7 @@ export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, on
       }, (err: unknown) => {
         logger.warn({ err: (err as Error).message, from: entry.author }, 'ledger entry not applied')
       }).finally(() => { inFlight.delete(task) })
-      inFlight.add(task)
+      inFlight.set(task, signed)
     }
   })
 
@@ -131,19 +147,70 @@ export function bridgeLedger (gossip: Gossip, ledger: Ledger, logger: Logger, on
       }
     }
   }
+  const publish = async (entry: Uint8Array): Promise<void> => {
+    await new Promise<void>((resolve, reject) => {
+      waiting.push({ entry, resolve, reject })
+      flushTimer ??= setImmediate(flush)
+    })
+  }
+  // Local writes from their call until their entry is handed to `publish` (or they fail).
+  const writing = new Set<Promise<EntryRecord>>()
   return {
-    publish: async (entry) => {
-      await new Promise<void>((resolve, reject) => {
-        waiting.push({ entry, resolve, reject })
-        flushTimer ??= setImmediate(flush)
-      })
+    publish,
+    commitLocal: async (write, onPublishFailed) => {
+      writing.add(write)
+      try {
+        const record = await write
+        // Leaves `writing` and joins `waiting` in one step: a capture sees it in exactly one of them.
+        writing.delete(write)
+        publish(record.bytes).catch((err: unknown) => { onPublishFailed(err, record) })
+        return record
+      } finally {
+        writing.delete(write)
+      }
+    },
+    inTransit: async () => {
+      flush()
+      const received = [...inFlight.values()]
+      const local = await Promise.allSettled([...writing])
+      const byId = new Map<string, Uint8Array>()
+      for (const signed of received) byId.set(signed.id, signed.bytes)
+      for (const outcome of local) if (outcome.status === 'fulfilled') byId.set(outcome.value.id, outcome.value.bytes)
+      return [...byId.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, bytes]) => bytes)
     },
     stop: async () => {
       flush()
       off()
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight])
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight.keys()])
     }
   }
+}
+
+/** Name of the snapshot state provider that records `LedgerBridge.inTransit()`. */
+export const LEDGER_IN_TRANSIT = 'ledger-in-transit'
+
+/**
+ * Ledger entries in transit at a snapshot's cut, as a state provider: canonical DAG-CBOR
+ * `{ entries: [wire bytes, …] }` (sorted by id). They are part of the recorded channel state in all but
+ * place: the audit (audit.ts) counts them with the frames recorded on the channels. A restore applies them
+ * to the ledger (entries it already holds are duplicates), like messages in flight delivered at last.
+ */
+export function inTransitProvider (bridge: () => Pick<LedgerBridge, 'inTransit'>, ledger: Pick<Ledger, 'applyBatch'>): StateProvider {
+  return {
+    name: LEDGER_IN_TRANSIT,
+    // `inTransit()` runs before the first await: the record is taken in the capture's synchronous step.
+    exportState: async () => encode({ entries: await bridge().inTransit() }),
+    restoreState: async (state) => { await ledger.applyBatch(inTransitEntries(state)) }
+  }
+}
+
+/** The entries of a recorded `ledger-in-transit` state; throws `TypeError` for anything else. */
+export function inTransitEntries (state: Uint8Array): Uint8Array[] {
+  const value = decode(state) as { entries?: unknown } | null
+  if (typeof value !== 'object' || value === null || Object.keys(value).join() !== 'entries' || !Array.isArray(value.entries) || !value.entries.every((e) => e instanceof Uint8Array)) {
+    throw new TypeError(`a ${LEDGER_IN_TRANSIT} state is { entries: [bytes, …] }`)
+  }
+  return value.entries as Uint8Array[]
 }
 
 /** `trust:attest`: attestations signed by their source. */
@@ -245,6 +312,14 @@ export function bridgeGovernanceEffects (governance: Governance, ledger: Ledger,
   }
   for (const effect of governance.effects()) run(effect)
   return governance.onEffect(run)
+}
+
+/**
+ * Chandy–Lamport channel recording: every frame from a peer goes to the snapshot before gossip processes it
+ * (gossip's ingress observers), while a snapshot records, except history-sync frames (`isHistoryFrame`).
+ */
+export function recordChannels (gossip: Pick<Gossip, 'onIngress'>, snapshot: Pick<SnapshotNode, 'stats' | 'observeIncoming'>, isHistoryFrame: (frame: Uint8Array) => boolean): () => void {
+  return gossip.onIngress((from, bytes) => { if (snapshot.stats.active > 0 && !isHistoryFrame(bytes)) snapshot.observeIncoming(from, bytes) })
 }
 
 /** Snapshot messages travel as gossip direct messages on `snapshot:coordinate`, over the same FIFO peer streams. */

@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { ApiCallError, connectApi, jsonText } from './client.js'
+import type { SnapshotAudit } from './audit.js'
+import { auditedBalances, auditedBalancesCsv, formatAudit } from './audit-format.js'
 import * as format from './format.js'
 import { LOG_LEVELS, type LogLevel } from './log-levels.js'
 import type { RunOptions } from './commands.js'
@@ -228,7 +230,7 @@ client(program.command('vote'))
     await withApi(opts, async (api) => await api.post('/votes', { proposal: opts.proposal, choice: opts.choice }), format.formatVote)
   })
 
-const snapshotCommand = program.command('snapshot').description('distributed snapshots: take, list, verify, restore')
+const snapshotCommand = program.command('snapshot').description('distributed snapshots: take, list, verify, show (audit), export, restore')
 client(snapshotCommand.command('take'))
   .description('take a distributed snapshot with every connected peer (waits for completion)')
   .action(async (opts: CommonOptions) => {
@@ -244,6 +246,21 @@ client(snapshotCommand.command('verify'))
   .action(async (id: string, opts: CommonOptions) => {
     process.stderr.write(`verifying ${id} with every participant…\n`)
     await withApi(opts, async (api) => await api.post(`/snapshots/${encodeURIComponent(id)}/verify`), format.formatVerification)
+  })
+client(snapshotCommand.command('show'))
+  .description('audit a completed snapshot without restoring it: per participant the recorded balances and chain heads, the ledger entries recorded in flight and its leaf in the root; per currency, recorded states + in flight = 0')
+  .argument('<id>', 'snapshot id (see `snapshot list`)')
+  .action(async (id: string, opts: CommonOptions) => {
+    await withApi(opts, async (api) => await api.get(`/snapshots/${encodeURIComponent(id)}/audit`), formatAudit)
+  })
+client(snapshotCommand.command('export'))
+  .description('the audited balances of a completed snapshot (per participant and currency: recorded, in flight, audited), as JSON or CSV')
+  .argument('<id>', 'snapshot id (see `snapshot list`)')
+  .option('--csv', 'CSV with a header row instead of JSON')
+  .action(async (id: string, opts: CommonOptions & { csv?: boolean }) => {
+    const api = await connectApi(resolve(opts.dataDir))
+    const audit = await api.get(`/snapshots/${encodeURIComponent(id)}/audit`) as SnapshotAudit
+    process.stdout.write((opts.csv === true ? auditedBalancesCsv(audit) : await jsonText(auditedBalances(audit), 2)) + '\n')
   })
 
 client(snapshotCommand.command('restore'))

@@ -1,7 +1,7 @@
 // History sync wiring: each subsystem's own store, presented to @icn/gossip's
 // history sync as a source (groups with digests, paged items, batched apply),
 // and the sync's messages carried as gossip direct messages.
-import type { Gossip, HistoryApplied, HistoryDigest, HistoryMessaging, HistorySource } from '@icn/gossip'
+import { type Gossip, type HistoryApplied, type HistoryDigest, type HistoryMessaging, type HistorySource, decodeMessage } from '@icn/gossip'
 import type { Governance } from '@icn/governance'
 import { type SignedEnvelope, decodeEnvelope, encodeEnvelope, sha256, toHex, utf8 } from '@icn/identity'
 import { type ApplyOutcome, type Ledger, MalformedEntryError, decodeEntry } from '@icn/ledger'
@@ -37,6 +37,20 @@ export function historyMessaging (gossip: Gossip, peers?: Pick<MessageTransport,
       }
     },
     onRequest: (handler) => gossip.handleDirect(HISTORY_TOPIC, (message) => { message.reply(handler(message.from, message.payload)) })
+  }
+}
+
+/**
+ * Whether a gossip frame carries history-sync traffic (a request or an answer on `history:sync`). Such
+ * frames are catch-up of what the stores already hold, not messages of the application in flight, so a
+ * snapshot does not record them as channel state (nor count them toward `maxSnapshotSize`).
+ */
+export function isHistoryFrame (frame: Uint8Array): boolean {
+  try {
+    const message = decodeMessage(frame)
+    return message.t === 'direct' && message.topic === HISTORY_TOPIC
+  } catch {
+    return false
   }
 }
 

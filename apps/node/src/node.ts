@@ -8,10 +8,10 @@ import { type Ledger, openLedger } from '@icn/ledger'
 import { type SnapshotNode, type SnapshotStats, type SnapshotStore, type StateProvider, createSnapshotNode, openSnapshotStore } from '@icn/snapshot'
 import { type TrustGraph, type TrustGraphName, openTrustGraph } from '@icn/trust'
 import { type ApiRoute, type ApiServer, startApiServer } from './api.js'
-import { TOPICS, bridgeGovernance, bridgeGovernanceEffects, bridgeLedger, bridgeTrust, snapshotMessaging } from './bridges.js'
+import { type LedgerBridge, TOPICS, bridgeGovernance, bridgeGovernanceEffects, bridgeLedger, bridgeTrust, inTransitProvider, recordChannels, snapshotMessaging } from './bridges.js'
 import { ChangeFeed } from './changes.js'
 import { dashboardDir } from './dashboard.js'
-import { HISTORY_TOPIC, governanceHistory, historyMessaging, ledgerHistory, profileHistory, trustHistory } from './history.js'
+import { HISTORY_TOPIC, governanceHistory, historyMessaging, isHistoryFrame, ledgerHistory, profileHistory, trustHistory } from './history.js'
 import { loadCharterFile } from './charter.js'
 import { InvitationStore } from './invitations.js'
 import { type GossipRefusals, NodeMembership, type RefusalCounts } from './membership.js'
@@ -85,8 +85,12 @@ export interface NodeServices {
   readonly stateProviders: readonly StateProvider[]
   /** The change feed behind `status.version` and `GET /wait`. */
   readonly changes: ChangeFeed
-  /** Gossips a committed ledger entry of this node; entries published in one turn share one gossip entry. */
-  readonly publishLedgerEntry: (entry: Uint8Array) => Promise<void>
+  /**
+   * Commits a ledger entry of this node (`write`, e.g. `ledger.pay(...)`) and gossips it once committed (entries
+   * committed in one turn share one gossip entry); a snapshot captured meanwhile records it as in transit.
+   * A failed publish goes to `onPublishFailed` (history sync still delivers the committed entry).
+   */
+  readonly commitLedgerEntry: LedgerBridge['commitLocal']
   /** Who belongs: members, invitations, refusals. */
   readonly membership: NodeMembership
 }
@@ -224,7 +228,9 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
 
   const misbehaviourSeen = new Map<string, number>()
   const coolDowns = new Map<string, number>()
-  let publishLedgerEntry: (entry: Uint8Array) => Promise<void> = async () => { throw new Error('gossip is not running') }
+  let ledgerBridge: LedgerBridge | undefined
+  const runningLedgerBridge = (): LedgerBridge => { if (ledgerBridge === undefined) throw new Error('gossip is not running'); return ledgerBridge }
+  const commitLedgerEntry: LedgerBridge['commitLocal'] = async (write, onPublishFailed) => await runningLedgerBridge().commitLocal(write, onPublishFailed)
   const gossip = await supervisor.start('gossip', async () => {
     const value = await createGossip(
       { transport, clock, keyPair, trustOf: trustOf(TRUST_GRAPH_OF.gossip), isMember: (did) => membership.stream(did) },
@@ -243,12 +249,12 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     value.forgetNonMembers()
     const gossipLog = log('gossip')
     // A batch leaves room in a frame for its envelope and for the other entries of a push.
-    const ledgerBridge = bridgeLedger(value, ledger, gossipLog, changed, Math.floor(config.maxFrameBytes / 4), canWrite)
-    publishLedgerEntry = ledgerBridge.publish
+    const bridge = bridgeLedger(value, ledger, gossipLog, changed, Math.floor(config.maxFrameBytes / 4), canWrite)
+    ledgerBridge = bridge
     const offs = [
       bridgeTrust(value, trust, gossipLog, canWrite),
       // The ledger bridge reports each entry once it is committed (its applies do not hold up the next frame).
-      ledgerBridge.stop,
+      bridge.stop,
       bridgeGovernance(value, governance, gossipLog, changed, canWrite),
       // Subscribed after the bridges, so it runs once an entry has been applied (handlers run in order, awaited).
       ...[TOPICS.trust, TOPICS.proposal, TOPICS.vote].map((topic) => value.subscribe(topic, changed)),
@@ -340,7 +346,9 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     { name: 'trust', exportState: async () => await trust.exportState(), restoreState: async (s) => { await trust.restoreState(s) } },
     { name: 'ledger', exportState: async () => await ledger.exportState(), restoreState: async (s) => { await ledger.restoreState(s) } },
     { name: 'governance', exportState: async () => await governance.exportState(), restoreState: async (s) => { await governance.restoreState(s) } },
-    { name: 'gossip', exportState: async () => await gossip.exportState(), restoreState: async (s) => { await gossip.restoreState(s) } }
+    { name: 'gossip', exportState: async () => await gossip.exportState(), restoreState: async (s) => { await gossip.restoreState(s) } },
+    // After the ledger: a restore applies the entries that were in transit on top of the restored ledger.
+    inTransitProvider(runningLedgerBridge, ledger)
   ]
   const snapshot = await supervisor.start('snapshot', async () => {
     const value = createSnapshotNode({
@@ -352,7 +360,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       store: snapshotStore
     }, { snapshotTimeout: config.snapshotTimeoutMs, minParticipants: config.snapshotMinParticipants })
     // Chandy–Lamport channel recording: every frame from a peer, before gossip processes it.
-    const offIngress = gossip.onIngress((from, bytes) => { value.observeIncoming(from, bytes) })
+    const offIngress = recordChannels(gossip, value, isHistoryFrame)
     const snapshotLog = log('snapshot')
     const offEvents = value.onEvent((event) => {
       if (event.type === 'completed' || event.type === 'failed') changed()
@@ -397,7 +405,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     })
   }
 
-  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, dataDir: config.dataDir, history, stateProviders, changes, publishLedgerEntry, membership }
+  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, dataDir: config.dataDir, history, stateProviders, changes, commitLedgerEntry, membership }
   const status = (): NodeStatus => ({
     version: changes.version,
     did: self,

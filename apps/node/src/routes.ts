@@ -7,6 +7,7 @@ import { type ApiRoute, optionalString, requireAmount, requireNumber, requireStr
 import { TOPICS } from './bridges.js'
 import { MAX_WAIT_MS } from './changes.js'
 import { attest, castVote, raiseProposal } from './actions.js'
+import { auditHeldSnapshot } from './audit.js'
 import { ApiError, NotAMemberError, SelfPaymentError } from './errors.js'
 import { checkDisplayName } from './invitations.js'
 import type { NodeServices, NodeStatus } from './node.js'
@@ -143,11 +144,10 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
         if (!node.membership.isMember(to)) throw new NotAMemberError(`${to} is not a member of ${governance.charter().domain}${governance.membershipAt(to, clock.now()) === 'frozen' ? ' in good standing (frozen)' : ''}: payments go to members only (\`icn-node members\` lists them)`)
         const amount = requireAmount(body, 'amount')
         const currency = optionalString(body, 'currency') ?? DEFAULT_CURRENCY
-        const record = await ledger.pay(keyPair, to, currency, amount, optionalString(body, 'reference'))
         // Answered at the durable commit, not after gossip: an error now would invite a retry that pays twice.
         // A batch that fails to publish is logged; peers still get the entry by history sync (the ledger holds it).
-        void node.publishLedgerEntry(record.bytes).catch((err: unknown) => {
-          node.logger.warn({ id: record.id, err: (err as Error).message }, 'committed payment not gossiped; peers will get it by history sync')
+        const record = await node.commitLedgerEntry(ledger.pay(keyPair, to, currency, amount, optionalString(body, 'reference')), (err, committed) => {
+          node.logger.warn({ id: committed.id, err: (err as Error).message }, 'committed payment not gossiped; peers will get it by history sync')
         })
         return { id: record.id, from: self, to, currency, amount: amount.toString(), balance: ledger.balance(self, currency).toString() }
       }
@@ -427,6 +427,9 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
         }
       }
     },
+    // The audit of a completed snapshot without restoring it: recorded balances and heads, entries in flight,
+    // the conservation law per currency, every participant's leaf in the root (audit.ts).
+    { method: 'GET', path: '/snapshots/:id/audit', handler: async ({ params }) => await auditHeldSnapshot(node, params.id!) },
     { method: 'POST', path: '/snapshots/:id/restore', handler: async ({ params }) => await restoreSnapshot(node, params.id!) },
     // Files the snapshot store moved aside as damaged (at start or at a later read), oldest first.
     { method: 'GET', path: '/snapshots/damaged', handler: async () => snapshotStore.damaged() }

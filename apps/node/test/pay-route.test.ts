@@ -4,7 +4,9 @@ import { withTempDir } from '@icn/testkit'
 import { join } from 'node:path'
 import { type Logger, pino } from 'pino'
 import { describe, expect, it } from 'vitest'
+import type { Gossip } from '@icn/gossip'
 import type { ApiRoute } from '../src/api.js'
+import { bridgeLedger } from '../src/bridges.js'
 import { NotAMemberError, SelfPaymentError } from '../src/errors.js'
 import type { NodeServices } from '../src/node.js'
 import { nodeRoutes } from '../src/routes.js'
@@ -16,9 +18,14 @@ const stranger = keyPairFromSeed(new Uint8Array(32).fill(33))
 const membership = { isMember: (did: string) => did === payer.did || did === payee.did }
 const governance = { charter: () => ({ domain: 'coop:pay' }), membershipAt: () => 'none' }
 
-/** The node's `POST /pay` route over a real ledger and fakes of the other services it reads. */
+/**
+ * The node's `POST /pay` route over a real ledger and its real ledger bridge, on a gossip fake whose
+ * `publish` is `publishLedgerEntry`, and fakes of the other services it reads.
+ */
 function payRoute (dir: string, ledger: Ledger, logger: Logger, publishLedgerEntry: (entry: Uint8Array) => Promise<void>): ApiRoute | undefined {
-  const services = { keyPair: payer, ledger, membership, governance, clock: { now: () => Date.now() }, logger, dataDir: dir, publishLedgerEntry } as unknown as NodeServices
+  const gossip = { setValidator: () => {}, subscribe: () => () => {}, publish: async (_topic: string, payload: Uint8Array) => { await publishLedgerEntry(payload) } } as unknown as Gossip
+  const bridge = bridgeLedger(gossip, ledger, logger)
+  const services = { keyPair: payer, ledger, membership, governance, clock: { now: () => Date.now() }, logger, dataDir: dir, commitLedgerEntry: bridge.commitLocal } as unknown as NodeServices
   return nodeRoutes(services, () => { throw new Error('status is not used') }).find((r) => r.method === 'POST' && r.path === '/pay')
 }
 
@@ -38,8 +45,8 @@ describe('POST /pay', () => {
         expect(answer).toEqual({ id: head?.id, from: payer.did, to: payee.did, currency: 'ICN', amount: '5', balance: '-5' })
         expect(head?.seq).toBe(1)
         expect(ledger.balance(payee.did, 'ICN')).toBe(5n)
-        expect(published).toEqual([ledger.entry(head?.id ?? '')?.bytes])
         expect(await warning).toMatchObject({ level: 40, id: head?.id, err: 'gossip is not running', msg: 'committed payment not gossiped; peers will get it by history sync' })
+        expect(published).toEqual([ledger.entry(head?.id ?? '')?.bytes])
       } finally {
         await ledger.close()
       }
