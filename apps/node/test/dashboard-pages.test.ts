@@ -157,6 +157,37 @@ describe('dashboard pages in headless Chromium against 3 node processes', () => 
     expect(browser!.problems).toEqual([])
   }, 240_000)
 
+  it('the overview pictures show exactly what the routes answer; the routes refuse bad parameters in words', async () => {
+    const [a] = nodes as [MeshNode, MeshNode, MeshNode]
+    await goTo(page, 'overview')
+    const history = await a.api.get('/ledger/balance-history?days=30') as { days: string[], balances: Record<string, string[]> }
+    expect([history.days.length, Object.keys(history.balances), history.balances.ICN![29]]).toEqual([30, ['ICN'], '-40'])
+    const line = page.locator('[data-testid=balance-chart] polyline[data-series=ICN]')
+    await line.waitFor()
+    expect(await line.getAttribute('data-values')).toBe(history.balances.ICN!.join(','))
+    const perDay = await a.api.get('/ledger/payments-per-day') as { days: Array<{ day: string, payments: number }> }
+    expect([perDay.days.length, perDay.days.reduce((n, d) => n + d.payments, 0), perDay.days.at(-1)!.day]).toEqual([30, 1, history.days.at(-1)]) // the one payment, A → B
+    expect(await page.locator('[data-testid=payments-chart]').getAttribute('data-counts')).toBe(perDay.days.map((d) => d.payments).join(','))
+    // Members' standing: each account's balance against its limit, in words beside the bar.
+    const accounts = await a.api.get('/ledger/accounts') as Array<{ account: string, currency: string, balance: string, creditLimit: string }>
+    const words = (n: string): string => Number(n).toLocaleString('en-US').replace('-', '−')
+    await page.locator('[data-testid=standing-row]').nth(accounts.length - 1).waitFor({ state: 'attached' })
+    expect(await page.locator('[data-testid=standing-row]').evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-account'), r.querySelector('[data-testid=standing-words]')?.textContent])))
+      .toEqual(accounts.map((x) => [x.account, `${words(x.balance)} ${x.currency} · limit ${words(x.creditLimit)}`]))
+    // Sync health: one line per other member, in words.
+    const members = await a.api.get('/members') as { members: Array<{ did: string, self: boolean, connected: boolean }> }
+    for (const m of members.members.filter((x) => !x.self)) {
+      await shows(page.locator(`[data-testid=health-row][data-did="${m.did}"] [data-testid=health-words]`), m.connected ? 'up to date' : 'not connected')
+    }
+    const [stored] = await a.api.get('/snapshots') as Array<{ completedAt: number }>
+    expect(await page.locator('[data-testid=snapshots-stored]').textContent()).toBe(`1 stored, last ${new Date(stored!.completedAt).toISOString().replace('T', ' ').slice(0, 19)}`)
+
+    const refusal = async (path: string): Promise<string> => await a.api.get(path).then(() => 'answered', (err: unknown) => (err as Error).message)
+    expect(await refusal('/ledger/balance-history?days=0')).toBe("400 BAD_REQUEST: 'days' must be an integer in [1, 366]")
+    expect(await refusal('/ledger/payments-per-day?days=367')).toBe("400 BAD_REQUEST: 'days' must be an integer in [1, 366]")
+    expect(await refusal('/ledger/balance-history?account=nope')).toBe("400 BAD_REQUEST: 'account' must be a did:icn DID")
+  })
+
   it('every page at 390 and 1,400 px: no horizontal overflow, the nav on screen, every control reachable by Tab, no serious axe violation', async () => {
     const [a, b] = nodes as [MeshNode, MeshNode, MeshNode]
     const problems: string[] = []
@@ -195,7 +226,7 @@ describe('dashboard pages in headless Chromium against 3 node processes', () => 
     await page.focus('input[name=token]')
     await page.keyboard.type(await readApiToken(a.dataDir))
     await page.keyboard.press('Enter')
-    await shows(page.locator('[data-testid=node-did]'), a.did)
+    await page.locator('[data-testid=page-snapshots]').waitFor() // signed in again, on the page it left
     await page.focus('nav a[href="#/ledger"]')
     await page.keyboard.press('Enter')
     await page.locator('[data-testid=pay-form]').waitFor()
@@ -226,9 +257,14 @@ async function ready (page: Page, name: typeof PAGES[number], snapshotId: string
 
 // In-page probes, as script text: this package's TypeScript has no DOM types.
 
-/** The document's width and each nav link's box. */
+/** The document's width, each nav link's box, and the first elements sticking out of the screen (not inside a scrolling box). */
 const LAYOUT_PROBE = `({
   scrollWidth: document.documentElement.scrollWidth,
+  wide: [...document.querySelectorAll('body *')].filter((e) => {
+    if (e.getBoundingClientRect().right <= window.innerWidth) return false
+    for (let p = e.parentElement; p !== null; p = p.parentElement) if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return false
+    return true
+  }).slice(0, 3).map((e) => e.tagName.toLowerCase() + (e.className === '' ? '' : '.' + e.className) + (e.dataset.testid === undefined ? '' : '[' + e.dataset.testid + ']')),
   links: [...document.querySelectorAll('header nav a')].map((a) => { const r = a.getBoundingClientRect(); return { text: a.textContent, left: r.left, right: r.right, height: r.height } })
 })`
 /** Starts recording focused elements (afresh) and answers how many focusable elements the page has. */
@@ -247,9 +283,9 @@ const AXE_RUN = `axe.run(document, { resultTypes: ['violations'] }).then((r) => 
 
 /** What overflows at `width`: the document wider than the screen, a nav link off screen. */
 async function layoutProblems (page: Page, where: string, width: number, nav = true): Promise<string[]> {
-  const found = await page.evaluate(LAYOUT_PROBE) as { scrollWidth: number, links: Array<{ text: string, left: number, right: number, height: number }> }
+  const found = await page.evaluate(LAYOUT_PROBE) as { scrollWidth: number, wide: string[], links: Array<{ text: string, left: number, right: number, height: number }> }
   const problems: string[] = []
-  if (found.scrollWidth > width) problems.push(`${where}: the page is ${found.scrollWidth} px wide`)
+  if (found.scrollWidth > width) problems.push(`${where}: the page is ${found.scrollWidth} px wide (${found.wide.join(', ')})`)
   if (nav && found.links.length !== 6) problems.push(`${where}: ${found.links.length} nav links`)
   for (const link of found.links) if (link.left < 0 || link.right > width || link.height === 0) problems.push(`${where}: nav link ${link.text} off screen`)
   return problems
