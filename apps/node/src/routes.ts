@@ -444,14 +444,21 @@ function windowDays (now: number, days: number): number[] {
   return Array.from({ length: days }, (_, i) => today - (days - 1 - i) * DAY_MS)
 }
 
+/**
+ * Entries read (each one decoded) between two yields to the event loop: a 30-day window on a busy node is
+ * thousands of entries, and reading them in one go would stall gossip and the API for seconds.
+ */
+const HISTORY_STEP = 100
+
 /** `account`'s applied entries stamped at or after `since`, oldest first (history is ordered by timestamp). */
-function * historySince (ledger: Ledger, account: Did, since: number): Generator<{ id: string, entry: JournalEntry }> {
+async function * historySince (ledger: Ledger, account: Did, since: number): AsyncGenerator<{ id: string, entry: JournalEntry }> {
   // The ledger's cursor is `<timestamp>:<id>`: starting just before `since` skips the older history.
   let after: string | undefined = `${Math.max(0, since - 1)}:`
   while (after !== undefined) {
-    const page = ledger.history(account, { limit: 1000, after })
+    const page = ledger.history(account, { limit: HISTORY_STEP, after })
     for (const record of page.entries) if (record.entry.timestamp >= since) yield { id: record.id, entry: record.entry }
     after = page.next
+    if (after !== undefined) await new Promise<void>((resolve) => { setImmediate(resolve) })
   }
 }
 
@@ -462,10 +469,10 @@ const dayIndex = (start: number, days: number, timestamp: number): number => Mat
  * `account`'s balance at the end of each day of the window, per currency: anchored at the balance now and
  * walked back through the window's entries (older history is never read).
  */
-export function balanceHistory (ledger: Ledger, account: Did, days: number, now: number): { account: Did, days: string[], balances: Record<string, string[]> } {
+export async function balanceHistory (ledger: Ledger, account: Did, days: number, now: number): Promise<{ account: Did, days: string[], balances: Record<string, string[]> }> {
   const starts = windowDays(now, days)
   const changes = new Map<string, bigint[]>()
-  for (const { entry } of historySince(ledger, account, starts[0]!)) {
+  for await (const { entry } of historySince(ledger, account, starts[0]!)) {
     const day = dayIndex(starts[0]!, days, entry.timestamp)
     for (const d of entry.deltas) {
       if (d.account !== account) continue
@@ -474,6 +481,8 @@ export function balanceHistory (ledger: Ledger, account: Did, days: number, now:
       changes.set(d.currency, perDay)
     }
   }
+  // Balances now, read after the walk (it yields): an entry applied meanwhile is in both, unless it is stamped
+  // before the walk's position (a late one from a peer), which shifts the earlier days until the next read.
   const currencies = [...new Set([...ledger.balances(account).map((r) => r.currency), ...changes.keys()])].sort()
   const balances: Record<string, string[]> = {}
   for (const currency of currencies) {
@@ -490,13 +499,13 @@ export function balanceHistory (ledger: Ledger, account: Did, days: number, now:
 }
 
 /** Entries applied by this node per day of the window, across every account (the network's payments as this node holds them). */
-export function paymentsPerDay (ledger: Ledger, days: number, now: number): { days: Array<{ day: string, payments: number }> } {
+export async function paymentsPerDay (ledger: Ledger, days: number, now: number): Promise<{ days: Array<{ day: string, payments: number }> }> {
   const starts = windowDays(now, days)
   const counts = starts.map(() => 0)
   const seen = new Set<string>()
   // Every entry is in the history of each account it moves; an author's own account is among them.
   for (const account of new Set(ledger.balances().map((r) => r.account))) {
-    for (const { id, entry } of historySince(ledger, account, starts[0]!)) {
+    for await (const { id, entry } of historySince(ledger, account, starts[0]!)) {
       if (seen.has(id)) continue
       seen.add(id)
       counts[dayIndex(starts[0]!, days, entry.timestamp)]! += 1
@@ -512,8 +521,8 @@ function pictureRoutes (node: NodeServices): ApiRoute[] {
     {
       method: 'GET',
       path: '/ledger/balance-history',
-      handler: async ({ query }) => balanceHistory(ledger, requireDid(query.get('account') ?? keyPair.did, 'account'), integerParam(query, 'days', 1, 366) ?? 30, clock.now())
+      handler: async ({ query }) => await balanceHistory(ledger, requireDid(query.get('account') ?? keyPair.did, 'account'), integerParam(query, 'days', 1, 366) ?? 30, clock.now())
     },
-    { method: 'GET', path: '/ledger/payments-per-day', handler: async ({ query }) => paymentsPerDay(ledger, integerParam(query, 'days', 1, 366) ?? 30, clock.now()) }
+    { method: 'GET', path: '/ledger/payments-per-day', handler: async ({ query }) => await paymentsPerDay(ledger, integerParam(query, 'days', 1, 366) ?? 30, clock.now()) }
   ]
 }

@@ -30,7 +30,7 @@ describe('the overview pictures\' figures', () => {
         await ledger.pay(carol, me.did, 'ICN', 100n) // Mar 6, today
 
         // A 5-day window: Mar 2 … Mar 6.
-        expect(balanceHistory(ledger, me.did, 5, clock.now())).toEqual({
+        expect(await balanceHistory(ledger, me.did, 5, clock.now())).toEqual({
           account: me.did,
           days: ['2026-03-02', '2026-03-03', '2026-03-04', '2026-03-05', '2026-03-06'],
           balances: {
@@ -39,7 +39,7 @@ describe('the overview pictures\' figures', () => {
           }
         })
         expect(ledger.balance(me.did, 'ICN')).toBe(35n) // the last day is the balance now
-        expect(paymentsPerDay(ledger, 5, clock.now())).toEqual({
+        expect(await paymentsPerDay(ledger, 5, clock.now())).toEqual({
           days: [
             { day: '2026-03-02', payments: 0 },
             { day: '2026-03-03', payments: 2 },
@@ -49,14 +49,18 @@ describe('the overview pictures\' figures', () => {
           ]
         })
         // A window reaching back over the first payment, and a one-day window.
-        expect(paymentsPerDay(ledger, 6, clock.now()).days.map((d) => d.payments)).toEqual([1, 0, 2, 0, 2, 1])
-        expect(balanceHistory(ledger, me.did, 6, clock.now()).balances.ICN).toEqual(['-50', '-50', '-65', '-65', '-65', '35'])
-        expect(balanceHistory(ledger, me.did, 1, clock.now())).toEqual({ account: me.did, days: ['2026-03-06'], balances: { EUR: ['-7'], ICN: ['35'] } })
+        expect((await paymentsPerDay(ledger, 6, clock.now())).days.map((d) => d.payments)).toEqual([1, 0, 2, 0, 2, 1])
+        expect((await balanceHistory(ledger, me.did, 6, clock.now())).balances.ICN).toEqual(['-50', '-50', '-65', '-65', '-65', '35'])
+        expect(await balanceHistory(ledger, me.did, 1, clock.now())).toEqual({ account: me.did, days: ['2026-03-06'], balances: { EUR: ['-7'], ICN: ['35'] } })
         // An account with no entries: no currencies; a day with no entries anywhere counts zero.
         const stranger = generateKeyPair().did
-        expect(balanceHistory(ledger, stranger, 2, clock.now())).toEqual({ account: stranger, days: ['2026-03-05', '2026-03-06'], balances: {} })
+        expect(await balanceHistory(ledger, stranger, 2, clock.now())).toEqual({ account: stranger, days: ['2026-03-05', '2026-03-06'], balances: {} })
+        // More entries than one history page (read in steps, yielding between them): every one counted once.
+        for (let i = 0; i < 120; i++) await ledger.pay(carol, me.did, 'ICN', 1n)
+        expect((await balanceHistory(ledger, me.did, 5, clock.now())).balances.ICN).toEqual(['-50', '-65', '-65', '-65', '155'])
+        expect((await paymentsPerDay(ledger, 5, clock.now())).days.map((d) => d.payments)).toEqual([0, 2, 0, 2, 121])
         onDay(6)
-        expect(paymentsPerDay(ledger, 1, clock.now())).toEqual({ days: [{ day: '2026-03-07', payments: 0 }] })
+        expect(await paymentsPerDay(ledger, 1, clock.now())).toEqual({ days: [{ day: '2026-03-07', payments: 0 }] })
       } finally {
         await ledger.close()
       }

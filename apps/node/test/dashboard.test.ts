@@ -484,7 +484,7 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     const verified = (await run('snapshot', 'verify', snapshots[0]!.snapshotId)).split('\n')
     expect(verified[0]).toBe(`snapshot ${snapshots[0]!.snapshotId} is valid: 3 of 3 participants recomputed root ${snapshots[0]!.root}`)
     expect(verified.slice(2).map((line) => line.split(/ +/).slice(0, 3))).toEqual(nodes.map((n) => n.did).sort().map((did) => [did, 'yes', snapshots[0]!.root]).sort())
-  })
+  }, 120_000) // ~14 CLI processes, each loading the node's modules: 20–30 s idle, over 60 s on a loaded machine
 
   // Membership, after the tests above (which read DIDs without names): names, invitations, the pay picker.
   it('the Members page lists every member by name, role, standing and connection; the other pages name the DIDs they show', async () => {

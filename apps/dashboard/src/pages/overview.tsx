@@ -143,12 +143,16 @@ function PaymentsPicture ({ perDay }: { perDay: PaymentsPerDay }): JSX.Element {
   )
 }
 
+/** How often, at most, the 30-day pictures are read again while the change feed moves. */
+const PICTURE_INTERVAL_MS = 10_000
+
 export function OverviewPage (): JSX.Element {
   const status = useData<NodeStatus>('/status')
   const peers = useData<Peer[]>('/peers')
   const accounts = useData<Account[]>('/ledger/accounts')
-  const balance = useData<BalanceHistory>('/ledger/balance-history?days=30')
-  const payments = useData<PaymentsPerDay>('/ledger/payments-per-day?days=30')
+  // The pictures walk 30 days of entries: on a busy node they are read again at most every 10 s.
+  const balance = useData<BalanceHistory>('/ledger/balance-history?days=30', { minIntervalMs: PICTURE_INTERVAL_MS })
+  const payments = useData<PaymentsPerDay>('/ledger/payments-per-day?days=30', { minIntervalMs: PICTURE_INTERVAL_MS })
   const snapshots = useData<SnapshotRow[]>('/snapshots')
   const s = status.data
   const ownName = useMembers().data?.members.find((m) => m.self)?.name ?? undefined
