@@ -13,11 +13,30 @@ export interface Loaded<T> { data: T | undefined, error: string | undefined }
 export interface LoadedData<T> extends Loaded<T> { reload: () => void }
 
 /**
- * GETs `path` now and again whenever the change feed moves (or `path` changes, or `reload()` is called);
- * `null` reads nothing.
+ * The change feed's version, passed on at most once per `intervalMs`: a move within the interval is passed on
+ * when it ends (one timer). 0 passes every move at once.
  */
-export function useData<T> (path: string | null): LoadedData<T> {
+function useThrottledVersion (intervalMs: number): number {
   const version = useContext(VersionContext)
+  const [shown, setShown] = useState(version)
+  const last = useRef(0)
+  useEffect(() => {
+    if (version === shown) return
+    const wait = last.current + intervalMs - Date.now()
+    if (wait <= 0) { last.current = Date.now(); setShown(version); return }
+    const timer = setTimeout(() => { last.current = Date.now(); setShown(version) }, wait)
+    return () => { clearTimeout(timer) }
+  }, [version, shown, intervalMs])
+  return shown
+}
+
+/**
+ * GETs `path` now and again whenever the change feed moves (or `path` changes, or `reload()` is called);
+ * `null` reads nothing. `minIntervalMs` spaces the re-reads of a costly route (a picture over 30 days) on a busy
+ * node: at most one per interval, the last move always read.
+ */
+export function useData<T> (path: string | null, { minIntervalMs = 0 }: { minIntervalMs?: number } = {}): LoadedData<T> {
+  const version = useThrottledVersion(minIntervalMs)
   const [state, setState] = useState<Loaded<T>>({ data: undefined, error: undefined })
   const [reads, setReads] = useState(0)
   useEffect(() => {

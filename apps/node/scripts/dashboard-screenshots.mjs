@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `pnpm dashboard:screenshots`: starts three real node processes on loopback, gives them some history (trust,
 // payments, an executed and an open proposal, a verified snapshot), signs in to node0's dashboard in headless
-// Debian Chromium and writes one full-page PNG per page to docs/screenshots/ (or --out <dir>).
+// Debian Chromium and writes one full-page PNG per page and width to docs/screenshots/ (or --out <dir>):
+// `<page>.png` at 1,400 px, `<page>-phone.png` at 390 px.
 // Needs a build (the root script runs one) and /usr/bin/chromium (scripts/ensure-chromium.mjs).
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -16,6 +17,7 @@ const cli = join(here, '../dist/cli.js')
 const outIndex = process.argv.indexOf('--out')
 const out = resolve(outIndex > 0 ? process.argv[outIndex + 1] : join(here, '../../../docs/screenshots'))
 const PAGES = ['overview', 'members', 'ledger', 'trust', 'governance', 'snapshots']
+const WIDTHS = [[1400, ''], [390, '-phone']]
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const deadline = Date.now() + 120_000
 const say = (text) => { process.stdout.write(`dashboard-screenshots: ${text}\n`) }
@@ -98,29 +100,37 @@ try {
   context = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', headless: true, args: ARGS, viewport: { width: 1400, height: 900 } })
   const page = context.pages()[0] ?? await context.newPage()
   const base = `http://127.0.0.1:${apis[0].runtime.apiPort}/`
-  await page.goto(base)
-  await page.screenshot({ path: join(out, 'sign-in.png') })
-  await page.fill('input[name=token]', await readApiToken(dirs[0]))
-  await page.click('[data-testid=signin-form] button[type=submit]')
-  await page.locator('[data-testid=node-did]').waitFor()
-  for (const name of PAGES) {
-    await page.click(`nav a[href="#/${name}"]`)
-    await page.locator(`[data-testid=page-${name}]`).waitFor()
-    if (name === 'ledger') await page.locator('[data-testid=history-row]').first().waitFor()
-    if (name === 'trust') for (const g of ['social', 'economic', 'technical']) await page.locator(`[data-testid=graph-${g}] canvas`).first().waitFor()
-    if (name === 'governance') {
-      await page.locator(`[data-testid=proposal-link][data-id="${limit.id}"]`).click()
-      await page.locator('[data-testid=proposal-state]').filter({ hasText: 'executed' }).waitFor()
+  for (const [width, suffix] of WIDTHS) {
+    await page.setViewportSize({ width, height: 900 })
+    await page.goto(base)
+    await page.locator('[data-testid=signin-form]').waitFor()
+    await page.screenshot({ path: join(out, `sign-in${suffix}.png`) })
+    await page.fill('input[name=token]', await readApiToken(dirs[0]))
+    await page.click('[data-testid=signin-form] button[type=submit]')
+    await page.locator('[data-testid=node-did]').waitFor()
+    for (const name of PAGES) {
+      await page.click(`nav a[href="#/${name}"]`)
+      await page.locator(`[data-testid=page-${name}]`).waitFor()
+      if (name === 'overview') await page.locator('[data-testid=balance-chart], [data-testid=payments-chart]').nth(1).waitFor()
+      if (name === 'ledger') await page.locator('[data-testid=history-row]').first().waitFor()
+      if (name === 'trust') for (const g of ['social', 'economic', 'technical']) await page.locator(`[data-testid=graph-${g}] canvas`).first().waitFor()
+      if (name === 'governance') {
+        await page.locator(`[data-testid=proposal-link][data-id="${limit.id}"]`).click()
+        await page.locator('[data-testid=proposal-state]').filter({ hasText: 'executed' }).waitFor()
+      }
+      if (name === 'snapshots') {
+        await page.locator(`[data-testid=snapshot-row][data-id="${snapshot.snapshotId}"] [data-testid=select-snapshot]`).click()
+        await page.click('[data-testid=snapshot-form] button[value=proof]')
+        await page.locator('[data-testid=proof-root]').waitFor()
+      }
+      // Let Cytoscape finish its layout animation frame before the picture (it draws on requestAnimationFrame).
+      await page.evaluate(async () => { await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))) })
+      await page.screenshot({ path: join(out, `${name}${suffix}.png`), fullPage: true })
+      say(`wrote ${join(out, `${name}${suffix}.png`)}`)
     }
-    if (name === 'snapshots') {
-      await page.locator(`[data-testid=snapshot-row][data-id="${snapshot.snapshotId}"] [data-testid=select-snapshot]`).click()
-      await page.click('[data-testid=snapshot-form] button[value=proof]')
-      await page.locator('[data-testid=proof-root]').waitFor()
-    }
-    // Let Cytoscape finish its layout animation frame before the picture (it draws on requestAnimationFrame).
-    await page.evaluate(async () => { await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))) })
-    await page.screenshot({ path: join(out, `${name}.png`), fullPage: true })
-    say(`wrote ${join(out, `${name}.png`)}`)
+    // Signed out, so the next width's sign-in page is pictured too.
+    await page.click('header button.link')
+    await page.locator('[data-testid=signin-form]').waitFor()
   }
   await context.close()
   context = undefined

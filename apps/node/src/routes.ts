@@ -1,6 +1,6 @@
 import { type ProposalInput, type VoteChoice, VOTE_CHOICES } from '@icn/governance'
 import { type Did, encodeEnvelope, isDid, toHex } from '@icn/identity'
-import { type JournalEntry, decodeEntry } from '@icn/ledger'
+import { type JournalEntry, type Ledger, decodeEntry } from '@icn/ledger'
 import { verifyInclusion } from '@icn/snapshot'
 import { TRUST_GRAPHS, createAttestation, isTrustGraphName, type TrustGraphName } from '@icn/trust'
 import { type ApiRoute, optionalString, requireAmount, requireNumber, requireString } from './api.js'
@@ -172,6 +172,7 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
     // Chains a snapshot restore moved back: their authors cannot sign until the lost entries come back, or until
     // the operator releases the floor (deliberately: if the entries do exist somewhere they will show up as forks).
     { method: 'GET', path: '/ledger/floors', handler: async () => ledger.chainFloors() },
+    ...pictureRoutes(node),
     // Every account and currency this ledger knows (a balance or a governance override), with the credit limit in
     // force and, for an override, the proposal that set it.
     {
@@ -433,5 +434,98 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
     { method: 'POST', path: '/snapshots/:id/restore', handler: async ({ params }) => await restoreSnapshot(node, params.id!) },
     // Files the snapshot store moved aside as damaged (at start or at a later read), oldest first.
     { method: 'GET', path: '/snapshots/damaged', handler: async () => snapshotStore.damaged() }
+  ]
+}
+
+// The dashboard overview's pictures: figures per UTC day over a window ending today (by this node's clock).
+
+const DAY_MS = 86_400_000
+
+/** The start (ms) of each UTC day of the `days`-day window that ends with the day of `now`, oldest first. */
+function windowDays (now: number, days: number): number[] {
+  const today = Math.floor(now / DAY_MS) * DAY_MS
+  return Array.from({ length: days }, (_, i) => today - (days - 1 - i) * DAY_MS)
+}
+
+/**
+ * Entries read (each one decoded) between two yields to the event loop: a 30-day window on a busy node is
+ * thousands of entries, and reading them in one go would stall gossip and the API for seconds.
+ */
+const HISTORY_STEP = 100
+
+/** `account`'s applied entries stamped at or after `since`, oldest first (history is ordered by timestamp). */
+async function * historySince (ledger: Ledger, account: Did, since: number): AsyncGenerator<{ id: string, entry: JournalEntry }> {
+  // The ledger's cursor is `<timestamp>:<id>`: starting just before `since` skips the older history.
+  let after: string | undefined = `${Math.max(0, since - 1)}:`
+  while (after !== undefined) {
+    const page = ledger.history(account, { limit: HISTORY_STEP, after })
+    for (const record of page.entries) if (record.entry.timestamp >= since) yield { id: record.id, entry: record.entry }
+    after = page.next
+    if (after !== undefined) await new Promise<void>((resolve) => { setImmediate(resolve) })
+  }
+}
+
+/** Which day of the window `timestamp` falls in (an entry stamped after today counts as today's). */
+const dayIndex = (start: number, days: number, timestamp: number): number => Math.min(days - 1, Math.floor((timestamp - start) / DAY_MS))
+
+/**
+ * `account`'s balance at the end of each day of the window, per currency: anchored at the balance now and
+ * walked back through the window's entries (older history is never read).
+ */
+export async function balanceHistory (ledger: Ledger, account: Did, days: number, now: number): Promise<{ account: Did, days: string[], balances: Record<string, string[]> }> {
+  const starts = windowDays(now, days)
+  const changes = new Map<string, bigint[]>()
+  for await (const { entry } of historySince(ledger, account, starts[0]!)) {
+    const day = dayIndex(starts[0]!, days, entry.timestamp)
+    for (const d of entry.deltas) {
+      if (d.account !== account) continue
+      const perDay = changes.get(d.currency) ?? Array.from({ length: days }, () => 0n)
+      perDay[day]! += (d.credit ?? 0n) - (d.debit ?? 0n)
+      changes.set(d.currency, perDay)
+    }
+  }
+  // Balances now, read after the walk (it yields): an entry applied meanwhile is in both, unless it is stamped
+  // before the walk's position (a late one from a peer), which shifts the earlier days until the next read.
+  const currencies = [...new Set([...ledger.balances(account).map((r) => r.currency), ...changes.keys()])].sort()
+  const balances: Record<string, string[]> = {}
+  for (const currency of currencies) {
+    const perDay = changes.get(currency) ?? []
+    const ends: bigint[] = new Array<bigint>(days)
+    let balance = ledger.balance(account, currency)
+    for (let i = days - 1; i >= 0; i--) {
+      ends[i] = balance
+      balance -= perDay[i] ?? 0n
+    }
+    balances[currency] = ends.map((b) => b.toString())
+  }
+  return { account, days: starts.map((s) => new Date(s).toISOString().slice(0, 10)), balances }
+}
+
+/** Entries applied by this node per day of the window, across every account (the network's payments as this node holds them). */
+export async function paymentsPerDay (ledger: Ledger, days: number, now: number): Promise<{ days: Array<{ day: string, payments: number }> }> {
+  const starts = windowDays(now, days)
+  const counts = starts.map(() => 0)
+  const seen = new Set<string>()
+  // Every entry is in the history of each account it moves; an author's own account is among them.
+  for (const account of new Set(ledger.balances().map((r) => r.account))) {
+    for await (const { id, entry } of historySince(ledger, account, starts[0]!)) {
+      if (seen.has(id)) continue
+      seen.add(id)
+      counts[dayIndex(starts[0]!, days, entry.timestamp)]! += 1
+    }
+  }
+  return { days: starts.map((s, i) => ({ day: new Date(s).toISOString().slice(0, 10), payments: counts[i]! })) }
+}
+
+/** `GET /ledger/balance-history?account=&days=` and `GET /ledger/payments-per-day?days=` (days: 1–366, default 30). */
+function pictureRoutes (node: NodeServices): ApiRoute[] {
+  const { ledger, clock, keyPair } = node
+  return [
+    {
+      method: 'GET',
+      path: '/ledger/balance-history',
+      handler: async ({ query }) => await balanceHistory(ledger, requireDid(query.get('account') ?? keyPair.did, 'account'), integerParam(query, 'days', 1, 366) ?? 30, clock.now())
+    },
+    { method: 'GET', path: '/ledger/payments-per-day', handler: async ({ query }) => await paymentsPerDay(ledger, integerParam(query, 'days', 1, 366) ?? 30, clock.now()) }
   ]
 }

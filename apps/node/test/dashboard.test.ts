@@ -14,7 +14,7 @@ import { decodeInvitationCode } from '../src/invitations.js'
 import { ApiCallError } from '../src/client.js'
 import { readApiToken } from '../src/data-dir.js'
 import { table } from '../src/format.js'
-import { type Browser, launchBrowser } from './helpers/browser.js'
+import { type Browser, answer, dashboardUrl, front, goTo, launchBrowser, shows, signIn } from './helpers/browser.js'
 import { type MeshNode, cli, eventually, startMesh } from './helpers/cluster.js'
 
 const VOTING_MS = 10_000
@@ -27,37 +27,7 @@ let browser: Browser | undefined
 const pages: Page[] = []
 let attacker: Server | undefined
 
-const url = (node: MeshNode, hash = ''): string => `http://127.0.0.1:${node.runtime.apiPort}/${hash}`
-const exactly = (text: string): RegExp => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
-
-/**
- * Each step works on the tab in front: Chromium throttles the timers of background tabs to about one a
- * second, so a click there takes ~2 s to be handled.
- */
-async function front (page: Page): Promise<Page> {
-  await page.bringToFront()
-  return page
-}
-
-/** Waits (Playwright's DOM waiting, no sleep) until `locator` shows exactly `text`, and returns it. */
-async function shows (locator: Locator, text: string, timeout = 20_000): Promise<string> {
-  await front(locator.page())
-  await locator.filter({ hasText: exactly(text) }).first().waitFor({ timeout })
-  return text
-}
-
-/**
- * Runs `submit` and returns the words of the answer it produced: the element `[data-testid=<testid>]` in `scope`
- * whose `data-seq` (the form's submission count) moved on by one, so an equal earlier answer is never read.
- */
-async function answer (scope: Locator | Page, testid: string, submit: () => Promise<void>, timeout = 20_000): Promise<string> {
-  await front('page' in scope ? scope.page() : scope)
-  const seq = Number(await scope.locator(`[data-testid=${testid}]`).evaluateAll((els) => els[0]?.getAttribute('data-seq') ?? '0'))
-  await submit()
-  const fresh = scope.locator(`[data-testid=${testid}][data-seq="${seq + 1}"]`)
-  await fresh.waitFor({ timeout })
-  return (await fresh.textContent()) ?? ''
-}
+const url = dashboardUrl
 
 /** The words a form shows for a refused request: the node's message, typed code and HTTP status. */
 const refused = (message: string, code: string, status: number): string => `Refused: ${message} (${code}, HTTP ${status})`
@@ -67,19 +37,6 @@ async function refusalOf (call: Promise<unknown>): Promise<string> {
   const err = await call.then(() => undefined, (e: unknown) => e)
   if (!(err instanceof ApiCallError)) throw new Error(`expected a refusal, got ${String(err)}`)
   return refused(err.message.slice(`${err.status} ${err.remoteCode}: `.length), err.remoteCode, err.status)
-}
-
-async function goTo (page: Page, name: string): Promise<void> {
-  await front(page)
-  await page.click(`nav a[href="#/${name}"]`)
-  await page.locator(`[data-testid=page-${name}]`).waitFor()
-}
-
-async function signIn (page: Page, node: MeshNode): Promise<void> {
-  await page.goto(url(node))
-  await page.fill('input[name=token]', await readApiToken(node.dataDir))
-  await page.click('[data-testid=signin-form] button[type=submit]')
-  await shows(page.locator('[data-testid=node-did]'), node.did)
 }
 
 /** What the page's clipboard holds (the test's context is granted clipboard access to the node's origin). */
@@ -166,6 +123,7 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
 
     // Overview: both peers connected, each with its row of `status.sync` (rendered generically, its fields by name).
     const pageA = await front(pages[0]!)
+    await pageA.click('[data-testid=diagnostics] summary') // the raw counters, folded away under the pictures
     await pageA.locator('[data-testid=peer-row] [data-testid=peer-sync] .muted').nth(2 * 7 - 1).waitFor()
     const peerRows = await pageA.locator('[data-testid=peer-row]').evaluateAll((rows) => rows.map((r) => ({
       did: r.querySelector('[data-did]')?.getAttribute('data-did'),
@@ -275,11 +233,16 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     const form = pageA.locator('[data-testid=propose-form]')
     await form.locator('select[name=kind]').selectOption('config-change')
     await form.locator('input[name=title]').fill('Raise B\'s credit limit')
-    await form.locator('textarea[name=payload]').fill(JSON.stringify({ key: 'ledger.creditLimit', subject: b.did, value: { currency: 'ICN', limit: '50000' } }))
-    await form.locator('input[name=deliberationMs]').fill('0')
+    // The credit-limit form: the setting, the member (picked), the currency and the limit in words.
+    expect(await form.locator('select[name=key]').inputValue()).toBe('ledger.creditLimit')
+    await form.locator('select[name=subject]').selectOption(b.did)
+    expect(await form.locator('input[name=currency]').inputValue()).toBe('ICN')
+    await form.locator('input[name=limit]').fill('50000')
+    await form.locator('input[name=deliberation]').fill('0')
     const proposed = /^Proposal (\S+) submitted: (\S+)\.$/.exec(await answer(form, 'propose-outcome', async () => { await form.locator('button[type=submit]').click() }))
     const id = proposed![1]!
     expect((await a.api.get('/proposals') as Array<{ id: string, title: string }>).map((p) => [p.id, p.title])).toEqual([[id, 'Raise B\'s credit limit']])
+    expect((await a.api.get(`/proposals/${id}`) as { payload: unknown }).payload).toEqual({ key: 'ledger.creditLimit', subject: b.did, value: { currency: 'ICN', limit: '50000' } })
 
     // A votes on its own page once voting is open (the change feed moves the state), then B on its page.
     await shows(pageA.locator('[data-testid=proposal-state]'), 'open')
@@ -355,39 +318,46 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     await goTo(pageA, 'trust')
     const attest = pageA.locator('[data-testid=attest-form]')
     const attestWith = async (subject: string, score: string): Promise<string> => {
-      await attest.locator('input[name=subject]').fill(subject)
+      await attest.locator('select[name=subject]').selectOption(subject)
       await attest.locator('input[name=score]').fill(score)
       return await answer(attest, 'attest-outcome', async () => { await attest.locator('button[type=submit]').click() })
     }
     expect(await attestWith(b.did, '2')).toBe(refused("field 'score' must be a number in [0, 1]", 'BAD_REQUEST', 400))
     expect(await attestWith(b.did, 'high')).toBe(refused("field 'score' must be a number in [0, 1]", 'BAD_REQUEST', 400))
-    expect(await attestWith('x', '0.5')).toBe(refused("'subject' must be a did:icn DID", 'BAD_REQUEST', 400))
+    // No member chosen in the picker: the node says what is missing.
+    expect(await attestWith('', '0.5')).toBe(await refusalOf(a.api.post('/trust', { subject: '', graph: 'economic', score: 0.5 })))
 
     await goTo(pageA, 'governance')
     const propose = pageA.locator('[data-testid=propose-form]')
-    const proposeWith = async (kind: string, title: string, payload: string, deliberationMs = ''): Promise<string> => {
+    const proposeWith = async (kind: string, title: string, fields: Record<string, string>, deliberation = ''): Promise<string> => {
       await propose.locator('select[name=kind]').selectOption(kind)
       await propose.locator('input[name=title]').fill(title)
-      await propose.locator('textarea[name=payload]').fill(payload)
-      await propose.locator('input[name=deliberationMs]').fill(deliberationMs)
+      for (const [name, value] of Object.entries(fields)) {
+        const field = propose.locator(`[name="${name}"]`)
+        if (await field.evaluate((el) => el.tagName) === 'SELECT') await field.selectOption(value)
+        else await field.fill(value)
+      }
+      await propose.locator('input[name=deliberation]').fill(deliberation)
       return await answer(propose, 'propose-outcome', async () => { await propose.locator('button[type=submit]').click() })
     }
-    expect(await proposeWith('text', '', '{"text":"hi"}')).toBe(refused("field 'title' must be a non-empty string", 'BAD_REQUEST', 400))
-    expect(await proposeWith('text', 'Hello', '{not json')).toBe(refused('request body is not valid JSON', 'BAD_REQUEST', 400))
-    expect(await proposeWith('text', 'Hello', '{"text":"hi"}', 'soon')).toBe(refused(`field 'deliberationMs' must be a number in [0, ${Number.MAX_SAFE_INTEGER}]`, 'BAD_REQUEST', 400))
-    const badPayload = await refusalOf(a.api.post('/proposals', { kind: 'config-change', title: 'Hello', description: '', payload: { key: 7 } }))
-    expect(badPayload).toMatch(/^Refused: .+ \([A-Z_]+, HTTP 422\)$/)
-    expect(await proposeWith('config-change', 'Hello', '{"key":7}')).toBe(badPayload)
+    expect(await proposeWith('text', '', { text: 'hi' })).toBe(refused("field 'title' must be a non-empty string", 'BAD_REQUEST', 400))
+    expect(await proposeWith('text', 'Hello', { text: 'hi' }, 'soon')).toBe(refused(`field 'deliberationMs' must be a number in [0, ${Number.MAX_SAFE_INTEGER}]`, 'BAD_REQUEST', 400))
+    // A credit limit with no member chosen and a limit that is no amount: the node's own words.
+    const noSubject = await refusalOf(a.api.post('/proposals', { kind: 'config-change', title: 'Hello', description: '', payload: { key: 'ledger.creditLimit', subject: '', value: { currency: 'ICN', limit: '50000' } } }))
+    expect(noSubject).toMatch(/^Refused: .+ \([A-Z_]+, HTTP 422\)$/)
+    expect(await proposeWith('config-change', 'Hello', { key: 'ledger.creditLimit', subject: '', limit: '50000' })).toBe(noSubject)
+    const notAnAmount = await refusalOf(a.api.post('/proposals', { kind: 'config-change', title: 'Hello', description: '', payload: { key: 'ledger.creditLimit', subject: b.did, value: { currency: 'ICN', limit: 'lots' } } }))
+    expect(notAnAmount).toMatch(/^Refused: .+ \([A-Z_]+, HTTP 422\)$/)
+    expect(await proposeWith('config-change', 'Hello', { subject: b.did, limit: 'lots' })).toBe(notAnAmount)
 
     // A vote on the proposal that closed in the previous test: the node's window check refuses it.
     const [executed] = await a.api.get('/proposals?state=executed') as Array<{ id: string }>
     await pageA.locator(`[data-testid=proposal-link][data-id="${executed!.id}"]`).click()
     await shows(pageA.locator('[data-testid=proposal-state]'), 'executed')
-    await pageA.locator('[data-testid=vote-form] select[name=choice]').selectOption('against')
-    const shownVote = await answer(pageA, 'vote-outcome', async () => { await pageA.click('[data-testid=vote-form] button[type=submit]') })
-    const lateVote = await refusalOf(a.api.post('/votes', { proposal: executed!.id, choice: 'against' }))
-    expect(lateVote).toMatch(/^Refused: .+ \(OUTSIDE_WINDOW, HTTP 422\)$/)
-    expect(shownVote).toBe(lateVote)
+    // Voting is over: no vote form, the reason in words; the node refuses a vote anyway.
+    expect(await pageA.locator('[data-testid=voting-closed]').textContent()).toBe('Voting is over: this proposal is executed.')
+    expect(await pageA.locator('[data-testid=vote-form]').count()).toBe(0)
+    expect(await refusalOf(a.api.post('/votes', { proposal: executed!.id, choice: 'against' }))).toMatch(/^Refused: .+ \(OUTSIDE_WINDOW, HTTP 422\)$/)
     expect(await pageA.locator('[data-testid=tally-against]').textContent()).toBe('0')
 
     await goTo(pageA, 'snapshots')
@@ -395,7 +365,7 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
       await pageA.fill('[data-testid=snapshot-form] input[name=snapshotId]', id)
       return await answer(pageA, 'snapshot-outcome', async () => {
         await pageA.click(`[data-testid=snapshot-form] button[value=${action}]`)
-        if (action === 'restore') await pageA.click('[data-testid=snapshot-form] button[value=restore]') // the confirmation
+        if (action === 'restore') await pageA.click('[data-testid=confirm-restore]') // the confirmation
       })
     }
     const notAnId = refused("'bad id!' is not a snapshot id (1-128 characters of A-Z, a-z, 0-9, _ and -)", 'BAD_REQUEST', 400)
@@ -457,9 +427,19 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     const [snapshot] = await c.api.get('/snapshots') as Array<{ snapshotId: string }>
     await goTo(pageC, 'snapshots')
     await pageC.locator(`[data-testid=snapshot-row][data-id="${snapshot!.snapshotId}"] [data-testid=select-snapshot]`).click()
-    await pageC.click('[data-testid=snapshot-form] button[value=restore]')
-    expect(await pageC.locator('[data-testid=snapshot-form] button[value=restore]').textContent()).toBe('Confirm: replace this node\'s state')
-    await answer(pageC, 'snapshot-result', async () => { await pageC.click('[data-testid=snapshot-form] button[value=restore]') }, 30_000)
+    // Styled as destructive, and it asks first, naming what is replaced and with what.
+    const restore = pageC.locator('[data-testid=snapshot-form] button[value=restore]')
+    expect([await restore.textContent(), await restore.getAttribute('class')]).toEqual(['Restore this node…', 'danger-outline'])
+    await restore.click()
+    const [listed] = await c.api.get('/snapshots') as Array<{ snapshotId: string, completedAt: number, root: string }>
+    const now = await status(c)
+    expect(await pageC.locator('[data-testid=restore-words]').textContent()).toBe(`Restoring replaces this node's ledger, trust, governance and gossip state — its current state (${now.ledger.entries} ledger entries, ${now.trust.attestations} trust attestations, ${now.governance.proposals} proposals) — with what snapshot ${listed!.snapshotId} recorded at ${new Date(listed!.completedAt).toISOString().replace('T', ' ').slice(0, 19)} (root ${listed!.root.slice(0, 12)}…). Entries newer than the snapshot come back from peers by anti-entropy; this node's own newer payments are lost unless a peer holds them.`)
+    expect(await pageC.locator('[data-testid=confirm-restore]').getAttribute('class')).toBe('danger')
+    await pageC.click('[data-testid=cancel-restore]') // cancelling restores nothing
+    expect(await pageC.locator('[data-testid=restore-confirm]').count()).toBe(0)
+    expect((await status(c)).ledger).toEqual(now.ledger)
+    await restore.click()
+    await answer(pageC, 'snapshot-result', async () => { await pageC.click('[data-testid=confirm-restore]') }, 30_000)
     const report = pageC.locator('[data-testid=restore-report]')
     expect(await report.locator('p').first().textContent()).toMatch(new RegExp(`^Restored trust, gossip, ledger, governance from ${snapshot!.snapshotId}; read back exactly as recorded \\(state hash [0-9a-f]{12}…[0-9a-f]{6}\\)\\.$`))
     // Peers are connected: the report warns that they will send the later entries again (C's own chain is empty).
@@ -504,7 +484,7 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     const verified = (await run('snapshot', 'verify', snapshots[0]!.snapshotId)).split('\n')
     expect(verified[0]).toBe(`snapshot ${snapshots[0]!.snapshotId} is valid: 3 of 3 participants recomputed root ${snapshots[0]!.root}`)
     expect(verified.slice(2).map((line) => line.split(/ +/).slice(0, 3))).toEqual(nodes.map((n) => n.did).sort().map((did) => [did, 'yes', snapshots[0]!.root]).sort())
-  })
+  }, 120_000) // ~14 CLI processes, each loading the node's modules: 20–30 s idle, over 60 s on a loaded machine
 
   // Membership, after the tests above (which read DIDs without names): names, invitations, the pay picker.
   it('the Members page lists every member by name, role, standing and connection; the other pages name the DIDs they show', async () => {

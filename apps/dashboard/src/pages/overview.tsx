@@ -1,6 +1,7 @@
 import type { JSX } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import { Did, Empty, GenericValue, LoadError, Section, useData, useMembers } from '../components.js'
+import { BarChart, LineChart, SERIES_COLOURS, StandingBar, grouped } from '../charts.js'
+import { Did, Empty, GenericValue, LoadError, Section, Time, useData, useMembers } from '../components.js'
 
 /** The fields of `GET /status` this page reads; `sync` is rendered generically when the node reports it. */
 export interface NodeStatus {
@@ -63,11 +64,99 @@ function SyncCell ({ sync }: { sync: unknown }): JSX.Element {
   )
 }
 
+interface Account { account: string, currency: string, balance: string, creditLimit: string }
+interface BalanceHistory { account: string, days: string[], balances: Record<string, string[]> }
+interface PaymentsPerDay { days: Array<{ day: string, payments: number }> }
+interface SyncRow { peer: string, state: string, behind: number, entriesPerSecond: number, sessions: number, finishedAt?: number, lastError?: string }
+interface SnapshotRow { snapshotId: string, completedAt: number }
+
+/** One peer's sync health in words and a colour: not connected, catching up, behind, ended early, or up to date. */
+function health (connected: boolean, sync: SyncRow | undefined): { level: 'good' | 'warn' | 'bad', words: string } {
+  if (!connected) return { level: 'bad', words: 'not connected' }
+  if (sync === undefined) return { level: 'warn', words: 'connected, no sync yet' }
+  if (sync.state === 'syncing') return { level: 'warn', words: `catching up: ${sync.behind} behind, ${sync.entriesPerSecond.toFixed(1)} entries/s` }
+  if (sync.lastError !== undefined) return { level: 'warn', words: `last sync ended early: ${sync.lastError}` }
+  if (sync.behind > 0) return { level: 'warn', words: `${sync.behind} behind` }
+  return { level: 'good', words: 'up to date' }
+}
+
+function SyncHealth ({ status }: { status: NodeStatus }): JSX.Element {
+  const { data: members } = useMembers()
+  const rows = (status.sync as { peers?: SyncRow[] } | undefined)?.peers ?? []
+  const peers = (members?.members ?? []).filter((m) => !m.self)
+  if (peers.length === 0) return <Empty>No other member.</Empty>
+  return (
+    <div data-testid='sync-health'>
+      {peers.map((m) => {
+        const sync = rows.find((r) => r.peer === m.did)
+        const h = health(m.connected, sync)
+        return (
+          <div key={m.did} class='health' data-testid='health-row' data-did={m.did} data-level={h.level}>
+            <span class={`dot ${h.level}`} aria-hidden='true' />
+            <Did did={m.did} />
+            <span data-testid='health-words'>{h.words}</span>
+            {sync === undefined ? null : <span class='muted'>{sync.sessions} sync sessions{sync.finishedAt === undefined ? '' : `, last finished ${new Date(sync.finishedAt).toISOString().slice(11, 19)}`}</span>}
+          </div>
+        )
+      })}
+    </div>
+  )
+}
+
+function Standing ({ accounts }: { accounts: Account[] }): JSX.Element {
+  if (accounts.length === 0) return <Empty>No balances yet.</Empty>
+  const scale = Math.max(1, ...accounts.map((a) => Number(a.balance)))
+  return (
+    <div class='standing' data-testid='standing'>
+      {accounts.map((a) => (
+        <div key={`${a.account} ${a.currency}`} style={{ display: 'contents' }} data-testid='standing-row' data-account={a.account} data-currency={a.currency}>
+          <Did did={a.account} />
+          <StandingBar balance={a.balance} limit={a.creditLimit} positiveScale={scale} />
+          <span class='num' data-testid='standing-words'>{grouped(a.balance)} {a.currency} · limit {grouped(a.creditLimit)}</span>
+        </div>
+      ))}
+    </div>
+  )
+}
+
+function BalancePicture ({ history }: { history: BalanceHistory }): JSX.Element {
+  const currencies = Object.keys(history.balances)
+  if (currencies.length === 0) return <Empty>No balance yet.</Empty>
+  const series = currencies.map((c) => ({ name: c, values: history.balances[c]! }))
+  const words = series.map((s) => `${s.name} from ${grouped(s.values[0]!)} to ${grouped(s.values[s.values.length - 1]!)}`).join('; ')
+  return (
+    <>
+      <LineChart days={history.days} series={series} label={`This node's balance at the end of each of the last ${history.days.length} days: ${words}`} testid='balance-chart' />
+      <p class='legend'>{series.map((s, i) => <span key={s.name}><i style={{ background: SERIES_COLOURS[i % SERIES_COLOURS.length] }} />{s.name}: {grouped(s.values[s.values.length - 1]!)} now</span>)}</p>
+    </>
+  )
+}
+
+function PaymentsPicture ({ perDay }: { perDay: PaymentsPerDay }): JSX.Element {
+  const counts = perDay.days.map((d) => d.payments)
+  const total = counts.reduce((a, b) => a + b, 0)
+  return (
+    <>
+      <BarChart days={perDay.days.map((d) => d.day)} counts={counts} label={`Payments per day across the network over the last ${counts.length} days: ${total} in all, ${counts[counts.length - 1] ?? 0} today`} testid='payments-chart' />
+      <p class='muted' data-testid='payments-words'>{total} payments in {counts.length} days, {counts[counts.length - 1] ?? 0} today.</p>
+    </>
+  )
+}
+
+/** How often, at most, the 30-day pictures are read again while the change feed moves. */
+const PICTURE_INTERVAL_MS = 10_000
+
 export function OverviewPage (): JSX.Element {
   const status = useData<NodeStatus>('/status')
   const peers = useData<Peer[]>('/peers')
+  const accounts = useData<Account[]>('/ledger/accounts')
+  // The pictures walk 30 days of entries: on a busy node they are read again at most every 10 s.
+  const balance = useData<BalanceHistory>('/ledger/balance-history?days=30', { minIntervalMs: PICTURE_INTERVAL_MS })
+  const payments = useData<PaymentsPerDay>('/ledger/payments-per-day?days=30', { minIntervalMs: PICTURE_INTERVAL_MS })
+  const snapshots = useData<SnapshotRow[]>('/snapshots')
   const s = status.data
   const ownName = useMembers().data?.members.find((m) => m.self)?.name ?? undefined
+  const lastSnapshot = snapshots.data?.reduce<SnapshotRow | undefined>((last, row) => last === undefined || row.completedAt > last.completedAt ? row : last, undefined)
   return (
     <div class='grid'>
       <LoadError error={status.error} />
@@ -78,54 +167,82 @@ export function OverviewPage (): JSX.Element {
               <tbody>
                 <tr><th>Name</th><td data-testid='node-name'>{ownName ?? <span class='muted'>none set (Members page)</span>}</td></tr>
                 <tr><th>DID</th><td><code data-testid='node-did'>{s.did}</code></td></tr>
-                <tr><th>Peer id</th><td><code>{s.peerId}</code></td></tr>
-                <tr><th>Listening</th><td>{s.multiaddrs.map((a) => <div key={a}><code>{a}</code></div>)}</td></tr>
                 <tr><th>Uptime</th><td><Uptime key={s.version} uptimeMs={s.uptimeMs} /></td></tr>
                 <tr><th>Cooperative</th><td><code>{s.governance.domain}</code> · {s.governance.members} members · {s.governance.proposals} proposals</td></tr>
-                <tr><th>Services</th><td>{s.services.join(' → ')}</td></tr>
+                <tr><th>Ledger</th><td data-testid='ledger-entries-words'>{s.ledger.entries} entries{s.ledger.pending === 0 ? '' : `, ${s.ledger.pending} pending`}{s.ledger.quarantined === 0 ? '' : `, ${s.ledger.quarantined} quarantined`}</td></tr>
+                <tr><th>Snapshots</th><td data-testid='snapshots-stored'>{snapshots.data === undefined ? '…' : `${snapshots.data.length} stored`}{lastSnapshot === undefined ? '' : <>, last <Time ms={lastSnapshot.completedAt} /></>}</td></tr>
               </tbody>
             </table>
           </Section>
-          <Section title={`Peers (${s.peers})`} testid='peers'>
-            <LoadError error={peers.error} />
-            {peers.data === undefined || peers.data.length === 0
-              ? <Empty>No peer connected.</Empty>
-              : (
-                <table>
-                  <thead><tr><th>Peer</th><th>State</th><th>Address</th><th>Sync</th></tr></thead>
+          <Section title='Sync health' testid='sync-card'>
+            <SyncHealth status={s} />
+          </Section>
+          <Section title="This node's balance, last 30 days" testid='balance-card'>
+            <LoadError error={balance.error} />
+            {balance.data === undefined ? null : <BalancePicture history={balance.data} />}
+          </Section>
+          <Section title='Payments per day, network' testid='payments-card'>
+            <LoadError error={payments.error} />
+            {payments.data === undefined ? null : <PaymentsPicture perDay={payments.data} />}
+          </Section>
+          <Section title="Members' standing (balance against credit limit)" testid='standing-card' wide>
+            <LoadError error={accounts.error} />
+            {accounts.data === undefined ? null : <Standing accounts={accounts.data} />}
+          </Section>
+          <details class='card wide diagnostics' data-testid='diagnostics'>
+            <summary>Diagnostics (raw counters)</summary>
+            <div class='grid'>
+              <Section title='Addresses' testid='addresses'>
+                <table class='kv'>
                   <tbody>
-                    {peers.data.map((p) => {
-                      const sync = syncOf(s.sync, p.did)
-                      return (
-                        <tr key={p.did} data-testid='peer-row'>
-                          <td><Did did={p.did} /></td>
-                          <td><span class='badge ok'>connected</span></td>
-                          <td><code>{p.remoteAddr}</code></td>
-                          <td data-testid='peer-sync'>{sync === undefined ? <span class='muted'>—</span> : <SyncCell sync={sync} />}</td>
-                        </tr>
-                      )
-                    })}
+                    <tr><th>Peer id</th><td><code>{s.peerId}</code></td></tr>
+                    <tr><th>Listening</th><td>{s.multiaddrs.map((a) => <div key={a}><code>{a}</code></div>)}</td></tr>
+                    <tr><th>Services</th><td>{s.services.join(' → ')}</td></tr>
                   </tbody>
                 </table>
-                )}
-          </Section>
-          <Section title='Sync progress' testid='sync' wide>
-            {s.sync === undefined ? <Empty>This node does not report sync progress (no <code>sync</code> in its status).</Empty> : <GenericValue value={s.sync} />}
-          </Section>
-          <Section title='Ledger' testid='ledger-summary'>
-            <table class='kv'>
-              <tbody>
-                <tr><th>Entries</th><td data-testid='ledger-entries'>{s.ledger.entries}</td></tr>
-                <tr><th>Pending</th><td>{s.ledger.pending}</td></tr>
-                <tr><th>Quarantined</th><td>{s.ledger.quarantined}</td></tr>
-                <tr><th>State root</th><td><code class='hash'>{s.ledger.stateRoot}</code></td></tr>
-                <tr><th>Trust attestations</th><td>{s.trust.attestations}</td></tr>
-              </tbody>
-            </table>
-          </Section>
-          <Section title='Gossip'><GenericValue value={s.gossip} /></Section>
-          <Section title='Transport'><GenericValue value={s.transport} /></Section>
-          <Section title='Snapshots'><GenericValue value={s.snapshots} /></Section>
+              </Section>
+              <Section title={`Peers (${s.peers})`} testid='peers'>
+                <LoadError error={peers.error} />
+                {peers.data === undefined || peers.data.length === 0
+                  ? <Empty>No peer connected.</Empty>
+                  : (
+                    <table>
+                      <thead><tr><th>Peer</th><th>State</th><th>Address</th><th>Sync</th></tr></thead>
+                      <tbody>
+                        {peers.data.map((p) => {
+                          const sync = syncOf(s.sync, p.did)
+                          return (
+                            <tr key={p.did} data-testid='peer-row'>
+                              <td><Did did={p.did} /></td>
+                              <td><span class='badge ok'>connected</span></td>
+                              <td><code>{p.remoteAddr}</code></td>
+                              <td data-testid='peer-sync'>{sync === undefined ? <span class='muted'>—</span> : <SyncCell sync={sync} />}</td>
+                            </tr>
+                          )
+                        })}
+                      </tbody>
+                    </table>
+                    )}
+              </Section>
+              <Section title='Sync progress' testid='sync' wide>
+                {s.sync === undefined ? <Empty>This node does not report sync progress (no <code>sync</code> in its status).</Empty> : <GenericValue value={s.sync} />}
+              </Section>
+              <Section title='Ledger' testid='ledger-summary'>
+                <table class='kv'>
+                  <tbody>
+                    <tr><th>Entries</th><td data-testid='ledger-entries'>{s.ledger.entries}</td></tr>
+                    <tr><th>Pending</th><td>{s.ledger.pending}</td></tr>
+                    <tr><th>Quarantined</th><td>{s.ledger.quarantined}</td></tr>
+                    <tr><th>State root</th><td><code class='hash'>{s.ledger.stateRoot}</code></td></tr>
+                    <tr><th>Trust attestations</th><td>{s.trust.attestations}</td></tr>
+                  </tbody>
+                </table>
+              </Section>
+              <Section title='Gossip'><GenericValue value={s.gossip} /></Section>
+              <Section title='Transport'><GenericValue value={s.transport} /></Section>
+              <Section title='Snapshots (since this node started)' testid='snapshot-counters'><GenericValue value={s.snapshots} /></Section>
+            </div>
+          </details>
         </>
       )}
     </div>

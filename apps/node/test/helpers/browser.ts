@@ -4,7 +4,9 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type BrowserContext, type Page, chromium } from 'playwright-core'
+import { type BrowserContext, type Locator, type Page, chromium } from 'playwright-core'
+import { readApiToken } from '../../src/data-dir.js'
+import type { MeshNode } from './cluster.js'
 
 export const CHROMIUM = '/usr/bin/chromium'
 
@@ -47,4 +49,54 @@ export async function launchBrowser (): Promise<Browser> {
       await rm(userDataDir, { recursive: true, force: true })
     }
   }
+}
+
+/** The dashboard's address on `node` (its API port), with an optional `#/page` hash. */
+export const dashboardUrl = (node: MeshNode, hash = ''): string => `http://127.0.0.1:${node.runtime.apiPort}/${hash}`
+
+/** A pattern matching exactly `text`. */
+export const exactly = (text: string): RegExp => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
+
+/**
+ * Each step works on the tab in front: Chromium throttles the timers of background tabs to about one a
+ * second, so a click there takes ~2 s to be handled.
+ */
+export async function front (page: Page): Promise<Page> {
+  await page.bringToFront()
+  return page
+}
+
+/** Waits (Playwright's DOM waiting, no sleep) until `locator` shows exactly `text`, and returns it. */
+export async function shows (locator: Locator, text: string, timeout = 20_000): Promise<string> {
+  await front(locator.page())
+  await locator.filter({ hasText: exactly(text) }).first().waitFor({ timeout })
+  return text
+}
+
+/**
+ * Runs `submit` and returns the words of the answer it produced: the element `[data-testid=<testid>]` in `scope`
+ * whose `data-seq` (the form's submission count) moved on by one, so an equal earlier answer is never read.
+ */
+export async function answer (scope: Locator | Page, testid: string, submit: () => Promise<void>, timeout = 20_000): Promise<string> {
+  await front('page' in scope ? scope.page() : scope)
+  const seq = Number(await scope.locator(`[data-testid=${testid}]`).evaluateAll((els) => els[0]?.getAttribute('data-seq') ?? '0'))
+  await submit()
+  const fresh = scope.locator(`[data-testid=${testid}][data-seq="${seq + 1}"]`)
+  await fresh.waitFor({ timeout })
+  return (await fresh.textContent()) ?? ''
+}
+
+/** Opens a dashboard page through its nav link. */
+export async function goTo (page: Page, name: string): Promise<void> {
+  await front(page)
+  await page.click(`nav a[href="#/${name}"]`)
+  await page.locator(`[data-testid=page-${name}]`).waitFor()
+}
+
+/** Signs `page` in to `node`'s dashboard with the node's API token and waits for the overview. */
+export async function signIn (page: Page, node: MeshNode): Promise<void> {
+  await page.goto(dashboardUrl(node))
+  await page.fill('input[name=token]', await readApiToken(node.dataDir))
+  await page.click('[data-testid=signin-form] button[type=submit]')
+  await shows(page.locator('[data-testid=node-did]'), node.did)
 }
