@@ -6,19 +6,21 @@
 // package from examples/require.cjs, checks that a Node without require(esm) gets a clear error, and
 // bundles examples/browser.ts for browsers (esbuild, `browser` condition: it fails on any Node built-in)
 // and runs it in headless Chromium with the same expected output as on Node.
-//   node scripts/pack-examples.mjs [--node <path to another node binary>] [--no-browser]
+// With --node-versions 22,24 the examples and require() also run on those Node majors, from the
+// registry's node-<platform>-<arch> packages (installed once into ~/.cache/icn-node-versions).
+//   node scripts/pack-examples.mjs [--node-versions 22,24] [--no-browser]
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
+import { homedir, tmpdir } from 'node:os'
 import { gzipSync } from 'node:zlib'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const examples = join(root, 'examples')
-const nodeArg = process.argv.indexOf('--node')
-const node = nodeArg === -1 ? process.execPath : resolve(process.argv[nodeArg + 1] ?? '')
+const versionsArg = process.argv.indexOf('--node-versions')
+const otherMajors = versionsArg === -1 ? [] : (process.argv[versionsArg + 1] ?? '').split(',').filter((v) => /^\d+$/.test(v))
 const withBrowser = !process.argv.includes('--no-browser')
 const failures = []
 const fromExamples = createRequire(join(examples, 'package.json'))
@@ -42,6 +44,15 @@ const checks = []
 function check (what, ok, detail = '') {
   checks.push({ title: what, status: ok ? 'passed' : 'failed' })
   if (!ok) failures.push(`${what}${detail === '' ? '' : `: ${detail}`}`)
+}
+
+/** The binary of the newest Node `major` from the registry's node-<platform>-<arch> package, installed once. */
+function nodeBinary (major) {
+  const dir = join(homedir(), '.cache', 'icn-node-versions', major)
+  const name = `node-${process.platform}-${process.arch}`
+  const binary = join(dir, 'node_modules', name, 'bin', 'node')
+  if (!existsSync(binary)) mustRun(`npm install ${name}@${major}`, 'npm', ['install', '--no-audit', '--no-fund', '--prefix', dir, `${name}@${major}`])
+  return binary
 }
 
 const packages = readdirSync(join(root, 'packages'))
@@ -99,22 +110,23 @@ try {
   // 3. Strict NodeNext type-check (and emit), then run every example and compare its output.
   mustRun('tsc of the examples', join(app, 'node_modules/.bin/tsc'), ['-p', app], { cwd: app })
   const expected = (name) => readFileSync(join(examples, 'output', `${name}.txt`), 'utf8')
-  let ran = 0
-  for (const source of sources) {
-    const name = source.replace(/\.(ts|cjs)$/, '')
-    const script = source.endsWith('.cjs') ? join(app, source) : join(app, 'dist', `${name}.js`)
-    const result = run(node, [script], { cwd: app, timeout: 120_000 })
-    check(`example ${name} exits 0`, result.status === 0, result.stderr)
-    check(`example ${name} prints examples/output/${name}.txt`, result.stdout === expected(name), `got:\n${result.stdout}`)
-    ran++
-  }
-
-  // 4. Without require(esm) (older Node, or the flag turned off) require() fails with Node's own clear error.
-  const features = run(node, ['-p', 'process.features.require_module === true && process.allowedNodeEnvironmentFlags.has("--no-experimental-require-module")']).stdout.trim()
-  if (features === 'true') {
-    const result = run(node, ['--no-experimental-require-module', join(app, 'require.cjs')], { cwd: app })
-    check('require() without require(esm) fails', result.status !== 0)
-    check('require() without require(esm) names ERR_REQUIRE_ESM', result.stderr.includes('ERR_REQUIRE_ESM'), result.stderr)
+  const nodes = [process.execPath, ...otherMajors.map(nodeBinary)]
+  const versions = []
+  for (const node of nodes) {
+      versions.push(version)
+    for (const source of sources) {
+      const name = source.replace(/\.(ts|cjs)$/, '')
+      const script = source.endsWith('.cjs') ? join(app, source) : join(app, 'dist', `${name}.js`)
+      const result = run(node, [script], { cwd: app, timeout: 120_000 })
+      check(`${version}: example ${name} exits 0`, result.status === 0, result.stderr)
+      check(`${version}: example ${name} prints examples/output/${name}.txt`, result.stdout === expected(name), `got:\n${result.stdout}`)
+    }
+    // 4. Without require(esm) (older Node, or the flag turned off) require() fails with Node's own clear error.
+    const flag = run(node, ['-p', 'process.features.require_module === true && process.allowedNodeEnvironmentFlags.has("--no-experimental-require-module")']).stdout.trim()
+    if (flag === 'true') {
+      const result = run(node, ['--no-experimental-require-module', join(app, 'require.cjs')], { cwd: app })
+      check(`${version}: require() without require(esm) fails with ERR_REQUIRE_ESM`, result.status !== 0 && result.stderr.includes('ERR_REQUIRE_ESM'), result.stderr)
+    }
   }
 
   // 5. The browser build: bundled from the installed tarballs, run in headless Chromium.
@@ -146,15 +158,14 @@ try {
     browserNote = `; identity + gossip bundled for browsers (${(code.length / 1024).toFixed(0)} KB min, ${(gzipSync(code).length / 1024).toFixed(0)} KB gzip) ran in Chromium`
   }
 
-  const version = run(node, ['--version']).stdout.trim()
   // For scripts/test-table.mjs, in vitest's JSON report shape.
   mkdirSync(join(examples, 'test-results'), { recursive: true })
   writeFileSync(join(examples, 'test-results', 'vitest.json'), JSON.stringify({ testResults: [{ name: 'pack-examples', assertionResults: checks }] }))
   if (failures.length > 0) {
-    process.stderr.write(`pack-examples on Node ${version}: ${failures.length} problem(s)\n- ${failures.join('\n- ')}\n`)
+    process.stderr.write(`pack-examples: ${failures.length} problem(s)\n- ${failures.join('\n- ')}\n`)
     process.exitCode = 1
   } else {
-    console.log(`pack-examples on Node ${version}: ${packages.length} tarballs clean (README, licences, publint, attw); ${ran} examples type-checked (NodeNext, strict) and ran with the expected output, require() of every package included${browserNote}`)
+    console.log(`pack-examples: ${packages.length} tarballs clean (README, licences, publint, attw); ${sources.length} examples type-checked (NodeNext, strict) and ran with the expected output on Node ${versions.join(', ')}, require() of every package included${browserNote}`)
   }
 } finally {
   if (existsSync(work)) rmSync(work, { recursive: true, force: true })
