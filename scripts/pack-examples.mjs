@@ -55,6 +55,13 @@ function nodeBinary (major) {
   return binary
 }
 
+if (process.env.ICN_LAYER !== undefined) {
+  // `pnpm test:layer <N>` runs the verification layers only; the pack test is none of them.
+  rmSync(join(examples, 'test-results'), { recursive: true, force: true })
+  console.log(`pack-examples: not a layer-${process.env.ICN_LAYER} test, not run`)
+  process.exit(0)
+}
+
 const packages = readdirSync(join(root, 'packages'))
   .map((dir) => ({ dir: join(root, 'packages', dir), pkg: JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) }))
   .filter(({ pkg }) => pkg.private !== true)
@@ -113,7 +120,8 @@ try {
   const nodes = [process.execPath, ...otherMajors.map(nodeBinary)]
   const versions = []
   for (const node of nodes) {
-      versions.push(version)
+    const version = run(node, ['--version']).stdout.trim()
+    versions.push(version)
     for (const source of sources) {
       const name = source.replace(/\.(ts|cjs)$/, '')
       const script = source.endsWith('.cjs') ? join(app, source) : join(app, 'dist', `${name}.js`)
