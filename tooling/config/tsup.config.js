@@ -1,17 +1,8 @@
-// Shared tsup settings: ESM only, typed, one entry per public subpath, plus an optional
-// browser build and the `require` fallback every package's `exports` points at.
-import { readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs'
+// Shared tsup settings: ESM only (require() loads it on Node with require(esm)), typed, one entry
+// per public subpath, plus an optional browser build with stand-ins for Node built-ins.
+import { rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { defineConfig } from 'tsup'
-
-// Reached only through the `require` condition, i.e. by require() on a Node without
-// require(esm): everywhere else the `module-sync` condition wins and loads the ES module.
-/** @param {string} name */
-const requireFallback = (name) => `'use strict'
-const error = new Error(${JSON.stringify(name)} + ' is an ES module: require() of it needs Node 20.19+ or 22.12+ (this is ' + process.version + '); upgrade Node or load it with import()')
-error.code = 'ERR_REQUIRE_ESM'
-throw error
-`
 
 /**
  * Swaps module specifiers for other files in a build (the browser build's stand-ins
@@ -44,12 +35,7 @@ export function icnTsup (options = {}) {
     ...common,
     entry: options.entry ?? ['src/index.ts'],
     target: 'node20',
-    platform: 'node',
-    async onSuccess () {
-      const { name } = JSON.parse(readFileSync('package.json', 'utf8'))
-      mkdirSync('dist', { recursive: true })
-      writeFileSync('dist/require-esm.cjs', requireFallback(name))
-    }
+    platform: 'node'
   }
   if (options.browser === undefined) return defineConfig(node)
   const browser = {

@@ -1,5 +1,6 @@
 // Shared vitest settings. Layer tests follow the naming convention
-// test/layer<N>.*.test.ts so one layer can be run across every package.
+// test/layer<N>.*.test.ts so one layer can be run across every package. Each run also writes
+// test-results/vitest.json, from which scripts/test-table.mjs prints the package × layer table.
 import { defineConfig } from 'vitest/config'
 
 /** @param {{ testTimeout?: number }} [options] */
@@ -12,6 +13,8 @@ export function icnVitest (options = {}) {
       testTimeout: options.testTimeout ?? 60_000,
       hookTimeout: 60_000,
       pool: 'forks',
+      reporters: ['default', 'json'],
+      outputFile: { json: 'test-results/vitest.json' },
       passWithNoTests: Boolean(layer),
       benchmark: { include: ['bench/**/*.bench.ts'] }
     }
