@@ -1,4 +1,4 @@
-import { type Clock, type KeyPair, decode, encode, systemClock } from '@icn/identity'
+import { type CancelTimer, type Clock, type KeyPair, decode, encode, systemClock } from '@icn/identity'
 import { type AddressBook, type AddressRecord, openAddressRecord, signAddressRecord } from './address-book.js'
 import { AddressRecordError } from './errors.js'
 import { type TransportLogger, silentLogger } from './logger.js'
@@ -21,9 +21,18 @@ export interface PeerExchangeComponents {
   clock?: Clock
   /** @default silentLogger */
   logger?: TransportLogger
+  /** Uniform [0, 1) source for choosing which members to dial. @default Math.random */
+  random?: () => number
 }
 
 export interface PeerExchangeInit {
+  /**
+   * Members this node dials until it is connected to this many (inbound connections count too): a
+   * bounded mesh, not everyone. Operator addresses are always dialled. @default 8
+   */
+  degree?: number
+  /** A chosen member not connected after this long is replaced by another. @default 30000 */
+  dialPatienceMs?: number
   /** Addresses this node announces (a public or forwarded address). @default the transport's listen multiaddrs */
   announce?: string[]
   /** Records per message. @default 256 */
@@ -41,8 +50,9 @@ export interface PeerExchangeStats {
 /**
  * Finding every member from one address: each member signs where it can be reached; on every new
  * connection the two sides send each other every record they hold, and a record newer than the one held
- * is kept (persisted), dialled and passed on to the other connected members. So a node given one member's
- * address learns the others' within a few round trips, and a member that moves tells everyone.
+ * is kept (persisted) and passed on to the other connected members. So a node given one member's address
+ * learns every member's record, and a member that moves tells everyone. It dials members until it is
+ * connected to `degree` of them (a bounded mesh; gossip relays entries across it).
  */
 export interface PeerExchange {
   /** This node's current record. */
@@ -63,17 +73,60 @@ class PeerExchangeImpl implements PeerExchange {
   /** Messages are handled one at a time, in arrival order. */
   private queue: Promise<void> = Promise.resolve()
   private closed = false
+  /** Members this node chose to dial (kept redialled by the transport once connected), with the addresses dialled and since when. */
+  private readonly chosen = new Map<string, { addrs: readonly string[], since: number }>()
+  /** Chosen members dropped for not connecting in time, and when: not chosen again for 4 × patience. */
+  private readonly failedAt = new Map<string, number>()
+  private recheck: CancelTimer | undefined
 
-  constructor (private readonly c: Required<PeerExchangeComponents>, own: AddressRecord, private readonly maxRecords: number) {
+  constructor (private readonly c: Required<PeerExchangeComponents>, own: AddressRecord, private readonly settings: Required<Omit<PeerExchangeInit, 'announce'>>) {
     this.own = own
   }
 
   start (): void {
     this.offs.push(this.c.messaging.onMessage((from, bytes) => { this.enqueue(async () => { await this.receive(from, bytes) }) }))
-    this.offs.push(this.c.transport.onPeerChange((did, change) => { if (change === 'connected') this.sendAll(did) }))
+    this.offs.push(this.c.transport.onPeerChange((did, change) => {
+      if (change === 'connected') this.sendAll(did)
+      this.fill()
+    }))
     for (const addr of this.c.book.manual()) this.dial(addr)
-    for (const record of this.c.book.records()) if (this.wanted(record)) for (const addr of record.addrs) this.dial(addr)
     for (const did of this.c.transport.peers()) this.sendAll(did)
+    this.fill()
+  }
+
+  /**
+   * Keeps `degree` members connected: drops chosen members that did not connect within the patience
+   * (they are tried again later), then dials randomly chosen members with records until connected and
+   * pending dials reach the degree. A timer runs only while a chosen member is still pending.
+   */
+  private fill (): void {
+    if (this.closed) return
+    const now = this.c.clock.now()
+    const connected = new Set(this.c.transport.peers())
+    let pending = 0
+    for (const [did, choice] of this.chosen) {
+      if (connected.has(did)) continue
+      if (this.c.isMember(did) && now - choice.since < this.settings.dialPatienceMs) { pending++; continue }
+      for (const addr of choice.addrs) this.c.transport.removePeer(addr)
+      this.chosen.delete(did)
+      this.failedAt.set(did, now)
+    }
+    const need = this.settings.degree - connected.size - pending
+    if (need > 0) {
+      const candidates = this.c.book.records().filter((r) => this.wanted(r) && !connected.has(r.did) && !this.chosen.has(r.did) &&
+        now - (this.failedAt.get(r.did) ?? -Infinity) >= 4 * this.settings.dialPatienceMs)
+      for (let i = 0; i < Math.min(need, candidates.length); i++) {
+        const j = i + Math.floor(this.c.random() * (candidates.length - i))
+        const record = candidates[j]!
+        candidates[j] = candidates[i]!
+        this.chosen.set(record.did, { addrs: record.addrs, since: now })
+        for (const addr of record.addrs) this.dial(addr)
+        pending++
+      }
+    }
+    if (pending > 0 && this.recheck === undefined) {
+      this.recheck = this.c.clock.setTimeout(() => { this.recheck = undefined; this.fill() }, this.settings.dialPatienceMs)
+    }
   }
 
   stats (): PeerExchangeStats { return { ...this.counters } }
@@ -95,6 +148,8 @@ class PeerExchangeImpl implements PeerExchange {
 
   async close (): Promise<void> {
     this.closed = true
+    this.recheck?.()
+    this.recheck = undefined
     for (const off of this.offs.splice(0)) off()
     await this.queue
     await this.c.book.close()
@@ -123,8 +178,8 @@ class PeerExchangeImpl implements PeerExchange {
 
   private send (peers: readonly string[], records: readonly AddressRecord[]): void {
     if (this.closed || records.length === 0) return
-    for (let i = 0; i < records.length; i += this.maxRecords) {
-      const message = encode(records.slice(i, i + this.maxRecords).map((r) => r.bytes))
+    for (let i = 0; i < records.length; i += this.settings.maxRecordsPerMessage) {
+      const message = encode(records.slice(i, i + this.settings.maxRecordsPerMessage).map((r) => r.bytes))
       for (const peer of peers) {
         try {
           this.c.messaging.send(peer, message)
@@ -144,7 +199,7 @@ class PeerExchangeImpl implements PeerExchange {
     } catch {
       list = undefined
     }
-    if (!Array.isArray(list) || list.length > this.maxRecords) {
+    if (!Array.isArray(list) || list.length > this.settings.maxRecordsPerMessage) {
       this.counters.recordsRefused++
       this.c.logger.debug({ peer: from }, 'peer exchange: message is not a list of records')
       return
@@ -164,13 +219,18 @@ class PeerExchangeImpl implements PeerExchange {
         if (record.did !== this.c.keyPair.did) this.counters.recordsRefused++
         continue
       }
-      const previous = this.c.book.record(record.did)
       if (!await this.c.book.accept(record)) continue
       this.counters.recordsKept++
       fresh.push(record)
-      for (const addr of previous?.addrs ?? []) if (!record.addrs.includes(addr)) this.c.transport.removePeer(addr)
-      for (const addr of record.addrs) this.dial(addr)
+      // A chosen member that moved: dial its new addresses instead of the old ones.
+      const choice = this.chosen.get(record.did)
+      if (choice !== undefined) {
+        for (const addr of choice.addrs) if (!record.addrs.includes(addr)) this.c.transport.removePeer(addr)
+        for (const addr of record.addrs) this.dial(addr)
+        this.chosen.set(record.did, { addrs: record.addrs, since: choice.since })
+      }
     }
+    if (fresh.length > 0) this.fill()
     // Passed on once, to everyone else connected: a record spreads as far as the members are connected.
     if (fresh.length > 0) this.send(this.c.transport.peers().filter((did) => did !== from), fresh)
   }
@@ -178,11 +238,11 @@ class PeerExchangeImpl implements PeerExchange {
 
 /** Starts the exchange: signs this node's record, dials what the book holds, and swaps records on every connection. */
 export async function startPeerExchange (components: PeerExchangeComponents, init: PeerExchangeInit = {}): Promise<PeerExchange> {
-  const c: Required<PeerExchangeComponents> = { clock: systemClock, logger: silentLogger, ...components }
+  const c: Required<PeerExchangeComponents> = { clock: systemClock, logger: silentLogger, random: Math.random, ...components }
   const previous = c.book.record(c.keyPair.did)
   const own = signAddressRecord(c.keyPair, init.announce ?? c.transport.multiaddrs(), Math.max(c.clock.now(), (previous?.issuedAt ?? 0) + 1))
   await c.book.accept(own)
-  const exchange = new PeerExchangeImpl(c, own, init.maxRecordsPerMessage ?? 256)
+  const exchange = new PeerExchangeImpl(c, own, { maxRecordsPerMessage: init.maxRecordsPerMessage ?? 256, degree: init.degree ?? 8, dialPatienceMs: init.dialPatienceMs ?? 30_000 })
   exchange.start()
   return exchange
 }
