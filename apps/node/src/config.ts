@@ -20,6 +20,11 @@ export interface NodeConfig {
   listen: string[]
   /** Peers to dial and keep redialling (multiaddrs ending in `/p2p/<peer id>`). @default [] */
   peers: string[]
+  /**
+   * Addresses other members should dial to reach this node (a public or port-forwarded address), each
+   * ending in this node's `/p2p/<peer id>`; signed into its address record. @default the listen addresses
+   */
+  announce?: string[]
   /** Port of the local HTTP API on 127.0.0.1; 0 picks a free port. @default 0 */
   apiPort: number
   /** pino log level. @default 'info' */
@@ -90,11 +95,12 @@ function checkPositiveInteger (field: string, value: unknown, allowZero = false)
 export function validateConfigFile (value: unknown): NodeConfigFile {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('config must be a JSON object')
   const input = value as Record<string, unknown>
-  const known = new Set(['listen', 'peers', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs', 'snapshotMinParticipants', 'sponsor'])
+  const known = new Set(['listen', 'peers', 'announce', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs', 'snapshotMinParticipants', 'sponsor'])
   for (const key of Object.keys(input)) if (!known.has(key)) throw new InvalidConfigError(`unknown config field '${key}'`)
   const out: NodeConfigFile = {}
   if (input.listen !== undefined) out.listen = checkMultiaddrs('listen', input.listen)
   if (input.peers !== undefined) out.peers = checkMultiaddrs('peers', input.peers)
+  if (input.announce !== undefined) out.announce = checkMultiaddrs('announce', input.announce)
   if (input.apiPort !== undefined) {
     out.apiPort = checkPositiveInteger('apiPort', input.apiPort, true)
     if (out.apiPort > 65535) throw new InvalidConfigError(`apiPort must be at most 65535, got ${out.apiPort}`)

@@ -24,7 +24,8 @@ import { startStorageMonitor } from './storage.js'
 import { createSupervisor } from './supervisor.js'
 import { acquireDataDirLock } from './lock.js'
 import { type EventLoopStats, createLoopMonitor } from './loop-monitor.js'
-import { type ConnectedPeer, type Libp2pTransport, type PeerAdmission, type TransportStats, createLibp2pTransport, networkPrefix } from '@icn/transport'
+import { type AddressBook, type ConnectedPeer, type Libp2pTransport, type PeerAdmission, type PeerExchange, type PeerExchangeStats, type TransportStats, createLibp2pTransport, networkPrefix, startPeerExchange } from '@icn/transport'
+import { ADDRESS_TOPIC, addressBookPath, gossipAddressMessaging, openNodeAddressBook } from './discovery.js'
 
 // The CLI's `run` loads this module lazily and needs the transport's one tolerated libp2p error.
 export { isClosedStreamRace } from '@icn/transport'
@@ -51,6 +52,8 @@ export interface NodeStatus {
   peers: number
   services: string[]
   transport: TransportStats
+  /** Peer exchange: members' address records held, operator-added addresses, addresses being dialled, records kept and refused. */
+  discovery: PeerExchangeStats & { records: number, manual: number, dialling: number }
   gossip: GossipStats
   ledger: { entries: number, stateRoot: string, pending: number, quarantined: number }
   trust: { attestations: number }
@@ -93,6 +96,10 @@ export interface NodeServices {
   readonly commitLedgerEntry: LedgerBridge['commitLocal']
   /** Who belongs: members, invitations, refusals. */
   readonly membership: NodeMembership
+  /** Members' signed address records and `peers --add` addresses (`<data-dir>/address-book.json`). */
+  readonly addressBook: AddressBook
+  /** Finds every member from one address: swaps address records with each connected member. */
+  readonly discovery: PeerExchange
 }
 
 /** A running node. */
@@ -244,7 +251,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
         misbehaviourReasons: [...DEFAULT_MISBEHAVIOUR_REASONS, 'replayed-nonce']
       }
     )
-    for (const topic of [...Object.values(TOPICS), HISTORY_TOPIC]) value.createTopic(topic, { kind: 'public' })
+    for (const topic of [...Object.values(TOPICS), HISTORY_TOPIC, ADDRESS_TOPIC]) value.createTopic(topic, { kind: 'public' })
     // Members removed while this node was down: their peer records and clock components go now.
     value.forgetNonMembers()
     const gossipLog = log('gossip')
@@ -305,6 +312,18 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     return { value, stop: async () => { offPeers(); offStorage(); await value.close() } }
   })
 
+  const addressBook = await supervisor.start('address-book', async () => {
+    const value = await openNodeAddressBook(addressBookPath(config.dataDir), log('discovery'))
+    return { value, stop: async () => { await value.close() } }
+  })
+  const discovery = await supervisor.start('discovery', async () => {
+    const value = await startPeerExchange(
+      { transport, book: addressBook, messaging: gossipAddressMessaging(gossip), keyPair, clock, isMember: (did) => membership.stream(did), logger: log('discovery') },
+      config.announce === undefined ? {} : { announce: config.announce }
+    )
+    return { value, stop: async () => { await value.close() } }
+  })
+
   await supervisor.start('membership-effects', async () => {
     const tasks = taskSet()
     const membershipLog = log('membership')
@@ -318,7 +337,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     const off = governance.onMembershipChange(({ did, status }) => {
       membershipLog.info({ did, status }, 'membership changed')
       trust.membershipChanged()
-      if (status !== 'member') { gossip.forgetPeer(did); history.forgetPeer(did) }
+      if (status !== 'member') { gossip.forgetPeer(did); history.forgetPeer(did); tasks.track(discovery.forgetNonMembers()) }
       changed()
       tasks.track((async () => {
         await transport.refreshAdmission()
@@ -405,7 +424,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     })
   }
 
-  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, dataDir: config.dataDir, history, stateProviders, changes, commitLedgerEntry, membership }
+  const services: NodeServices = { keyPair, clock, logger, transport, trust, ledger, governance, gossip, snapshot, snapshotStore, dataDir: config.dataDir, history, stateProviders, changes, commitLedgerEntry, membership, addressBook, discovery }
   const status = (): NodeStatus => ({
     version: changes.version,
     did: self,
@@ -414,6 +433,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     peers: transport.peers().length,
     services: supervisor.running(),
     transport: { ...transport.stats },
+    discovery: { ...discovery.stats(), records: addressBook.records().length, manual: addressBook.manual().length, dialling: transport.dialTargets().length },
     gossip: gossip.stats(),
     ledger: { entries: ledger.entryCount(), stateRoot: ledger.stateRoot(), pending: ledger.pending().length, quarantined: ledger.quarantine().length },
     trust: { attestations: trust.size },

@@ -119,6 +119,8 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
         } catch (err) {
           throw new ApiError(400, 'BAD_REQUEST', `'${addr}' is not a dialable multiaddr: ${(err as Error).message}`)
         }
+        // Kept in the address book: dialled again after a restart.
+        await node.addressBook.addManual(addr)
         return { added: addr }
       }
     },

@@ -51,7 +51,7 @@ describe('icn-node run: two processes, local API, clean shutdown', () => {
         const status = await a.cli(['status']) as { did: string, peers: number, services: string[], multiaddrs: string[] }
         expect(status.did).toBe(didA)
         expect(status.peers).toBe(1)
-        expect(status.services).toEqual(['lock', 'storage', 'identity', 'trust', 'governance', 'ledger', 'membership', 'governance-effects', 'transport', 'gossip', 'history', 'membership-effects', 'snapshot-store', 'snapshot', 'api'])
+        expect(status.services).toEqual(['lock', 'storage', 'identity', 'trust', 'governance', 'ledger', 'membership', 'governance-effects', 'transport', 'gossip', 'history', 'address-book', 'discovery', 'membership-effects', 'snapshot-store', 'snapshot', 'api'])
         expect(status.multiaddrs).toEqual(a.runtime.multiaddrs)
         // Without --json: a table of peers and `label  value` lines of status.
         const [peer] = await b.cli(['peers']) as Array<{ did: string, peerId: string, remoteAddr: string }>
@@ -70,7 +70,7 @@ describe('icn-node run: two processes, local API, clean shutdown', () => {
         expect(await a.stop()).toBe(0)
       }
       const log = a.proc.stdout().split('\n').filter((l) => l.includes('"service stopped"')).map((l) => (JSON.parse(l) as { service: string }).service)
-      expect(log).toEqual(['api', 'snapshot', 'snapshot-store', 'membership-effects', 'history', 'gossip', 'transport', 'governance-effects', 'membership', 'ledger', 'governance', 'trust', 'identity', 'storage', 'lock'])
+      expect(log).toEqual(['api', 'snapshot', 'snapshot-store', 'membership-effects', 'discovery', 'address-book', 'history', 'gossip', 'transport', 'governance-effects', 'membership', 'ledger', 'governance', 'trust', 'identity', 'storage', 'lock'])
       await expect(stat(join(dir, 'a', 'node.json'))).rejects.toThrow('ENOENT')
     })
   })

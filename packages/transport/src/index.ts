@@ -28,5 +28,26 @@ export {
   peerIdOfDid,
   requestAdmission
 } from './transport.js'
-export { type TransportErrorCode, TransportError, FrameTooLargeError, TransportClosedError } from './errors.js'
+export { type TransportErrorCode, TransportError, FrameTooLargeError, TransportClosedError, AddressRecordError } from './errors.js'
+export {
+  ADDRESS_RECORD_DOMAIN,
+  MAX_RECORD_ADDRS,
+  type AddressBook,
+  type AddressBookContents,
+  type AddressBookInit,
+  type AddressRecord,
+  openAddressBook,
+  openAddressRecord,
+  readAddressBookFile,
+  signAddressRecord,
+  writeAddressBookFile
+} from './address-book.js'
+export {
+  type AddressMessaging,
+  type PeerExchange,
+  type PeerExchangeComponents,
+  type PeerExchangeInit,
+  type PeerExchangeStats,
+  startPeerExchange
+} from './peer-exchange.js'
 export { type TransportLogger, silentLogger } from './logger.js'

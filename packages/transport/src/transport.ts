@@ -159,6 +159,10 @@ export interface Libp2pTransport extends MessageTransport {
   connectedPeers(): ConnectedPeer[]
   /** Adds a peer to dial now and keep redialling. */
   addPeer(addr: string): void
+  /** Stops dialling `addr` (an address a member no longer announces); a connection already open stays. True if it was dialled. */
+  removePeer(addr: string): boolean
+  /** Addresses being dialled and redialled (`peers`, `addPeer`), sorted. */
+  dialTargets(): string[]
   /** Waits until an ICN stream to `did` is open, or rejects after `timeoutMs`. */
   waitForPeer(did: string, timeoutMs?: number): Promise<void>
   /**
@@ -276,6 +280,8 @@ interface DialTarget {
   attempt: number
   timer: CancelTimer | undefined
   dialing: boolean
+  /** `removePeer` dropped it: a dial still under way is not followed by another. */
+  removed: boolean
 }
 
 class Libp2pTransportImpl implements Libp2pTransport {
@@ -372,9 +378,24 @@ class Libp2pTransportImpl implements Libp2pTransport {
     const peerIdText = ma.getComponents().find((c) => c.name === 'p2p')?.value
     const key = ma.toString()
     if (this.targets.has(key)) return
-    const target: DialTarget = { addr: ma, did: peerIdText === undefined ? undefined : didOfPeerId(peerIdText), attempt: 0, timer: undefined, dialing: false }
+    const target: DialTarget = { addr: ma, did: peerIdText === undefined ? undefined : didOfPeerId(peerIdText), attempt: 0, timer: undefined, dialing: false, removed: false }
     this.targets.set(key, target)
     this.dial(target)
+  }
+
+  removePeer (addr: string): boolean {
+    const key = multiaddr(addr).toString()
+    const target = this.targets.get(key)
+    if (target === undefined) return false
+    target.timer?.()
+    target.timer = undefined
+    target.removed = true
+    this.targets.delete(key)
+    return true
+  }
+
+  dialTargets (): string[] {
+    return [...this.targets.keys()].sort()
   }
 
   onPeerChange (listener: PeerChangeListener): () => void {
@@ -573,7 +594,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   }
 
   private scheduleRedial (target: DialTarget): void {
-    if (this.closed || target.timer !== undefined || target.dialing) return
+    if (this.closed || target.removed || target.timer !== undefined || target.dialing) return
     const delay = this.backoff(target.attempt)
     target.attempt++
     target.timer = this.clock.setTimeout(() => { this.dial(target) }, delay)

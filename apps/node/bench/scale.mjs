@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// Scale bench (issue 24): ICN_BENCH_SCALE_NODES node processes (default 50) of one cooperative on loopback,
+// each configured with ONE bootstrap address (a random earlier node's; node 0 none). Prints, beside the goals:
+//   time until every node holds every member's address record, and the mesh it formed (peers per node);
+//   time for one entry (a trust attestation) to reach every node, p50/p99 over ICN_BENCH_SCALE_ENTRIES entries;
+//   duplicates per useful delivery (gossip `duplicates` / `accepted`, summed over nodes, during those entries);
+//   idle CPU per node over ICN_BENCH_SCALE_IDLE_MS (default 60 s) from /proc, and RSS per node.
+// Prints figures only, asserts nothing. Uses built dist/ (pnpm build first).
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { keyPairFromSeed } from '@icn/identity'
+import { SeededRng } from '@icn/testkit'
+import { peerIdOfDid } from '@icn/transport'
+import { connectApi, initDataDir, waitUntil, writeCharterFile } from '../dist/index.js'
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+const count = Number(process.env.ICN_BENCH_SCALE_NODES ?? 50)
+const entries = Number(process.env.ICN_BENCH_SCALE_ENTRIES ?? 5)
+const idleMs = Number(process.env.ICN_BENCH_SCALE_IDLE_MS ?? 60_000)
+const basePort = Number(process.env.ICN_BENCH_SCALE_PORT ?? 47_000)
+const ticksPerSecond = 100 // USER_HZ on Linux
+const percentile = (values, p) => { const s = [...values].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
+const median = (values) => percentile(values, 0.5)
+const fmt = (n, digits = 1) => n.toFixed(digits)
+
+/** The node's API once it has written node.json; retried every 200 ms (nothing to long-poll before). */
+async function connectWhenUp (dir, proc, timeoutMs = 600_000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const api = await connectApi(dir).catch(() => undefined)
+    if (api !== undefined) return api
+    if (proc.exitCode !== null) throw new Error(`bench: node ${dir} exited with ${proc.exitCode}`)
+    if (Date.now() > deadline) throw new Error(`bench: no node API for ${dir}`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
+/** utime + stime (clock ticks) and RSS (KiB) of a process, from /proc. */
+async function usage (pid) {
+  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ')
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  return { ticks: Number(stat[11]) + Number(stat[12]), rssKiB: Number(/VmRSS:\s+(\d+)/.exec(status)[1]) }
+}
+
+const root = await mkdtemp(join(tmpdir(), 'icn-scale-'))
+const procs = []
+try {
+  const keys = Array.from({ length: count }, (_, i) => keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, j) => (j === 0 ? 0x5c : j === 30 ? i >> 8 : j === 31 ? i & 0xff : 0))))
+  const addrOf = (i) => `/ip4/127.0.0.1/tcp/${basePort + i}/p2p/${peerIdOfDid(keys[i].did)}`
+  const rng = new SeededRng(24)
+  const dirs = keys.map((_, i) => join(root, `n${i}`))
+  for (let i = 0; i < count; i++) {
+    await initDataDir(dirs[i], keys[i])
+    const bootstrap = i === 0 ? [] : [addrOf(rng.int(0, i - 1))]
+    await writeFile(join(dirs[i], 'config.json'), JSON.stringify({ listen: [`/ip4/127.0.0.1/tcp/${basePort + i}`], peers: bootstrap, logLevel: 'warn' }))
+    await writeCharterFile(dirs[i], { domain: 'coop:scale', members: keys.map((k, j) => ({ did: k.did, role: j === 0 ? 'steward' : 'member' })) })
+  }
+
+  const started = performance.now()
+  for (const dir of dirs) procs.push(spawn(process.execPath, [cli, 'run', '--data-dir', dir], { stdio: 'ignore' }))
+  const apis = []
+  for (let i = 0; i < count; i++) apis.push(await connectWhenUp(dirs[i], procs[i]))
+  const readyS = (performance.now() - started) / 1000
+
+  // Every node holds every member's record: polled once a second (50 long-polls would each wake on every change).
+  const statuses = async () => await Promise.all(apis.map(async (api) => await api.get('/status')))
+  let knownS
+  let all
+  for (;;) {
+    all = await statuses()
+    if (all.every((s) => s.discovery.records === count)) { knownS = (performance.now() - started) / 1000; break }
+    if (performance.now() - started > 600_000) throw new Error(`bench: records after 600 s: ${all.map((s) => s.discovery.records).join(',')}`)
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+  }
+  const peers = all.map((s) => s.peers)
+
+  // One entry at a time, each from another node; each node's arrival through its own change feed.
+  const before = await statuses()
+  const latencies = []
+  for (let e = 0; e < entries; e++) {
+    const author = apis[(e * 7) % count]
+    const subject = apis[(e * 7 + 1) % count]
+    const want = e + 1
+    const t0 = performance.now()
+    const arrivals = apis.map(async (api) => {
+      await waitUntil([api], async () => ((await api.get('/status')).trust.attestations >= want ? true : undefined), Date.now() + 120_000)
+      return performance.now() - t0
+    })
+    await author.post('/trust', { subject: subject.runtime.did, score: 0.9, graph: 'technical' })
+    latencies.push(...await Promise.all(arrivals))
+  }
+  const after = await statuses()
+  const sum = (list, f) => list.reduce((n, s) => n + f(s), 0)
+  const accepted = sum(after, (s) => s.gossip.accepted) - sum(before, (s) => s.gossip.accepted)
+  const duplicates = sum(after, (s) => s.gossip.duplicates) - sum(before, (s) => s.gossip.duplicates)
+
+  const pids = apis.map((api) => api.runtime.pid)
+  const u0 = await Promise.all(pids.map(usage))
+  const t0 = performance.now()
+  await new Promise((resolve) => setTimeout(resolve, idleMs))
+  const seconds = (performance.now() - t0) / 1000
+  const u1 = await Promise.all(pids.map(usage))
+  const cpu = u1.map((u, i) => 100 * (u.ticks - u0[i].ticks) / ticksPerSecond / seconds)
+  const rss = u1.map((u) => u.rssKiB / 1024)
+
+  console.log(`scale bench: ${count} node processes on this machine (${process.env.ICN_BENCH_NOTE ?? 'shared 2 cores'}), one bootstrap address each`)
+  console.log(`  all started (API up): ${fmt(readyS)} s; every node holds every member's record: ${fmt(knownS)} s after spawn, ${fmt(knownS - readyS)} s after the last API was up (goal: all connected ≤ 15 s)`)
+  console.log(`  mesh: peers per node min ${Math.min(...peers)}, median ${median(peers)}, max ${Math.max(...peers)} (degree 8; full mesh would be ${count - 1})`)
+  console.log(`  one entry to all ${count} nodes (${entries} entries, ${latencies.length} arrivals): p50 ${fmt(median(latencies), 0)} ms, p99 ${fmt(percentile(latencies, 0.99), 0)} ms (goal ≤ 2,000 ms)`)
+  console.log(`  duplicates per useful delivery: ${duplicates} / ${accepted} = ${fmt(accepted === 0 ? 0 : duplicates / accepted, 2)} (goal ≤ 1)`)
+  console.log(`  idle CPU per node over ${fmt(seconds, 0)} s: median ${fmt(median(cpu), 2)} %, max ${fmt(Math.max(...cpu), 2)} % of a core (goal ≤ 0.5 %)`)
+  console.log(`  RSS per node: median ${fmt(median(rss), 0)} MiB, max ${fmt(Math.max(...rss), 0)} MiB`)
+} finally {
+  for (const proc of procs) proc.kill('SIGTERM')
+  await Promise.all(procs.map(async (proc) => { if (proc.exitCode === null) await new Promise((resolve) => proc.once('exit', resolve)) }))
+  await rm(root, { recursive: true, force: true })
+}

@@ -1,0 +1,248 @@
+import { type CancelTimer, type Clock, type KeyPair, decode, encode, systemClock } from '@icn/identity'
+import { type AddressBook, type AddressRecord, openAddressRecord, signAddressRecord } from './address-book.js'
+import { AddressRecordError } from './errors.js'
+import { type TransportLogger, silentLogger } from './logger.js'
+import type { Libp2pTransport } from './transport.js'
+
+/** Point-to-point messages between members (in a node: gossip direct messages on their own topic). */
+export interface AddressMessaging {
+  send(peer: string, bytes: Uint8Array): void
+  onMessage(handler: (from: string, bytes: Uint8Array) => void | Promise<void>): () => void
+}
+
+export interface PeerExchangeComponents {
+  transport: Pick<Libp2pTransport, 'id' | 'peers' | 'multiaddrs' | 'onPeerChange' | 'addPeer' | 'removePeer'>
+  book: AddressBook
+  messaging: AddressMessaging
+  keyPair: KeyPair
+  /** Whose records are kept and dialled: members only. */
+  isMember: (did: string) => boolean
+  /** @default systemClock */
+  clock?: Clock
+  /** @default silentLogger */
+  logger?: TransportLogger
+  /** Uniform [0, 1) source for choosing which members to dial. @default Math.random */
+  random?: () => number
+}
+
+export interface PeerExchangeInit {
+  /**
+   * Members this node dials until it is connected to this many (inbound connections count too): a
+   * bounded mesh, not everyone. Operator addresses are always dialled. @default 8
+   */
+  degree?: number
+  /** A chosen member not connected after this long is replaced by another. @default 30000 */
+  dialPatienceMs?: number
+  /** Addresses this node announces (a public or forwarded address). @default the transport's listen multiaddrs */
+  announce?: string[]
+  /** Records per message. @default 256 */
+  maxRecordsPerMessage?: number
+}
+
+export interface PeerExchangeStats {
+  /** Records kept because they were newer than the book's. */
+  recordsKept: number
+  /** Records refused: forged, malformed, not a member's. */
+  recordsRefused: number
+  messagesSent: number
+}
+
+/**
+ * Finding every member from one address: each member signs where it can be reached; on every new
+ * connection the two sides send each other every record they hold, and a record newer than the one held
+ * is kept (persisted) and passed on to the other connected members. So a node given one member's address
+ * learns every member's record, and a member that moves tells everyone. It dials members until it is
+ * connected to `degree` of them (a bounded mesh; gossip relays entries across it).
+ */
+export interface PeerExchange {
+  /** This node's current record. */
+  readonly own: AddressRecord
+  stats(): PeerExchangeStats
+  /** Signs a new record (new addresses) and sends it to every connected member. */
+  announce(addrs: readonly string[]): Promise<void>
+  /** Drops records (and dialling) of DIDs that are no longer members. */
+  forgetNonMembers(): Promise<void>
+  /** Stops listening and waits for records being handled. */
+  close(): Promise<void>
+}
+
+class PeerExchangeImpl implements PeerExchange {
+  own: AddressRecord
+  private readonly counters: PeerExchangeStats = { recordsKept: 0, recordsRefused: 0, messagesSent: 0 }
+  private readonly offs: Array<() => void> = []
+  /** Messages are handled one at a time, in arrival order. */
+  private queue: Promise<void> = Promise.resolve()
+  private closed = false
+  /** Members this node chose to dial (kept redialled by the transport once connected), with the addresses dialled and since when. */
+  private readonly chosen = new Map<string, { addrs: readonly string[], since: number }>()
+  /** Chosen members dropped for not connecting in time, and when: not chosen again for 4 × patience. */
+  private readonly failedAt = new Map<string, number>()
+  private recheck: CancelTimer | undefined
+
+  constructor (private readonly c: Required<PeerExchangeComponents>, own: AddressRecord, private readonly settings: Required<Omit<PeerExchangeInit, 'announce'>>) {
+    this.own = own
+  }
+
+  start (): void {
+    this.offs.push(this.c.messaging.onMessage((from, bytes) => { this.enqueue(async () => { await this.receive(from, bytes) }) }))
+    this.offs.push(this.c.transport.onPeerChange((did, change) => {
+      if (change === 'connected') this.sendAll(did)
+      this.fill()
+    }))
+    for (const addr of this.c.book.manual()) this.dial(addr)
+    for (const did of this.c.transport.peers()) this.sendAll(did)
+    this.fill()
+  }
+
+  /**
+   * Keeps `degree` members connected: drops chosen members that did not connect within the patience
+   * (they are tried again later), then dials randomly chosen members with records until connected and
+   * pending dials reach the degree. A timer runs only while a chosen member is still pending.
+   */
+  private fill (): void {
+    if (this.closed) return
+    const now = this.c.clock.now()
+    const connected = new Set(this.c.transport.peers())
+    let pending = 0
+    for (const [did, choice] of this.chosen) {
+      if (connected.has(did)) continue
+      if (this.c.isMember(did) && now - choice.since < this.settings.dialPatienceMs) { pending++; continue }
+      for (const addr of choice.addrs) this.c.transport.removePeer(addr)
+      this.chosen.delete(did)
+      this.failedAt.set(did, now)
+    }
+    const need = this.settings.degree - connected.size - pending
+    if (need > 0) {
+      const candidates = this.c.book.records().filter((r) => this.wanted(r) && !connected.has(r.did) && !this.chosen.has(r.did) &&
+        now - (this.failedAt.get(r.did) ?? -Infinity) >= 4 * this.settings.dialPatienceMs)
+      for (let i = 0; i < Math.min(need, candidates.length); i++) {
+        const j = i + Math.floor(this.c.random() * (candidates.length - i))
+        const record = candidates[j]!
+        candidates[j] = candidates[i]!
+        this.chosen.set(record.did, { addrs: record.addrs, since: now })
+        for (const addr of record.addrs) this.dial(addr)
+        pending++
+      }
+    }
+    if (pending > 0 && this.recheck === undefined) {
+      this.recheck = this.c.clock.setTimeout(() => { this.recheck = undefined; this.fill() }, this.settings.dialPatienceMs)
+    }
+  }
+
+  stats (): PeerExchangeStats { return { ...this.counters } }
+
+  async announce (addrs: readonly string[]): Promise<void> {
+    const record = signAddressRecord(this.c.keyPair, addrs, Math.max(this.c.clock.now(), this.own.issuedAt + 1))
+    await this.c.book.accept(record)
+    this.own = record
+    this.send(this.c.transport.peers(), [record])
+  }
+
+  async forgetNonMembers (): Promise<void> {
+    for (const record of this.c.book.records()) {
+      if (record.did === this.c.keyPair.did || this.c.isMember(record.did)) continue
+      for (const addr of record.addrs) this.c.transport.removePeer(addr)
+      await this.c.book.forget(record.did)
+    }
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    this.recheck?.()
+    this.recheck = undefined
+    for (const off of this.offs.splice(0)) off()
+    await this.queue
+    await this.c.book.close()
+  }
+
+  private wanted (record: AddressRecord): boolean {
+    return record.did !== this.c.keyPair.did && this.c.isMember(record.did)
+  }
+
+  private dial (addr: string): void {
+    try {
+      this.c.transport.addPeer(addr)
+    } catch (err) {
+      this.c.logger.debug({ addr, err: (err as Error).message }, 'cannot dial address')
+    }
+  }
+
+  private enqueue (task: () => Promise<void>): void {
+    this.queue = this.queue.then(task).catch((err: unknown) => { this.c.logger.warn({ err: (err as Error).message }, 'peer exchange: handling records failed') })
+  }
+
+  private sendAll (did: string): void {
+    const records = this.c.book.records().filter((r) => r.did !== did && (r.did === this.c.keyPair.did || this.c.isMember(r.did)))
+    this.send([did], records)
+  }
+
+  private send (peers: readonly string[], records: readonly AddressRecord[]): void {
+    if (this.closed || records.length === 0) return
+    for (let i = 0; i < records.length; i += this.settings.maxRecordsPerMessage) {
+      const message = encode(records.slice(i, i + this.settings.maxRecordsPerMessage).map((r) => r.bytes))
+      for (const peer of peers) {
+        try {
+          this.c.messaging.send(peer, message)
+          this.counters.messagesSent++
+        } catch (err) {
+          this.c.logger.debug({ peer, err: (err as Error).message }, 'peer exchange: send failed')
+        }
+      }
+    }
+  }
+
+  private async receive (from: string, bytes: Uint8Array): Promise<void> {
+    if (this.closed) return
+    let list: unknown
+    try {
+      list = decode(bytes)
+    } catch {
+      list = undefined
+    }
+    if (!Array.isArray(list) || list.length > this.settings.maxRecordsPerMessage) {
+      this.counters.recordsRefused++
+      this.c.logger.debug({ peer: from }, 'peer exchange: message is not a list of records')
+      return
+    }
+    const fresh: AddressRecord[] = []
+    for (const item of list) {
+      let record: AddressRecord
+      try {
+        if (!(item instanceof Uint8Array)) throw new AddressRecordError('a record must be bytes')
+        record = openAddressRecord(item)
+      } catch (err) {
+        this.counters.recordsRefused++
+        this.c.logger.debug({ peer: from, err: (err as Error).message }, 'peer exchange: record refused')
+        continue
+      }
+      if (!this.wanted(record)) {
+        if (record.did !== this.c.keyPair.did) this.counters.recordsRefused++
+        continue
+      }
+      if (!await this.c.book.accept(record)) continue
+      this.counters.recordsKept++
+      fresh.push(record)
+      // A chosen member that moved: dial its new addresses instead of the old ones.
+      const choice = this.chosen.get(record.did)
+      if (choice !== undefined) {
+        for (const addr of choice.addrs) if (!record.addrs.includes(addr)) this.c.transport.removePeer(addr)
+        for (const addr of record.addrs) this.dial(addr)
+        this.chosen.set(record.did, { addrs: record.addrs, since: choice.since })
+      }
+    }
+    if (fresh.length > 0) this.fill()
+    // Passed on once, to everyone else connected: a record spreads as far as the members are connected.
+    if (fresh.length > 0) this.send(this.c.transport.peers().filter((did) => did !== from), fresh)
+  }
+}
+
+/** Starts the exchange: signs this node's record, dials what the book holds, and swaps records on every connection. */
+export async function startPeerExchange (components: PeerExchangeComponents, init: PeerExchangeInit = {}): Promise<PeerExchange> {
+  const c: Required<PeerExchangeComponents> = { clock: systemClock, logger: silentLogger, random: Math.random, ...components }
+  const previous = c.book.record(c.keyPair.did)
+  const own = signAddressRecord(c.keyPair, init.announce ?? c.transport.multiaddrs(), Math.max(c.clock.now(), (previous?.issuedAt ?? 0) + 1))
+  await c.book.accept(own)
+  const exchange = new PeerExchangeImpl(c, own, { maxRecordsPerMessage: init.maxRecordsPerMessage ?? 256, degree: init.degree ?? 8, dialPatienceMs: init.dialPatienceMs ?? 30_000 })
+  exchange.start()
+  return exchange
+}
