@@ -211,3 +211,40 @@ export function formatNameSet (value: unknown): string {
   const v = value as { did: string, name: string }
   return `${named(v.did, v.name)}: name set and sent to the other members`
 }
+
+/** `GET /statement`'s answer as `formatStatement` and `formatStatementCsv` read it. */
+interface StatementView {
+  account: string
+  currency: string
+  from: number
+  to: number
+  opening: string
+  closing: string
+  lines: Array<{ id: string, timestamp: number, counterparties: string[], reference: string | null, debit: string | null, credit: string | null, balance: string }>
+}
+
+export function formatStatement (value: unknown): string {
+  const s = value as StatementView
+  const period = `${time(s.from)} to ${s.to >= Number.MAX_SAFE_INTEGER ? 'now' : time(s.to)}`
+  const rows = s.lines.map((l) => [time(l.timestamp), l.counterparties.join(' '), l.reference, l.debit, l.credit, l.balance])
+  return [
+    `statement of ${s.account} in ${s.currency}, ${period}`,
+    `opening balance ${s.opening}`,
+    ...(rows.length === 0 ? ['no entries in this period'] : [table(['DATE', 'COUNTERPARTY', 'REFERENCE', 'DEBIT', 'CREDIT', 'BALANCE'], rows)]),
+    `closing balance ${s.closing}`
+  ].join('\n')
+}
+
+/** A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+const csvField = (value: string | number | null): string => {
+  const text = value === null ? '' : String(value)
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+}
+
+/** The statement as CSV: one line per entry, with the running balance after it. */
+export function formatStatementCsv (value: unknown): string {
+  const s = value as StatementView
+  const header = ['date', 'entry', 'counterparty', 'reference', 'debit', 'credit', 'balance', 'currency']
+  return [header, ...s.lines.map((l) => [time(l.timestamp), l.id, l.counterparties.join(' '), l.reference, l.debit, l.credit, l.balance, s.currency])]
+    .map((row) => row.map(csvField).join(',')).join('\r\n')
+}
