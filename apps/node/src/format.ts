@@ -2,6 +2,7 @@
 // Each formatter reads the fields it shows from the API's JSON answer.
 import type { MembersView } from './membership.js'
 import type { NodeStatus } from './node.js'
+import type { Statement } from './statement.js'
 
 type Row = ReadonlyArray<string | number | boolean | bigint | null | undefined>
 
@@ -212,19 +213,8 @@ export function formatNameSet (value: unknown): string {
   return `${named(v.did, v.name)}: name set and sent to the other members`
 }
 
-/** `GET /statement`'s answer as `formatStatement` and `formatStatementCsv` read it. */
-interface StatementView {
-  account: string
-  currency: string
-  from: number
-  to: number
-  opening: string
-  closing: string
-  lines: Array<{ id: string, timestamp: number, counterparties: string[], reference: string | null, debit: string | null, credit: string | null, balance: string }>
-}
-
 export function formatStatement (value: unknown): string {
-  const s = value as StatementView
+  const s = value as Statement
   const period = `${time(s.from)} to ${s.to >= Number.MAX_SAFE_INTEGER ? 'now' : time(s.to)}`
   const rows = s.lines.map((l) => [time(l.timestamp), l.counterparties.join(' '), l.reference, l.debit, l.credit, l.balance])
   return [
@@ -243,7 +233,7 @@ const csvField = (value: string | number | null): string => {
 
 /** The statement as CSV: one line per entry, with the running balance after it. */
 export function formatStatementCsv (value: unknown): string {
-  const s = value as StatementView
+  const s = value as Statement
   const header = ['date', 'entry', 'counterparty', 'reference', 'debit', 'credit', 'balance', 'currency']
   return [header, ...s.lines.map((l) => [time(l.timestamp), l.id, l.counterparties.join(' '), l.reference, l.debit, l.credit, l.balance, s.currency])]
     .map((row) => row.map(csvField).join(',')).join('\r\n')

@@ -25,30 +25,24 @@ export function createNodeMetrics (status: () => NodeStatus, info: { version: st
   const gauge = (name: string, help: string, value: (s: NodeStatus) => number): void => {
     registry.registerMetric(new Gauge({ name, help, registers: [], collect () { this.set(value(read())) } }))
   }
-  const labelledGauge = (name: string, help: string, labelNames: string[], values: (s: NodeStatus) => Array<[Labels, number]>): void => {
-    registry.registerMetric(new Gauge({
+  /** A metric family with labels, set from this scrape's status (a counter is reset and increased to its total). */
+  const family = (Metric: typeof Gauge | typeof Counter, name: string, help: string, labelNames: string[], values: (s: NodeStatus) => Array<[Labels, number]>): void => {
+    registry.registerMetric(new Metric({
       name,
       help,
       labelNames,
       registers: [],
-      collect () {
+      collect (this: Gauge | Counter) {
         this.reset()
-        for (const [labels, value] of values(read())) this.set(labels, value)
+        for (const [labels, value] of values(read())) {
+          if (this instanceof Gauge) this.set(labels, value)
+          else this.inc(labels, value)
+        }
       }
     }))
   }
-  const counter = (name: string, help: string, labelNames: string[], values: (s: NodeStatus) => Array<[Labels, number]>): void => {
-    registry.registerMetric(new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [],
-      collect () {
-        this.reset()
-        for (const [labels, value] of values(read())) this.inc(labels, value)
-      }
-    }))
-  }
+  const labelledGauge = (name: string, help: string, labelNames: string[], values: (s: NodeStatus) => Array<[Labels, number]>): void => { family(Gauge, name, help, labelNames, values) }
+  const counter = (name: string, help: string, labelNames: string[], values: (s: NodeStatus) => Array<[Labels, number]>): void => { family(Counter, name, help, labelNames, values) }
   const total = (value: (s: NodeStatus) => number) => (s: NodeStatus): Array<[Labels, number]> => [[{}, value(s)]]
 
   labelledGauge('icn_node_info', 'This node: its DID, network and icn-node version (always 1).', ['did', 'network', 'version'], (s) => [[{ did: s.did, network: s.membership.networkId, version: info.version }, 1]])
