@@ -19,6 +19,11 @@ export interface ApiRequest {
 
 export type ApiHandler = (request: ApiRequest) => Promise<unknown>
 
+/** A handler's answer that is not JSON (e.g. the Prometheus text of `GET /metrics`): sent as is with its content type. */
+export class RawAnswer {
+  constructor (readonly body: string, readonly contentType: string) {}
+}
+
 /** A route: method, path pattern (`:name` captures one segment) and handler. */
 export interface ApiRoute {
   method: 'GET' | 'POST'
@@ -238,7 +243,8 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
         longPoll = match.route.longPoll === true
         const body = req.method === 'POST' ? await readJsonObject(req, maxBody) : undefined
         const result = await match.route.handler({ body, query: url.searchParams, params: match.params, signal: gone.signal })
-        await send(res, 200, result ?? { ok: true })
+        if (result instanceof RawAnswer) await sendRaw(res, 200, Buffer.from(result.body), { 'content-type': result.contentType })
+        else await send(res, 200, result ?? { ok: true })
       } catch (err) {
         // Refused before its body was read (401, 404, 405, 413, a bad path parameter): see DRAIN_LIMIT_BYTES.
         if (!req.complete) {

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { ApiCallError, connectApi, jsonText } from './client.js'
@@ -8,6 +7,7 @@ import { auditedBalances, auditedBalancesCsv, formatAudit } from './audit-format
 import * as format from './format.js'
 import { LOG_LEVELS, type LogLevel } from './log-levels.js'
 import type { RunOptions } from './commands.js'
+import { VERSION } from './version.js'
 
 interface CommonOptions { dataDir: string, logLevel: LogLevel, json?: boolean }
 
@@ -19,9 +19,6 @@ interface CommonOptions { dataDir: string, logLevel: LogLevel, json?: boolean }
 async function loadCommands (): Promise<typeof import('./commands.js')> {
   return await import(new URL('./commands.js', import.meta.url).href) as typeof import('./commands.js')
 }
-
-/** This package's version (`icn-node --version`), read from its package.json beside dist/. */
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
 
@@ -83,9 +80,37 @@ const program = new Command('icn-node')
 common(program.command('init'))
   .description('create an ed25519 identity and a data directory (refuses to overwrite an existing identity); its config.json listens on the fixed port 4710 on every interface and serves the local API on 127.0.0.1:4711')
   .option('--ephemeral', 'random ports on 127.0.0.1 instead (tests, trying several nodes on one machine)')
-  .action(async (opts: CommonOptions & { ephemeral?: boolean }) => {
+  .option('--key <file>', 'use this ed25519 key (a PEM from `icn-node key export`) instead of a new one')
+  .action(async (opts: CommonOptions & { ephemeral?: boolean, key?: string }) => {
     const { initCommand } = await loadCommands()
-    process.stdout.write(`${await initCommand(resolve(opts.dataDir), opts.ephemeral === true)}\n`)
+    process.stdout.write(`${await initCommand(resolve(opts.dataDir), { ephemeral: opts.ephemeral === true, ...(opts.key === undefined ? {} : { keyFile: opts.key }) })}\n`)
+  })
+
+const keyCommand = program.command('key').description('the node\'s ed25519 key (its DID)')
+common(keyCommand.command('export'))
+  .description('print the node\'s private key as PKCS#8 PEM (keep it offline: whoever holds it signs as this node); `init --key <file>` brings it back')
+  .option('--out <file>', 'write it to this new file (mode 0600) instead of stdout')
+  .action(async (opts: CommonOptions & { out?: string }) => {
+    const pem = await (await loadCommands()).exportKeyCommand(resolve(opts.dataDir), opts.out)
+    if (pem !== undefined) process.stdout.write(pem)
+  })
+
+common(program.command('backup'))
+  .description('write a backup of the data directory to a new file, while the node runs or not: identity, charter, config, invitations and every store (each LMDB store copied from one consistent read), one gzipped tar with a sha-256 per file (docs/operations.md)')
+  .argument('<file>', 'the backup file to create (never replaces one)')
+  .option('--json', 'print the report as JSON')
+  .action(async (file: string, opts: CommonOptions) => {
+    const report = await (await loadCommands()).createBackup(resolve(opts.dataDir), resolve(file))
+    process.stdout.write(opts.json === true ? await jsonText(report, 2) + '\n' : `backup of ${report.did} written to ${report.file}: ${report.files} files, ${report.bytes} bytes (stores: ${report.stores.join(', ')})\n`)
+  })
+
+common(program.command('restore-backup'))
+  .description('restore a backup into a new or empty data directory (checks every file\'s sha-256 first); then `icn-node run` it: peers send what happened since the backup')
+  .argument('<file>', 'a file written by `icn-node backup`')
+  .option('--json', 'print the report as JSON')
+  .action(async (file: string, opts: CommonOptions) => {
+    const report = await (await loadCommands()).restoreBackup(resolve(file), resolve(opts.dataDir))
+    process.stdout.write(opts.json === true ? await jsonText(report, 2) + '\n' : `restored ${report.did} into ${report.dataDir} from the backup of ${new Date(report.createdAt).toISOString()}: ${report.files} files (stores: ${report.stores.join(', ')}); start it with \`icn-node run --data-dir ${report.dataDir}\`\n`)
   })
 
 /** The options of every command that runs a node (`run`, `join`). */
@@ -168,6 +193,19 @@ client(program.command('balance'))
     const query = new URLSearchParams({ currency: opts.currency, ...(opts.account === undefined ? {} : { account: opts.account }) })
     if (opts.all === true) await withApi(opts, async (api) => await api.get('/balances'), format.formatBalances)
     else await withApi(opts, async (api) => await api.get(`/balance?${query.toString()}`), format.formatBalance)
+  })
+
+client(program.command('statement'))
+  .description('an account\'s entries in a period with the running balance after each (default: this node\'s account, all time); the period is [--from, --to)')
+  .option('--account <did>', 'account DID')
+  .option('--currency <code>', 'currency', 'ICN')
+  .option('--from <date>', 'first day or instant, e.g. 2026-01-01 or 2026-01-01T09:00:00Z')
+  .option('--to <date>', 'end of the period, excluded: --to 2026-02-01 ends with January')
+  .option('--csv', 'print CSV (one line per entry) for a spreadsheet')
+  .action(async (opts: CommonOptions & { account?: string, currency: string, from?: string, to?: string, csv?: boolean }) => {
+    const query = new URLSearchParams({ currency: opts.currency })
+    for (const key of ['account', 'from', 'to'] as const) if (opts[key] !== undefined) query.set(key, opts[key])
+    await withApi(opts, async (api) => await api.get(`/statement?${query.toString()}`), opts.csv === true ? format.formatStatementCsv : format.formatStatement)
   })
 
 const ledgerCommand = program.command('ledger').description('ledger maintenance after a snapshot restore')
@@ -291,6 +329,7 @@ const DATA_DIR_HINTS: Record<string, string> = {
   CORRUPT_FILE: 'restore the file from a backup; for gossip/state.json, removing it starts gossip with an empty log (the ledger, trust and governance stores keep their data)',
   CHARTER_MISMATCH: 'charter.json must be the cooperative\'s genesis charter this node\'s governance data was created with (every member holds the same file): restore it',
   INVALID_CHARTER: 'charter.json must be the cooperative\'s genesis charter (every member holds the same file): restore it',
+  INVALID_BACKUP: 'take a new backup with `icn-node backup`, or use an older backup file',
   CORRUPT_STORE: 'run `icn-node check --data-dir <dir>` to list every problem; then restore that store\'s folder from a backup, or remove it to start that subsystem empty'
 }
 

@@ -1,8 +1,10 @@
 // The commands that work on the data directory itself, loaded by the CLI only when one of them runs:
 // init, run (and join's run), backup, restore-backup, key export.
+import { readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { PRODUCTION_CONFIG, EPHEMERAL_CONFIG, loadConfig } from './config.js'
-import { initDataDir } from './data-dir.js'
+import { initDataDir, loadIdentity } from './data-dir.js'
+import { exportKeyPem, importKeyPem } from './key.js'
 import { lockHolder, nodeRunningError } from './lock.js'
 import type { LogLevel } from './log-levels.js'
 import { createLogger } from './logger.js'
@@ -10,11 +12,24 @@ import { createLogger } from './logger.js'
 /** Options of the commands that run a node (`run`, `join`). */
 export interface RunOptions { dataDir: string, logLevel: LogLevel, peer: string[], listen: string[], apiPort?: number, snapshotEvery?: number }
 
-/** `icn-node init`: a fresh identity and config.json (the production ports, or random loopback ones); returns the DID. */
-export async function initCommand (dataDir: string, ephemeral: boolean): Promise<string> {
-  const keyPair = await initDataDir(dataDir, undefined, ephemeral ? EPHEMERAL_CONFIG : PRODUCTION_CONFIG)
-  return keyPair.did
+/**
+ * `icn-node init`: an identity (fresh, or the key of `keyFile`, a PEM from `key export`) and config.json
+ * (the production ports, or random loopback ones); returns the DID.
+ */
+export async function initCommand (dataDir: string, options: { ephemeral: boolean, keyFile?: string }): Promise<string> {
+  const keyPair = options.keyFile === undefined ? undefined : importKeyPem(await readFile(resolve(options.keyFile), 'utf8'))
+  return (await initDataDir(dataDir, keyPair, options.ephemeral ? EPHEMERAL_CONFIG : PRODUCTION_CONFIG)).did
 }
+
+/** `icn-node key export`: the node's key as PKCS#8 PEM, to `out` (mode 0600, never replacing a file) or returned for stdout. */
+export async function exportKeyCommand (dataDir: string, out?: string): Promise<string | undefined> {
+  const pem = exportKeyPem(await loadIdentity(dataDir))
+  if (out === undefined) return pem
+  await writeFile(resolve(out), pem, { mode: 0o600, flag: 'wx' })
+  return undefined
+}
+
+export { createBackup, restoreBackup } from './backup.js'
 
 /** `icn-node run`: starts the node on its data directory and runs it until SIGINT/SIGTERM. */
 export async function runNode (opts: RunOptions): Promise<void> {

@@ -26,6 +26,7 @@ export type NodeErrorCode =
   | 'INVITATION_UNREACHABLE'
   | 'NODE_RUNNING'
   | 'INVALID_BACKUP'
+  | 'INVALID_KEY'
 
 /** Base class of every error thrown by `@icn/node`. */
 export class NodeError extends Error {
@@ -168,4 +169,10 @@ export class NodeRunningError extends NodeError {
 export class InvalidBackupError extends NodeError {
   override readonly name = 'InvalidBackupError'
   constructor (message: string, options?: { cause?: unknown }) { super('INVALID_BACKUP', message, options) }
+}
+
+/** A key file (`init --key`) that is not an ed25519 private key in PEM. */
+export class InvalidKeyError extends NodeError {
+  override readonly name = 'InvalidKeyError'
+  constructor (message: string, options?: { cause?: unknown }) { super('INVALID_KEY', message, options) }
 }

@@ -2,6 +2,7 @@
 // Each formatter reads the fields it shows from the API's JSON answer.
 import type { MembersView } from './membership.js'
 import type { NodeStatus } from './node.js'
+import type { Statement } from './statement.js'
 
 type Row = ReadonlyArray<string | number | boolean | bigint | null | undefined>
 
@@ -210,4 +211,30 @@ export function formatInvitations (value: unknown): string {
 export function formatNameSet (value: unknown): string {
   const v = value as { did: string, name: string }
   return `${named(v.did, v.name)}: name set and sent to the other members`
+}
+
+export function formatStatement (value: unknown): string {
+  const s = value as Statement
+  const period = `${time(s.from)} to ${s.to >= Number.MAX_SAFE_INTEGER ? 'now' : time(s.to)}`
+  const rows = s.lines.map((l) => [time(l.timestamp), l.counterparties.join(' '), l.reference, l.debit, l.credit, l.balance])
+  return [
+    `statement of ${s.account} in ${s.currency}, ${period}`,
+    `opening balance ${s.opening}`,
+    ...(rows.length === 0 ? ['no entries in this period'] : [table(['DATE', 'COUNTERPARTY', 'REFERENCE', 'DEBIT', 'CREDIT', 'BALANCE'], rows)]),
+    `closing balance ${s.closing}`
+  ].join('\n')
+}
+
+/** A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+const csvField = (value: string | number | null): string => {
+  const text = value === null ? '' : String(value)
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+}
+
+/** The statement as CSV: one line per entry, with the running balance after it. */
+export function formatStatementCsv (value: unknown): string {
+  const s = value as Statement
+  const header = ['date', 'entry', 'counterparty', 'reference', 'debit', 'credit', 'balance', 'currency']
+  return [header, ...s.lines.map((l) => [time(l.timestamp), l.id, l.counterparties.join(' '), l.reference, l.debit, l.credit, l.balance, s.currency])]
+    .map((row) => row.map(csvField).join(',')).join('\r\n')
 }

@@ -3,7 +3,7 @@ import { type Did, encodeEnvelope, isDid, toHex } from '@icn/identity'
 import { type JournalEntry, type Ledger, decodeEntry } from '@icn/ledger'
 import { verifyInclusion } from '@icn/snapshot'
 import { TRUST_GRAPHS, createAttestation, isTrustGraphName, type TrustGraphName } from '@icn/trust'
-import { type ApiRoute, optionalString, requireAmount, requireNumber, requireString } from './api.js'
+import { type ApiRoute, RawAnswer, optionalString, requireAmount, requireNumber, requireString } from './api.js'
 import { TOPICS } from './bridges.js'
 import { MAX_WAIT_MS } from './changes.js'
 import { attest, castVote, raiseProposal } from './actions.js'
@@ -12,7 +12,10 @@ import { ApiError, NotAMemberError, SelfPaymentError } from './errors.js'
 import { checkDisplayName } from './invitations.js'
 import type { NodeServices, NodeStatus } from './node.js'
 import { requireCompletedSnapshot, restoreSnapshot } from './restore.js'
+import { createNodeMetrics } from './metrics.js'
+import { accountStatement } from './statement.js'
 import { freeSpaceGuard } from './storage.js'
+import { VERSION } from './version.js'
 
 /** Default currency of `pay` and `balance`. */
 export const DEFAULT_CURRENCY = 'ICN'
@@ -87,6 +90,37 @@ export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRo
     : route)
 }
 
+/** `GET /metrics`: the node's status in the Prometheus text format (docs/operations.md lists the metrics). */
+function metricsRoute (status: () => NodeStatus): ApiRoute {
+  const metrics = createNodeMetrics(status, { version: VERSION })
+  return { method: 'GET', path: '/metrics', handler: async () => new RawAnswer(await metrics.text(), metrics.contentType) }
+}
+
+/** Reads a time query parameter: ms since the epoch, or an ISO 8601 date / date-time (a date is its UTC midnight). */
+function timeParam (query: URLSearchParams, name: string): number | undefined {
+  const text = query.get(name)
+  if (text === null) return undefined
+  const value = /^[0-9]+$/.test(text) ? Number(text) : /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text) ? Date.parse(text) : NaN
+  if (!Number.isSafeInteger(value) || value < 0) throw new ApiError(400, 'BAD_REQUEST', `'${name}' must be a date (2026-01-31), a date-time (2026-01-31T12:00:00Z) or ms since the epoch`)
+  return value
+}
+
+/** `GET /statement?account&currency&from&to`: an account's entries in [from, to) with the running balance. */
+function statementRoute (node: NodeServices): ApiRoute {
+  return {
+    method: 'GET',
+    path: '/statement',
+    handler: async ({ query }) => {
+      const account = requireDid(query.get('account') ?? node.keyPair.did, 'account')
+      const currency = query.get('currency') ?? DEFAULT_CURRENCY
+      const from = timeParam(query, 'from') ?? 0
+      const to = timeParam(query, 'to') ?? Number.MAX_SAFE_INTEGER
+      if (to <= from) throw new ApiError(400, 'BAD_REQUEST', "'to' must be after 'from'")
+      return accountStatement(node.ledger, account, currency, from, to)
+    }
+  }
+}
+
 function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
   // Members' display names beside DIDs in every answer that lists accounts or peers (null: none set).
   const nameOf = (did: string): string | null => node.governance.nameOf(did as Did) ?? null
@@ -94,6 +128,8 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
   const self = keyPair.did
   return [
     { method: 'GET', path: '/status', handler: async () => status() },
+    metricsRoute(status),
+    statementRoute(node),
     // Long-poll on the change feed: answers `{ version }` as soon as the version exceeds `since`
     // (default: the current version), or after `timeoutMs` (default and at most MAX_WAIT_MS) with the
     // current one; `{ version, stopping: true }` when the node stops meanwhile.
