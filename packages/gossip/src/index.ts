@@ -270,7 +270,9 @@ export interface Gossip {
   syncNow(peer?: string): void
   /** Writes the snapshot file now. */
   flush(): Promise<void>
+  /** The replicated state (topics, access rules, and the entries unless `persistEntries` is false). */
   exportState(): Promise<Uint8Array>
+  /** Replaces topics and entries (none, for a state exported without them) after checking all of it. */
   restoreState(state: Uint8Array): Promise<void>
   /** Stops timers, awaits in-flight work and saves. Idempotent. */
   close(): Promise<void>

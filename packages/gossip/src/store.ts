@@ -188,9 +188,13 @@ export class GossipStore {
     await this.save()
   }
 
-  /** Canonical DAG-CBOR of the replicated state: topics, access rules and entries in key order. */
+  /**
+   * Canonical DAG-CBOR of the replicated state: topics, access rules and entries in key order. Records the
+   * entries only where the file persists them: with `persistEntries: false` the subsystems' stores hold
+   * every entry, so the recorded state is the topics and rules alone and does not grow with traffic.
+   */
   exportState (): Uint8Array {
-    return encode({ version: STATE_VERSION, topics: this.topicFiles() })
+    return encode({ version: STATE_VERSION, topics: this.topicFiles(this.init.persistEntries !== false) })
   }
 
   /**

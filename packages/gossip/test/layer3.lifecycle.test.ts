@@ -3,7 +3,7 @@
 // handle restores exact state and resumes background work.
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { utf8 } from '@icn/identity'
+import { decode, utf8 } from '@icn/identity'
 import { readJsonSnapshot } from '@icn/identity/fs'
 import { withTempDir } from '@icn/testkit'
 import { createEntry, createGossip, encodeMessage } from '../src/index.js'
@@ -55,6 +55,9 @@ describe('layer 3: shutdown → new handle in the same process', () => {
       first.createTopic('ledger:tx')
       for (let i = 0; i < 3; i++) await first.publish('ledger:tx', utf8(`entry ${i}`))
       expect(first.entries('ledger:tx').length).toBe(3)
+      // what a snapshot records: the topics and rules, not the entries (the stores' cut holds those)
+      const exported = await first.exportState()
+      expect(decode(exported)).toEqual({ version: 1, topics: [{ name: 'ledger:tx', access: { kind: 'public' }, entries: [] }] })
       await first.shutdown()
       expect(clock.pendingTimers).toBe(0)
       const saved = await readJsonSnapshot(path) as { clock: unknown, topics: unknown }
@@ -65,6 +68,9 @@ describe('layer 3: shutdown → new handle in the same process', () => {
       expect(second.topics()).toEqual([{ name: 'ledger:tx', access: { kind: 'public' }, entries: 0 }])
       const next = await second.publish('ledger:tx', utf8('after restart'))
       expect(next.clock).toEqual({ [alice.did]: 4 })
+      await second.restoreState(exported)
+      expect(second.entries('ledger:tx')).toEqual([])
+      expect(await second.exportState()).toEqual(exported)
       await second.close()
     })
   })

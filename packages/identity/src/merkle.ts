@@ -47,6 +47,27 @@ export function merkleRootOf (leafHashes: readonly Uint8Array[]): Uint8Array {
   return (all[all.length - 1] as Uint8Array[])[0] as Uint8Array
 }
 
+/**
+ * `merkleRootOf`, computed in steps of at most `step` node hashes with `await pause()` between them (e.g. a
+ * `setImmediate` turn), so a large tree never holds the event loop for long. Same root.
+ */
+export async function merkleRootInSteps (leafHashes: readonly Uint8Array[], pause: () => Promise<void>, step = 4096): Promise<Uint8Array> {
+  if (leafHashes.length === 0) throw new RangeError('a Merkle tree needs at least one leaf')
+  let level: readonly Uint8Array[] = leafHashes
+  let done = 0
+  while (level.length > 1) {
+    const next: Uint8Array[] = []
+    for (let i = 0; i < level.length; i += 2) {
+      const left = level[i] as Uint8Array
+      const right = level[i + 1]
+      next.push(right === undefined ? left : merkleNodeHash(left, right))
+      if (++done % step === 0) await pause()
+    }
+    level = next
+  }
+  return level[0] as Uint8Array
+}
+
 /** The root and the sibling path of leaf `index` among `leafHashes`. */
 export function merklePath (leafHashes: readonly Uint8Array[], index: number): { root: Uint8Array, steps: MerkleStep[] } {
   if (!Number.isSafeInteger(index) || index < 0 || index >= leafHashes.length) throw new RangeError(`leaf index ${index} is not in 0..${leafHashes.length - 1}`)

@@ -21,7 +21,7 @@ export {
 export { type Clock, type CancelTimer, systemClock } from './clock.js'
 export { type MembershipStatus, type MembershipAt, type IsMember, EVERYONE_IS_A_MEMBER } from './membership.js'
 export { toJson, fromJson } from './json.js'
-export { type MerkleStep, merkleLeafHash, merkleNodeHash, merkleRootOf, merklePath, merkleFoldsTo } from './merkle.js'
+export { type MerkleStep, merkleLeafHash, merkleNodeHash, merkleRootOf, merkleRootInSteps, merklePath, merkleFoldsTo } from './merkle.js'
 export {
   type IdentityErrorCode,
   IdentityError,

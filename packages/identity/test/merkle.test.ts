@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { concatBytes, merkleFoldsTo, merkleLeafHash, merkleNodeHash, merklePath, merkleRootOf, sha256, utf8 } from '../src/index.js'
+import { concatBytes, merkleFoldsTo, merkleLeafHash, merkleNodeHash, merklePath, merkleRootInSteps, merkleRootOf, sha256, utf8 } from '../src/index.js'
 
 const leaves = (n: number): Uint8Array[] => Array.from({ length: n }, (_, i) => merkleLeafHash(utf8(`leaf ${i}`)))
 
@@ -29,6 +29,16 @@ describe('merkle', () => {
       }
     }
     expect(() => merklePath(leaves(2), 2)).toThrow(RangeError)
+  })
+
+  test('merkleRootInSteps gives the same root and pauses every `step` hashes', async () => {
+    for (const n of [1, 2, 7, 100]) {
+      let pauses = 0
+      const root = await merkleRootInSteps(leaves(n), async () => { pauses++ }, 10)
+      expect(root).toEqual(merkleRootOf(leaves(n)))
+      expect(pauses).toBe(Math.floor((n - 1) / 10)) // n − 1 node hashes in all
+    }
+    await expect(merkleRootInSteps([], async () => {})).rejects.toThrow(RangeError)
     expect(merkleFoldsTo(leaves(1)[0] as Uint8Array, [{ side: 'left', hash: new Uint8Array(3) }], new Uint8Array(32))).toBe(false)
   })
 })

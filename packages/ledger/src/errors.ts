@@ -12,6 +12,7 @@ export type LedgerErrorCode =
   | 'INVALID_STATE'
   | 'LEDGER_CLOSED'
   | 'CORRUPT_STORE'
+  | 'CUT_NOT_HELD'
 
 /** Base class of every error thrown by `@icn/ledger`. */
 export class LedgerError extends Error {
@@ -80,6 +81,23 @@ export class NotAMemberError extends LedgerError {
 export class InvalidStateError extends LedgerError {
   override readonly name = 'InvalidStateError'
   constructor (message: string, options?: { cause?: unknown }) { super('INVALID_STATE', message, options) }
+}
+
+/**
+ * `restoreState` of a cut whose chain heads this ledger does not hold (it never received those entries, or
+ * holds another entry at that slot): a cut restores by rolling chains back, so the entries below its heads
+ * must be here. Nothing was changed; fetch the chains (history sync) and restore again.
+ */
+export class CutNotHeldError extends LedgerError {
+  override readonly name = 'CutNotHeldError'
+  /** Each recorded head not held: author, recorded seq, and the seq this ledger's chain is at. */
+  readonly missing: ReadonlyArray<{ readonly author: Did, readonly seq: number, readonly held: number }>
+  constructor (missing: ReadonlyArray<{ author: Did, seq: number, held: number }>) {
+    const shown = missing.slice(0, 3).map((m) => `${m.author} entry ${m.seq} (holds ${m.held})`).join(', ')
+    super('CUT_NOT_HELD', `this ledger does not hold the cut's chain heads: ${shown}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}; ` +
+      'fetch those chains from a peer (history sync) and restore again')
+    this.missing = missing
+  }
 }
 
 /** A call on a ledger handle after `close()`. */

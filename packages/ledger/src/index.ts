@@ -25,7 +25,7 @@ import type { SignedEntry } from './entry.js'
 export { LEDGER_DOMAIN, MAX_AMOUNT, MAX_ACKS, MAX_DELTAS } from './constants.js'
 export {
   type LedgerErrorCode, LedgerError, MalformedEntryError, AmountOutOfRangeError, InvalidArgumentError,
-  EntryRejectedError, NotAMemberError, InvalidStateError, LedgerClosedError, CorruptStoreError
+  EntryRejectedError, NotAMemberError, InvalidStateError, LedgerClosedError, CorruptStoreError, CutNotHeldError
 } from './errors.js'
 export type { LedgerProblem, LedgerCheckReport } from './integrity.js'
 export { type AccountDelta, type JournalEntry, type SignedEntry, decodeEntry, signEntry, hasValidSignature, parseEntry, entryPayload, netChanges } from './entry.js'
@@ -34,7 +34,10 @@ export {
   type QuarantineReason, type HookVerdict, type ValidationHook, type ChainCredit, type NetChange, type JudgeInput, type Verdict,
   type BalanceRow, type ChainHead, type RefusalReason, type Refusal, judgeEntry, checkEntryRules, isSelfPayment, refusalOf, computeStateRoot
 } from './rules.js'
-export { LedgerStore, LEDGER_TABLES, type LedgerTable, type StoreReader, type RawRow, type ChainRecord, type QuarantineRecord, type ForkProof, type LimitOverride, type PendingRecord } from './store.js'
+export {
+  type LedgerCut, type CutHead, type BalanceProof, CUT_PAGE_ROWS, EMPTY_BALANCE_ROOT, decodeLedgerCut, proveBalance, verifyBalanceProof
+} from './state.js'
+export { LedgerStore, LEDGER_TABLES, type LedgerTable, type StoreReader, type CutView, type RawRow, type ChainRecord, type QuarantineRecord, type ForkProof, type LimitOverride, type PendingRecord } from './store.js'
 export { type ApplyBatchOptions, type ApplyOutcome, type ApplyStatus, type ChainFloor, type ChainRange, type EntryDraft, type EntryRecord, type HistoryPage } from './ledger.js'
 
 /** The ledger service a node uses. */
@@ -108,7 +111,17 @@ export interface Ledger {
   entryCount(): number
   /** sha-256 hex over the sorted balances and chain heads. */
   stateRoot(): string
+  /**
+   * The cut (`decodeLedgerCut`): chain heads, balances and their Merkle root, credit views, unacknowledged
+   * credits, held/quarantined entries, fork proofs and overrides, as of the call (after every write asked for
+   * before it), read from an LMDB read view in bounded steps. Grows with accounts and chains, not entries.
+   */
   exportState(): Promise<Uint8Array>
+  /**
+   * Rolls back to a cut: chains to its heads (entries above leave; peers send them again), the rest to the
+   * recorded records. `InvalidStateError` for bad bytes, `CutNotHeldError` when this ledger lacks the entries
+   * below the heads; either way nothing changes.
+   */
   restoreState(state: Uint8Array): Promise<void>
   /** Closes the LMDB environment (idempotent); `shutdown` is an alias. */
   close(): Promise<void>

@@ -9,7 +9,7 @@ import { type CreditPolicy, policyCreditLimit } from './policy.js'
 import {
   type BalanceRow, type ChainHead, type QuarantineReason, type RefusalReason, type ValidationHook, computeStateRoot, judgeEntry, refusalOf
 } from './rules.js'
-import { deriveLedgerState, exportLedgerState, writeLedgerState } from './state.js'
+import { decodeLedgerCut, encodeLedgerCut, restoreLedgerCut } from './state.js'
 import type { SignatureVerifier } from './verifier.js'
 import type { ForkProof, LedgerStore, LimitOverride, QuarantineRecord } from './store.js'
 
@@ -376,19 +376,29 @@ export class LedgerHandle {
 
   async shutdown (): Promise<void> { await this.close() }
 
-  /** Canonical DAG-CBOR of the whole ledger (see state.ts): equal ledgers give identical bytes. */
+  /**
+   * The ledger's cut (state.ts): chain heads, balances with their Merkle root, credit views, unacknowledged
+   * credits and the sparse records, as of this call — after every write asked for before it, none after —
+   * read from an LMDB read view in bounded steps. Its size follows accounts and chains, not entries.
+   */
   async exportState (): Promise<Uint8Array> {
     this.open()
-    // Read inside the write queue: the state after every write queued before this call, none after.
-    return await this.store.transactionAsync(() => exportLedgerState(this.store))
+    const view = await this.store.openCutView()
+    try {
+      return await encodeLedgerCut(view)
+    } finally {
+      view.done()
+    }
   }
 
-  /** Checks `state` fully (typed `InvalidStateError`, nothing changed), then replaces everything in one transaction. */
+  /**
+   * Checks `state` fully (typed `InvalidStateError`, nothing changed), then rolls the ledger back to that cut in
+   * one transaction; `CutNotHeldError` (nothing changed) when this ledger lacks the entries below its heads.
+   */
   async restoreState (state: Uint8Array): Promise<void> {
     this.open()
-    if (!(state instanceof Uint8Array)) throw new InvalidStateError('state must be bytes')
-    const derived = deriveLedgerState(state)
-    await this.store.transactionAsync(() => { writeLedgerState(this.store, derived) })
+    const cut = decodeLedgerCut(state)
+    await this.store.transactionAsync(() => { restoreLedgerCut(this.store, cut) })
   }
 
   // ---- the apply pipeline (runs inside a transaction) -------------------------

@@ -158,6 +158,84 @@ export class StoreReader {
   }
 }
 
+/**
+ * Typed reads of one committed state (`LedgerStore.openCutView`), paged by key so a large table is read
+ * in bounded steps across event-loop turns. Every page starts after the last key of the one before.
+ */
+export class CutView {
+  constructor (private readonly db: RootDatabase<Uint8Array, string>, private readonly txn: Transaction) {}
+
+  private * page (table: LedgerTable, after: string | undefined, limit: number): Generator<RawRow> {
+    const prefix = table + SEP
+    // Starts at `after` itself and skips it: a key just above it cannot be spelled (NUL is lmdb's separator).
+    const start = prefix + (after ?? '')
+    let count = 0
+    for (const { key: k, value } of this.db.getRange({ start, end: table + END, limit: limit + 1, transaction: this.txn })) {
+      const rest = k.slice(prefix.length)
+      if (rest === after || count === limit) continue
+      count++
+      yield { key: rest, value: bytesOf(value) }
+    }
+  }
+
+  chains (after: string | undefined, limit: number): Array<{ key: string, author: Did, record: ChainRecord }> {
+    return [...this.page('chains', after, limit)].map(({ key: k, value }) => ({ key: k, author: k as Did, record: parseChain(value) }))
+  }
+
+  balances (after: string | undefined, limit: number): Array<{ key: string, row: BalanceRow }> {
+    return [...this.page('balances', after, limit)].map(({ key: k, value }) => {
+      const [account, currency] = k.split(SEP) as [Did, string]
+      return { key: k, row: { account, currency, balance: BigInt(fromText(value)) } }
+    })
+  }
+
+  credit (after: string | undefined, limit: number): Array<{ key: string, author: Did, currency: string, credit: ChainCredit }> {
+    return [...this.page('credit', after, limit)].map(({ key: k, value }) => {
+      const [author, currency] = k.split(SEP) as [Did, string]
+      const [known, volume] = fromText(value).split(SEP) as [string, string]
+      return { key: k, author, currency, credit: { known: BigInt(known), volume: BigInt(volume) } }
+    })
+  }
+
+  unacked (after: string | undefined, limit: number): Array<{ key: string, account: Did, id: string, credits: Array<[string, bigint]> }> {
+    return [...this.page('unacked', after, limit)].map(({ key: k, value }) => {
+      const [account, id] = k.split(SEP) as [Did, string]
+      const parts = fromText(value).split(SEP)
+      const credits: Array<[string, bigint]> = []
+      for (let i = 0; i + 1 < parts.length; i += 2) credits.push([parts[i] as string, BigInt(parts[i + 1] as string)])
+      return { key: k, account, id, credits }
+    })
+  }
+
+  /** Held entries' bytes, by (author, seq, id). */
+  pending (): Uint8Array[] { return [...this.page('pending', undefined, 2 ** 31)].map((r) => r.value) }
+  quarantine (): QuarantineRecord[] {
+    return [...this.page('quarantine', undefined, 2 ** 31)].map(({ key: id, value }) => {
+      const r = decodeRecord(value)
+      return { id, reason: r.reason as QuarantineReason, detail: r.detail as string, chained: r.chained as boolean, bytes: r.bytes as Uint8Array }
+    })
+  }
+
+  forks (): ForkProof[] {
+    return [...this.page('forks', undefined, 2 ** 31)].map(({ key: k, value }) => {
+      const [author, seq] = k.split(SEP) as [Did, string]
+      const r = decodeRecord(value)
+      return { author, seq: Number(seq), first: r.first as Uint8Array, second: r.second as Uint8Array }
+    })
+  }
+
+  overrides (): LimitOverride[] {
+    return [...this.page('overrides', undefined, 2 ** 31)].map(({ key: k, value }) => {
+      const [account, currency] = k.split(SEP) as [Did, string]
+      const r = decodeRecord(value)
+      return { account, currency, limit: BigInt(r.limit as string), reference: r.reference as string }
+    })
+  }
+
+  /** Ends the read transaction. */
+  done (): void { this.txn.done() }
+}
+
 function isEmpty (db: Table): boolean {
   for (const _ of db.getKeys({ limit: 1 })) return false
   return true
@@ -190,6 +268,7 @@ export class LedgerStore {
   // removal schedules a re-check, and an aborted transaction (writes rolled back) re-checks all.
   private readonly knownEmpty = new Set<DbName>()
   private readonly recheck = new Set<DbName>(SPARSE_TABLES)
+  private cutGate: Promise<void> | undefined
 
   private constructor (readonly path: string, private readonly root: RootDatabase<Uint8Array, string>) {
     this.dbs = Object.fromEntries(DB_NAMES.map((name) => [name, new Table(root, name)])) as Record<DbName, Table>
@@ -231,9 +310,31 @@ export class LedgerStore {
    * process but not of the machine).
    */
   async transactionAsync<T> (fn: () => T): Promise<T> {
+    // Writes asked for while a cut view opens queue behind it (in call order): see `openCutView`.
+    while (this.cutGate !== undefined) await this.cutGate
     const result = await this.root.childTransaction(this.abortable(fn)) as T
     await this.root.flushed
     return result
+  }
+
+  /**
+   * A read view of the state after every write queued before this call and none after: the ledger at a
+   * snapshot marker. Writes asked for meanwhile wait only until the writes already queued have committed
+   * (what they would wait for anyway under group commit); then a read transaction opens on exactly that
+   * state and writers go on, while the view is read at leisure (LMDB's MVCC: a reader never blocks a writer).
+   * Call `done()` on the view when finished.
+   */
+  async openCutView (): Promise<CutView> {
+    while (this.cutGate !== undefined) await this.cutGate
+    let release = (): void => {}
+    this.cutGate = new Promise<void>((resolve) => { release = resolve })
+    try {
+      await this.root.childTransaction(() => undefined)
+      return new CutView(this.root, this.root.useReadTransaction())
+    } finally {
+      this.cutGate = undefined
+      release()
+    }
   }
 
   /** `fn`, forgetting the sparse-table caches when it throws (its writes are rolled back). */
@@ -271,6 +372,18 @@ export class LedgerStore {
   }
 
   entryCount (): number { return this.dbs.entries.getCount() }
+  removeEntry (id: string): void { this.dbs.entries.removeSync(id) }
+  removeSlot (author: Did, seq: number): void { this.dbs.slots.removeSync(key(author, seq)) }
+  removeHistory (account: Did, timestamp: number, id: string): void { this.dbs.history.removeSync(key(account, timestamp, id)) }
+
+  /** Removes every record of `tables` (inside a transaction). */
+  clearTables (tables: readonly LedgerTable[]): void {
+    for (const name of tables) {
+      if (SPARSE_TABLES.includes(name)) this.recheck.add(name)
+      const db = this.dbs[name]
+      for (const k of [...db.getKeys()]) db.removeSync(k)
+    }
+  }
 
   // slots: author, seq → id (applied or chained-quarantined)
   getSlot (author: Did, seq: number): string | undefined {

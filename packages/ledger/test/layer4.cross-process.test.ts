@@ -9,11 +9,14 @@ test('L4: state written in one process is read back exactly by another', async (
   await withTempDir(async (dir) => {
     const written = await runSubprocess(helper, ['write', dir])
     const tokens = written.split(' ')
-    expect(tokens).toHaveLength(4)
+    expect(tokens).toHaveLength(5)
     expect(tokens[0]).toMatch(/^[0-9a-f]{64}$/)
     for (const id of tokens.slice(1)) expect(id).toMatch(/^[0-9a-f]{64}$/)
     expect(await runSubprocess(helper, ['read', dir, ...tokens])).toBe('ok')
     // the reader really checks: a wrong root makes it exit non-zero
     await expect(runSubprocess(helper, ['read', dir, '0'.repeat(64), ...tokens.slice(1)])).rejects.toThrow(/MISMATCH: state root/)
+    await expect(runSubprocess(helper, ['read', dir, ...tokens.slice(0, 4), '0'.repeat(64)])).rejects.toThrow(/MISMATCH: cut hash/)
+    // the cut written by the first process rolls a third process's ledger back to that state
+    expect(await runSubprocess(helper, ['rollback', dir, tokens[0] as string])).toBe('ok')
   })
 })

@@ -2,8 +2,8 @@ import { type Did, type KeyPair, decode, encode, encodeEnvelope, envelopeSigning
 import { ManualClock, withTempDir } from '@icn/testkit'
 import { describe, expect, test, vi } from 'vitest'
 import {
-  AmountOutOfRangeError, EntryRejectedError, InvalidArgumentError, InvalidStateError, type Ledger, LedgerClosedError,
-  LedgerStore, MalformedEntryError, PERMISSIVE_POLICY, decodeEntry, openLedger
+  AmountOutOfRangeError, CutNotHeldError, EntryRejectedError, InvalidArgumentError, InvalidStateError, type Ledger, LedgerClosedError,
+  LedgerStore, MalformedEntryError, PERMISSIVE_POLICY, decodeEntry, decodeLedgerCut, openLedger, proveBalance, verifyBalanceProof
 } from '../src/index.js'
 import { assertInvariants, handEntry, member, payment } from './fixtures.js'
 
@@ -412,11 +412,11 @@ describe('queries and state', () => {
     })
   })
 
-  test('export → restore reproduces the ledger byte for byte', async () => {
+  test('export → restore rolls a ledger holding the same chains back to the cut, byte for byte', async () => {
     await withLedgers(async (source, target) => {
       await source.setCreditLimit(carol.did, 'HOUR', 9n, 'decision-1')
       const e1 = await source.pay(alice, bob.did, 'HOUR', 10n)
-      await source.pay(bob, carol.did, 'HOUR', 4n)
+      const e2 = await source.pay(bob, carol.did, 'HOUR', 4n)
       const fork = handEntry(alice, 1, undefined, payment(alice.did, carol.did, 5n))
       await source.applyEnvelope(fork.bytes)
       const gap = handEntry(carol, 3, 'bafyreigapgapgapgapgap', payment(carol.did, alice.did, 1n))
@@ -424,20 +424,102 @@ describe('queries and state', () => {
       const waiting = handEntry(carol, 1, undefined, payment(carol.did, alice.did, 1n), { acks: ['bafyreinotyetseen'] })
       await source.applyEnvelope(waiting.bytes)
       const state = await source.exportState()
-      await target.pay(carol, alice.did, 'HOUR', 1n) // replaced by the restore
+      // the target received the same entries from peers, then went on: the restore takes it back
+      await target.applyBatch([e1.bytes, e2.bytes, fork.bytes, gap.bytes, waiting.bytes])
+      const later = await target.pay(alice, bob.did, 'HOUR', 2n)
+      await target.setCreditLimit(alice.did, 'HOUR', 1n, 'decision-2')
       await target.restoreState(state)
       expect(await target.exportState()).toEqual(state)
       expect(target.stateRoot()).toBe(source.stateRoot())
       expect(target.balances()).toEqual(source.balances())
+      expect(target.heads()).toEqual(source.heads())
       expect(target.quarantine()).toEqual(source.quarantine())
       expect(target.forks()).toEqual(source.forks())
       expect(target.pending().sort()).toEqual([gap.id, waiting.id].sort())
       expect(target.overrides()).toEqual(source.overrides())
       expect(target.entry(e1.id)?.bytes).toEqual(e1.bytes)
+      expect(target.entry(later.id)).toBeUndefined()
+      expect(target.entryCount()).toBe(2)
+      expect(target.history(bob.did).entries.map((e) => e.id).sort()).toEqual([e1.id, e2.id].sort())
+      expect(target.chainFloors()).toEqual([{ author: alice.did, head: 1, floor: 2 }])
       expect(target.creditLimit(bob.did, 'HOUR')).toBe(source.creditLimit(bob.did, 'HOUR'))
-      // the restored ledger keeps working: bob's next entry links to his restored chain
+      // the restored ledger keeps working: bob's next entry links to his restored chain, and the entry
+      // rolled back comes back as a peer resends it
       const next = await target.pay(bob, alice.did, 'HOUR', 1n)
       expect(next.entry.prev).toBe(source.chainHead(bob.did)?.id)
+      expect((await target.applyEnvelope(later.bytes)).status).toBe('applied')
+      expect(target.chainFloors()).toEqual([])
+    })
+  })
+
+  test('the cut holds heads, balances and a balance root, not entries; each balance has a proof', async () => {
+    await withLedgers(async (ledger) => {
+      const cuts: number[] = []
+      for (let round = 1; round <= 3; round++) {
+        for (let i = 0; i < 20; i++) {
+          await ledger.pay(alice, bob.did, 'HOUR', 3n)
+          await ledger.pay(bob, carol.did, 'HOUR', 2n)
+          await ledger.pay(carol, alice.did, 'HOUR', 1n)
+        }
+        cuts.push((await ledger.exportState()).length)
+      }
+      // 60, 120, 180 entries: the cut's size does not follow them (seqs and balances may take a byte or a digit more; each author's
+      // next entry acknowledges what it was paid, so unacknowledged credits stay one per payee)
+      expect(Math.max(...cuts) - Math.min(...cuts)).toBeLessThanOrEqual(16)
+      const bytes = await ledger.exportState()
+      const cut = decodeLedgerCut(bytes)
+      expect(cut.heads).toEqual(ledger.heads().map((h) => ({ ...h, applied: h.seq })))
+      expect(cut.balances).toEqual(ledger.balances())
+      expect(cut.balances.map((b) => [b.account, b.balance])).toEqual(
+        [[alice.did, -120n], [bob.did, 60n], [carol.did, 60n]].sort(([a], [b]) => ((a as string) < (b as string) ? -1 : 1)))
+      expect(cut.pending).toEqual([])
+      for (const b of cut.balances) {
+        const proof = proveBalance(bytes, b.account, b.currency)
+        expect(proof).toMatchObject({ account: b.account, currency: 'HOUR', balance: b.balance, leafCount: 3, root: cut.balanceRoot })
+        expect(verifyBalanceProof(proof, cut.balanceRoot)).toBe(true)
+        expect(verifyBalanceProof({ ...proof, balance: proof.balance + 1n }, cut.balanceRoot)).toBe(false)
+        expect(verifyBalanceProof(proof, new Uint8Array(32))).toBe(false)
+      }
+      expect(() => proveBalance(cut, alice.did, 'EUR')).toThrow(new InvalidArgumentError(`the cut holds no EUR balance of ${alice.did}`))
+    })
+  })
+
+  test('restore refuses bad state with a typed error and changes nothing', async () => {
+    await withLedgers(async (source, target) => {
+      await source.pay(alice, bob.did, 'HOUR', 10n)
+      const waiting = handEntry(carol, 1, undefined, payment(carol.did, alice.did, 1n), { acks: ['bafyreinotyetseen'] })
+      await source.applyEnvelope(waiting.bytes)
+      await target.pay(carol, alice.did, 'HOUR', 2n)
+      const before = await target.exportState()
+      const good = await source.exportState()
+      const state = decode(good) as Record<string, unknown>
+      const page = decode((state.balances as Uint8Array[])[0] as Uint8Array) as string[][]
+      const tampered = page.map((row) => (row[0] === bob.did ? [row[0], row[1], '11'] : row))
+      const envelope = decodeEnvelopeOf(waiting.bytes)
+      const bad: Array<[unknown, string]> = [
+        [Uint8Array.of(0xff), 'cut is not canonical DAG-CBOR'],
+        [encode({ ...state, version: 2 }), 'cut format must be icn-ledger-cut version 1'],
+        [encode({ format: 'icn-ledger-state', version: 1, entries: [], quarantine: [], pending: [], forks: [], overrides: [] }), 'cut format must be icn-ledger-cut version 1'],
+        [encode({ ...state, extra: 1 }), 'cut must have exactly the fields'],
+        [encode({ ...state, balanceRoot: new Uint8Array(32) }), 'balanceRoot does not recompute from the balances'],
+        [encode({ ...state, balances: [encode(tampered)] }), 'balanceRoot does not recompute from the balances'],
+        [encode({ ...state, balances: [encode([...page].reverse())] }), 'is out of order or repeated'],
+        [encode({ ...state, pending: [encode({ ...envelope, signature: new Uint8Array(64) })] }), 'signature does not verify'],
+        [encode({ ...state, quarantine: [{ reason: 'bogus', detail: '', chained: false, bytes: waiting.bytes }] }), 'must have a known reason'],
+        [encode({ ...state, overrides: [{ account: alice.did, currency: 'HOUR', limit: '-1', reference: 'x' }] }), 'needs a limit in'],
+        ['not bytes', 'cut must be bytes']
+      ]
+      for (const [bytes, message] of bad) {
+        const err = await target.restoreState(bytes as Uint8Array).catch((e: unknown) => e)
+        expect(err).toBeInstanceOf(InvalidStateError)
+        expect((err as Error).message).toContain(message)
+      }
+      // a well-formed cut of chains this ledger does not hold: typed, exact, nothing changed
+      const err = await target.restoreState(good).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(CutNotHeldError)
+      expect((err as CutNotHeldError).missing).toEqual([{ author: alice.did, seq: 1, held: 0 }])
+      expect((err as Error).message).toBe(`this ledger does not hold the cut's chain heads: ${alice.did} entry 1 (holds 0); fetch those chains from a peer (history sync) and restore again`)
+      expect(await target.exportState()).toEqual(before)
     })
   })
 
@@ -499,28 +581,6 @@ describe('queries and state', () => {
       expect(reopened.balance(bob.did, 'HOUR')).toBe(6n)
       expect(reopened.chainHead(alice.did)).toEqual({ author: alice.did, seq: 2, id: resumed.id })
       await reopened.close()
-    })
-  })
-
-  test('restore refuses bad state with a typed error and changes nothing', async () => {
-    await withLedgers(async (source, target) => {
-      await source.pay(alice, bob.did, 'HOUR', 10n)
-      await target.pay(carol, alice.did, 'HOUR', 2n)
-      const before = await target.exportState()
-      const state = decode(await source.exportState()) as Record<string, unknown>
-      const entry = (state.entries as Uint8Array[])[0] as Uint8Array
-      const envelope = decodeEnvelopeOf(entry)
-      const bad: unknown[] = [
-        Uint8Array.of(0xff),
-        encode({ ...state, version: 2 }),
-        encode({ ...state, entries: [encode({ ...envelope, signature: new Uint8Array(64) })] }),
-        encode({ ...state, entries: [entry, entry] }),
-        encode({ ...state, quarantine: [{ reason: 'bogus', detail: '', chained: false, bytes: entry }] }),
-        encode({ ...state, overrides: [{ account: alice.did, currency: 'HOUR', limit: '-1', reference: 'x' }] }),
-        'not bytes'
-      ]
-      for (const bytes of bad) await expect(target.restoreState(bytes as Uint8Array)).rejects.toThrow(InvalidStateError)
-      expect(await target.exportState()).toEqual(before)
     })
   })
 

@@ -209,13 +209,13 @@ test('a payment to oneself is refused on both paths and cannot grow the credit l
   }, () => 'member')
 })
 
-test('restoreState refuses a state holding an applied self-payment', async () => {
+test('restoreState refuses the former whole-ledger state (entries in it): a cut carries no applied entries', async () => {
   await withLedger(async (ledger) => {
     const self = handEntry(alice, 1, undefined, payment(alice.did, alice.did, 5n))
     const state = encode({ format: 'icn-ledger-state', version: 1, entries: [self.bytes], quarantine: [], pending: [], forks: [], overrides: [] })
     const err = await ledger.restoreState(state).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(InvalidStateError)
-    expect((err as Error).message).toBe(`applied entry ${self.id} is a self-payment, which is refused`)
+    expect((err as Error).message).toBe('cut format must be icn-ledger-cut version 1')
     expect(ledger.entryCount()).toBe(0)
   })
 })

@@ -39,5 +39,6 @@ export {
 } from './node.js'
 export {
   type SnapshotStore, type SnapshotStoreInit, type SnapshotSummary, type DamagedSnapshot, type DamageKind, DAMAGED_FOLDER,
-  openSnapshotStore, writeSnapshotFiles, readSnapshotFiles, listSnapshotFiles, removeSnapshotFiles, snapshotFileNames
+  openSnapshotStore, writeSnapshotFiles, readSnapshotFiles, listSnapshotFiles, removeSnapshotFiles, removeUnreferencedChunks, snapshotFileNames, CHUNKS_FOLDER,
+  type SaveReport, type PruneRule
 } from './store.js'

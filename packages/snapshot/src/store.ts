@@ -1,7 +1,8 @@
-import type { Dirent } from 'node:fs'
+import { type Dirent, existsSync } from 'node:fs'
 import { lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { type Clock, bytesEqual, fromHex, isDid, sha256, systemClock, toHex, utf8 } from '@icn/identity'
+import { type Clock, bytesEqual, concatBytes, fromHex, isDid, sha256, systemClock, toHex, utf8 } from '@icn/identity'
+import { chunkBytes } from './chunks.js'
 import { CorruptFileError, parseJsonSnapshot, readJsonSnapshot, writeFileAtomic, writeJsonSnapshot } from '@icn/identity/fs'
 import type { CompletedSnapshot } from './coordinator.js'
 import { CorruptSnapshotError, InvalidConfigError, SnapshotClosedError, SnapshotNotFoundError, SnapshotQuarantinedError } from './errors.js'
@@ -11,13 +12,13 @@ import { isSnapshotId } from './messages.js'
 /** The metadata of a stored snapshot (without its leaves and state blobs). */
 export type SnapshotSummary = Pick<CompletedSnapshot, 'snapshotId' | 'node' | 'initiator' | 'timestamp' | 'completedAt' | 'participants' | 'root'>
 
-/** A blob's entry in the metadata file. */
-interface BlobRef { file: string, sha256: string, size: number }
+/** A state blob's entry in the metadata file: its size and sha-256, and its chunks (sha-256 hex, in order) in `chunks/`. */
+interface BlobRef { sha256: string, size: number, chunks: string[] }
 
 /** The body of `<id>.snapshot`. */
 interface SnapshotFile {
   format: 'icn-snapshot'
-  version: 1
+  version: 2
   snapshotId: string
   node: string
   initiator: string
@@ -30,29 +31,69 @@ interface SnapshotFile {
   channelState: BlobRef
 }
 
-/** File names of one stored snapshot. The `.sha256` sidecar is written last: it is the commit marker. */
+/**
+ * File names of one stored snapshot. The `.sha256` sidecar is written last: it is the commit marker. (`local`
+ * and `channels` are the state blobs of format v1, which kept whole blobs per snapshot; v2 keeps chunks in
+ * `chunks/`, shared between snapshots. The names stay known so such files are recognised as the snapshot's.)
+ */
 export function snapshotFileNames (snapshotId: string): { meta: string, checksum: string, local: string, channels: string } {
   return { meta: `${snapshotId}.snapshot`, checksum: `${snapshotId}.snapshot.sha256`, local: `${snapshotId}.local.bin`, channels: `${snapshotId}.channels.bin` }
 }
+
+/** The folder, inside the store directory, of content-addressed state chunks (file name = sha-256 hex of the bytes). */
+export const CHUNKS_FOLDER = 'chunks'
+const CHUNK_NAME = /^[0-9a-f]{64}$/
 
 function checkId (snapshotId: string): void {
   if (!isSnapshotId(snapshotId)) throw new InvalidConfigError(`'${String(snapshotId).slice(0, 80)}' is not a valid snapshot id`)
 }
 
+const nextTurn = async (): Promise<void> => { await new Promise<void>((resolve) => { setImmediate(resolve) }) }
+
+/** What one `writeSnapshotFiles` put on disk. */
+export interface SaveReport {
+  /** Chunks the snapshot's two state blobs are made of. */
+  readonly chunks: number
+  /** Of those, the ones not already in `chunks/` (written now). */
+  readonly newChunks: number
+  /** Bytes written: the new chunks, the metadata file and its sidecar. */
+  readonly bytesWritten: number
+}
+
+/** Writes the chunks of `bytes` that `chunks/` lacks; returns the blob's reference and what it wrote. */
+async function writeBlob (dir: string, bytes: Uint8Array): Promise<{ ref: BlobRef, newChunks: number, bytesWritten: number }> {
+  const chunks = await chunkBytes(bytes, nextTurn)
+  const chunkDir = join(dir, CHUNKS_FOLDER)
+  await mkdir(chunkDir, { recursive: true })
+  let newChunks = 0
+  let bytesWritten = 0
+  for (const chunk of chunks) {
+    // Content-addressed: a chunk already here is these bytes (reads check every chunk's hash).
+    if (await exists(join(chunkDir, chunk.hash))) continue
+    await writeFileAtomic(join(chunkDir, chunk.hash), bytes.subarray(chunk.offset, chunk.offset + chunk.size))
+    newChunks++
+    bytesWritten += chunk.size
+  }
+  return { ref: { sha256: toHex(sha256(bytes)), size: bytes.length, chunks: chunks.map((c) => c.hash) }, newChunks, bytesWritten }
+}
+
 /**
- * Writes a completed snapshot to `dir` (the storage adapter, Layer 1): state
- * blobs first (atomic), then the checksummed metadata file `<id>.snapshot`
- * (atomic), then its `<id>.snapshot.sha256` sidecar (atomic). A crash at any
- * point leaves either no committed snapshot or a complete one.
+ * Writes a completed snapshot to `dir` (the storage adapter, Layer 1): the
+ * state blobs' chunks that `chunks/` does not hold yet (each atomic; chunks
+ * are content-addressed, so consecutive snapshots share what did not
+ * change), then the checksummed metadata file `<id>.snapshot` (atomic), then
+ * its `<id>.snapshot.sha256` sidecar (atomic). A crash at any point leaves
+ * either no committed snapshot or a complete one (and perhaps chunks nothing
+ * references, removed at the next open or prune).
  */
-export async function writeSnapshotFiles (dir: string, record: CompletedSnapshot): Promise<void> {
+export async function writeSnapshotFiles (dir: string, record: CompletedSnapshot): Promise<SaveReport> {
   checkId(record.snapshotId)
   const names = snapshotFileNames(record.snapshotId)
-  await writeFileAtomic(join(dir, names.local), record.localState)
-  await writeFileAtomic(join(dir, names.channels), record.channelState)
+  const local = await writeBlob(dir, record.localState)
+  const channels = await writeBlob(dir, record.channelState)
   const body: SnapshotFile = {
     format: 'icn-snapshot',
-    version: 1,
+    version: 2,
     snapshotId: record.snapshotId,
     node: record.node,
     initiator: record.initiator,
@@ -61,12 +102,18 @@ export async function writeSnapshotFiles (dir: string, record: CompletedSnapshot
     participants: [...record.participants],
     root: record.root,
     leaves: [...record.leaves],
-    localState: { file: names.local, sha256: toHex(sha256(record.localState)), size: record.localState.length },
-    channelState: { file: names.channels, sha256: toHex(sha256(record.channelState)), size: record.channelState.length }
+    localState: local.ref,
+    channelState: channels.ref
   }
   await writeJsonSnapshot(join(dir, names.meta), body)
   const metaBytes = await readFile(join(dir, names.meta))
-  await writeFileAtomic(join(dir, names.checksum), utf8(`${toHex(sha256(metaBytes))}  ${names.meta}\n`))
+  const sidecar = utf8(`${toHex(sha256(metaBytes))}  ${names.meta}\n`)
+  await writeFileAtomic(join(dir, names.checksum), sidecar)
+  return {
+    chunks: local.ref.chunks.length + channels.ref.chunks.length,
+    newChunks: local.newChunks + channels.newChunks,
+    bytesWritten: local.bytesWritten + channels.bytesWritten + metaBytes.length + sidecar.length
+  }
 }
 
 function isMissing (err: unknown): boolean {
@@ -109,7 +156,7 @@ function parseMeta (path: string, value: unknown, snapshotId: string): SnapshotF
   const bad = (what: string): never => { throw new CorruptSnapshotError(path, what) }
   if (typeof value !== 'object' || value === null) bad('metadata is not an object')
   const f = value as Partial<SnapshotFile>
-  if (f.format !== 'icn-snapshot' || f.version !== 1) bad(`unknown format ${String(f.format)} v${String(f.version)}`)
+  if (f.format !== 'icn-snapshot' || f.version !== 2) bad(`unknown format ${String(f.format)} v${String(f.version)}`)
   if (f.snapshotId !== snapshotId) bad(`metadata names snapshot ${String(f.snapshotId)}`)
   if (!isDid(f.node) || !isDid(f.initiator)) bad('node and initiator must be DIDs')
   if (!isCount(f.timestamp) || !isCount(f.completedAt)) bad('timestamp and completedAt must be integers')
@@ -119,10 +166,10 @@ function parseMeta (path: string, value: unknown, snapshotId: string): SnapshotF
   for (const [i, leaf] of (f.leaves as SnapshotLeaf[]).entries()) {
     if (leaf?.did !== f.participants?.[i] || !isHash(leaf.stateHash) || !isHash(leaf.channelHash) || !isCount(leaf.stateSize) || !isCount(leaf.channelSize)) bad(`leaves[${i}] is malformed`)
   }
-  // Blob refs name this snapshot's own blob files, never another path.
-  const names = snapshotFileNames(snapshotId)
-  for (const [blob, file] of [[f.localState, names.local], [f.channelState, names.channels]] as const) {
-    if (blob?.file !== file || typeof blob.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(blob.sha256) || !isCount(blob.size)) bad('blob references are malformed')
+  // Blob refs name chunks by hash only, never a path.
+  for (const blob of [f.localState, f.channelState]) {
+    if (typeof blob?.sha256 !== 'string' || !CHUNK_NAME.test(blob.sha256) || !isCount(blob.size) || !Array.isArray(blob.chunks) ||
+      !blob.chunks.every((c) => typeof c === 'string' && CHUNK_NAME.test(c)) || (blob.chunks.length === 0) !== (blob.size === 0)) bad('blob references are malformed')
   }
   return f as SnapshotFile
 }
@@ -151,12 +198,21 @@ async function readMeta (dir: string, snapshotId: string): Promise<SnapshotFile>
   return parseMeta(metaPath, value, snapshotId)
 }
 
-async function readBlob (dir: string, ref: BlobRef): Promise<Uint8Array> {
-  const path = join(dir, ref.file)
-  const bytes = await readOptional(path)
-  if (bytes === undefined) throw new CorruptSnapshotError(path, 'state blob is missing')
-  if (bytes.length !== ref.size) throw new CorruptSnapshotError(path, `state blob is ${bytes.length} bytes, metadata says ${ref.size}`)
-  if (!bytesEqual(sha256(bytes), fromHex(ref.sha256))) throw new CorruptSnapshotError(path, 'state blob does not match its sha-256')
+async function readBlob (dir: string, metaPath: string, ref: BlobRef): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  let size = 0
+  for (const hash of ref.chunks) {
+    const path = join(dir, CHUNKS_FOLDER, hash)
+    const bytes = await readOptional(path)
+    if (bytes === undefined) throw new CorruptSnapshotError(path, 'state chunk is missing')
+    if (toHex(sha256(bytes)) !== hash) throw new CorruptSnapshotError(path, 'state chunk does not match its sha-256 (its name)')
+    size += bytes.length
+    if (size > ref.size) break
+    parts.push(bytes)
+  }
+  if (size !== ref.size) throw new CorruptSnapshotError(metaPath, `state chunks add up to ${size > ref.size ? 'more than' : size} bytes, metadata says ${ref.size}`)
+  const bytes = concatBytes(...parts)
+  if (!bytesEqual(sha256(bytes), fromHex(ref.sha256))) throw new CorruptSnapshotError(metaPath, 'state blob does not match its sha-256')
   return bytes
 }
 
@@ -169,8 +225,8 @@ async function readBlob (dir: string, ref: BlobRef): Promise<Uint8Array> {
 export async function readSnapshotFiles (dir: string, snapshotId: string): Promise<CompletedSnapshot> {
   const meta = await readMeta(dir, snapshotId)
   const metaPath = join(dir, snapshotFileNames(snapshotId).meta)
-  const localState = await readBlob(dir, meta.localState)
-  const channelState = await readBlob(dir, meta.channelState)
+  const localState = await readBlob(dir, metaPath, meta.localState)
+  const channelState = await readBlob(dir, metaPath, meta.channelState)
   const own = meta.leaves.find((l) => l.did === meta.node)
   if (own === undefined || !bytesEqual(own.stateHash, sha256(localState)) || !bytesEqual(own.channelHash, sha256(channelState))) {
     throw new CorruptSnapshotError(metaPath, 'the holder\'s leaf does not commit to the stored state blobs')
@@ -210,11 +266,35 @@ function newestFirst (summaries: SnapshotSummary[]): SnapshotSummary[] {
   return summaries.sort((a, b) => b.completedAt - a.completedAt || (a.snapshotId < b.snapshotId ? -1 : 1))
 }
 
-/** Removes a stored snapshot: the sidecar (commit marker) first, so a crash never leaves a committed but partial one. */
+/**
+ * Removes a stored snapshot: the sidecar (commit marker) first, so a crash never leaves a committed but
+ * partial one. Its chunks stay until `removeUnreferencedChunks` (other snapshots may share them).
+ */
 export async function removeSnapshotFiles (dir: string, snapshotId: string): Promise<void> {
   checkId(snapshotId)
   const names = snapshotFileNames(snapshotId)
   for (const name of [names.checksum, names.meta, names.local, names.channels]) await rm(join(dir, name), { force: true })
+}
+
+/**
+ * Deletes every file in `chunks/` that no committed snapshot's metadata names (left by removed snapshots or
+ * an interrupted save), and temp files of interrupted chunk writes; returns how many. Other names are left
+ * for the store's open to move aside. Call with no save in progress.
+ */
+export async function removeUnreferencedChunks (dir: string): Promise<number> {
+  const referenced = new Set<string>()
+  for (const id of await committedIds(dir)) {
+    const meta = await readMeta(dir, id)
+    for (const blob of [meta.localState, meta.channelState]) for (const c of blob.chunks) referenced.add(c)
+  }
+  let removed = 0
+  for (const entry of await entriesOf(join(dir, CHUNKS_FOLDER))) {
+    const garbage = entry.isFile() && ((CHUNK_NAME.test(entry.name) && !referenced.has(entry.name)) || CHUNK_NAME.test(TEMP_FILE.exec(entry.name)?.[1] ?? ''))
+    if (!garbage) continue
+    await rm(join(dir, CHUNKS_FOLDER, entry.name), { force: true })
+    removed++
+  }
+  return removed
 }
 
 /** The folder, inside the store directory, that damaged files are moved into. */
@@ -266,6 +346,8 @@ export interface SnapshotStoreInit {
   path: string
   /** After each `save`, keep only the newest N snapshots (0 = keep all). @default 0 */
   keepNewest?: number
+  /** After each `save`, remove snapshots completed more than this many ms ago (by `clock`; 0 = no age limit). @default 0 */
+  maxAgeMs?: number
   /**
    * Called once for each file newly moved into `damaged/`: during
    * `openSnapshotStore` (before it resolves) and whenever a later read finds
@@ -277,11 +359,21 @@ export interface SnapshotStoreInit {
   clock?: Clock
 }
 
+/** Which snapshots `prune` keeps: at most the newest `keepNewest`, none older than `maxAgeMs`. */
+export interface PruneRule { keepNewest?: number, maxAgeMs?: number }
+
+function checkRule (rule: PruneRule): void {
+  for (const [name, v] of Object.entries(rule)) {
+    if (name !== 'keepNewest' && name !== 'maxAgeMs') throw new InvalidConfigError(`unknown prune rule '${name}'`)
+    if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 0)) throw new InvalidConfigError(`${name} must be an integer >= 0`)
+  }
+}
+
 /** Completed snapshots on disk: the handle a node uses. */
 export interface SnapshotStore {
   readonly path: string
-  /** Persists a completed snapshot atomically, then prunes to `keepNewest` if set. */
-  save(record: CompletedSnapshot): Promise<void>
+  /** Persists a completed snapshot atomically (only the chunks the store lacks), then applies `keepNewest` / `maxAgeMs` if set. */
+  save(record: CompletedSnapshot): Promise<SaveReport>
   /**
    * Loads and fully checks one snapshot. `SnapshotNotFoundError` if it is not
    * stored; if its files are damaged they are moved into `damaged/` and this
@@ -292,6 +384,13 @@ export interface SnapshotStore {
   list(): Promise<SnapshotSummary[]>
   /** Keeps the newest `n`, removes the rest; returns the removed ids. */
   keepNewest(n: number): Promise<string[]>
+  /**
+   * Removes every snapshot beyond the newest `keepNewest` and every one completed more than `maxAgeMs` ago
+   * (either rule may be left out), then the chunks no remaining snapshot uses; returns the removed ids, newest first.
+   */
+  prune(rule: PruneRule): Promise<string[]>
+  /** Bytes and files in `chunks/` now (what the stored states take on disk, shared chunks counted once). */
+  usage(): Promise<{ chunks: number, chunkBytes: number }>
   /** Every file now in `damaged/` and why, oldest first (kept across restarts in `damaged/damaged.json`). */
   damaged(): DamagedSnapshot[]
   /** Waits for writes in progress; later calls throw `SnapshotClosedError`. Idempotent. */
@@ -320,6 +419,7 @@ function parseDamageRecord (path: string, value: unknown): DamageEntry[] {
 class FileSnapshotStore implements SnapshotStore {
   readonly path: string
   private readonly keep: number
+  private readonly maxAgeMs: number
   private readonly clock: Clock
   private readonly onDamaged: ((damaged: DamagedSnapshot) => void) | undefined
   private readonly damagedDir: string
@@ -330,6 +430,7 @@ class FileSnapshotStore implements SnapshotStore {
   constructor (init: SnapshotStoreInit) {
     this.path = init.path
     this.keep = init.keepNewest ?? 0
+    this.maxAgeMs = init.maxAgeMs ?? 0
     this.clock = init.clock ?? systemClock
     this.onDamaged = init.onDamaged
     this.damagedDir = join(init.path, DAMAGED_FOLDER)
@@ -368,6 +469,14 @@ class FileSnapshotStore implements SnapshotStore {
     const groups = new Map<string, string[]>()
     for (const entry of entries) {
       if (entry.name === DAMAGED_FOLDER) continue
+      if (entry.name === CHUNKS_FOLDER && entry.isDirectory()) {
+        for (const chunk of (await entriesOf(join(this.path, CHUNKS_FOLDER))).sort((x, y) => x.name < y.name ? -1 : 1)) {
+          const name = chunk.name
+          if (chunk.isFile() && (CHUNK_NAME.test(name) || CHUNK_NAME.test(TEMP_FILE.exec(name)?.[1] ?? ''))) continue
+          found.push({ from: join(this.path, CHUNKS_FOLDER, name), file: `${CHUNKS_FOLDER}/${name}`, snapshotId: null, kind: 'unknown', reason: 'not a state chunk (name is not the sha-256 of a file)' })
+        }
+        continue
+      }
       const id = entry.isFile() ? snapshotIdOf(entry.name) : undefined
       if (id !== undefined) {
         groups.set(id, [...(groups.get(id) ?? []), entry.name])
@@ -392,11 +501,14 @@ class FileSnapshotStore implements SnapshotStore {
       if (damage !== undefined) found.push(...this.damageOf(id, files.sort(), damage))
     }
     await this.moveAside(found)
+    await removeUnreferencedChunks(this.path)
   }
 
+  /** The snapshot's files, and the chunk that failed its check (if that was the damage and it is still there). */
   private damageOf (snapshotId: string, files: string[], damage: CorruptSnapshotError): Damage[] {
-    const reason = `${basename(damage.path)}: ${damage.reason}`
-    return files.map((file) => ({ from: join(this.path, file), file, snapshotId, kind: 'corrupt', reason }))
+    const chunk = join(this.path, CHUNKS_FOLDER, basename(damage.path)) === damage.path && existsSync(damage.path) ? [`${CHUNKS_FOLDER}/${basename(damage.path)}`] : []
+    const reason = `${chunk.length > 0 ? chunk[0] as string : basename(damage.path)}: ${damage.reason}`
+    return [...files, ...chunk].map((file) => ({ from: join(this.path, file), file, snapshotId, kind: 'corrupt', reason }))
   }
 
   /**
@@ -508,10 +620,13 @@ class FileSnapshotStore implements SnapshotStore {
     return inQueue ? await task() : await this.exclusive(task)
   }
 
-  async save (record: CompletedSnapshot): Promise<void> {
-    await this.serial(async () => {
-      await writeSnapshotFiles(this.path, record)
-      if (this.keep > 0) await this.prune(this.keep)
+  async save (record: CompletedSnapshot): Promise<SaveReport> {
+    return await this.serial(async () => {
+      const report = await writeSnapshotFiles(this.path, record)
+      if (this.keep > 0 || this.maxAgeMs > 0) {
+        await this.pruneNow({ ...(this.keep > 0 ? { keepNewest: this.keep } : {}), ...(this.maxAgeMs > 0 ? { maxAgeMs: this.maxAgeMs } : {}) })
+      }
+      return report
     })
   }
 
@@ -553,13 +668,36 @@ class FileSnapshotStore implements SnapshotStore {
 
   async keepNewest (n: number): Promise<string[]> {
     if (!Number.isSafeInteger(n) || n < 0) throw new InvalidConfigError('keepNewest needs an integer >= 0')
-    return await this.serial(async () => await this.prune(n))
+    return await this.serial(async () => await this.pruneNow({ keepNewest: n }))
   }
 
-  private async prune (n: number): Promise<string[]> {
-    const doomed = (await this.summaries(true)).slice(n).map((s) => s.snapshotId)
+  async prune (rule: PruneRule): Promise<string[]> {
+    checkRule(rule)
+    return await this.serial(async () => await this.pruneNow(rule))
+  }
+
+  private async pruneNow (rule: PruneRule): Promise<string[]> {
+    const now = this.clock.now()
+    const doomed = (await this.summaries(true))
+      .filter((s, i) => (rule.keepNewest !== undefined && i >= rule.keepNewest) || (rule.maxAgeMs !== undefined && now - s.completedAt > rule.maxAgeMs))
+      .map((s) => s.snapshotId)
     for (const id of doomed) await removeSnapshotFiles(this.path, id)
+    if (doomed.length > 0) await removeUnreferencedChunks(this.path)
     return doomed
+  }
+
+  async usage (): Promise<{ chunks: number, chunkBytes: number }> {
+    if (this.closed) throw new SnapshotClosedError('snapshot store')
+    return await this.exclusive(async () => {
+      let chunks = 0
+      let chunkBytes = 0
+      for (const entry of await entriesOf(join(this.path, CHUNKS_FOLDER))) {
+        if (!entry.isFile() || !CHUNK_NAME.test(entry.name)) continue
+        chunks++
+        chunkBytes += (await lstat(join(this.path, CHUNKS_FOLDER, entry.name))).size
+      }
+      return { chunks, chunkBytes }
+    })
   }
 
   damaged (): DamagedSnapshot[] {
@@ -584,6 +722,8 @@ export async function openSnapshotStore (init: SnapshotStoreInit): Promise<Snaps
   if (typeof init.path !== 'string' || init.path.length === 0) throw new InvalidConfigError('snapshot store needs a path')
   const keep = init.keepNewest ?? 0
   if (!Number.isSafeInteger(keep) || keep < 0) throw new InvalidConfigError('keepNewest must be an integer >= 0')
+  const age = init.maxAgeMs ?? 0
+  if (!Number.isSafeInteger(age) || age < 0) throw new InvalidConfigError('maxAgeMs must be an integer >= 0')
   const store = new FileSnapshotStore(init)
   await store.recover()
   return store

@@ -30,9 +30,24 @@ function listed (...records: CompletedSnapshot[]): SnapshotSummary[] {
   return records.map(summaryOf).sort((x, y) => y.completedAt - x.completedAt || (x.snapshotId < y.snapshotId ? -1 : 1))
 }
 
-/** The four files of a snapshot, sorted. */
+/** The files of a stored snapshot (its metadata and commit marker; its state is in chunks/), sorted. */
 function filesOf (id: string): string[] {
-  return Object.values(snapshotFileNames(id)).sort()
+  const names = snapshotFileNames(id)
+  return [names.meta, names.checksum].sort()
+}
+
+/** The chunks (sha-256 hex, file names in chunks/) of a stored snapshot's local and channel state. */
+async function chunksOf (dir: string, id: string): Promise<string[]> {
+  const meta = await readJsonSnapshot(join(dir, snapshotFileNames(id).meta)) as Record<'localState' | 'channelState', { chunks: string[] }>
+  return [...meta.localState.chunks, ...meta.channelState.chunks]
+}
+
+/** A chunk of snapshot `id` that snapshot `other` does not share (equal states share their chunks). */
+async function ownChunk (dir: string, id: string, other: string): Promise<string> {
+  const shared = new Set(await chunksOf(dir, other))
+  const own = (await chunksOf(dir, id)).find((c) => !shared.has(c))
+  if (own === undefined) throw new Error(`snapshot ${id} has no chunk of its own`)
+  return own
 }
 
 /** The store opened on `dir` with a manual clock at `at`, and what its `onDamaged` reported while opening. */
@@ -56,8 +71,8 @@ async function rewrite (path: string, mutate: (bytes: Buffer) => Uint8Array): Pr
 
 interface DamageCase {
   what: string
-  /** Damages `dir` (holding snapshots a and b); returns what `damaged()` must list (movedTo names = file names), in order. */
-  damage: (dir: string) => Promise<Array<Omit<DamagedSnapshot, 'movedTo' | 'detectedAt'>>>
+  /** Damages `dir` (holding snapshots a and b); returns what `damaged()` must list (movedTo names = file names unless `name`), in order. */
+  damage: (dir: string) => Promise<Array<Omit<DamagedSnapshot, 'movedTo' | 'detectedAt'> & { name?: string }>>
   /** The snapshots still intact. */
   intact: () => CompletedSnapshot[]
 }
@@ -75,13 +90,13 @@ const CASES: DamageCase[] = [
     intact: () => [a]
   },
   {
-    what: 'a stored snapshot\'s state blob truncated to half',
+    what: 'a stored snapshot\'s state chunk truncated to half',
     damage: async (dir) => {
-      const path = join(dir, snapshotFileNames(b.snapshotId).local)
-      const size = b.localState.length
-      await truncate(path, Math.floor(size / 2))
-      const reason = `${snapshotFileNames(b.snapshotId).local}: state blob is ${Math.floor(size / 2)} bytes, metadata says ${size}`
-      return filesOf(b.snapshotId).map((file) => ({ file, snapshotId: b.snapshotId, kind: 'corrupt', reason }))
+      const hash = await ownChunk(dir, b.snapshotId, a.snapshotId)
+      const path = join(dir, 'chunks', hash)
+      await truncate(path, Math.floor((await readFile(path)).length / 2))
+      const reason = `chunks/${hash}: state chunk does not match its sha-256 (its name)`
+      return [...filesOf(b.snapshotId), `chunks/${hash}`].map((file) => ({ file, snapshotId: b.snapshotId, kind: 'corrupt', reason, name: file.replace('chunks/', '') }))
     },
     intact: () => [a]
   },
@@ -165,7 +180,7 @@ describe('a damaged snapshot store opens: damage is moved into damaged/, listed 
       await withTempDir(async (dir) => {
         await writeSnapshotFiles(dir, a)
         await writeSnapshotFiles(dir, b)
-        const expected = (await c.damage(dir)).map((d) => ({ ...d, movedTo: join(dir, 'damaged', d.file), detectedAt: T0 }))
+        const expected = (await c.damage(dir)).map(({ name, ...d }) => ({ ...d, movedTo: join(dir, 'damaged', name ?? d.file), detectedAt: T0 }))
         const before = await Promise.all(expected.map(async (d) => await contents(join(dir, d.file))))
 
         const first = await open(dir, T0)
@@ -175,8 +190,8 @@ describe('a damaged snapshot store opens: damage is moved into damaged/, listed 
         for (const r of c.intact()) expect(fieldsOf(await first.store.load(r.snapshotId))).toEqual(fieldsOf(r))
         // Moved by rename, bytes untouched; the store directory holds exactly the intact snapshots' files.
         expect(await Promise.all(expected.map(async (d) => await contents(d.movedTo)))).toEqual(before)
-        expect((await readdir(dir)).sort()).toEqual([...c.intact().flatMap((r) => filesOf(r.snapshotId)), 'damaged'].sort())
-        expect((await readdir(join(dir, 'damaged'))).sort()).toEqual([...expected.map((d) => d.file), 'damaged.json'].sort())
+        expect((await readdir(dir)).sort()).toEqual([...c.intact().flatMap((r) => filesOf(r.snapshotId)), 'chunks', 'damaged'].sort())
+        expect((await readdir(join(dir, 'damaged'))).sort()).toEqual([...expected.map((d) => d.movedTo.slice(join(dir, 'damaged').length + 1)), 'damaged.json'].sort())
         await first.store.close()
 
         // Reopened: nothing new to report, the same list (the record in damaged/ keeps reason and time).
@@ -195,7 +210,7 @@ describe('a damaged snapshot store opens: damage is moved into damaged/, listed 
       await writeSnapshotFiles(dir, b)
       const { store, reported } = await open(dir, T0)
       expect([store.damaged(), reported, await store.list()]).toEqual([[], [], listed(a, b)])
-      expect((await readdir(dir)).sort()).toEqual([...filesOf(a.snapshotId), ...filesOf(b.snapshotId)].sort())
+      expect((await readdir(dir)).sort()).toEqual([...filesOf(a.snapshotId), ...filesOf(b.snapshotId), 'chunks'].sort())
       await store.close()
     })
   })
@@ -217,17 +232,18 @@ describe('damage found after opening: that read fails, the snapshot is moved asi
       await writeSnapshotFiles(dir, b)
       const { store, reported, clock } = await open(dir, T0)
       expect(store.damaged()).toEqual([])
-      const local = snapshotFileNames(a.snapshotId).local
+      const hash = await ownChunk(dir, a.snapshotId, b.snapshotId)
+      const local = join('chunks', hash)
       await rewrite(join(dir, local), (bytes) => { bytes[0]! ^= 1; return bytes })
       clock.advance(5)
 
       const error = await store.load(a.snapshotId).then(() => undefined, (e: unknown) => e)
-      const reason = `${local}: state blob does not match its sha-256`
-      const moved = filesOf(a.snapshotId).map((file) => entry(dir, file, a.snapshotId, 'corrupt', reason, T0 + 5))
+      const reason = `${local}: state chunk does not match its sha-256 (its name)`
+      const moved = [...filesOf(a.snapshotId), local].map((file) => entry(dir, file, a.snapshotId, 'corrupt', reason, T0 + 5, file.replace('chunks/', '')))
       expect(error).toBeInstanceOf(SnapshotQuarantinedError)
       const q = error as SnapshotQuarantinedError
       expect([q.name, q.code, q.snapshotId, q.path, q.quarantined]).toEqual(['SnapshotQuarantinedError', 'CORRUPT_SNAPSHOT', a.snapshotId, join(dir, local), moved])
-      expect(q.message).toBe(`${join(dir, local)}: state blob does not match its sha-256 (snapshot ${a.snapshotId} moved aside: ${moved.map((d) => d.movedTo).join(', ')})`)
+      expect(q.message).toBe(`${join(dir, local)}: state chunk does not match its sha-256 (its name) (snapshot ${a.snapshotId} moved aside: ${moved.map((d) => d.movedTo).join(', ')})`)
       expect([store.damaged(), reported]).toEqual([moved, moved])
       await expect(store.load(a.snapshotId)).rejects.toThrow(SnapshotNotFoundError)
       expect(await store.list()).toEqual(listed(b))
@@ -241,7 +257,7 @@ describe('damage found after opening: that read fails, the snapshot is moved asi
       const metaReason = `${meta}: sha-256 ${toHex(sha256(new TextEncoder().encode('garbage')))} does not match ${snapshotFileNames(b.snapshotId).checksum} (${sidecar})`
       const all = [...moved, ...filesOf(b.snapshotId).map((file) => entry(dir, file, b.snapshotId, 'corrupt', metaReason, T0 + 10))]
       expect([store.damaged(), reported]).toEqual([all, all])
-      expect(await readdir(dir)).toEqual(['damaged'])
+      expect((await readdir(dir)).sort()).toEqual(['chunks', 'damaged'])
       await store.close()
 
       const again = await open(dir, T0 + 99)
@@ -278,7 +294,9 @@ describe('damage found after opening: that read fails, the snapshot is moved asi
         await first.clock.advanceAsync(10)
       }
       await first.close()
-      await rewrite(join(dir, '0', snapshotFileNames(ids[0]!).channels), (bytes) => Buffer.concat([bytes, Buffer.of(1)]))
+      // Two snapshots of an idle network: equal states, so they share every chunk; the first one's metadata goes bad.
+      expect(await chunksOf(join(dir, '0'), ids[0]!)).toEqual(await chunksOf(join(dir, '0'), ids[1]!))
+      await rewrite(join(dir, '0', snapshotFileNames(ids[0]!).meta), (bytes) => { bytes[bytes.length - 5]! ^= 1; return bytes })
       const fresh = new Router({ size: 3, seed: 903, stores: [store] })
       expect(await fresh.nodes[0]!.snap.loadStored()).toEqual([ids[1]])
       expect(reported.map((d) => [d.file, d.kind])).toEqual(filesOf(ids[0]!).map((f) => [f, 'corrupt']))

@@ -1,7 +1,10 @@
-import { withTempDir } from '@icn/testkit'
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { readJsonSnapshot } from '@icn/identity/fs'
+import { ManualClock, withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
-import { openSnapshotStore, readSnapshotFiles } from '../src/index.js'
-import { fieldsOf } from './support/records.js'
+import { InvalidConfigError, openSnapshotStore, readSnapshotFiles } from '../src/index.js'
+import { fieldsOf, realRecords } from './support/records.js'
 import { Router } from './support/router.js'
 
 describe('L2 production handle: snapshot nodes persisting through their SnapshotStore', () => {
@@ -30,6 +33,51 @@ describe('L2 production handle: snapshot nodes persisting through their Snapshot
       }
       await router.close()
       for (const s of stores) await s.close()
+    })
+  })
+
+  it('save shares unchanged chunks; prune by count and by age removes snapshots and then the chunks no one uses', async () => {
+    const T0 = 1_800_000_000_000
+    const [a] = await realRecords(211)
+    const [b] = await realRecords(212)
+    await withTempDir(async (dir) => {
+      const clock = new ManualClock(T0)
+      const store = await openSnapshotStore({ path: dir, clock, maxAgeMs: 10_000 })
+      const first = await store.save({ ...a!, snapshotId: 's1', completedAt: T0 - 9_000 })
+      const chunksOfA = (await readdir(join(dir, 'chunks'))).sort()
+      expect(chunksOfA.length).toBe(first.newChunks)
+      // the same states again: nothing but metadata written
+      const second = await store.save({ ...a!, snapshotId: 's2', completedAt: T0 - 5_000 })
+      expect([second.chunks, second.newChunks]).toEqual([first.chunks, 0])
+      const metaSize = async (id: string): Promise<number> => (await stat(join(dir, `${id}.snapshot`))).size + (await stat(join(dir, `${id}.snapshot.sha256`))).size
+      expect(second.bytesWritten).toBe(await metaSize('s2'))
+      const third = await store.save({ ...b!, snapshotId: 's3', completedAt: T0 })
+      expect((await store.list()).map((x) => x.snapshotId)).toEqual(['s3', 's2', 's1'])
+      const usage = await store.usage()
+      expect(usage.chunks).toBe(first.newChunks + third.newChunks)
+
+      // by age: s1 is 11 s old once the clock moves on; the next save's retention removes it, its chunks stay (s2 uses them)
+      clock.advance(2_000)
+      expect(await store.prune({ maxAgeMs: 10_000 })).toEqual(['s1'])
+      expect(await store.usage()).toEqual(usage)
+      // by count: keep the newest one; the chunks only s2 used go
+      expect(await store.prune({ keepNewest: 1 })).toEqual(['s2'])
+      const left = (await readdir(join(dir, 'chunks'))).sort()
+      expect(left.length).toBe((await store.usage()).chunks)
+      const meta = await readJsonSnapshot(join(dir, 's3.snapshot')) as Record<'localState' | 'channelState', { chunks: string[] }>
+      expect(left).toEqual([...new Set([...meta.localState.chunks, ...meta.channelState.chunks])].sort())
+      expect(fieldsOf(await store.load('s3'))).toEqual(fieldsOf({ ...b!, snapshotId: 's3', completedAt: T0 }))
+      await expect(store.prune({ keepNewest: -1 })).rejects.toThrow(InvalidConfigError)
+      await expect(store.prune({ kept: 1 } as never)).rejects.toThrow(new InvalidConfigError("unknown prune rule 'kept'"))
+      await store.close()
+
+      // a fresh handle sees the same, and the save-time rule applies on its next save
+      const fresh = await openSnapshotStore({ path: dir, clock: new ManualClock(T0 + 20_000), maxAgeMs: 10_000 })
+      expect((await fresh.list()).map((x) => x.snapshotId)).toEqual(['s3'])
+      await fresh.save({ ...a!, snapshotId: 's4', completedAt: T0 + 20_000 })
+      expect((await fresh.list()).map((x) => x.snapshotId)).toEqual(['s4'])
+      expect((await readdir(join(dir, 'chunks'))).sort()).toEqual(chunksOfA)
+      await fresh.close()
     })
   })
 })

@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decode, toHex } from '@icn/identity'
+import { readJsonSnapshot } from '@icn/identity/fs'
 import { ManualClock, withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
 import { type DamagedSnapshot, SnapshotQuarantinedError, decodeLocalState, openSnapshotStore, snapshotFileNames, verifyInclusion, writeSnapshotFiles } from '../src/index.js'
@@ -53,13 +54,20 @@ describe('L3 same-process lifecycle: close, then fresh handles restore from disk
       await writeSnapshotFiles(dir, b!)
       await writeFile(join(dir, 'notes.txt'), 'hello')
       const first = await openSnapshotStore({ path: dir, clock: new ManualClock(1_800_000_000_000) })
-      const local = join(dir, snapshotFileNames(a!.snapshotId).local)
-      const bytes = await readFile(local)
+      // a chunk of a's state that b does not share goes bad
+      const chunksOf = async (id: string): Promise<string[]> => {
+        const meta = await readJsonSnapshot(join(dir, snapshotFileNames(id).meta)) as Record<'localState' | 'channelState', { chunks: string[] }>
+        return [...meta.localState.chunks, ...meta.channelState.chunks]
+      }
+      const shared = new Set(await chunksOf(b!.snapshotId))
+      const chunk = (await chunksOf(a!.snapshotId)).find((c) => !shared.has(c))!
+      const bytes = await readFile(join(dir, 'chunks', chunk))
       bytes[0]! ^= 1
-      await writeFile(local, bytes)
+      await writeFile(join(dir, 'chunks', chunk), bytes)
       await expect(first.load(a!.snapshotId)).rejects.toThrow(SnapshotQuarantinedError)
       const damaged = first.damaged()
-      expect(damaged.map((d) => [d.file, d.kind])).toEqual([['notes.txt', 'unknown'], ...Object.values(snapshotFileNames(a!.snapshotId)).sort().map((f) => [f, 'corrupt'])])
+      const names = snapshotFileNames(a!.snapshotId)
+      expect(damaged.map((d) => [d.file, d.kind])).toEqual([['notes.txt', 'unknown'], ...[names.meta, names.checksum, `chunks/${chunk}`].map((f) => [f, 'corrupt'])])
       await first.close()
 
       const reported: DamagedSnapshot[] = []

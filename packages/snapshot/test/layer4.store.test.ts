@@ -3,7 +3,6 @@ import { fileURLToPath } from 'node:url'
 import { sha256, toHex } from '@icn/identity'
 import { SubprocessError, runSubprocess, withTempDir } from '@icn/testkit'
 import { describe, expect, it } from 'vitest'
-import { snapshotFileNames } from '../src/index.js'
 
 const helper = fileURLToPath(new URL('./helpers/snapshot-restart.mjs', import.meta.url))
 
@@ -26,7 +25,7 @@ describe('L4 cross-process: a snapshot written by one OS process restores real s
       await writeFile(meta, bytes)
       const sidecar = (await readFile(`${meta}.sha256`, 'utf8')).slice(0, 64)
       const reason = `${snapshotId!}.snapshot: sha-256 ${toHex(sha256(bytes))} does not match ${snapshotId!}.snapshot.sha256 (${sidecar})`
-      const moved = Object.values(snapshotFileNames(snapshotId!)).sort().map((file) => ({
+      const moved = [`${snapshotId!}.snapshot`, `${snapshotId!}.snapshot.sha256`].map((file) => ({
         file, snapshotId, kind: 'corrupt', reason, movedTo: `${dir}/1/damaged/${file}`, detectedAt: 1_800_000_000_000
       }))
       expect(JSON.parse(await runSubprocess(helper, ['damaged', dir, '1800000000000']))).toEqual({ reported: moved, damaged: moved, ids: [] })

@@ -230,7 +230,10 @@ describe('failure paths of the shell', () => {
     const record = router.nodes[0]!.snap.getCompleted(snapshotId)!
     await router.close()
     // A node with only the 'extra' provider, whose store holds that snapshot.
-    const store: SnapshotStore = { path: '', save: async () => {}, load: async () => record, list: async () => [], keepNewest: async () => [], damaged: () => [], close: async () => {} }
+    const store: SnapshotStore = {
+      path: '', save: async () => ({ chunks: 0, newChunks: 0, bytesWritten: 0 }), load: async () => record, list: async () => [], keepNewest: async () => [],
+      prune: async () => [], usage: async () => ({ chunks: 0, chunkBytes: 0 }), damaged: () => [], close: async () => {}
+    }
     const extra = new BlobProvider('extra', Uint8Array.of(7))
     const lacking = new Router({ size: 3, seed: 73, stores: [store], providers: () => [extra] })
     await expect(lacking.nodes[0]!.snap.restore(snapshotId)).rejects.toThrow(`snapshot ${snapshotId} has state for provider 'tokens', which this node does not have`)

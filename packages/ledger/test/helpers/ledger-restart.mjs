@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // Layer 4 helper.
 //   write <dir>  — applies entries through openLedger (built dist), prints "<stateRoot> <id> <id> …" and exits 0
-//   read <dir> <stateRoot> <id>…  — a fresh process opens the store and asserts exact values, exit 1 on mismatch
-import { encode, decode } from '@icn/identity'
-import { openLedger } from '../../dist/index.js'
+//   read <dir> <stateRoot> <id>… <cutHash>  — a fresh process opens the store and asserts exact values (the cut
+//     it exports hashes to <cutHash>), exit 1 on mismatch
+//   rollback <dir> <stateRoot>  — a third process pays once more, restores the cut the writer saved in
+//     <dir>.cut and asserts the ledger is back at <stateRoot>
+import { readFileSync, writeFileSync } from 'node:fs'
+import { encode, decode, sha256, toHex } from '@icn/identity'
+import { decodeLedgerCut, openLedger, proveBalance, verifyBalanceProof } from '../../dist/index.js'
 import { check, checkInvariants, fixedClock, member } from './common.mjs'
 
 const [mode, dir, ...tokens] = process.argv.slice(2)
@@ -18,10 +22,12 @@ if (mode === 'write') {
   const forged = encode({ ...decode(e1.bytes), signature: new Uint8Array(64).fill(9) })
   await ledger.applyEnvelope(forged)
   await ledger.setCreditLimit(carol.did, 'SEED', 12_345n, 'decision-4')
-  console.log([ledger.stateRoot(), e1.id, e2.id, e3.id].join(' '))
+  const cut = await ledger.exportState()
+  writeFileSync(`${dir}.cut`, cut)
+  console.log([ledger.stateRoot(), e1.id, e2.id, e3.id, toHex(sha256(cut))].join(' '))
   await ledger.close()
 } else if (mode === 'read') {
-  const [root, id1, id2, id3] = tokens
+  const [root, id1, id2, id3, cutHash] = tokens
   const ledger = await openLedger({ path: dir, clock })
   check(ledger.stateRoot() === root, `state root ${ledger.stateRoot()} != ${root}`)
   check(ledger.entryCount() === 3, `entry count ${ledger.entryCount()}`)
@@ -34,6 +40,23 @@ if (mode === 'write') {
   const quarantine = ledger.quarantine()
   check(quarantine.length === 1 && quarantine[0].reason === 'invalid-signature' && quarantine[0].chained === false, 'quarantine')
   check(ledger.creditLimit(carol.did, 'SEED') === 12_345n, 'override')
+  checkInvariants(ledger)
+  const cut = await ledger.exportState()
+  check(toHex(sha256(cut)) === cutHash, `cut hash ${toHex(sha256(cut))} != ${cutHash}`)
+  const decoded = decodeLedgerCut(cut)
+  check(JSON.stringify(decoded.heads.map((h) => [h.seq, h.id, h.applied])) === JSON.stringify(ledger.heads().map((h) => [h.seq, h.id, h.seq])), 'cut heads')
+  check(decoded.balances.length === 5 && verifyBalanceProof(proveBalance(cut, bob.did, 'HOUR'), decoded.balanceRoot) &&
+    proveBalance(cut, bob.did, 'HOUR').balance === 175n, 'balance proof')
+  await ledger.close()
+  console.log('ok')
+} else if (mode === 'rollback') {
+  const [root] = tokens
+  const ledger = await openLedger({ path: dir, clock })
+  const later = await ledger.pay(bob, alice.did, 'HOUR', 5n)
+  check(ledger.stateRoot() !== root, 'the later payment changed the state')
+  await ledger.restoreState(new Uint8Array(readFileSync(`${dir}.cut`)))
+  check(ledger.stateRoot() === root && ledger.entry(later.id) === undefined && ledger.entryCount() === 3, 'rolled back to the cut')
+  check(ledger.chainFloors().length === 1 && ledger.chainFloors()[0].floor === 2, 'floor kept for the rolled-back chain')
   checkInvariants(ledger)
   await ledger.close()
   console.log('ok')
