@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type AuditInput, auditSnapshot, balancesOfRecordedLedger, ledgerEntriesOfFrame } from '../src/audit.js'
 import { auditedBalances, auditedBalancesCsv } from '../src/audit-format.js'
-import { LEDGER_IN_TRANSIT, TOPICS, bridgeLedger, inTransitEntries, recordChannels } from '../src/bridges.js'
+import { LEDGER_IN_TRANSIT, TOPICS, bridgeLedger, inTransitEntries, inTransitProvider, recordChannels } from '../src/bridges.js'
 import { HISTORY_TOPIC, isHistoryFrame } from '../src/history.js'
 import { createLogger } from '../src/logger.js'
 
@@ -187,6 +187,14 @@ describe('channel recording and the in-transit record', () => {
         await handled
         expect(await received).toEqual([theirs.bytes])
         expect(inTransitEntries(encode({ entries: [theirs.bytes] }))).toEqual([theirs.bytes])
+
+        // The provider records exactly that, and a restore delivers what was in transit to the ledger.
+        const provider = inTransitProvider(() => bridge, lb)
+        expect(provider.name).toBe(LEDGER_IN_TRANSIT)
+        expect(inTransitEntries(await provider.exportState())).toEqual([])
+        await provider.restoreState(encode({ entries: [record.bytes] }))
+        expect(lb.entry(record.id)?.bytes).toEqual(record.bytes)
+        expect(lb.balance(a.did, 'ICN')).toBe(-5n)
         expect(() => inTransitEntries(encode({ entries: [1] }))).toThrow(TypeError)
       } finally {
         await bridge.stop()
