@@ -194,7 +194,7 @@ describe('channel recording and the in-transit record', () => {
         expect(provider.name).toBe(LEDGER_IN_TRANSIT)
         await provider.restoreState(encode({ entries: [record.bytes] }))
         expect(lb.entry(record.id)?.bytes).toEqual(record.bytes)
-        expect(lb.balance(a.did, 'ICN')).toBe(-5n)
+        expect(lb.balance(a.did, 'ICN')).toBe(2n - 5n)
         expect(() => inTransitEntries(encode({ entries: [1] }))).toThrow(TypeError)
       } finally {
         await bridge.stop()
