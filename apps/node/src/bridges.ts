@@ -200,7 +200,10 @@ export function inTransitProvider (bridge: () => Pick<LedgerBridge, 'inTransit'>
     name: LEDGER_IN_TRANSIT,
     // `inTransit()` runs before the first await: the record is taken in the capture's synchronous step.
     exportState: async () => encode({ entries: await bridge().inTransit() }),
-    restoreState: async (state) => { await ledger.applyBatch(inTransitEntries(state)) }
+    restoreState: async (state) => {
+      const entries = inTransitEntries(state)
+      if (entries.length > 0) await ledger.applyBatch(entries)
+    }
   }
 }
 

@@ -237,7 +237,13 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   const coolDowns = new Map<string, number>()
   let ledgerBridge: LedgerBridge | undefined
   const runningLedgerBridge = (): LedgerBridge => { if (ledgerBridge === undefined) throw new Error('gossip is not running'); return ledgerBridge }
-  const commitLedgerEntry: LedgerBridge['commitLocal'] = async (write, onPublishFailed) => await runningLedgerBridge().commitLocal(write, onPublishFailed)
+  // Without gossip the write still commits (and is answered): only its publish fails, like any failed publish.
+  const commitLedgerEntry: LedgerBridge['commitLocal'] = async (write, onPublishFailed) => {
+    if (ledgerBridge !== undefined) return await ledgerBridge.commitLocal(write, onPublishFailed)
+    const record = await write
+    onPublishFailed(new Error('gossip is not running'), record)
+    return record
+  }
   const gossip = await supervisor.start('gossip', async () => {
     const value = await createGossip(
       { transport, clock, keyPair, trustOf: trustOf(TRUST_GRAPH_OF.gossip), isMember: (did) => membership.stream(did) },

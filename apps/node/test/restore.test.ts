@@ -77,7 +77,7 @@ describe('icn-node snapshot restore', () => {
           initiator: a.did,
           participants: taken.participants,
           completedAt: taken.completedAt,
-          restored: ['trust', 'gossip', 'ledger', 'governance'],
+          restored: ['trust', 'gossip', 'ledger', 'governance', 'ledger-in-transit'],
           verified: true,
           after: recorded,
           balances: restoredBalances

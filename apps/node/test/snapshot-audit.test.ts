@@ -60,6 +60,7 @@ describe('snapshot audit on real processes under load', () => {
           for (const p of audit.participants) {
             for (const a of p.audited) expect(BigInt(a.audited)).toBe(BigInt(a.recorded) + BigInt(a.inFlight))
           }
+          if (i > 0) continue
 
           // The CLI shows the same audit and exports the audited balances.
           const shown = await auditor.cli(['snapshot', 'show', id]) as SnapshotAudit
