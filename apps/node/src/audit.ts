@@ -3,7 +3,7 @@
 // `ledger-in-transit` record), the conservation law per currency and every participant's leaf in the root.
 import { parseEntry, decodeMessage } from '@icn/gossip'
 import { type Did, bytesEqual, decode, sha256, toHex } from '@icn/identity'
-import { type SignedEntry, decodeEntry, netChanges } from '@icn/ledger'
+import { type SignedEntry, decodeEntry, decodeLedgerCut, netChanges } from '@icn/ledger'
 import { type CompletedSnapshot, type ParticipantState, type SnapshotLeaf, decodeLocalState, proveInclusion, verifyInclusion } from '@icn/snapshot'
 import { LEDGER_IN_TRANSIT, TOPICS, inTransitEntries, ledgerEntriesOf } from './bridges.js'
 import type { NodeServices } from './node.js'
@@ -22,33 +22,16 @@ export interface RecordedLedger {
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /**
- * The one place that reads a recorded `ledger` provider state (the ledger's `exportState()` bytes today:
- * `{ entries, pending, … }` of @icn/ledger's state format): balances summed from the applied entries,
- * chain heads, held entries. Throws `TypeError` for bytes that are not such a state.
+ * The one place that reads a recorded `ledger` provider state: the ledger's cut (`decodeLedgerCut`) gives
+ * the balances, chain heads and held entries directly. Throws the ledger's `InvalidStateError` for bytes
+ * that are not a cut.
  */
 export function balancesOfRecordedLedger (bytes: Uint8Array): RecordedLedger {
-  const state = decode(bytes) as { entries?: unknown, pending?: unknown } | null
-  const isBytesList = (v: unknown): v is Uint8Array[] => Array.isArray(v) && v.every((e) => e instanceof Uint8Array)
-  if (typeof state !== 'object' || state === null || !isBytesList(state.entries) || !isBytesList(state.pending)) {
-    throw new TypeError('a recorded ledger state has lists of entries and pending entries')
-  }
-  const balances = new Map<string, { account: Did, currency: string, balance: bigint }>()
-  const heads = new Map<Did, { author: Did, seq: number, id: string }>()
-  for (const bytes of state.entries) {
-    const signed = decodeEntry(bytes)
-    for (const { account, currency, net } of netChanges(signed.entry).values()) {
-      const key = `${account}\u0000${currency}`
-      const row = balances.get(key) ?? { account, currency, balance: 0n }
-      row.balance += net
-      balances.set(key, row)
-    }
-    const head = heads.get(signed.entry.author)
-    if (head === undefined || head.seq < signed.entry.seq) heads.set(signed.entry.author, { author: signed.entry.author, seq: signed.entry.seq, id: signed.id })
-  }
+  const cut = decodeLedgerCut(bytes)
   return {
-    balances: [...balances.entries()].filter(([, row]) => row.balance !== 0n).sort(([a], [b]) => compare(a, b)).map(([, row]) => row),
-    heads: [...heads.values()].sort((a, b) => compare(a.author, b.author)),
-    held: state.pending.map((e) => decodeEntry(e))
+    balances: cut.balances.filter((row) => row.balance !== 0n).map(({ account, currency, balance }) => ({ account, currency, balance })),
+    heads: cut.heads.map(({ author, seq, id }) => ({ author, seq, id })),
+    held: [...cut.pending]
   }
 }
 

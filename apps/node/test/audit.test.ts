@@ -1,6 +1,6 @@
 import { type Gossip, type GossipEntry, createEntry, encodeMessage } from '@icn/gossip'
 import { type KeyPair, encode, keyPairFromSeed, sha256 } from '@icn/identity'
-import { type EntryRecord, type Ledger, PERMISSIVE_POLICY, openLedger } from '@icn/ledger'
+import { type EntryRecord, type Ledger, InvalidStateError, PERMISSIVE_POLICY, openLedger } from '@icn/ledger'
 import { type SnapshotLeaf, encodeLocalState, merkleRoot } from '@icn/snapshot'
 import { withTempDir } from '@icn/testkit'
 import { join } from 'node:path'
@@ -53,7 +53,7 @@ describe('balancesOfRecordedLedger', () => {
       const held = balancesOfRecordedLedger(await lb.exportState())
       expect({ balances: held.balances, heads: held.heads, held: held.held.map((s) => s.id) }).toEqual({ balances: [], heads: [], held: [e2.id] })
       expect(e1.id).not.toBe(e2.id)
-      expect(() => balancesOfRecordedLedger(encode({ entries: 'no' }))).toThrow(TypeError)
+      expect(() => balancesOfRecordedLedger(encode({ entries: 'no' }))).toThrow(InvalidStateError)
     })
   })
 })
