@@ -13,7 +13,7 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeCharterFile } from '../src/charter.js'
 import { readApiToken } from '../src/data-dir.js'
-import { type Browser, answer, goTo, launchBrowser, shows, signIn } from './helpers/browser.js'
+import { type Browser, answer, fillFields, goTo, launchBrowser, shows, signIn } from './helpers/browser.js'
 import { type MeshNode, eventually, memberIdentity, startMesh } from './helpers/cluster.js'
 
 const VOTING_MS = 8000
@@ -66,11 +66,7 @@ async function raiseAndVote (kind: string, title: string, fields: Record<string,
   const form = page.locator('[data-testid=propose-form]')
   await form.locator('select[name=kind]').selectOption(kind)
   await form.locator('input[name=title]').fill(title)
-  for (const [name, value] of Object.entries(fields)) {
-    const field = form.locator(`[name="${name}"]`)
-    if (await field.evaluate((el) => el.tagName) === 'SELECT') await field.selectOption(value)
-    else await field.fill(value)
-  }
+  await fillFields(form, fields)
   const outcome = await answer(form, 'propose-outcome', async () => { await form.locator('button[type=submit]').click() })
   const id = /^Proposal (\S+) submitted: \S+\.$/.exec(outcome)?.[1]
   if (id === undefined) throw new Error(`${kind}: ${outcome}`)
