@@ -117,6 +117,9 @@ try {
       if (name === 'governance') {
         await page.locator(`[data-testid=proposal-link][data-id="${limit.id}"]`).click()
         await page.locator('[data-testid=proposal-state]').filter({ hasText: 'executed' }).waitFor()
+        // The credit-limit form, a member picked: what an operator fills instead of a JSON payload.
+        await page.selectOption('[data-testid=propose-form] select[name=kind]', 'config-change')
+        await page.selectOption('[data-testid=propose-form] select[name=subject]', dids[2])
       }
       if (name === 'snapshots') {
         await page.locator(`[data-testid=snapshot-row][data-id="${snapshot.snapshotId}"] [data-testid=select-snapshot]`).click()

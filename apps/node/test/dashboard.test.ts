@@ -14,7 +14,7 @@ import { decodeInvitationCode } from '../src/invitations.js'
 import { ApiCallError } from '../src/client.js'
 import { readApiToken } from '../src/data-dir.js'
 import { table } from '../src/format.js'
-import { type Browser, answer, dashboardUrl, front, goTo, launchBrowser, shows, signIn } from './helpers/browser.js'
+import { type Browser, answer, dashboardUrl, fillFields, front, goTo, launchBrowser, shows, signIn } from './helpers/browser.js'
 import { type MeshNode, cli, eventually, startMesh } from './helpers/cluster.js'
 
 const VOTING_MS = 10_000
@@ -332,11 +332,7 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     const proposeWith = async (kind: string, title: string, fields: Record<string, string>, deliberation = ''): Promise<string> => {
       await propose.locator('select[name=kind]').selectOption(kind)
       await propose.locator('input[name=title]').fill(title)
-      for (const [name, value] of Object.entries(fields)) {
-        const field = propose.locator(`[name="${name}"]`)
-        if (await field.evaluate((el) => el.tagName) === 'SELECT') await field.selectOption(value)
-        else await field.fill(value)
-      }
+      await fillFields(propose, fields)
       await propose.locator('input[name=deliberation]').fill(deliberation)
       return await answer(propose, 'propose-outcome', async () => { await propose.locator('button[type=submit]').click() })
     }

@@ -100,3 +100,12 @@ export async function signIn (page: Page, node: MeshNode): Promise<void> {
   await page.click('[data-testid=signin-form] button[type=submit]')
   await shows(page.locator('[data-testid=node-did]'), node.did)
 }
+
+/** Fills each named field of `form` as an operator would: a select picks the value, anything else is typed. */
+export async function fillFields (form: Locator, fields: Record<string, string>): Promise<void> {
+  for (const [name, value] of Object.entries(fields)) {
+    const field = form.locator(`[name="${name}"]`)
+    if (await field.evaluate((el) => el.tagName) === 'SELECT') await field.selectOption(value)
+    else await field.fill(value)
+  }
+}
