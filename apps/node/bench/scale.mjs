@@ -5,8 +5,10 @@
 //   time for one entry (a trust attestation) to reach every node, p50/p99 over ICN_BENCH_SCALE_ENTRIES entries;
 //   duplicates per useful delivery (gossip `duplicates` / `accepted`, summed over nodes, during those entries);
 //   idle CPU per node over ICN_BENCH_SCALE_IDLE_MS (default 60 s) from /proc, and RSS per node.
-// Prints figures only, asserts nothing. Uses built dist/ (pnpm build first).
+// Fixed listen ports from ICN_BENCH_SCALE_PORT (default 27000: below Linux's ephemeral range, which outbound
+// connections use). Prints figures only, asserts nothing. Uses built dist/ (pnpm build first).
 import { spawn } from 'node:child_process'
+import { openSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,7 +22,7 @@ const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const count = Number(process.env.ICN_BENCH_SCALE_NODES ?? 50)
 const entries = Number(process.env.ICN_BENCH_SCALE_ENTRIES ?? 5)
 const idleMs = Number(process.env.ICN_BENCH_SCALE_IDLE_MS ?? 60_000)
-const basePort = Number(process.env.ICN_BENCH_SCALE_PORT ?? 47_000)
+const basePort = Number(process.env.ICN_BENCH_SCALE_PORT ?? 27_000)
 const ticksPerSecond = 100 // USER_HZ on Linux
 const percentile = (values, p) => { const s = [...values].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
 const median = (values) => percentile(values, 0.5)
@@ -47,6 +49,7 @@ async function usage (pid) {
 
 const root = await mkdtemp(join(tmpdir(), 'icn-scale-'))
 const procs = []
+let stopping = false
 try {
   const keys = Array.from({ length: count }, (_, i) => keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, j) => (j === 0 ? 0x5c : j === 30 ? i >> 8 : j === 31 ? i & 0xff : 0))))
   const addrOf = (i) => `/ip4/127.0.0.1/tcp/${basePort + i}/p2p/${peerIdOfDid(keys[i].did)}`
@@ -60,7 +63,14 @@ try {
   }
 
   const started = performance.now()
-  for (const dir of dirs) procs.push(spawn(process.execPath, [cli, 'run', '--data-dir', dir], { stdio: 'ignore' }))
+  // Each node's stderr (warnings, a crash) goes to <root>/n<i>.err, shown if the node exits.
+  for (const [i, dir] of dirs.entries()) procs.push(spawn(process.execPath, [cli, 'run', '--data-dir', dir], { stdio: ['ignore', 'ignore', openSync(join(root, `n${i}.err`), 'w')] }))
+  for (const [i, proc] of procs.entries()) {
+    proc.once('exit', (code, signal) => {
+      if (stopping) return
+      void readFile(join(root, `n${i}.err`), 'utf8').then((err) => { console.error(`bench: node ${i} exited (${code ?? signal}):\n${err.split('\n').slice(-15).join('\n')}`) })
+    })
+  }
   const apis = []
   for (let i = 0; i < count; i++) apis.push(await connectWhenUp(dirs[i], procs[i]))
   const readyS = (performance.now() - started) / 1000
@@ -114,6 +124,7 @@ try {
   console.log(`  idle CPU per node over ${fmt(seconds, 0)} s: median ${fmt(median(cpu), 2)} %, max ${fmt(Math.max(...cpu), 2)} % of a core (goal ≤ 0.5 %)`)
   console.log(`  RSS per node: median ${fmt(median(rss), 0)} MiB, max ${fmt(Math.max(...rss), 0)} MiB`)
 } finally {
+  stopping = true
   for (const proc of procs) proc.kill('SIGTERM')
   await Promise.all(procs.map(async (proc) => { if (proc.exitCode === null) await new Promise((resolve) => proc.once('exit', resolve)) }))
   await rm(root, { recursive: true, force: true })
