@@ -132,7 +132,9 @@ common(runOptions(program.command('join')), 'info')
   .option('--name <name>', 'your display name, shown to the other members')
   .action(async (code: string, opts: RunOptions & { name?: string }) => {
     const { joinNetwork } = await import(new URL('./join.js', import.meta.url).href) as typeof import('./join.js')
-    const { runNode } = await loadCommands()
+    const { refuseIfRunning, runNode } = await loadCommands()
+    // Joining writes the charter and identity: never under a node that runs on this directory.
+    await refuseIfRunning(resolve(opts.dataDir))
     const joined = await joinNetwork(resolve(opts.dataDir), code, opts.name === undefined ? {} : { name: opts.name })
     process.stderr.write(`joined ${joined.domain} (network ${joined.network}) as ${joined.did}, invited by ${joined.inviter}` +
       (joined.proposal === null ? '\n' : `; membership proposal ${joined.proposal} raised: this node reaches only its inviter until it passes\n`))
@@ -270,7 +272,7 @@ client(program.command('vote'))
 
 const snapshotCommand = program.command('snapshot').description('distributed snapshots: take, list, verify, show (audit), export, restore')
 client(snapshotCommand.command('take'))
-  .description('take a distributed snapshot with every connected peer (waits for completion)')
+  .description('take a distributed snapshot with every connected peer (waits for completion); it needs `snapshotMinParticipants` connected members this node trusts, itself included: 3 unless config.json says otherwise (a two-member cooperative sets 2)')
   .action(async (opts: CommonOptions) => {
     process.stderr.write('taking a distributed snapshot (markers out, waiting for every participant\'s ack)…\n')
     await withApi(opts, async (api) => await api.post('/snapshots'), format.formatSnapshotTaken)

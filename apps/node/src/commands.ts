@@ -31,11 +31,16 @@ export async function exportKeyCommand (dataDir: string, out?: string): Promise<
 
 export { createBackup, restoreBackup } from './backup.js'
 
+/** Throws `NodeRunningError` (naming its PID and API port) when a node process holds `dataDir`. */
+export async function refuseIfRunning (dataDir: string): Promise<void> {
+  const holder = await lockHolder(dataDir)
+  if (holder !== undefined) throw await nodeRunningError(dataDir, holder)
+}
+
 /** `icn-node run`: starts the node on its data directory and runs it until SIGINT/SIGTERM. */
 export async function runNode (opts: RunOptions): Promise<void> {
   // A node already running here is named (PID, API port) before anything else is read or written.
-  const holder = await lockHolder(resolve(opts.dataDir))
-  if (holder !== undefined) throw await nodeRunningError(resolve(opts.dataDir), holder)
+  await refuseIfRunning(resolve(opts.dataDir))
   // Damage in the data directory is a one-line error naming the file, before any subsystem opens it.
   const { checkDataDir } = await import(new URL('./preflight.js', import.meta.url).href) as typeof import('./preflight.js')
   await checkDataDir(resolve(opts.dataDir))

@@ -61,6 +61,11 @@ describe('icn-node run: one process per data directory', () => {
         expect(await readFile(join(dataDir, 'node.json'), 'utf8')).toBe(runtime)
         expect((await stat(join(dataDir, 'api-token'))).mtimeMs).toBe(tokenStat.mtimeMs)
         expect((await stat(join(dataDir, 'node.json'))).mtimeMs).toBe(runtimeStat.mtimeMs)
+        // `join` (it writes the charter) and `restore-backup` refuse the same way.
+        const joining = await cli(['join', 'icn-invite:x', '--data-dir', dataDir]).then(() => undefined, (err: unknown) => err)
+        expect((joining as SubprocessError).stderr).toBe((second as SubprocessError).stderr)
+        const restore = await cli(['restore-backup', join(dir, 'any.icn-backup'), '--data-dir', dataDir]).then(() => undefined, (err: unknown) => err)
+        expect((restore as SubprocessError).stderr).toBe((second as SubprocessError).stderr)
         // The first node still answers its CLI.
         expect((await first.cli(['status']) as { did: string }).did).toBe(first.did)
       } finally {
