@@ -11,6 +11,7 @@ import { ApiError, NotAMemberError, SelfPaymentError } from './errors.js'
 import { checkDisplayName } from './invitations.js'
 import type { NodeServices, NodeStatus } from './node.js'
 import { requireCompletedSnapshot, restoreSnapshot } from './restore.js'
+import { pruneSnapshots } from './snapshot-prune.js'
 import { freeSpaceGuard } from './storage.js'
 
 /** Default currency of `pay` and `balance`. */
@@ -76,7 +77,7 @@ function summarizeBytes (bytes: Uint8Array): EntrySummary | null {
 }
 
 /** POST routes that write to the stores: each checks the disk first. */
-const STORE_WRITES = new Set(['/pay', '/trust', '/proposals', '/votes', '/snapshots', '/snapshots/:id/restore', '/ledger/floors/release', '/invitations', '/profile'])
+const STORE_WRITES = new Set(['/pay', '/trust', '/proposals', '/votes', '/snapshots', '/snapshots/:id/restore', '/snapshots/prune', '/ledger/floors/release', '/invitations', '/profile'])
 
 /** The node's API routes: status, the change feed and peers, then one group per subsystem. */
 export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
@@ -428,6 +429,7 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
       }
     },
     { method: 'POST', path: '/snapshots/:id/restore', handler: async ({ params }) => await restoreSnapshot(node, params.id!) },
+    { method: 'POST', path: '/snapshots/prune', handler: async ({ body }) => await pruneSnapshots(snapshotStore, body) },
     // Files the snapshot store moved aside as damaged (at start or at a later read), oldest first.
     { method: 'GET', path: '/snapshots/damaged', handler: async () => snapshotStore.damaged() }
   ]
