@@ -71,7 +71,7 @@ try {
   const ledger = await openLedger({ path: join(root, 'ledger'), policy: PERMISSIVE_POLICY })
   console.log('# the compact cut: snapshot cost against history (3 nodes, ledger recorded as a cut, chunked snapshot store)')
   console.log(`node ${process.version}; levels ${LEVELS.join(', ')}${large ? '' : ' (ICN_BENCH_LARGE=1 adds 1,000,000)'}\n`)
-  console.log('payments | build s | cut bytes | cut export ms | snapshot ms | max event-loop delay ms | bytes stored per node: 1st snapshot | 2nd (after 1,000 more payments) | 2nd / 1st')
+  console.log('payments | build s | cut bytes | cut export ms (max event-loop delay) | snapshot ms 1st / 2nd | max event-loop delay ms | bytes stored per node: 1st snapshot | 2nd (after 1,000 more payments) | 2nd / 1st')
   const rows = []
   let built = 0
   for (const level of LEVELS) {
@@ -89,26 +89,32 @@ try {
       const snap = createSnapshotNode({ keyPair, transport: net.addNode(keyPair.did), clock, trustOf: () => 1, providers: [provider], store })
       nodes.push({ snap, store, storeDir })
     }
+    globalThis.gc?.()
+    const exportLoop = monitorEventLoopDelay({ resolution: 1 })
+    exportLoop.enable()
     const e0 = performance.now()
     const cut = await ledger.exportState()
     const exportMs = performance.now() - e0
+    await nextTurn()
+    exportLoop.disable()
+    const exportStallMs = exportLoop.max / 1e6
     const decoded = decodeLedgerCut(cut)
     if (decoded.heads.reduce((n, h) => n + h.seq, 0) !== level) throw new Error('cut heads do not add up to the history')
     const first = await snapshot(nodes, net)
     await pay(ledger, built, built + 1000)
     built += 1000
     const second = await snapshot(nodes, net)
-    const row = { level, buildS, cutBytes: cut.length, exportMs, first, second }
+    const row = { level, buildS, cutBytes: cut.length, exportMs, exportStallMs, first, second }
     rows.push(row)
     const ratio = second.stored[0] / first.stored[0]
-    console.log(`${level.toLocaleString('en')} | ${fmt(buildS)} | ${cut.length} | ${fmt(exportMs)} | ${fmt(first.wallMs)} / ${fmt(second.wallMs)} | ${fmt(Math.max(first.stallMs, second.stallMs))} | ${first.stored.join(', ')} | ${second.stored.join(', ')} | ${fmt(ratio, 2)}`)
+    console.log(`${level.toLocaleString('en')} | ${fmt(buildS)} | ${cut.length} | ${fmt(exportMs)} (${fmt(exportStallMs)}) | ${fmt(first.wallMs)} / ${fmt(second.wallMs)} | ${fmt(Math.max(first.stallMs, second.stallMs))} | ${first.stored.join(', ')} | ${second.stored.join(', ')} | ${fmt(ratio, 2)}`)
     for (const n of nodes) { await n.snap.close(); await n.store.close() }
   }
   await ledger.close()
   const [low, high] = [rows[0], rows[rows.length - 1]]
   console.log('')
   console.log(`goal: snapshot time at ${high.level.toLocaleString('en')} ≤ 2× time at ${low.level.toLocaleString('en')}: ${fmt(high.first.wallMs)} vs ${fmt(low.first.wallMs)} ms → ${fmt(high.first.wallMs / low.first.wallMs, 2)}×`)
-  console.log(`goal: max event-loop delay ≤ 20 ms: ${fmt(Math.max(...rows.flatMap((r) => [r.first.stallMs, r.second.stallMs])))} ms (monitorEventLoopDelay max, 1 ms resolution, over each whole snapshot)`)
+  console.log(`goal: max event-loop delay ≤ 20 ms: recording the cut ${fmt(Math.max(...rows.map((r) => r.exportStallMs)))} ms; a whole snapshot (three nodes' protocol work in one process) ${fmt(Math.max(...rows.flatMap((r) => [r.first.stallMs, r.second.stallMs])))} ms (monitorEventLoopDelay max, 1 ms resolution)`)
   console.log(`goal: no size limit reached: the largest cut is ${Math.max(...rows.map((r) => r.cutBytes))} bytes (maxSnapshotSize 100 MiB)`)
   console.log(`goal: 2nd snapshot ≤ 1 % of the 1st + what changed: with 3 accounts the whole cut (${low.cutBytes} bytes, one chunk) is what changed, so each snapshot stores one new chunk plus its metadata`)
 } finally {
