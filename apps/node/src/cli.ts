@@ -303,6 +303,18 @@ client(snapshotCommand.command('export'))
     process.stdout.write((opts.csv === true ? auditedBalancesCsv(audit) : await jsonText(auditedBalances(audit), 2)) + '\n')
   })
 
+client(snapshotCommand.command('prune'))
+  .description('remove stored snapshots beyond the newest N and/or older than a duration, then the state chunks none of the rest uses')
+  .option('--keep <n>', 'keep the newest N snapshots', (v: string) => (v === '0' ? 0 : positiveInteger(v)))
+  .option('--older-than <duration>', 'remove snapshots completed longer ago than this, e.g. 30d', duration)
+  .action(async (opts: CommonOptions & { keep?: number, olderThan?: number }) => {
+    if (opts.keep === undefined && opts.olderThan === undefined) throw new InvalidArgumentError('give --keep, --older-than or both')
+    const body = { ...(opts.keep === undefined ? {} : { keepNewest: opts.keep }), ...(opts.olderThan === undefined ? {} : { maxAgeMs: opts.olderThan }) }
+    await withApi(opts, async (api) => await api.post('/snapshots/prune', body), (value) => {
+      const r = value as { removed: string[], kept: number, chunks: number, chunkBytes: number }
+      return `removed ${r.removed.length} snapshot(s)${r.removed.length > 0 ? ` (${r.removed.join(', ')})` : ''}; ${r.kept} kept, their state in ${r.chunks} chunk(s), ${r.chunkBytes} bytes`
+    })
+  })
 client(snapshotCommand.command('restore'))
   .description('replace this node\'s trust, ledger, governance and gossip state with what it recorded in a completed snapshot; prints what was restored (peers still send entries newer than the snapshot again)')
   .argument('<id>', 'snapshot id (see `snapshot list`)')

@@ -369,7 +369,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
 
   const stateProviders: StateProvider[] = [
     { name: 'trust', exportState: async () => await trust.exportState(), restoreState: async (s) => { await trust.restoreState(s) } },
-    { name: 'ledger', exportState: async () => await ledger.exportState(), restoreState: async (s) => { await ledger.restoreState(s) } },
+    { name: 'ledger', exportState: async () => await ledger.exportState(), restoreState: async (s) => { await ledger.restoreState(s) }, checkState: async (s) => { await ledger.checkCut(s) } },
     { name: 'governance', exportState: async () => await governance.exportState(), restoreState: async (s) => { await governance.restoreState(s) } },
     { name: 'gossip', exportState: async () => await gossip.exportState(), restoreState: async (s) => { await gossip.restoreState(s) } },
     // After the ledger: a restore applies the entries that were in transit on top of the restored ledger.

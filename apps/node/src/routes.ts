@@ -14,6 +14,7 @@ import type { NodeServices, NodeStatus } from './node.js'
 import { requireCompletedSnapshot, restoreSnapshot } from './restore.js'
 import { createNodeMetrics } from './metrics.js'
 import { accountStatement } from './statement.js'
+import { pruneSnapshots } from './snapshot-prune.js'
 import { freeSpaceGuard } from './storage.js'
 import { VERSION } from './version.js'
 
@@ -80,7 +81,7 @@ function summarizeBytes (bytes: Uint8Array): EntrySummary | null {
 }
 
 /** POST routes that write to the stores: each checks the disk first. */
-const STORE_WRITES = new Set(['/pay', '/trust', '/proposals', '/votes', '/snapshots', '/snapshots/:id/restore', '/ledger/floors/release', '/invitations', '/profile'])
+const STORE_WRITES = new Set(['/pay', '/trust', '/proposals', '/votes', '/snapshots', '/snapshots/:id/restore', '/snapshots/prune', '/ledger/floors/release', '/invitations', '/profile'])
 
 /** The node's API routes: status, the change feed and peers, then one group per subsystem. */
 export function nodeRoutes (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
@@ -470,6 +471,7 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
     // the conservation law per currency, every participant's leaf in the root (audit.ts).
     { method: 'GET', path: '/snapshots/:id/audit', handler: async ({ params }) => await auditHeldSnapshot(node, params.id!) },
     { method: 'POST', path: '/snapshots/:id/restore', handler: async ({ params }) => await restoreSnapshot(node, params.id!) },
+    { method: 'POST', path: '/snapshots/prune', handler: async ({ body }) => await pruneSnapshots(snapshotStore, body) },
     // Files the snapshot store moved aside as damaged (at start or at a later read), oldest first.
     { method: 'GET', path: '/snapshots/damaged', handler: async () => snapshotStore.damaged() }
   ]

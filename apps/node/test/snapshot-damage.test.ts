@@ -40,7 +40,7 @@ describe('a damaged stored snapshot', () => {
       await writeFile(join(dir, 'x.snapshot.sha256'), 'junk')
       await writeFile(join(dir, 'notes.txt'), 'hello')
 
-      const brokenFiles = [`${broken}.channels.bin`, `${broken}.local.bin`, `${broken}.snapshot`, `${broken}.snapshot.sha256`]
+      const brokenFiles = [`${broken}.snapshot`, `${broken}.snapshot.sha256`]
       const reason = `${broken}.snapshot: sha-256 ${createHash('sha256').update(bytes).digest('hex')} does not match ${broken}.snapshot.sha256 (${sidecar})`
       // In the store's order: unknown names, then snapshot ids sorted (hex ids sort before 'x').
       const expected = [
@@ -60,10 +60,10 @@ describe('a damaged stored snapshot', () => {
       let detectedAt: number[]
       try {
         const seen = await listedAs(restarted)
-        expect({ ...seen, detectedAt: seen.detectedAt.length }).toEqual({ damaged: expected, detectedAt: 1, count: 6, ids: [kept] })
+        expect({ ...seen, detectedAt: seen.detectedAt.length }).toEqual({ damaged: expected, detectedAt: 1, count: 4, ids: [kept] })
         detectedAt = seen.detectedAt
         expect(warnings(restarted)).toEqual(expected.map((d) => [d.file, d.kind]))
-        expect((await readdir(dir)).sort()).toEqual([`${kept}.channels.bin`, `${kept}.local.bin`, `${kept}.snapshot`, `${kept}.snapshot.sha256`, 'damaged'])
+        expect((await readdir(dir)).sort()).toEqual([`${kept}.snapshot`, `${kept}.snapshot.sha256`, 'chunks', 'damaged'].sort())
         expect(await readFile(join(dir, 'damaged', `${broken}.snapshot`))).toEqual(bytes)
         const proof = await restarted.api.get(`/snapshots/${kept}/proof`) as { valid: boolean }
         expect(proof.valid).toBe(true)
@@ -74,7 +74,7 @@ describe('a damaged stored snapshot', () => {
       // Already moved: the next start warns about nothing and lists the same, with the first detection time.
       const again = await startMeshNode(nodes[0]!.dataDir, 0)
       try {
-        expect(await listedAs(again)).toEqual({ damaged: expected, detectedAt, count: 6, ids: [kept] })
+        expect(await listedAs(again)).toEqual({ damaged: expected, detectedAt, count: 4, ids: [kept] })
         expect(warnings(again)).toEqual([])
       } finally {
         expect(await again.stop()).toBe(0)

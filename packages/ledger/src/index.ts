@@ -123,6 +123,8 @@ export interface Ledger {
    * below the heads; either way nothing changes.
    */
   restoreState(state: Uint8Array): Promise<void>
+  /** What `restoreState` checks before changing anything (`InvalidStateError`, `CutNotHeldError`), without changing anything. */
+  checkCut(state: Uint8Array): Promise<void>
   /** Closes the LMDB environment (idempotent); `shutdown` is an alias. */
   close(): Promise<void>
   shutdown(): Promise<void>

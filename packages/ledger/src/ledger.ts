@@ -9,7 +9,7 @@ import { type CreditPolicy, policyCreditLimit } from './policy.js'
 import {
   type BalanceRow, type ChainHead, type QuarantineReason, type RefusalReason, type ValidationHook, computeStateRoot, judgeEntry, refusalOf
 } from './rules.js'
-import { decodeLedgerCut, encodeLedgerCut, restoreLedgerCut } from './state.js'
+import { checkHeadsHeld, decodeLedgerCut, encodeLedgerCut, restoreLedgerCut } from './state.js'
 import type { SignatureVerifier } from './verifier.js'
 import type { ForkProof, LedgerStore, LimitOverride, QuarantineRecord } from './store.js'
 
@@ -395,6 +395,11 @@ export class LedgerHandle {
    * Checks `state` fully (typed `InvalidStateError`, nothing changed), then rolls the ledger back to that cut in
    * one transaction; `CutNotHeldError` (nothing changed) when this ledger lacks the entries below its heads.
    */
+  async checkCut (state: Uint8Array): Promise<void> {
+    this.open()
+    checkHeadsHeld(this.store, decodeLedgerCut(state))
+  }
+
   async restoreState (state: Uint8Array): Promise<void> {
     this.open()
     const cut = decodeLedgerCut(state)

@@ -257,6 +257,13 @@ export function verifyBalanceProof (proof: BalanceProof, expectedRoot?: Uint8Arr
   }
 }
 
+/** Throws `CutNotHeldError` unless `store` holds every head of `cut` (the entry there is the recorded one). */
+export function checkHeadsHeld (store: LedgerStore, cut: LedgerCut): void {
+  const missing = cut.heads.filter((h) => store.getSlot(h.author, h.seq) !== h.id)
+    .map((h) => ({ author: h.author, seq: h.seq, held: store.getChain(h.author)?.seq ?? 0 }))
+  if (missing.length > 0) throw new CutNotHeldError(missing)
+}
+
 const CUT_TABLES = ['chains', 'balances', 'credit', 'unacked', 'pending', 'waits', 'quarantine', 'forks', 'overrides', 'floors'] as const
 
 /**
@@ -267,9 +274,7 @@ const CUT_TABLES = ['chains', 'balances', 'credit', 'unacked', 'pending', 'waits
  * A chain moved back keeps a floor, so its author does not sign at those slots again (docs/ledger.md).
  */
 export function restoreLedgerCut (store: LedgerStore, cut: LedgerCut): void {
-  const missing = cut.heads.filter((h) => store.getSlot(h.author, h.seq) !== h.id)
-    .map((h) => ({ author: h.author, seq: h.seq, held: store.getChain(h.author)?.seq ?? 0 }))
-  if (missing.length > 0) throw new CutNotHeldError(missing)
+  checkHeadsHeld(store, cut)
   const recorded = new Map(cut.heads.map((h) => [h.author, h]))
   const floors = new Map<Did, number>()
   for (const { author, seq } of store.floors()) floors.set(author, seq)

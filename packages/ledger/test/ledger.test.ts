@@ -514,7 +514,10 @@ describe('queries and state', () => {
         expect(err).toBeInstanceOf(InvalidStateError)
         expect((err as Error).message).toContain(message)
       }
-      // a well-formed cut of chains this ledger does not hold: typed, exact, nothing changed
+      // a well-formed cut of chains this ledger does not hold: typed, exact, nothing changed (checkCut says so first)
+      await expect(target.checkCut(good)).rejects.toThrow(CutNotHeldError)
+      await expect(target.checkCut(Uint8Array.of(0xff))).rejects.toThrow(InvalidStateError)
+      await expect(source.checkCut(good)).resolves.toBeUndefined()
       const err = await target.restoreState(good).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(CutNotHeldError)
       expect((err as CutNotHeldError).missing).toEqual([{ author: alice.did, seq: 1, held: 0 }])

@@ -21,12 +21,18 @@ export interface MessageTransport {
 export interface StateProvider {
   readonly name: string
   /**
-   * Canonical bytes of the full state. Must capture the state as of the call
-   * (before its first `await`): the snapshot records it at the same instant
-   * it sends its markers.
+   * Canonical bytes of the state (a cut: what the state derives from, not a copy of its history). Must
+   * capture the state as of the call (before its first `await`): the snapshot records it at the same
+   * instant it sends its markers.
    */
   exportState(): Promise<Uint8Array>
   restoreState(state: Uint8Array): Promise<void>
+  /**
+   * Throws (a typed error) when `restoreState(state)` would refuse it, changing nothing: `restore` asks every
+   * provider before it replaces any, so one refusal (e.g. a ledger lacking the chains below a cut) leaves
+   * every provider as it was. Optional.
+   */
+  checkState?(state: Uint8Array): Promise<void>
 }
 
 /** How a snapshot ended at this node. */
@@ -308,6 +314,7 @@ class Node implements SnapshotNode {
     for (const name of states.keys()) {
       if (!byName.has(name)) throw new UnknownProviderError(`snapshot ${snapshotId} has state for provider '${name}', which this node does not have`)
     }
+    for (const [name, state] of states) await (byName.get(name) as StateProvider).checkState?.(state)
     for (const [name, state] of states) await (byName.get(name) as StateProvider).restoreState(state)
   }
 

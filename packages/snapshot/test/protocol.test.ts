@@ -242,6 +242,22 @@ describe('failure paths of the shell', () => {
     await lacking.close()
   })
 
+  it('restore asks every provider\'s checkState first: one refusal and no provider is replaced', async () => {
+    const refusing = new BlobProvider('ledger', Uint8Array.of(2))
+    const extra = new BlobProvider('extra', Uint8Array.of(1))
+    refusing.checkState = async () => { throw new Error('chains not held') }
+    const router = new Router({ size: 3, seed: 74, providers: (i) => (i === 0 ? [extra, refusing] : [new BlobProvider('extra', Uint8Array.of(1)), new BlobProvider('ledger', Uint8Array.of(2))]) })
+    const { snapshotId } = router.nodes[0]!.snap.startSnapshot()
+    await router.run()
+    extra.state = Uint8Array.of(9)
+    await expect(router.nodes[0]!.snap.restore(snapshotId)).rejects.toThrow('chains not held')
+    expect([extra.restored, refusing.restored, extra.state]).toEqual([[], [], Uint8Array.of(9)])
+    refusing.checkState = async () => {}
+    await router.nodes[0]!.snap.restore(snapshotId)
+    expect([extra.restored, refusing.restored]).toEqual([[Uint8Array.of(1)], [Uint8Array.of(2)]])
+    await router.close()
+  })
+
   it('close() ends pending outcomes as failed and leaves no timers', async () => {
     const router = new Router({ size: 3, seed: 74 })
     const { snapshotId, outcome } = router.nodes[0]!.snap.startSnapshot()

@@ -131,4 +131,5 @@ export class BlobProvider implements StateProvider {
   constructor (readonly name: string, public state: Uint8Array) {}
   async exportState (): Promise<Uint8Array> { return this.state }
   async restoreState (state: Uint8Array): Promise<void> { this.restored.push(state); this.state = state }
+  checkState?: (state: Uint8Array) => Promise<void>
 }
