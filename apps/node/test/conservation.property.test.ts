@@ -3,8 +3,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { runConservation } from './helpers/ledger-sim.js'
 
-// `pnpm test:soak` (ICN_SOAK=1) runs many more seeds and sizes up to 20; the normal suite a few seconds' worth.
+// `pnpm test:soak` (ICN_SOAK=1) runs 200 seeds (ICN_PROPERTY_RUNS to change) with sizes up to 20; the normal suite a few seconds' worth.
 const SOAK = process.env.ICN_SOAK === '1'
+const RUNS = Number(process.env.ICN_PROPERTY_RUNS ?? (SOAK ? 200 : 4))
 
 describe('snapshot conservation under load (real ledger, gossip and snapshot nodes on SimNetwork)', () => {
   it('every currency sums to zero over every recorded state plus what was recorded in flight', async () => {
@@ -25,7 +26,7 @@ describe('snapshot conservation under load (real ledger, gossip and snapshot nod
           inFlight += run.inFlight
           audited += run.audits.length
         }
-      ), { numRuns: SOAK ? 200 : 4, seed: SOAK ? Date.now() % 1_000_000 : 2026, endOnFailure: true })
+      ), { numRuns: RUNS, seed: SOAK ? Date.now() % 1_000_000 : 2026, endOnFailure: true })
       // And one run at the largest size.
       const large = await runConservation(dir, 20_261, 20, { rounds: 6, perRound: 1, concurrent: 2 })
       expect(large.failed).toEqual([])

@@ -76,5 +76,5 @@ describe('snapshot audit on real processes under load', () => {
         await rm(root, { recursive: true, force: true })
       }
     }
-  }, RUNS * 120_000)
+  }, RUNS * 180_000)
 })

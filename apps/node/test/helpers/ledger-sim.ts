@@ -70,7 +70,7 @@ export async function runConservation (dir: string, seed: number, size: number, 
           { name: 'ledger', exportState: async () => await ledger.exportState(), restoreState: async (s) => { await ledger.restoreState(s) } },
           inTransitProvider(() => bridge, ledger)
         ]
-      }, { snapshotTimeout: MAX_SIM_MS })
+      }, { snapshotTimeout: MAX_SIM_MS, keepCompleted: rounds + 1 }) // every snapshot of the run stays in memory to be audited
       recordChannels(gossip, snapshot, isHistoryFrame)
       nodes.push({ did: keyPair.did, keyPair, gossip, ledger, bridge, snapshot })
     }
