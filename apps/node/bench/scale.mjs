@@ -74,15 +74,23 @@ try {
   const apis = []
   for (let i = 0; i < count; i++) apis.push(await connectWhenUp(dirs[i], procs[i]))
   const readyS = (performance.now() - started) / 1000
+  console.log(`  … all ${count} APIs up after ${fmt(readyS)} s`)
 
   // Every node holds every member's record: polled once a second (50 long-polls would each wake on every change).
   const statuses = async () => await Promise.all(apis.map(async (api) => await api.get('/status')))
   let knownS
   let all
+  let lastReport = performance.now()
+  const deadline = performance.now() + Number(process.env.ICN_BENCH_SCALE_DISCOVERY_MS ?? 300_000)
   for (;;) {
     all = await statuses()
-    if (all.every((s) => s.discovery.records === count)) { knownS = (performance.now() - started) / 1000; break }
-    if (performance.now() - started > 600_000) throw new Error(`bench: records after 600 s: ${all.map((s) => s.discovery.records).join(',')}`)
+    const records = all.map((s) => s.discovery.records)
+    if (records.every((n) => n === count)) { knownS = (performance.now() - started) / 1000; break }
+    if (performance.now() - lastReport >= 30_000) {
+      lastReport = performance.now()
+      console.log(`  … ${fmt((lastReport - started) / 1000, 0)} s: records per node min ${Math.min(...records)}, median ${median(records)}; peers per node min ${Math.min(...all.map((s) => s.peers))}, median ${median(all.map((s) => s.peers))}`)
+    }
+    if (performance.now() > deadline) throw new Error(`bench: not every node holds every record ${fmt(readyS, 0)} s + ICN_BENCH_SCALE_DISCOVERY_MS after spawn: records ${records.join(',')}; peers ${all.map((s) => s.peers).join(',')}`)
     await new Promise((resolve) => setTimeout(resolve, 1000))
   }
   const peers = all.map((s) => s.peers)

@@ -1,4 +1,4 @@
-import { type CancelTimer, type Clock, type KeyPair, decode, encode, systemClock } from '@icn/identity'
+import { type CancelTimer, type Clock, type KeyPair, decode, encode, isPlainMap, systemClock } from '@icn/identity'
 import { type AddressBook, type AddressRecord, openAddressRecord, signAddressRecord } from './address-book.js'
 import { AddressRecordError } from './errors.js'
 import { type TransportLogger, silentLogger } from './logger.js'
@@ -90,7 +90,9 @@ class PeerExchangeImpl implements PeerExchange {
       this.fill()
     }))
     for (const addr of this.c.book.manual()) this.dial(addr)
-    for (const did of this.c.transport.peers()) this.sendAll(did)
+    // Connected before this exchange listened (the transport starts first): what those peers sent on
+    // connecting went unheard, so ask them for their records again.
+    for (const did of this.c.transport.peers()) this.sendAll(did, true)
     this.fill()
   }
 
@@ -171,15 +173,17 @@ class PeerExchangeImpl implements PeerExchange {
     this.queue = this.queue.then(task).catch((err: unknown) => { this.c.logger.warn({ err: (err as Error).message }, 'peer exchange: handling records failed') })
   }
 
-  private sendAll (did: string): void {
+  private sendAll (did: string, ask = false): void {
     const records = this.c.book.records().filter((r) => r.did !== did && (r.did === this.c.keyPair.did || this.c.isMember(r.did)))
-    this.send([did], records)
+    this.send([did], records, ask)
   }
 
-  private send (peers: readonly string[], records: readonly AddressRecord[]): void {
-    if (this.closed || records.length === 0) return
-    for (let i = 0; i < records.length; i += this.settings.maxRecordsPerMessage) {
-      const message = encode(records.slice(i, i + this.settings.maxRecordsPerMessage).map((r) => r.bytes))
+  /** Sends `records` in messages `{ records: [bytes…] }`; `ask` (on the first) asks the peer for all of its own. */
+  private send (peers: readonly string[], records: readonly AddressRecord[], ask = false): void {
+    if (this.closed || (records.length === 0 && !ask)) return
+    for (let i = 0; i === 0 || i < records.length; i += this.settings.maxRecordsPerMessage) {
+      const batch = records.slice(i, i + this.settings.maxRecordsPerMessage).map((r) => r.bytes)
+      const message = encode(ask && i === 0 ? { ask: true, records: batch } : { records: batch })
       for (const peer of peers) {
         try {
           this.c.messaging.send(peer, message)
@@ -193,17 +197,21 @@ class PeerExchangeImpl implements PeerExchange {
 
   private async receive (from: string, bytes: Uint8Array): Promise<void> {
     if (this.closed) return
-    let list: unknown
+    let message: unknown
     try {
-      list = decode(bytes)
+      message = decode(bytes)
     } catch {
-      list = undefined
+      message = undefined
     }
-    if (!Array.isArray(list) || list.length > this.settings.maxRecordsPerMessage) {
+    const list: unknown = isPlainMap(message) ? message.records : undefined
+    const ask: unknown = isPlainMap(message) ? message.ask : undefined
+    if (!isPlainMap(message) || Object.keys(message).some((k) => k !== 'records' && k !== 'ask') || (ask !== undefined && ask !== true) ||
+      !Array.isArray(list) || list.length > this.settings.maxRecordsPerMessage) {
       this.counters.recordsRefused++
-      this.c.logger.debug({ peer: from }, 'peer exchange: message is not a list of records')
+      this.c.logger.debug({ peer: from }, 'peer exchange: message is not { records, ask? }')
       return
     }
+    if (ask === true) this.sendAll(from)
     const fresh: AddressRecord[] = []
     for (const item of list) {
       let record: AddressRecord

@@ -47,8 +47,9 @@ describe('peer exchange: every member from one address', () => {
     await a.transport.waitForPeer(bob.did, 20_000)
     const before = b.exchange.stats()
     const malloryRecord = signAddressRecord(mallory, [addrOf(mallory.did, 4999)], Date.now())
+    a.transport.send(bob.did, encode({ records: [malloryRecord.bytes] }))
+    a.transport.send(bob.did, encode({ records: ['not a record'] }))
     a.transport.send(bob.did, encode([malloryRecord.bytes]))
-    a.transport.send(bob.did, encode(['not a record']))
     a.transport.send(bob.did, new Uint8Array([0xff, 0x00]))
     // Alice moves: her newer record (a second address) replaces the one bob holds.
     const moved = [...a.exchange.own.addrs, addrOf(alice.did, 4555)]
@@ -56,7 +57,24 @@ describe('peer exchange: every member from one address', () => {
     await waitFor(() => b.book.record(alice.did)?.addrs.length === 2)
     expect(b.book.record(alice.did)?.addrs).toEqual(moved)
     expect(b.book.record(mallory.did)).toBeUndefined()
-    expect(b.exchange.stats().recordsRefused - before.recordsRefused).toBe(3)
+    expect(b.exchange.stats().recordsRefused - before.recordsRefused).toBe(4)
+  })
+
+  it('an exchange started after its transport connected asks its peers for their records', async () => {
+    const a = await startMember(alice, [])
+    const c = await startMember(carol, [a.transport.multiaddrs()[0]!])
+    await waitFor(() => a.book.records().length === 2)
+    // Bob's transport connects before his exchange listens (as in a node: transport, then gossip, then discovery).
+    const transport = await createLibp2pTransport({ keyPair: bob, admission: membersOnly }, { peers: [a.transport.multiaddrs()[0]!], redialMinMs: 50 })
+    const book = await openAddressBook()
+    started.push({ transport, book, exchange: { close: async () => {} } as unknown as PeerExchange })
+    await transport.waitForPeer(alice.did, 20_000)
+    await waitFor(() => a.book.records().length === 2 && a.transport.peers().includes(bob.did))
+    const exchange = await startPeerExchange({ transport, book, messaging: transport, keyPair: bob, isMember: (did) => members.has(did) })
+    started[started.length - 1]!.exchange = exchange
+    await waitFor(() => book.records().length === 3)
+    expect(book.record(alice.did)?.addrs).toEqual(a.exchange.own.addrs)
+    expect(book.record(carol.did)?.addrs).toEqual(c.exchange.own.addrs)
   })
 
   it('dials members only up to its degree, though it holds every member\'s record', async () => {
