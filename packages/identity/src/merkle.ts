@@ -60,7 +60,11 @@ export async function merkleRootInSteps (leafHashes: readonly Uint8Array[], paus
     for (let i = 0; i < level.length; i += 2) {
       const left = level[i] as Uint8Array
       const right = level[i + 1]
-      next.push(right === undefined ? left : merkleNodeHash(left, right))
+      if (right === undefined) {
+        next.push(left)
+        continue
+      }
+      next.push(merkleNodeHash(left, right))
       if (++done % step === 0) await pause()
     }
     level = next
