@@ -28,7 +28,8 @@ const nodeB = await createGossip({ transport: toAlice, clock: systemClock, keyPa
 nodeA.createTopic('notices')
 nodeB.createTopic('notices')
 const received = new Promise<string>((resolve) => { nodeB.subscribe('notices', (entry) => { resolve(fromUtf8(entry.payload)) }) })
-// 2 KiB of text: over the compression threshold, so the entry travels deflated.
+// 2 KiB of text: over the compression threshold, so the entry travels deflated. Published right after
+// createTopic, it arrives at the next anti-entropy exchange (about 2 s).
 await nodeA.publish('notices', utf8('bread is ready. '.repeat(128)))
 const text = await received
 console.log(`bob received ${text.length} characters: '${text.slice(0, 15)}'`)

@@ -12,9 +12,10 @@ nodeB.createTopic('notices')
 nodeB.subscribe('notices', (entry) => {
   console.log(`bob received '${fromUtf8(entry.payload)}' from ${entry.author === alice.did ? 'alice' : entry.author}`)
 })
-// Published at once: the topic announcement that follows makes both nodes reconcile it.
+// Published before bob's announcement of the topic reached alice: bob gets it at alice's next
+// anti-entropy exchange with him (every 2 s); later publications are pushed at once.
 await nodeA.publish('notices', utf8('bread is ready'))
-await net.runFor(100)
+await net.runFor(2_500)
 console.log('bob holds:', nodeB.entries('notices').length)
 await nodeA.close()
 await nodeB.close()

@@ -23,7 +23,7 @@ const [alice, bob] = nodes as [typeof nodes[0], typeof nodes[0]]
 try {
   const paid = await alice.ledger.pay(alice.keyPair, bob.keyPair.did, 'HOUR', 120n, 'delivery')
   await alice.gossip.publish(TOPIC, paid.bytes)
-  await net.runFor(200)
+  await net.runFor(2_500) // the first entry on a fresh topic travels by anti-entropy (docs/gossip.md)
   const back = await bob.ledger.pay(bob.keyPair, alice.keyPair.did, 'HOUR', 20n)
   await bob.gossip.publish(TOPIC, back.bytes)
   await net.runFor(200)

@@ -485,13 +485,7 @@ export class GossipNode implements Gossip {
 
   private onTopics (from: string, message: TopicsMessage): void {
     const record = this.store.peer(from)
-    const before = record.topics
     record.topics = new Set(message.topics)
-    // A topic the peer carries from now on may already hold entries here that no push reached it with
-    // (published before its announcement arrived): reconcile that topic with it now, not at the next tick.
-    for (const topic of record.topics) {
-      if (!before.has(topic) && (this.store.topics.get(topic)?.log.size ?? 0) > 0 && this.sharingPeers(topic).includes(from)) this.startSync(from, topic)
-    }
     if (this.announced.get(from)?.version !== this.topicsVersion) this.announce(from)
     this.scheduleSave()
   }
