@@ -14,7 +14,7 @@ const docs = [
   ...readdirSync(join(root, 'packages')).map((dir) => `packages/${dir}/README.md`),
   ...['gossip', 'ledger', 'trust', 'governance'].map((name) => `docs/${name}.md`)
 ]
-const MARKER = /^<!-- example: (examples\/[\w.-]+) -->$/
+const MARKER = /^<!-- example: (examples\/[\w./-]+) -->$/
 const CODE_FENCE = /^```(ts|typescript|js|javascript|mjs|cjs)\s*$/
 const problems = []
 let quoted = 0
