@@ -437,7 +437,7 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     await restore.click()
     await answer(pageC, 'snapshot-result', async () => { await pageC.click('[data-testid=confirm-restore]') }, 30_000)
     const report = pageC.locator('[data-testid=restore-report]')
-    expect(await report.locator('p').first().textContent()).toMatch(new RegExp(`^Restored trust, gossip, ledger, governance from ${snapshot!.snapshotId}; read back exactly as recorded \\(state hash [0-9a-f]{12}…[0-9a-f]{6}\\)\\.$`))
+    expect(await report.locator('p').first().textContent()).toMatch(new RegExp(`^Restored trust, gossip, ledger, governance, ledger-in-transit from ${snapshot!.snapshotId}; read back exactly as recorded \\(state hash [0-9a-f]{12}…[0-9a-f]{6}\\)\\.$`))
     // Peers are connected: the report warns that they will send the later entries again (C's own chain is empty).
     expect(await report.locator('ul.warnings li').allTextContents()).toEqual([
       '2 peer(s) connected: entries newer than the snapshot that peers hold come back by anti-entropy, so this node catches up with them again (a restore on one node is not a network-wide rollback)'

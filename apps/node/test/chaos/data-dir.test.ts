@@ -126,19 +126,35 @@ async function runOnce (dataDir: string, asNobody: boolean): Promise<Outcome> {
 /**
  * The data a start may show: the golden data, except for the documented recoveries. A stored
  * snapshot with any file changed or deleted is moved into snapshots/damaged/ (with a warning) when
- * the node starts, so it leaves the list; a mutation that leaves the bytes as they were (truncating
- * an empty channel record) changes nothing.
+ * the node starts, so it leaves the list; a damaged chunk (`snapshots/chunks/<sha-256>`) takes every
+ * snapshot whose metadata names it along; a mutation that leaves the bytes as they were changes nothing.
  */
-function expected (golden: View, file: string, changed: boolean): View {
+function expected (golden: View, file: string, changed: boolean, chunkUsers: ReadonlyMap<string, readonly string[]>): View {
   const stored = /^snapshots\/([A-Za-z0-9_-]+)\.(?:snapshot|snapshot\.sha256|local\.bin|channels\.bin)$/.exec(file)?.[1]
-  if (changed && stored !== undefined) return { ...golden, snapshots: golden.snapshots.filter((s) => s.snapshotId !== stored) }
+  const chunk = /^snapshots\/chunks\/([0-9a-f]{64})$/.exec(file)?.[1]
+  const gone = stored !== undefined ? [stored] : chunk !== undefined ? chunkUsers.get(chunk) ?? [] : []
+  if (changed && gone.length > 0) return { ...golden, snapshots: golden.snapshots.filter((s) => !gone.includes(s.snapshotId)) }
   return golden
 }
 
-function judge (outcome: Outcome, file: string, changed: boolean, golden: View, othersChanged: string[]): string | undefined {
+/** For each chunk in `<dir>/snapshots/chunks/`, the stored snapshots whose metadata names it. */
+async function chunkUsersOf (dir: string): Promise<Map<string, string[]>> {
+  const users = new Map<string, string[]>()
+  const names = await readdir(join(dir, 'snapshots'))
+  const chunks = await readdir(join(dir, 'snapshots', 'chunks')).catch(() => [] as string[])
+  for (const name of names.filter((n) => n.endsWith('.snapshot'))) {
+    const meta = await readFile(join(dir, 'snapshots', name))
+    for (const chunk of chunks) {
+      if (meta.includes(Buffer.from(chunk))) users.set(chunk, [...(users.get(chunk) ?? []), name.slice(0, -'.snapshot'.length)])
+    }
+  }
+  return users
+}
+
+function judge (outcome: Outcome, file: string, changed: boolean, golden: View, othersChanged: string[], chunkUsers: ReadonlyMap<string, readonly string[]>): string | undefined {
   if (outcome.kind === 'started') {
     if (outcome.stopCode !== 0) return `started, but stopping exited ${String(outcome.stopCode)}`
-    if (toJson(outcome.view) !== toJson(expected(golden, file, changed))) return `started with different data: ${toJson(outcome.view).slice(0, 400)}`
+    if (toJson(outcome.view) !== toJson(expected(golden, file, changed, chunkUsers))) return `started with different data: ${toJson(outcome.view).slice(0, 400)}`
     return undefined
   }
   const text = outcome.stderr + outcome.stdout
@@ -205,6 +221,11 @@ describe('chaos: a corrupted data directory', () => {
       const golden = first.view
       expect(golden.ledger.entries).toBe(3)
       expect(golden.snapshots.length).toBe(2)
+      // Every stored chunk belongs to a snapshot, so a damaged one takes at least that snapshot along.
+      const chunkUsers = await chunkUsersOf(goldenDir)
+      const chunkFiles = files.filter((f) => f.startsWith('snapshots/chunks/'))
+      expect(chunkFiles.length).toBeGreaterThan(0)
+      expect(chunkFiles.filter((f) => (chunkUsers.get(f.slice('snapshots/chunks/'.length)) ?? []).length === 0)).toEqual([])
 
       const rng = new SeededRng(Number(process.env.ICN_CHAOS_SEED ?? 16))
       const rounds = chaosCount('DATA_DIR_ROUNDS', 3, 1)
@@ -233,7 +254,7 @@ describe('chaos: a corrupted data directory', () => {
             const othersChanged = [...before.keys()].filter((f) => f !== file && !f.endsWith('lock.mdb') && after.get(f) !== before.get(f))
             tries++
             if (outcome.kind === 'started') started++; else refused++
-            const verdict = judge(outcome, file, changed, golden, othersChanged)
+            const verdict = judge(outcome, file, changed, golden, othersChanged, chunkUsers)
             if (verdict !== undefined) failures.push(`${file} ${mutation}: ${verdict}`)
             await rm(copy, { recursive: true, force: true })
           }
