@@ -20,7 +20,7 @@ describe('Layer 4: the composed node across OS processes', () => {
       expect(written.trustScore).toBeCloseTo(0.6, 12) // direct 0.75 × economic weight 0.8, no intermediates
       expect(written.proposalTitle).toBe('Layer 4 proposal')
       expect(written.proposalState).toBe('draft')
-      expect(written.gossipTopics).toEqual(['governance:proposal', 'governance:vote', 'history:sync', 'ledger:tx', 'snapshot:coordinate', 'trust:attest'])
+      expect(written.gossipTopics).toEqual(['governance:proposal', 'governance:vote', 'history:sync', 'ledger:tx', 'net:addresses', 'snapshot:coordinate', 'trust:attest'])
       expect(written.servedChain).toHaveLength(1)
       expect(await runSubprocess(helper, ['read', dataDir, JSON.stringify(written)])).toBe('OK')
     })
