@@ -77,7 +77,18 @@ try {
   console.log(`  … all ${count} APIs up after ${fmt(readyS)} s`)
 
   // Every node holds every member's record: polled once a second (50 long-polls would each wake on every change).
-  const statuses = async () => await Promise.all(apis.map(async (api) => await api.get('/status')))
+  // A loaded node's API may drop a request (ECONNRESET): asked again up to 5 times, unless the node exited.
+  const statusOf = async (api, i) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await api.get('/status')
+      } catch (err) {
+        if (attempt >= 5 || procs[i].exitCode !== null) throw err
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+      }
+    }
+  }
+  const statuses = async () => await Promise.all(apis.map(statusOf))
   let knownS
   let all
   let lastReport = performance.now()
@@ -103,9 +114,16 @@ try {
     const subject = apis[(e * 7 + 1) % count]
     const want = e + 1
     const t0 = performance.now()
-    const arrivals = apis.map(async (api) => {
-      await waitUntil([api], async () => ((await api.get('/status')).trust.attestations >= want ? true : undefined), Date.now() + 120_000)
-      return performance.now() - t0
+    const arrivals = apis.map(async (api, i) => {
+      // The long-poll too may be dropped by a loaded node (ECONNRESET): asked again unless the node exited.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await waitUntil([api], async () => ((await api.get('/status')).trust.attestations >= want ? true : undefined), Date.now() + 120_000)
+          return performance.now() - t0
+        } catch (err) {
+          if (attempt >= 5 || procs[i].exitCode !== null) throw err
+        }
+      }
     })
     await author.post('/trust', { subject: subject.runtime.did, score: 0.9, graph: 'technical' })
     latencies.push(...await Promise.all(arrivals))
