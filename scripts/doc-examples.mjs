@@ -12,7 +12,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const write = process.argv.includes('--write')
 const docs = [
   ...readdirSync(join(root, 'packages')).map((dir) => `packages/${dir}/README.md`),
-  ...['gossip', 'ledger', 'trust', 'governance'].map((name) => `docs/${name}.md`)
+  ...['gossip', 'ledger', 'trust', 'governance', 'snapshot', 'transport'].map((name) => `docs/${name}.md`)
 ]
 const MARKER = /^<!-- example: (examples\/[\w./-]+) -->$/
 const CODE_FENCE = /^```(ts|typescript|js|javascript|mjs|cjs)\s*$/
