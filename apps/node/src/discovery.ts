@@ -2,11 +2,26 @@ import { rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Gossip } from '@icn/gossip'
 import { CorruptFileError } from '@icn/identity/fs'
-import { type AddressBook, type AddressMessaging, openAddressBook } from '@icn/transport'
+import { type AddressBook, type AddressMessaging, openAddressBook, peerIdOfDid } from '@icn/transport'
+import { InvalidConfigError } from './errors.js'
 import type { Logger } from './logger.js'
 
 /** The gossip topic whose direct messages carry members' signed address records (peer exchange). */
 export const ADDRESS_TOPIC = 'net:addresses'
+
+/**
+ * The `announce` addresses of config.json as this node signs them: an operator writes the public address
+ * (`/dns4/coop.example/tcp/4710`) and the node adds its own `/p2p/<peer id>`; an address naming another
+ * peer is an `InvalidConfigError` at start, before anything is signed.
+ */
+export function announcedAddresses (announce: readonly string[], did: string): string[] {
+  const suffix = `/p2p/${peerIdOfDid(did)}`
+  return announce.map((addr) => {
+    if (addr.endsWith(suffix)) return addr
+    if (addr.includes('/p2p/')) throw new InvalidConfigError(`announce address ${addr} names another peer: this node is ${suffix.slice(1)} (leave the /p2p/ part out and it is added)`)
+    return `${addr}${suffix}`
+  })
+}
 
 /** The address book in a data directory: members' signed records and `peers --add` addresses. */
 export function addressBookPath (dataDir: string): string {

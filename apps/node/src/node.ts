@@ -25,7 +25,7 @@ import { createSupervisor } from './supervisor.js'
 import { acquireDataDirLock } from './lock.js'
 import { type EventLoopStats, createLoopMonitor } from './loop-monitor.js'
 import { type AddressBook, type ConnectedPeer, type Libp2pTransport, type PeerAdmission, type PeerExchange, type PeerExchangeStats, type TransportStats, createLibp2pTransport, networkPrefix, startPeerExchange } from '@icn/transport'
-import { ADDRESS_TOPIC, addressBookPath, gossipAddressMessaging, openNodeAddressBook } from './discovery.js'
+import { ADDRESS_TOPIC, addressBookPath, announcedAddresses, gossipAddressMessaging, openNodeAddressBook } from './discovery.js'
 
 // The CLI's `run` loads this module lazily and needs the transport's one tolerated libp2p error.
 export { isClosedStreamRace } from '@icn/transport'
@@ -325,7 +325,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   const discovery = await supervisor.start('discovery', async () => {
     const value = await startPeerExchange(
       { transport, book: addressBook, messaging: gossipAddressMessaging(gossip), keyPair, clock, isMember: (did) => membership.stream(did), logger: log('discovery') },
-      config.announce === undefined ? {} : { announce: config.announce }
+      config.announce === undefined ? {} : { announce: announcedAddresses(config.announce, keyPair.did) }
     )
     return { value, stop: async () => { await value.close() } }
   })

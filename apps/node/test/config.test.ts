@@ -7,6 +7,8 @@ import { dataDirLayout, initDataDir, loadIdentity } from '../src/data-dir.js'
 import { DataDirExistsError, DataDirMissingError, InvalidConfigError, InvalidIdentityError } from '../src/errors.js'
 import { keyPairFromSeed } from '@icn/identity'
 import { writeJsonSnapshot } from '@icn/identity/fs'
+import { peerIdOfDid } from '@icn/transport'
+import { announcedAddresses } from '../src/discovery.js'
 
 describe('config', () => {
   it('merges defaults, the config file and flags (peers are merged, flags win)', async () => {
@@ -67,5 +69,21 @@ describe('data directory', () => {
       await writeJsonSnapshot(dataDirLayout(dir).identity, { version: 1, did: other.did, seed: new Uint8Array(32).fill(2) })
       await expect(loadIdentity(dir)).rejects.toThrow(InvalidIdentityError)
     })
+  })
+})
+
+describe('announce addresses', () => {
+  const did = keyPairFromSeed(new Uint8Array(32).fill(7)).did
+  const own = `/p2p/${peerIdOfDid(did)}`
+  const other = `/p2p/${peerIdOfDid(keyPairFromSeed(new Uint8Array(32).fill(8)).did)}`
+
+  it('adds the node\'s own /p2p/ part to an address without one and keeps one that has it', () => {
+    expect(announcedAddresses(['/dns4/coop.example/tcp/4710', `/ip4/203.0.113.5/tcp/4710${own}`], did))
+      .toEqual([`/dns4/coop.example/tcp/4710${own}`, `/ip4/203.0.113.5/tcp/4710${own}`])
+  })
+
+  it('refuses an address naming another peer with a typed error that says what to do', () => {
+    expect(() => announcedAddresses([`/ip4/203.0.113.5/tcp/4710${other}`], did))
+      .toThrow(new InvalidConfigError(`announce address /ip4/203.0.113.5/tcp/4710${other} names another peer: this node is ${own.slice(1)} (leave the /p2p/ part out and it is added)`))
   })
 })
