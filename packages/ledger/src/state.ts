@@ -4,6 +4,7 @@ import { type JournalEntry, type SignedEntry, checkAccount, checkCurrency, decod
 import { CutNotHeldError, InvalidArgumentError, InvalidStateError, LedgerError } from './errors.js'
 import type { BalanceRow, ChainCredit, QuarantineReason } from './rules.js'
 import type { ChainRecord, CutView, ForkProof, LedgerStore, LimitOverride, QuarantineRecord } from './store.js'
+import { nextTurn } from './verifier.js'
 
 const CUT_FORMAT = 'icn-ledger-cut'
 const CUT_VERSION = 1
@@ -48,7 +49,6 @@ export interface BalanceProof {
   readonly root: Uint8Array
 }
 
-const nextTurn = async (): Promise<void> => { await new Promise<void>((resolve) => { setImmediate(resolve) }) }
 const balanceLeaf = (account: string, currency: string, balance: bigint): Uint8Array => encode([account, currency, balance.toString()])
 
 /**

@@ -6,7 +6,8 @@ const MIN_PARALLEL = 64
 const CHUNK = 32
 /** Entries decoded (and, inline, verified) between two turns of the event loop: ~15 ms of work. */
 const SLICE = 128
-const nextTurn = async (): Promise<void> => { await new Promise<void>((resolve) => { setImmediate(resolve) }) }
+/** Yields to the event loop for one turn (I/O callbacks run): long loops in this package step with it. */
+export const nextTurn = async (): Promise<void> => { await new Promise<void>((resolve) => { setImmediate(resolve) }) }
 /** How long the applying thread waits for a worker's verdict before checking the signature itself. */
 const WORKER_PATIENCE_MS = 2_000
 
