@@ -128,6 +128,15 @@ describe('a closed network (real processes)', () => {
   }, 60_000)
 
   const node = (i: number): MeshNode => mesh[i] as MeshNode
+  /**
+   * node0's status once it has counted `count` more refused handshakes than in `before`. A dialer is done
+   * once its side of each handshake is, so node0 may still be reading the last ones' final message; each
+   * refusal is a change, so this waits on the change feed.
+   */
+  const afterRefusals = async (before: Status, count: number): Promise<Status> => await eventually(`node0 counts ${count} refusals`, node(0).api, async () => {
+    const s = await statusOf(node(0))
+    return s.transport.refusedInbound - before.transport.refusedInbound >= count ? s : undefined
+  })
 
   it('the cooperative: 4 members, one network id on every node, nothing refused yet', async () => {
     for (const n of mesh) {
@@ -226,7 +235,7 @@ describe('a closed network (real processes)', () => {
     expect(report.keptOpen).toBe(0)
     expect(report.streams).toBe(0)
     expect(report.framesSent).toBe(0)
-    const after = await statusOf(node(0))
+    const after = await afterRefusals(before, 20)
     expect(after.membership.refused.notAMember - before.membership.refused.notAMember).toBe(20)
     expect(after.transport.refusedInbound - before.transport.refusedInbound).toBe(20)
     expect(after.membership.refused.streams).toBe(before.membership.refused.streams)
@@ -287,7 +296,9 @@ describe('a closed network (real processes)', () => {
     const rssBefore = await rssKiB(pid)
     const measured = await dial(80, 800)
     const rssAfter = await rssKiB(pid)
-    const after = await statusOf(node(0))
+    // The dialer is done once its side of each handshake is: node0 may still be reading the last ones'
+    // final message, and counts each refusal then (a refusal is a change, so this waits on the feed).
+    const after = await afterRefusals(before, 1000)
     const strangers = [...warmUp.perIdentity, ...measured.perIdentity]
     expect(strangers).toHaveLength(100)
     expect(warmUp.attempts + measured.attempts).toBe(1000)

@@ -88,6 +88,8 @@ export interface TransportStats {
   refusedOutbound: number
   /** ICN streams refused (or not opened) to a connected DID that is not admitted to them (an invitee before it is a member). */
   refusedStreams: number
+  /** Peers that joined or left `peers()` (each `onPeerChange` event): how often links churn. */
+  peerChanges: number
 }
 
 /**
@@ -287,7 +289,7 @@ interface DialTarget {
 class Libp2pTransportImpl implements Libp2pTransport {
   readonly id: Did
   readonly peerId: string
-  readonly stats: TransportStats = { framesSent: 0, framesReceived: 0, framesDropped: 0, protocolViolations: 0, dials: 0, dialFailures: 0, refusedInbound: 0, refusedOutbound: 0, refusedStreams: 0 }
+  readonly stats: TransportStats = { framesSent: 0, framesReceived: 0, framesDropped: 0, protocolViolations: 0, dials: 0, dialFailures: 0, refusedInbound: 0, refusedOutbound: 0, refusedStreams: 0, peerChanges: 0 }
   private readonly protocols: { gossip: string, admission: string }
   private readonly streams = new Map<string, PeerStream>()
   private readonly handlers = new Set<FrameHandler>()
@@ -413,6 +415,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   }
 
   private peerChanged (did: string, change: 'connected' | 'disconnected'): void {
+    this.stats.peerChanges++
     for (const listener of [...this.peerListeners]) {
       try { listener(did, change) } catch (err) { this.logger.warn({ peer: did, err: (err as Error).message }, 'peer change listener failed') }
     }

@@ -65,6 +65,9 @@ describe('libp2p transport across OS processes on loopback', () => {
     const bState = await stop(b.proc)
     expect(bState.stats.framesSent).toBe(400)
     expect(aState.stats.protocolViolations).toBe(2)
+    // Peer changes: A saw B and C join and each garbage peer join and leave; C (stopped second) saw A and B
+    // join and A leave; B saw A and C join and both leave.
+    expect([aState.stats.peerChanges, cState.stats.peerChanges, bState.stats.peerChanges]).toEqual([6, 3, 4])
   })
 
   it('redials a configured peer that was not up yet, with backoff', async () => {
