@@ -45,6 +45,16 @@ export interface NodeConfig {
    */
   snapshotMinParticipants: number
   /**
+   * Serve as a circuit relay for members behind NAT (a member with a public address): members reserve a
+   * slot and reach each other through it. Non-members cannot connect, reserve or be relayed. @default false
+   */
+  relay: boolean
+  /**
+   * Behind NAT: reserve a slot on a member that serves as relay (its circuit address goes into this
+   * node's address record) and try hole punching (DCUtR) to replace a relayed link by a direct one. @default true
+   */
+  natTraversal: boolean
+  /**
    * The member whose invitation this node joined with (`icn-node join` writes it): it may connect and
    * exchange frames before this node's governance has caught up with its membership. @default undefined
    */
@@ -63,7 +73,9 @@ const DEFAULTS: Omit<NodeConfig, 'dataDir'> = {
   snapshotTimeoutMs: 60_000,
   gossipMaxEntriesPerTopic: 10_000,
   historySyncIntervalMs: 30_000,
-  snapshotMinParticipants: 3
+  snapshotMinParticipants: 3,
+  relay: false,
+  natTraversal: true
 }
 
 /** What `icn-node init` writes: the fixed production ports, listening on every interface. */
@@ -95,7 +107,7 @@ function checkPositiveInteger (field: string, value: unknown, allowZero = false)
 export function validateConfigFile (value: unknown): NodeConfigFile {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('config must be a JSON object')
   const input = value as Record<string, unknown>
-  const known = new Set(['listen', 'peers', 'announce', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs', 'snapshotMinParticipants', 'sponsor'])
+  const known = new Set(['listen', 'peers', 'announce', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs', 'snapshotMinParticipants', 'sponsor', 'relay', 'natTraversal'])
   for (const key of Object.keys(input)) if (!known.has(key)) throw new InvalidConfigError(`unknown config field '${key}'`)
   const out: NodeConfigFile = {}
   if (input.listen !== undefined) out.listen = checkMultiaddrs('listen', input.listen)
@@ -117,6 +129,11 @@ export function validateConfigFile (value: unknown): NodeConfigFile {
   if (input.snapshotMinParticipants !== undefined) {
     out.snapshotMinParticipants = checkPositiveInteger('snapshotMinParticipants', input.snapshotMinParticipants)
     if (out.snapshotMinParticipants < 2) throw new InvalidConfigError('snapshotMinParticipants must be at least 2 (a snapshot is taken with other members)')
+  }
+  for (const field of ['relay', 'natTraversal'] as const) {
+    if (input[field] === undefined) continue
+    if (typeof input[field] !== 'boolean') throw new InvalidConfigError(`${field} must be true or false, got ${JSON.stringify(input[field])}`)
+    out[field] = input[field]
   }
   if (input.sponsor !== undefined) {
     if (!isDid(input.sponsor)) throw new InvalidConfigError(`sponsor must be a did:icn DID, got ${JSON.stringify(input.sponsor)}`)

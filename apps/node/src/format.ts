@@ -34,7 +34,7 @@ export function duration (ms: number): string {
 const time = (ms: number | null | undefined): string => ms === null || ms === undefined ? '-' : new Date(ms).toISOString()
 
 /** The fields of `GET /status` the status sentence shows (`sync` is read generically). */
-type Status = Pick<NodeStatus, 'version' | 'did' | 'peerId' | 'multiaddrs' | 'peers' | 'services' | 'ledger' | 'trust' | 'governance' | 'snapshots' | 'uptimeMs'> & { sync?: unknown, membership?: NodeStatus['membership'] }
+type Status = Pick<NodeStatus, 'version' | 'did' | 'peerId' | 'multiaddrs' | 'peers' | 'services' | 'ledger' | 'trust' | 'governance' | 'snapshots' | 'uptimeMs'> & { sync?: unknown, membership?: NodeStatus['membership'], reachability?: NodeStatus['reachability'] }
 
 /** `status.sync`, read generically: one `sync` line per peer row (`<peer>: key value, …`), else its JSON. */
 function syncLines (sync: unknown): Array<readonly [string, string]> {
@@ -56,7 +56,8 @@ export function formatStatus (value: unknown): string {
     ['peer id', s.peerId],
     ['listening', s.multiaddrs.join(' ')],
     ['uptime', duration(s.uptimeMs)],
-    ['peers', s.peers],
+    ['peers', s.reachability === undefined ? s.peers : `${s.peers} (${s.reachability.peersDirect} direct, ${s.reachability.peersRelayed} through a relay)`],
+    ...(s.reachability === undefined ? [] : [['reachable', reachabilityText(s.reachability)] as const]),
     ['services', s.services.join(', ')],
     ['ledger', `${s.ledger.entries} entries, ${s.ledger.pending} pending, ${s.ledger.quarantined} quarantined, state root ${s.ledger.stateRoot}`],
     ['trust', `${s.trust.attestations} attestations`],
@@ -70,10 +71,19 @@ export function formatStatus (value: unknown): string {
   ])
 }
 
+/** How members reach this node, in one line. */
+function reachabilityText (r: NonNullable<Status['reachability']>): string {
+  const parts = [
+    r.verified.length > 0 ? `directly at ${r.verified.join(' ')} (confirmed by a peer)` : 'no public address confirmed by a peer',
+    r.relayed.length > 0 ? `through ${r.relayed.length} relay${r.relayed.length === 1 ? '' : 's'}: ${r.relayed.join(' ')}` : 'no relay reservation'
+  ]
+  return `${parts.join('; ')}${r.relay ? '; relaying for members' : ''}`
+}
+
 export function formatPeers (value: unknown): string {
-  const peers = value as Array<{ did: string, name?: string | null, peerId: string, remoteAddr: string }>
+  const peers = value as Array<{ did: string, name?: string | null, peerId: string, remoteAddr: string, via?: string }>
   if (peers.length === 0) return 'no peer connected'
-  return table(['NAME', 'DID', 'PEER ID', 'ADDRESS'], peers.map((p) => [p.name, p.did, p.peerId, p.remoteAddr]))
+  return table(['NAME', 'DID', 'PEER ID', 'VIA', 'ADDRESS'], peers.map((p) => [p.name, p.did, p.peerId, p.via ?? '', p.remoteAddr]))
 }
 
 export function formatPeerAdded (value: unknown): string {

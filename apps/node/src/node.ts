@@ -24,7 +24,7 @@ import { startStorageMonitor } from './storage.js'
 import { createSupervisor } from './supervisor.js'
 import { acquireDataDirLock } from './lock.js'
 import { type EventLoopStats, createLoopMonitor } from './loop-monitor.js'
-import { type AddressBook, type ConnectedPeer, type Libp2pTransport, type PeerAdmission, type PeerExchange, type PeerExchangeStats, type TransportStats, createLibp2pTransport, networkPrefix, startPeerExchange } from '@icn/transport'
+import { type AddressBook, type ConnectedPeer, type Libp2pTransport, type PeerAdmission, type PeerExchange, type PeerExchangeStats, type Reachability, type TransportStats, createLibp2pTransport, networkPrefix, startPeerExchange } from '@icn/transport'
 import { ADDRESS_TOPIC, addressBookPath, announcedAddresses, gossipAddressMessaging, openNodeAddressBook } from './discovery.js'
 
 // The CLI's `run` loads this module lazily and needs the transport's one tolerated libp2p error.
@@ -50,6 +50,8 @@ export interface NodeStatus {
   peerId: string
   multiaddrs: string[]
   peers: number
+  /** How members reach this node: own public addresses a peer confirmed (AutoNAT), circuit addresses through members' relays, whether it serves as relay; and how many connected members are reached directly or through a relay. */
+  reachability: Reachability & { peersDirect: number, peersRelayed: number }
   services: string[]
   transport: TransportStats
   /** Peer exchange: members' address records held, operator-added addresses, addresses being dialled, records kept and refused. */
@@ -126,6 +128,12 @@ const MIN_COOL_DOWN_MS = 5_000
 const MAX_COOL_DOWN_MS = 3_600_000
 
 /** Runs `task` in the background and remembers it so a service's stop can await it. */
+/** Connected members by how they are reached. */
+function linkCounts (peers: readonly ConnectedPeer[]): { peersDirect: number, peersRelayed: number } {
+  const peersRelayed = peers.filter((p) => p.via === 'relayed').length
+  return { peersDirect: peers.length - peersRelayed, peersRelayed }
+}
+
 function taskSet (): { track: (task: Promise<void>) => void, settle: () => Promise<void> } {
   const tasks = new Set<Promise<void>>()
   return {
@@ -227,7 +235,9 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       protocolPrefix: networkPrefix(governance.networkId),
       listen: config.listen,
       peers: config.peers,
-      maxFrameBytes: config.maxFrameBytes
+      maxFrameBytes: config.maxFrameBytes,
+      relay: config.relay ? {} : false,
+      natTraversal: config.natTraversal
     })
     const offPeers = value.onPeerChange(changed)
     return { value, stop: async () => { await value.close(); offPeers() } }
@@ -437,6 +447,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     peerId: transport.peerId,
     multiaddrs: transport.multiaddrs(),
     peers: transport.peers().length,
+    reachability: { ...transport.reachability(), ...linkCounts(transport.connectedPeers()) },
     services: supervisor.running(),
     transport: { ...transport.stats },
     discovery: { ...discovery.stats(), records: addressBook.records().length, manual: addressBook.manual().length, dialling: transport.dialTargets().length },

@@ -58,12 +58,14 @@ describe('icn-node run: two processes, local API, clean shutdown', () => {
         const peersTable = (await cli(['peers', '--data-dir', b.dataDir])).trimEnd().split('\n')
         // No member has a display name yet: '-'.
         expect(peersTable).toEqual([
-          `NAME  ${'DID'.padEnd(didA.length)}  ${'PEER ID'.padEnd(peer!.peerId.length)}  ADDRESS`,
-          `-     ${didA}  ${peer!.peerId}  ${peer!.remoteAddr}`
+          `NAME  ${'DID'.padEnd(didA.length)}  ${'PEER ID'.padEnd(peer!.peerId.length)}  VIA     ADDRESS`,
+          `-     ${didA}  ${peer!.peerId}  direct  ${peer!.remoteAddr}`
         ])
         const statusLines = (await cli(['status', '--data-dir', a.dataDir])).trimEnd().split('\n')
         expect(statusLines[0]).toBe(`did          ${didA}`)
-        expect(statusLines[4]).toBe('peers        1')
+        expect(statusLines[4]).toBe('peers        1 (1 direct, 0 through a relay)')
+        // On loopback: no public address for a peer to confirm, no relay among the members.
+        expect(statusLines[5]).toBe('reachable    no public address confirmed by a peer; no relay reservation')
         expect(statusLines).toContain(`change feed  version ${(await a.cli(['status']) as { version: number }).version}`)
       } finally {
         expect(await b?.stop()).toBe(0)

@@ -452,9 +452,10 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     const json = async (...args: string[]): Promise<unknown> => await a.cli(args)
 
     // No names yet (the membership tests below set them): the NAME cells are empty.
-    const peers = await json('peers') as Array<{ did: string, name: string | null, peerId: string, remoteAddr: string }>
+    const peers = await json('peers') as Array<{ did: string, name: string | null, peerId: string, remoteAddr: string, via: string }>
     expect(peers.map((p) => p.name)).toEqual([null, null])
-    expect(await run('peers')).toBe(table(['NAME', 'DID', 'PEER ID', 'ADDRESS'], peers.map((p) => [p.name, p.did, p.peerId, p.remoteAddr])))
+    expect(peers.map((p) => p.via)).toEqual(['direct', 'direct'])
+    expect(await run('peers')).toBe(table(['NAME', 'DID', 'PEER ID', 'VIA', 'ADDRESS'], peers.map((p) => [p.name, p.did, p.peerId, p.via, p.remoteAddr])))
     expect(await run('balance', '--account', b.did)).toBe(`${b.did} has 100 ICN (credit limit 50000)`)
     // --json writes bigints tagged (`{"$bigint": "-100"}`), as the API does.
     const balances = await json('balance', '--all') as Array<{ account: string, name: string | null, currency: string, balance: { $bigint: string } }>

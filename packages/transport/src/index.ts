@@ -18,6 +18,7 @@ export {
   type MessageTransport,
   type PeerAdmission,
   type PeerChangeListener,
+  type Reachability,
   type TransportStats,
   createLibp2pTransport,
   didOfPeerId,

@@ -1,5 +1,5 @@
 import { type CancelTimer, type Clock, type KeyPair, decode, encode, isPlainMap, systemClock } from '@icn/identity'
-import { type AddressBook, type AddressRecord, openAddressRecord, signAddressRecord } from './address-book.js'
+import { type AddressBook, type AddressRecord, MAX_RECORD_ADDRS, openAddressRecord, signAddressRecord } from './address-book.js'
 import { AddressRecordError } from './errors.js'
 import { type TransportLogger, silentLogger } from './logger.js'
 import type { Libp2pTransport } from './transport.js'
@@ -11,7 +11,7 @@ export interface AddressMessaging {
 }
 
 export interface PeerExchangeComponents {
-  transport: Pick<Libp2pTransport, 'id' | 'peers' | 'multiaddrs' | 'onPeerChange' | 'addPeer' | 'removePeer'>
+  transport: Pick<Libp2pTransport, 'id' | 'peers' | 'multiaddrs' | 'onPeerChange' | 'addPeer' | 'removePeer' | 'reachability' | 'onAddressesChange'>
   book: AddressBook
   messaging: AddressMessaging
   keyPair: KeyPair
@@ -33,7 +33,10 @@ export interface PeerExchangeInit {
   degree?: number
   /** A chosen member not connected after this long is replaced by another. @default 30000 */
   dialPatienceMs?: number
-  /** Addresses this node announces (a public or forwarded address). @default the transport's listen multiaddrs */
+  /**
+   * Addresses this node announces (a public or forwarded address). Circuit addresses through members'
+   * relays are added while this node holds a reservation. @default the transport's own addresses
+   */
   announce?: string[]
   /** Records per message. @default 256 */
   maxRecordsPerMessage?: number
@@ -79,7 +82,7 @@ class PeerExchangeImpl implements PeerExchange {
   private readonly failedAt = new Map<string, number>()
   private recheck: CancelTimer | undefined
 
-  constructor (private readonly c: Required<PeerExchangeComponents>, own: AddressRecord, private readonly settings: Required<Omit<PeerExchangeInit, 'announce'>>) {
+  constructor (private readonly c: Required<PeerExchangeComponents>, own: AddressRecord, private readonly settings: Required<Omit<PeerExchangeInit, 'announce'>> & Pick<PeerExchangeInit, 'announce'>) {
     this.own = own
   }
 
@@ -89,6 +92,8 @@ class PeerExchangeImpl implements PeerExchange {
       if (change === 'connected') this.sendAll(did)
       this.fill()
     }))
+    // A relay reservation made or lost (or an address verified): a new record, sent to everyone connected.
+    this.offs.push(this.c.transport.onAddressesChange(() => { this.enqueue(async () => { await this.reannounce() }) }))
     for (const addr of this.c.book.manual()) this.dial(addr)
     // Connected before this exchange listened (the transport starts first): what those peers sent on
     // connecting went unheard, so ask them for their records again.
@@ -132,6 +137,14 @@ class PeerExchangeImpl implements PeerExchange {
   }
 
   stats (): PeerExchangeStats { return { ...this.counters } }
+
+  /** Signs a new record when the addresses this node would announce now differ from its record's. */
+  private async reannounce (): Promise<void> {
+    if (this.closed) return
+    const addrs = ownAddresses(this.c.transport, this.settings.announce)
+    if (addrs.length === this.own.addrs.length && addrs.every((a, i) => a === this.own.addrs[i])) return
+    await this.announce(addrs)
+  }
 
   async announce (addrs: readonly string[]): Promise<void> {
     const record = signAddressRecord(this.c.keyPair, addrs, Math.max(this.c.clock.now(), this.own.issuedAt + 1))
@@ -244,13 +257,24 @@ class PeerExchangeImpl implements PeerExchange {
   }
 }
 
+/**
+ * What this node's record lists: the configured announce addresses (else the transport's own, relayed
+ * ones aside), then the circuit addresses of its relay reservations, at most `MAX_RECORD_ADDRS` with room
+ * kept for the relayed ones (behind NAT they are the only way in).
+ */
+function ownAddresses (transport: PeerExchangeComponents['transport'], announce: readonly string[] | undefined): string[] {
+  const relayed = transport.reachability().relayed.slice(0, MAX_RECORD_ADDRS / 2)
+  const direct = (announce ?? transport.multiaddrs().filter((a) => !relayed.includes(a) && !a.includes('/p2p-circuit'))).slice(0, MAX_RECORD_ADDRS - relayed.length)
+  return [...new Set([...direct, ...relayed])]
+}
+
 /** Starts the exchange: signs this node's record, dials what the book holds, and swaps records on every connection. */
 export async function startPeerExchange (components: PeerExchangeComponents, init: PeerExchangeInit = {}): Promise<PeerExchange> {
   const c: Required<PeerExchangeComponents> = { clock: systemClock, logger: silentLogger, random: Math.random, ...components }
   const previous = c.book.record(c.keyPair.did)
-  const own = signAddressRecord(c.keyPair, init.announce ?? c.transport.multiaddrs(), Math.max(c.clock.now(), (previous?.issuedAt ?? 0) + 1))
+  const own = signAddressRecord(c.keyPair, ownAddresses(c.transport, init.announce), Math.max(c.clock.now(), (previous?.issuedAt ?? 0) + 1))
   await c.book.accept(own)
-  const exchange = new PeerExchangeImpl(c, own, { maxRecordsPerMessage: init.maxRecordsPerMessage ?? 256, degree: init.degree ?? 8, dialPatienceMs: init.dialPatienceMs ?? 30_000 })
+  const exchange = new PeerExchangeImpl(c, own, { maxRecordsPerMessage: init.maxRecordsPerMessage ?? 256, degree: init.degree ?? 8, dialPatienceMs: init.dialPatienceMs ?? 30_000, announce: init.announce })
   exchange.start()
   return exchange
 }

@@ -3,9 +3,13 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type Did, type KeyPair, type Clock, type CancelTimer, didFromPublicKey, publicKeyFromDid, systemClock } from '@icn/identity'
 import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { autoNAT } from '@libp2p/autonat'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
 import { identify } from '@libp2p/identify'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
+import { isNetworkAddress, isPrivate } from '@libp2p/utils'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import { createLibp2p, type Libp2p } from 'libp2p'
@@ -111,6 +115,18 @@ export interface ConnectedPeer {
   did: string
   peerId: string
   remoteAddr: string
+  /** How the ICN stream reaches the peer: over a direct connection, or through a member's circuit relay. */
+  via: 'direct' | 'relayed'
+}
+
+/** Whether this node can be reached, as far as it knows. */
+export interface Reachability {
+  /** Own addresses a peer dialled back and confirmed (AutoNAT); public addresses only. */
+  verified: string[]
+  /** Circuit addresses through members' relays where this node holds a reservation. */
+  relayed: string[]
+  /** This node serves as a circuit relay for members. */
+  relay: boolean
 }
 
 export interface Libp2pTransportComponents {
@@ -149,6 +165,19 @@ export interface Libp2pTransportInit {
    * before this node hangs up: the peer speaks libp2p but does not serve /icn/gossip/1.0.0. @default 4
    */
   maxStreamOpenAttempts?: number
+  /**
+   * Serve as a circuit relay (v2) for peers behind NAT. Only admitted peers can connect, and the gater
+   * also refuses reservations and relayed connections for anyone `connect` does not admit, so it relays
+   * for members only; relayed connections carry no data or time limit (members are trusted with it).
+   * @default false
+   */
+  relay?: false | { maxReservations?: number }
+  /**
+   * Reach and be reached through members' relays when behind NAT: listen on `/p2p-circuit` (a reservation
+   * on a connected peer that serves as relay), and try to replace a relayed connection by a direct one
+   * (DCUtR hole punching). AutoNAT (peers dial back this node's public addresses) runs either way. @default true
+   */
+  natTraversal?: boolean
 }
 
 /** The node's libp2p transport: `MessageTransport` plus connection management. */
@@ -159,6 +188,10 @@ export interface Libp2pTransport extends MessageTransport {
   /** Listen addresses, each ending in `/p2p/<peer id>`. */
   multiaddrs(): string[]
   connectedPeers(): ConnectedPeer[]
+  /** Verified own addresses, relay reservations held, and whether this node serves as relay. */
+  reachability(): Reachability
+  /** Calls `listener` when this node's own addresses change (a relay reservation made or lost, an address verified). */
+  onAddressesChange(listener: () => void): () => void
   /** Adds a peer to dial now and keep redialling. */
   addPeer(addr: string): void
   /** Stops dialling `addr` (an address a member no longer announces); a connection already open stays. True if it was dialled. */
@@ -319,10 +352,12 @@ class Libp2pTransportImpl implements Libp2pTransport {
     private readonly keyPair: KeyPair,
     private readonly logger: TransportLogger,
     private readonly clock: Clock,
-    private readonly settings: Required<Omit<Libp2pTransportInit, 'listen' | 'peers' | 'protocolPrefix' | 'maxPendingInbound' | 'maxInboundPerHostPerSecond'>>,
+    private readonly settings: Required<Omit<Libp2pTransportInit, 'listen' | 'peers' | 'protocolPrefix' | 'maxPendingInbound' | 'maxInboundPerHostPerSecond' | 'relay' | 'natTraversal'>>,
     blockedUntil: Map<string, number>,
     private readonly admission: PeerAdmission,
-    protocolPrefix: string
+    protocolPrefix: string,
+    private readonly addresses: AddressSource,
+    private readonly relayServer: boolean
   ) {
     this.blockedUntil = blockedUntil
     this.protocols = networkProtocols(protocolPrefix)
@@ -339,7 +374,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   }
 
   multiaddrs (): string[] {
-    return this.node.getMultiaddrs().map((m) => m.toString())
+    return this.ownAddresses().map((a) => a.addr)
   }
 
   peers (): string[] {
@@ -348,8 +383,43 @@ class Libp2pTransportImpl implements Libp2pTransport {
 
   connectedPeers (): ConnectedPeer[] {
     return [...this.streams.values()]
-      .map((s) => ({ did: s.did, peerId: s.peerId.toString(), remoteAddr: s.remoteAddr }))
+      .map((s) => ({ did: s.did, peerId: s.peerId.toString(), remoteAddr: s.remoteAddr, via: isRelayed(s.remoteAddr) ? 'relayed' as const : 'direct' as const }))
       .sort((a, b) => a.did < b.did ? -1 : a.did > b.did ? 1 : 0)
+  }
+
+  reachability (): Reachability {
+    const own = this.ownAddresses()
+    return {
+      verified: own.filter((a) => a.verified && !isRelayed(a.addr) && isNetworkAddress(a.multiaddr) && !isPrivate(a.multiaddr)).map((a) => a.addr),
+      relayed: own.filter((a) => isRelayed(a.addr)).map((a) => a.addr),
+      relay: this.relayServer
+    }
+  }
+
+  onAddressesChange (listener: () => void): () => void {
+    const handler = (): void => { listener() }
+    this.node.addEventListener('self:peer:update', handler)
+    return () => { this.node.removeEventListener('self:peer:update', handler) }
+  }
+
+  /**
+   * Every address libp2p holds for this node, each ending in its `/p2p/<peer id>`: listen and circuit
+   * addresses whether or not a peer has confirmed them yet (a member's record is a list of hints to try),
+   * observed addresses only once confirmed.
+   */
+  private ownAddresses (): Array<{ addr: string, multiaddr: Multiaddr, verified: boolean }> {
+    const suffix = `/p2p/${this.peerId}`
+    const seen = new Set<string>()
+    const out: Array<{ addr: string, multiaddr: Multiaddr, verified: boolean }> = []
+    for (const a of this.addresses.getAddressesWithMetadata()) {
+      if (a.type === 'observed' && !a.verified) continue
+      const text = a.multiaddr.toString()
+      const addr = text.endsWith(suffix) ? text : `${text}${suffix}`
+      if (seen.has(addr)) continue
+      seen.add(addr)
+      out.push({ addr, multiaddr: a.multiaddr, verified: a.verified })
+    }
+    return out
   }
 
   onMessage (handler: FrameHandler): () => void {
@@ -764,6 +834,24 @@ export function isClosedStreamRace (err: unknown): boolean {
   return err instanceof Error && err.name === 'StreamStateError' && err.message.startsWith('Cannot write to a stream that is')
 }
 
+/** A connection or address through a circuit relay. */
+function isRelayed (addr: string): boolean {
+  return addr.includes('/p2p-circuit')
+}
+
+/** What the transport reads of libp2p's address manager (an internal component): every own address with its state. */
+interface AddressSource {
+  getAddressesWithMetadata(): Array<{ multiaddr: Multiaddr, verified: boolean, type: string }>
+}
+
+/** A libp2p service that hands the address manager to the transport (libp2p keeps its components internal). */
+function holdAddressManager (held: { source?: AddressSource }): (components: { addressManager: AddressSource }) => object {
+  return (components) => {
+    held.source = components.addressManager
+    return {}
+  }
+}
+
 /** What `cancelPendingAddressUpdate` needs of libp2p's components; the rest is read structurally. */
 interface AddressManagerHolder { addressManager: object }
 
@@ -811,6 +899,15 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
     }
     return false
   }
+  // The relay's own checks: a reservation, or a relayed connection between two peers, only for admitted DIDs.
+  const notAdmitted = (peerId: PeerId): boolean => {
+    const did = didOfPeerId(peerId)
+    return did === undefined || !admission.connect(did)
+  }
+  const natTraversal = init.natTraversal ?? true
+  const relay = init.relay ?? false
+  const held: { source?: AddressSource } = {}
+  const listen = init.listen ?? ['/ip4/127.0.0.1/tcp/0']
   const node = await createLibp2p({
     connectionGater: {
       denyDialPeer: (peerId) => {
@@ -818,7 +915,10 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
         return did !== undefined && ((blockedUntil.get(did) ?? 0) > clock.now() || !admission.connect(did))
       },
       denyInboundEncryptedConnection: deny('inbound'),
-      denyOutboundEncryptedConnection: deny('outbound')
+      denyOutboundEncryptedConnection: deny('outbound'),
+      denyInboundRelayReservation: notAdmitted,
+      denyOutboundRelayedConnection: (source, destination) => notAdmitted(source) || notAdmitted(destination),
+      denyInboundRelayedConnection: (relayPeer, remotePeer) => notAdmitted(relayPeer) || notAdmitted(remotePeer)
     },
     connectionManager: {
       // Before the handshake the remote is unauthenticated: bound what a source (or everyone) can hold.
@@ -826,12 +926,21 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
       inboundConnectionThreshold: init.maxInboundPerHostPerSecond ?? 5
     },
     privateKey,
-    addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
+    addresses: { listen: natTraversal ? [...listen, '/p2p-circuit'] : listen },
+    transports: natTraversal ? [tcp(), circuitRelayTransport()] : [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { identify: identify(), cleanStop: cancelPendingAddressUpdate(logger) }
+    services: {
+      identify: identify(),
+      autoNAT: autoNAT(),
+      ...(natTraversal ? { dcutr: dcutr() } : {}),
+      // Members only (the gater), so a relayed connection carries no data or time limit.
+      ...(relay === false ? {} : { relay: circuitRelayServer({ reservations: { maxReservations: relay.maxReservations ?? 64, applyDefaultLimit: false } }) }),
+      addresses: holdAddressManager(held),
+      cleanStop: cancelPendingAddressUpdate(logger)
+    }
   })
+  if (held.source === undefined) throw new Error('libp2p did not start the address service')
   const transport = new Libp2pTransportImpl(node, components.keyPair, logger, clock, {
     maxFrameBytes: init.maxFrameBytes ?? 4 * 1024 * 1024,
     maxQueuedBytes: init.maxQueuedBytes ?? 16 * 1024 * 1024,
@@ -839,7 +948,7 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
     redialMaxMs: init.redialMaxMs ?? 10_000,
     heartbeatMs: init.heartbeatMs ?? 20_000,
     maxStreamOpenAttempts: init.maxStreamOpenAttempts ?? 4
-  }, blockedUntil, admission, init.protocolPrefix ?? '/icn')
+  }, blockedUntil, admission, init.protocolPrefix ?? '/icn', held.source, relay !== false)
   // The gater counts refusals before the transport object exists: it reads them through the stats.
   Object.defineProperty(transport.stats, 'refusedInbound', { get: () => stats.refusedInbound, enumerable: true })
   Object.defineProperty(transport.stats, 'refusedOutbound', { get: () => stats.refusedOutbound, enumerable: true })

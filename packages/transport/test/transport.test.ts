@@ -56,8 +56,8 @@ describe('libp2p transport across OS processes on loopback', () => {
 
     const aState = await stop(a.proc)
     expect(aState.peers).toEqual([
-      { did: b.did, peerId: b.peerId, remoteAddr: expect.stringContaining('/ip4/127.0.0.1/tcp/') as string },
-      { did: c.did, peerId: c.peerId, remoteAddr: expect.stringContaining('/ip4/127.0.0.1/tcp/') as string }
+      { did: b.did, peerId: b.peerId, remoteAddr: expect.stringContaining('/ip4/127.0.0.1/tcp/') as string, via: 'direct' },
+      { did: c.did, peerId: c.peerId, remoteAddr: expect.stringContaining('/ip4/127.0.0.1/tcp/') as string, via: 'direct' }
     ].sort((x, y) => x.did < y.did ? -1 : 1))
     expect(aState.stats.framesReceived).toBe(700)
     const cState = await stop(c.proc)
