@@ -6,7 +6,16 @@ import { DataDirCorruptError, DataDirPermissionError } from './errors.js'
 
 /** LMDB's meta-page magic (`MDB_MAGIC`) and the meta fields' offsets as lmdb-js 3 lays them out (24-byte page header). */
 const LMDB_MAGIC = 0xBEEFC0DE
-const META = { magic: 24, pageSize: 48, lastPage: 144, txnId: 152, end: 160 } as const
+const META = { magic: 24, pageSize: 48, freeRoot: 88, mainRoot: 136, lastPage: 144, txnId: 152, end: 160 } as const
+/** `md_root` of an empty database. */
+const NO_ROOT = 0xFFFF_FFFF_FFFF_FFFFn
+/**
+ * Pages the newest commit may count past the end of the file: LMDB counts pages it allocated and freed
+ * again within the last transaction (loose pages) without writing them, so a store left by a killed
+ * process can end a few pages short of its last page number (seen: 1 page after a SIGKILL). No page the
+ * tree references lies there; a truncation that cuts more than this, or cuts a root, is damage.
+ */
+const UNWRITTEN_TAIL_PAGES = 16n
 
 /** Every file and folder under `root`: each must be readable and writable by this process (folders also searchable). */
 async function checkPermissions (root: string): Promise<void> {
@@ -55,7 +64,12 @@ async function checkLmdbFile (dir: string): Promise<void> {
     if (second.readUInt32LE(META.magic) !== LMDB_MAGIC || second.readUInt32LE(META.pageSize) !== pageSize) throw damaged('second meta page has no LMDB magic or another page size')
     const newest = second.readBigUInt64LE(META.txnId) > first.readBigUInt64LE(META.txnId) ? second : first
     const pages = newest.readBigUInt64LE(META.lastPage) + 1n
-    if (pages * BigInt(pageSize) > BigInt(size)) throw damaged(`${size} bytes, but its last commit counts ${pages} pages of ${pageSize} bytes (truncated)`)
+    const held = BigInt(size) / BigInt(pageSize)
+    if (pages > held + UNWRITTEN_TAIL_PAGES) throw damaged(`${size} bytes, but its last commit counts ${pages} pages of ${pageSize} bytes (truncated)`)
+    for (const offset of [META.freeRoot, META.mainRoot]) {
+      const root = newest.readBigUInt64LE(offset)
+      if (root !== NO_ROOT && root >= held) throw damaged(`${size} bytes, but its last commit's root is page ${root} of ${pageSize} bytes (truncated)`)
+    }
   } finally {
     await handle.close()
   }
@@ -65,7 +79,7 @@ async function checkLmdbFile (dir: string): Promise<void> {
  * Checks an initialised data directory before the node opens it, so damage is a one-line typed
  * error naming the file and what to do rather than a crash, a stack trace or a silent fresh start:
  * permissions of every file; an identity where node data exists; each LMDB environment's data file
- * (present when its folder is, sane meta pages, not truncated). Files the subsystems parse themselves
+ * (present when its folder is, sane meta pages, not truncated: the newest commit's roots inside the file, at most a few unwritten pages missing at its end). Files the subsystems parse themselves
  * (config, charter, gossip state) are checked by their loaders; the snapshot store moves a damaged stored
  * snapshot into snapshots/damaged/ when it opens, with a warning, instead of refusing the start.
  * A missing subsystem folder is a fresh start of that subsystem, the documented way to drop it.

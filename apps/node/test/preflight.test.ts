@@ -41,6 +41,34 @@ describe('data directory preflight', () => {
     })
   })
 
+  // A process killed mid-way can leave the file a page or so short of the newest commit's last page number:
+  // pages LMDB allocated and freed again in that transaction, never written. That is no damage.
+  it('accepts a file that ends a few unwritten pages before the last page number its newest commit counts, and still refuses a cut root or a longer cut', async () => {
+    await withTempDir(async (root) => {
+      const file = await dataDir(root)
+      const good = await readFile(file)
+      const pageSize = good.readUInt32LE(48)
+      const newest = good.readBigUInt64LE(pageSize + 152) > good.readBigUInt64LE(152) ? pageSize : 0
+      const lastPage = good.readBigUInt64LE(newest + 144)
+      const tail = Buffer.from(good)
+      tail.writeBigUInt64LE(lastPage + 3n, newest + 144)
+      await writeFile(file, tail)
+      await expect(checkDataDir(root)).resolves.toBeUndefined()
+      // LMDB opens it and reads every entry.
+      const ledger = await openLedger({ path: join(root, 'ledger') })
+      expect(ledger.entryCount()).toBe(1)
+      await ledger.close()
+      const far = Buffer.from(good)
+      far.writeBigUInt64LE(lastPage + 17n, newest + 144)
+      await writeFile(file, far)
+      await expect(checkDataDir(root)).rejects.toMatchObject({ code: 'DATA_DIR_CORRUPT', message: expect.stringContaining(`but its last commit counts ${lastPage + 18n} pages of ${pageSize} bytes (truncated)`) as string })
+      const mainRoot = good.readBigUInt64LE(newest + 136)
+      await writeFile(file, good)
+      await truncate(file, Number(mainRoot) * pageSize)
+      await expect(checkDataDir(root)).rejects.toMatchObject({ code: 'DATA_DIR_CORRUPT', message: expect.stringContaining(`but its last commit's root is page ${mainRoot} of ${pageSize} bytes (truncated)`) as string })
+    })
+  })
+
   it('refuses a data directory whose identity is gone while its data is there (init would make an identity that owns none of it)', async () => {
     await withTempDir(async (root) => {
       await dataDir(root)

@@ -3,7 +3,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type Did, type KeyPair, type Clock, type CancelTimer, didFromPublicKey, publicKeyFromDid, systemClock } from '@icn/identity'
 import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { autoNAT } from '@libp2p/autonat'
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { identify } from '@libp2p/identify'
@@ -932,7 +932,7 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
     streamMuxers: [yamux()],
     services: {
       identify: identify(),
-      autoNAT: autoNAT(),
+      autoNAT: autoNATv2(),
       ...(natTraversal ? { dcutr: dcutr() } : {}),
       // Members only (the gater), so a relayed connection carries no data or time limit.
       ...(relay === false ? {} : { relay: circuitRelayServer({ reservations: { maxReservations: relay.maxReservations ?? 64, applyDefaultLimit: false } }) }),

@@ -6,19 +6,18 @@
 // of them 200 ms more (a lost segment's retransmission). Criteria: every acknowledged payment on
 // every node within 60 s of the heal, equal ledger roots, and snapshots that complete or fail
 // cleanly by their timeout.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
-import { request } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { fromJson, toJson } from '@icn/identity'
 import { withTempDir } from '@icn/testkit'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type ApiClient, ApiCallError, type RuntimeInfo } from '../../src/client.js'
 import { peerIdOfDid } from '@icn/transport'
 import { cliScript, eventually, initNode, writeSharedCharter } from '../helpers/cluster.js'
-import { FULL, chaosCount, reapAll, reaped, reportFigures } from './figures.js'
+import { FULL, chaosCount, reapAll, reportFigures } from './figures.js'
 import { requireRoot } from './privileges.js'
+import { Namespaces, inNs, sh, spawnIn, unixApi } from '../helpers/netns.js'
 
 const relayScript = fileURLToPath(new URL('../helpers/delay-relay.mjs', import.meta.url))
 const forwardScript = fileURLToPath(new URL('../helpers/ns-forward.mjs', import.meta.url))
@@ -28,13 +27,11 @@ const tag = `icn${process.pid % 100_000}`
 const subnet = `10.${100 + (process.pid % 100)}.${process.pid % 250}`
 const hub = `${tag}hub`
 const nodeNs = (i: number): string => `${tag}n${i}`
-const created: string[] = []
-
-function sh (args: string[]): void { execFileSync(args[0]!, args.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] }) }
-const inNs = (ns: string, args: string[]): void => { sh(['ip', 'netns', 'exec', ns, ...args]) }
+const namespaces = new Namespaces()
+const removeNetwork = (): void => { namespaces.remove() }
 
 function makeNetwork (count: number): void {
-  for (const ns of [hub, ...Array.from({ length: count }, (_, i) => nodeNs(i))]) { sh(['ip', 'netns', 'add', ns]); created.push(ns); inNs(ns, ['ip', 'link', 'set', 'lo', 'up']) }
+  for (const ns of [hub, ...Array.from({ length: count }, (_, i) => nodeNs(i))]) namespaces.add(ns)
   inNs(hub, ['ip', 'link', 'add', 'br0', 'type', 'bridge'])
   inNs(hub, ['ip', 'addr', 'add', `${subnet}.1/24`, 'dev', 'br0'])
   inNs(hub, ['ip', 'link', 'set', 'br0', 'up'])
@@ -58,52 +55,9 @@ function addNetem (count: number): boolean {
   }
 }
 
-function removeNetwork (): void {
-  for (const ns of created.splice(0).reverse()) {
-    try { sh(['ip', 'netns', 'del', ns]) } catch { /* already gone */ }
-  }
-}
+interface HubNode { index: number, dataDir: string, did: string, proc: ChildProcess, exited: Promise<number | string | null>, api: ApiClient, output: () => string }
 
-/** An API client over the unix socket a forwarder inside the node's namespace serves. */
-function unixApi (socketPath: string, token: string, runtime: RuntimeInfo): ApiClient {
-  const call = async (method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> => await new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(signal === undefined ? {} : { signal }) }, (res) => {
-      let text = ''
-      res.setEncoding('utf8').on('data', (c: string) => { text += c })
-      res.on('end', () => {
-        const value = fromJson(text) as { code?: string, message?: string }
-        if ((res.statusCode ?? 500) >= 400) reject(new ApiCallError(res.statusCode ?? 500, value.code ?? 'UNKNOWN', value.message ?? 'request failed'))
-        else resolve(value)
-      })
-    })
-    req.on('error', reject)
-    req.end(method === 'POST' ? toJson(body ?? {}) : undefined)
-  })
-  return { runtime, get: async (path, options) => await call('GET', path, undefined, options?.signal), post: async (path, body) => await call('POST', path, body) }
-}
-
-interface NsNode { index: number, dataDir: string, did: string, proc: ChildProcess, exited: Promise<number | string | null>, api: ApiClient, output: () => string }
-
-function spawnIn (ns: string, args: string[]): { child: ChildProcess, exited: Promise<number | string | null>, output: () => string, ready: (text: string) => Promise<void> } {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  reaped({ child })
-  let out = ''
-  const waiters: Array<{ text: string, resolve: () => void }> = []
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; for (const w of waiters.filter((w) => out.includes(w.text))) { waiters.splice(waiters.indexOf(w), 1); w.resolve() } })
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => { out += c })
-  const exited = new Promise<number | string | null>((resolve) => { child.once('exit', (code, signal) => { resolve(code ?? signal) }) })
-  return {
-    child,
-    exited,
-    output: () => out,
-    ready: async (text) => {
-      if (out.includes(text)) return
-      await Promise.race([new Promise<void>((resolve) => waiters.push({ text, resolve })), exited.then((code) => { throw new Error(`process in ${ns} exited ${String(code)} before '${text}': ${out.slice(-1000)}`) })])
-    }
-  }
-}
-
-async function ledger (n: NsNode): Promise<{ entries: number, stateRoot: string }> {
+async function ledger (n: HubNode): Promise<{ entries: number, stateRoot: string }> {
   return (await n.api.get('/status') as { ledger: { entries: number, stateRoot: string } }).ledger
 }
 
@@ -130,7 +84,7 @@ describe('chaos: real network faults (network namespaces)', () => {
         : spawnIn(hub, [relayScript, JSON.stringify({ listen: dids.map((_, i) => ({ host: `${subnet}.1`, port: 5000 + i, to: { host: `${subnet}.${10 + i}`, port: 4001 } })), delayMs: [50, 200], stallChance: 0.03, stallMs: 200 })])
       await relay?.ready('READY')
       const addrOf = (j: number): string => netem ? `/ip4/${subnet}.${10 + j}/tcp/4001/p2p/${peerIdOfDid(dids[j]!)}` : `/ip4/${subnet}.1/tcp/${5000 + j}/p2p/${peerIdOfDid(dids[j]!)}`
-      const nodes: NsNode[] = []
+      const nodes: HubNode[] = []
       const forwarders: Array<ReturnType<typeof spawnIn>> = []
       let failures = 0
       let tries = 0
@@ -161,7 +115,7 @@ describe('chaos: real network faults (network namespaces)', () => {
         let acknowledged = 0
         const snapshots: string[] = []
         const convergence: number[] = []
-        const snapshot = async (n: NsNode): Promise<void> => {
+        const snapshot = async (n: HubNode): Promise<void> => {
           const started = Date.now()
           tries++
           try {

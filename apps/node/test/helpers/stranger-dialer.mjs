@@ -4,13 +4,14 @@
 // stream and push a signed ledger payment from that identity to `--payee`.
 //   stranger-dialer.mjs --target <multiaddr> --network <network id> --payee <did>
 //                       [--identities 20] [--attempts <n, default = identities>] [--concurrency 8] [--hosts 0]
-//                       [--identity-dir <data dir>]
+//                       [--identity-dir <data dir>] [--relay]
 // Attempt i is made by identity i % identities. With `--identity-dir` the one identity is that data dir's
 // (e.g. a node whose membership has not passed yet) instead of fresh ones. `--hosts K` (K > 0) spreads the attempts over K loopback
 // source addresses (127.77.x.y, in turn, one per TCP connection): the node lets one host start at most
 // 5 connections a second (libp2p's inbound threshold), so a crowd of strangers on one host would mostly be
 // stopped before the handshake; from many addresses, as many hosts would, every attempt reaches the
-// handshake and the membership gate. Prints one JSON line:
+// handshake and the membership gate. `--relay` adds the circuit relay transport, so `--target` may be a
+// `/p2p-circuit` address through a member's relay. Prints one JSON line:
 //   { attempts, identities, dialsResolved, keptOpen, streams, framesSent, established: [did, ...],
 //     errors: { name: n }, perIdentity: [{ did, established, stream }], wallMs }
 // `dialsResolved`: dials that resolved on this side. The dialer finishes its half of the handshake and picks
@@ -23,6 +24,8 @@ import { encodeMessage, createEntry } from '@icn/gossip'
 import { generateKeyPair } from '@icn/identity'
 import { signEntry } from '@icn/ledger'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { loadIdentity } from '../../dist/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -43,6 +46,7 @@ const identities = identityDir === undefined ? Number(value('--identities', '20'
 const attempts = Number(value('--attempts', String(identities)))
 const concurrency = Number(value('--concurrency', '8'))
 const hosts = Number(value('--hosts', '0'))
+const viaRelay = args.includes('--relay')
 const DIAL_TIMEOUT_MS = 10_000
 
 /** Loopback source address number `i` (127.77.0.1, 127.77.0.2, …): all of 127/8 is local on Linux. */
@@ -71,9 +75,11 @@ async function stranger () {
   const node = await createLibp2p({
     privateKey: await generateKeyPairFromSeed('Ed25519', keyPair.seed),
     addresses: { listen: [] },
-    transports: [tcp(hosts > 0 ? { dialOpts: sourceAddress } : {})],
+    transports: [tcp(hosts > 0 ? { dialOpts: sourceAddress } : {}), ...(viaRelay ? [circuitRelayTransport()] : [])],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
+    streamMuxers: [yamux()],
+    // The relay transport learns which peers relay through identify.
+    ...(viaRelay ? { services: { identify: identify() } } : {})
   })
   return { did: keyPair.did, node, frame, keptOpen: false, stream: false }
 }
