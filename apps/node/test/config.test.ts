@@ -25,7 +25,9 @@ describe('config', () => {
         snapshotTimeoutMs: 60_000,
         gossipMaxEntriesPerTopic: 10_000,
         historySyncIntervalMs: 30_000,
-        snapshotMinParticipants: 3
+        snapshotMinParticipants: 3,
+        relay: false,
+        natTraversal: true
       })
     })
   })
@@ -38,6 +40,9 @@ describe('config', () => {
     expect(() => validateConfigFile({ snapshotEveryMs: 0 })).toThrow('snapshotEveryMs must be a positive integer, got 0')
     expect(() => validateConfigFile({ snapshotMinParticipants: 1 })).toThrow('snapshotMinParticipants must be at least 2 (a snapshot is taken with other members)')
     expect(validateConfigFile({ snapshotMinParticipants: 2 })).toEqual({ snapshotMinParticipants: 2 })
+    expect(() => validateConfigFile({ relay: 'yes' })).toThrow('relay must be true or false, got "yes"')
+    expect(() => validateConfigFile({ natTraversal: 1 })).toThrow('natTraversal must be true or false, got 1')
+    expect(validateConfigFile({ relay: true, natTraversal: false })).toEqual({ relay: true, natTraversal: false })
     expect(() => validateConfigFile({ colour: 'red' })).toThrow("unknown config field 'colour'")
     expect(() => validateConfigFile([])).toThrow('config must be a JSON object')
     await withTempDir(async (dir) => {
