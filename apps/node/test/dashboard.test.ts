@@ -128,9 +128,12 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     const peerRows = await pageA.locator('[data-testid=peer-row]').evaluateAll((rows) => rows.map((r) => ({
       did: r.querySelector('[data-did]')?.getAttribute('data-did'),
       state: r.querySelector('.badge')?.textContent,
+      via: r.querySelector('[data-testid=peer-via]')?.textContent,
       sync: [...r.querySelectorAll('[data-testid=peer-sync] .muted')].map((e) => e.textContent)
     })))
-    expect(peerRows.map((r) => [r.did, r.state]).sort()).toEqual([[nodes[1]!.did, 'connected'], [c.did, 'connected']].sort())
+    expect(peerRows.map((r) => [r.did, r.state, r.via]).sort()).toEqual([[nodes[1]!.did, 'connected', 'direct'], [c.did, 'connected', 'direct']].sort())
+    // On loopback nothing is public and nobody relays.
+    expect(await pageA.locator('[data-testid=reachability]').textContent()).toBe('no public address confirmed by a peerno relay reservation')
     for (const row of peerRows) expect(row.sync).toEqual(expect.arrayContaining(['state', 'behind', 'fetched', 'applied', 'refused', 'entriesPerSecond', 'sessions']))
   })
 

@@ -19,9 +19,12 @@ export interface NodeStatus {
   snapshots: Record<string, unknown>
   uptimeMs: number
   sync?: unknown
+  /** How members reach this node (public addresses a peer confirmed, relay reservations, relaying). */
+  reachability?: { verified: string[], relayed: string[], relay: boolean, peersDirect: number, peersRelayed: number }
 }
 
-interface Peer { did: string, peerId: string, remoteAddr: string }
+/** `via`: over a direct connection, or through a member's circuit relay (a site behind NAT). */
+interface Peer { did: string, peerId: string, remoteAddr: string, via?: 'direct' | 'relayed' }
 
 export function formatDuration (ms: number): string {
   const s = Math.floor(ms / 1000)
@@ -197,6 +200,18 @@ export function OverviewPage (): JSX.Element {
                   <tbody>
                     <tr><th>Peer id</th><td><code>{s.peerId}</code></td></tr>
                     <tr><th>Listening</th><td>{s.multiaddrs.map((a) => <div key={a}><code>{a}</code></div>)}</td></tr>
+                    {s.reachability === undefined
+                      ? null
+                      : (
+                        <tr>
+                          <th>Reachable</th>
+                          <td data-testid='reachability'>
+                            {s.reachability.verified.length > 0 ? <div>directly at {s.reachability.verified.map((a) => <code key={a}>{a} </code>)} (confirmed by a peer)</div> : <div>no public address confirmed by a peer</div>}
+                            {s.reachability.relayed.length > 0 ? <div>through a relay: {s.reachability.relayed.map((a) => <code key={a}>{a} </code>)}</div> : <div>no relay reservation</div>}
+                            {s.reachability.relay ? <div>relaying for members</div> : null}
+                          </td>
+                        </tr>
+                        )}
                     <tr><th>Services</th><td>{s.services.join(' → ')}</td></tr>
                   </tbody>
                 </table>
@@ -207,7 +222,7 @@ export function OverviewPage (): JSX.Element {
                   ? <Empty>No peer connected.</Empty>
                   : (
                     <table>
-                      <thead><tr><th>Peer</th><th>State</th><th>Address</th><th>Sync</th></tr></thead>
+                      <thead><tr><th>Peer</th><th>State</th><th>Via</th><th>Address</th><th>Sync</th></tr></thead>
                       <tbody>
                         {peers.data.map((p) => {
                           const sync = syncOf(s.sync, p.did)
@@ -215,6 +230,7 @@ export function OverviewPage (): JSX.Element {
                             <tr key={p.did} data-testid='peer-row'>
                               <td><Did did={p.did} /></td>
                               <td><span class='badge ok'>connected</span></td>
+                              <td data-testid='peer-via'>{p.via ?? '—'}</td>
                               <td><code>{p.remoteAddr}</code></td>
                               <td data-testid='peer-sync'>{sync === undefined ? <span class='muted'>—</span> : <SyncCell sync={sync} />}</td>
                             </tr>
