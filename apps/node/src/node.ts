@@ -158,9 +158,10 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   const noop = async (): Promise<void> => {}
   // Bumped after each change is visible; released (pending waits answered) when the API stops.
   const changes = new ChangeFeed(clock)
-  const changed = (): void => { changes.bump() }
   // How long the event loop was blocked: the figure behind "nothing on the hot paths stalls the loop".
   const loopMonitor = createLoopMonitor()
+  // A change (an entry, an attestation, a vote, a peer, a snapshot, an API write) wakes the loop monitor.
+  const changed = (): void => { changes.bump(); loopMonitor.wake() }
 
   // One process per data directory: a second start stops here, before it touches the token, node.json or a store.
   await supervisor.start('lock', async () => {
@@ -467,8 +468,8 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     // Every write through the API is a change (also a refused one: it may have changed state before failing).
     const metricsReset: ApiRoute = { method: 'POST', path: '/metrics/reset', handler: async () => { loopMonitor.reset(); return { reset: true } } }
     const routes = [...nodeRoutes(services, status), metricsReset].map((route): ApiRoute => route.method === 'POST'
-      ? { ...route, handler: async (request) => { try { return await route.handler(request) } finally { changed() } } }
-      : route)
+      ? { ...route, handler: async (request) => { loopMonitor.wake(); try { return await route.handler(request) } finally { changed() } } }
+      : { ...route, handler: async (request) => { loopMonitor.wake(); return await route.handler(request) } })
     const server = await startApiServer({ token, routes, logger: log('api'), port: config.apiPort, release: () => { changes.close() }, dashboardDir: dashboardDir() })
     const runtime: RuntimeInfo = { did: self, peerId: transport.peerId, pid: process.pid, apiPort: server.port, multiaddrs: transport.multiaddrs() }
     await writeFileAtomic(layout.runtime, new TextEncoder().encode(JSON.stringify(runtime, null, 2) + '\n'))

@@ -39,4 +39,30 @@ describe('the event-loop monitor', () => {
     }
     monitor.disable()
   })
+
+  it('samples only while woken: it pauses once idleMs pass without a wake (no timer ticking for nothing) and resumes on the next', async () => {
+    const monitor = createLoopMonitor({ idleMs: 20 })
+    const laterTimers = async (): Promise<void> => { await new Promise((resolve) => { setTimeout(resolve, 0) }) }
+    monitor.enable()
+    try {
+      expect(monitor.stats().sampling).toBe(true)
+      // Past idleMs with no wake: the next tick (overdue, so it runs before this timeout) pauses sampling.
+      blockFor(40)
+      await laterTimers()
+      expect(monitor.stats().sampling).toBe(false)
+      const paused = monitor.stats()
+      // Blocked while paused: not sampled, so not a stall, and not counted as this thread's run time.
+      blockFor(60)
+      await laterTimers()
+      expect(monitor.stats().sampling).toBe(false)
+      monitor.wake()
+      expect(monitor.stats().sampling).toBe(true)
+      const resumed = monitor.stats()
+      expect(resumed.maxMs).toBe(paused.maxMs)
+      if (resumed.runMs !== undefined && paused.runMs !== undefined) expect(resumed.runMs - paused.runMs).toBeLessThan(30)
+    } finally {
+      monitor.disable()
+    }
+    expect(monitor.stats().sampling).toBe(false)
+  })
 })
