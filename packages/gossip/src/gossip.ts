@@ -95,6 +95,11 @@ export class GossipNode implements Gossip {
   private closed = false
   private closing: Promise<void> | undefined
   private cancelTick: CancelTimer | undefined
+  /** When the scheduled tick fires, and the period it was scheduled with. */
+  private tickDueAt = 0
+  private tickPeriodMs = 0
+  /** Something was published or accepted since the last tick. */
+  private lively = false
   private cancelSave: CancelTimer | undefined
   private stopListening: (() => void) | undefined
   private readonly counters: GossipStats
@@ -216,6 +221,7 @@ export class GossipNode implements Gossip {
       throw new InvalidEntryError('expired', `topic '${topic}' is full of entries newer than now; the entry would be evicted at once`)
     }
     this.counters.published++
+    this.wake()
     this.scheduleSave()
     this.pushEntry(entry, undefined)
     return published
@@ -460,6 +466,7 @@ export class GossipNode implements Gossip {
     if (this.store.add(entry, now) !== 'added') return !this.reject(from, 'expired')
     this.refusedForMembership.get(body.topic)?.delete(entry.idHex)
     this.counters.accepted++
+    this.wake()
     this.scheduleSave()
     for (const handler of [...(this.handlers.get(body.topic) ?? [])]) {
       this.counters.delivered++
@@ -711,8 +718,25 @@ export class GossipNode implements Gossip {
     this.syncNow()
   }
 
+  /** The next tick's period: the base while entries flow, doubled per quiet tick up to the maximum. */
   private scheduleTick (): void {
-    this.cancelTick = this.components.clock.setTimeout(() => { this.tick() }, this.options.antiEntropyIntervalMs)
+    const base = this.options.antiEntropyIntervalMs
+    this.tickPeriodMs = this.lively || this.tickPeriodMs === 0 ? base : Math.min(this.options.antiEntropyMaxIntervalMs, this.tickPeriodMs * 2)
+    this.lively = false
+    this.tickDueAt = this.components.clock.now() + this.tickPeriodMs
+    const period = this.tickPeriodMs
+    this.cancelTick = this.components.clock.setTimeout(() => { this.tick() }, period)
+  }
+
+  /** An entry was published or accepted: exchanges come back to the base period (sooner if one was further off). */
+  private wake (): void {
+    this.lively = true
+    const base = this.options.antiEntropyIntervalMs
+    if (this.closed || this.cancelTick === undefined || this.tickDueAt <= this.components.clock.now() + base) return
+    this.cancelTick()
+    this.tickPeriodMs = base
+    this.tickDueAt = this.components.clock.now() + base
+    this.cancelTick = this.components.clock.setTimeout(() => { this.tick() }, base)
   }
 
   // ---------------------------------------------------------------- persistence and lifecycle

@@ -129,8 +129,14 @@ export interface GossipInit {
   minFanout?: number
   /** @default 10 */
   maxFanout?: number
-  /** Period of anti-entropy (one peer per tick, every shared topic). @default 2000 */
+  /**
+   * Period of anti-entropy (one peer per tick, every shared topic) while entries flow. Each tick that
+   * follows one with nothing published or accepted doubles the period, up to `antiEntropyMaxIntervalMs`;
+   * a publish or an accepted entry brings it back at once. @default 2000
+   */
   antiEntropyIntervalMs?: number
+  /** Longest period of anti-entropy while nothing changes (at least `antiEntropyIntervalMs`). @default max(30000, antiEntropyIntervalMs) */
+  antiEntropyMaxIntervalMs?: number
   /** Re-announce carried topics to a peer after this long. @default 60000 */
   announceIntervalMs?: number
   /** Entries per pull page. @default 64 */

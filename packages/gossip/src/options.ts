@@ -19,6 +19,7 @@ export interface GossipOptions {
   minFanout: number
   maxFanout: number
   antiEntropyIntervalMs: number
+  antiEntropyMaxIntervalMs: number
   announceIntervalMs: number
   pullPageSize: number
   pullTimeoutMs: number
@@ -61,6 +62,7 @@ export function resolveOptions (init: GossipInit): GossipOptions {
     minFanout: positive('minFanout', init.minFanout, 3, 0),
     maxFanout: positive('maxFanout', init.maxFanout, 10, 0),
     antiEntropyIntervalMs: positive('antiEntropyIntervalMs', init.antiEntropyIntervalMs, 2000),
+    antiEntropyMaxIntervalMs: 0,
     announceIntervalMs: positive('announceIntervalMs', init.announceIntervalMs, 60_000),
     pullPageSize: positive('pullPageSize', init.pullPageSize, 64),
     pullTimeoutMs: positive('pullTimeoutMs', init.pullTimeoutMs, 5000),
@@ -82,6 +84,8 @@ export function resolveOptions (init: GossipInit): GossipOptions {
   options.maxInflatedBytesPerFrame = positive(
     'maxInflatedBytesPerFrame', init.maxInflatedBytesPerFrame, Math.max(2 * options.maxFrameBytes, options.maxPayloadBytes), options.maxPayloadBytes
   )
+  // Idle back-off: at most this long between exchanges while nothing changes (never below the base period).
+  options.antiEntropyMaxIntervalMs = positive('antiEntropyMaxIntervalMs', init.antiEntropyMaxIntervalMs, Math.max(30_000, options.antiEntropyIntervalMs), options.antiEntropyIntervalMs)
   return options
 }
 
