@@ -37,7 +37,7 @@ export interface NodeConfig {
   snapshotTimeoutMs: number
   /** Entries gossip keeps per topic (its recent window; history sync serves the rest from the stores). @default 10000 */
   gossipMaxEntriesPerTopic: number
-  /** Period of history sync with every connected peer (it also runs when a peer connects). @default 30000 */
+  /** Period of history sync with every connected peer while entries flow (it also runs when a peer connects; rounds back off to 5 min while nothing changes). @default 30000 */
   historySyncIntervalMs: number
   /**
    * Fewest participants of a distributed snapshot, this node included (at least 2): a snapshot with fewer

@@ -160,8 +160,10 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   const changes = new ChangeFeed(clock)
   // How long the event loop was blocked: the figure behind "nothing on the hot paths stalls the loop".
   const loopMonitor = createLoopMonitor()
-  // A change (an entry, an attestation, a vote, a peer, a snapshot, an API write) wakes the loop monitor.
-  const changed = (): void => { changes.bump(); loopMonitor.wake() }
+  // A change (an entry, an attestation, a vote, a peer, a snapshot, an API write) wakes the loop monitor and
+  // brings history sync's rounds back to their base period (they back off while nothing changes).
+  let nudgeHistory = (): void => {}
+  const changed = (): void => { changes.bump(); loopMonitor.wake(); nudgeHistory() }
 
   // One process per data directory: a second start stops here, before it touches the token, node.json or a store.
   await supervisor.start('lock', async () => {
@@ -317,6 +319,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
         else if (p.applied > 0 || p.lastError !== undefined) historyLog.info({ peer: p.peer, applied: p.applied, refused: p.refused, entriesPerSecond: p.entriesPerSecond, ms: (p.finishedAt ?? 0) - (p.startedAt ?? 0), ...(p.lastError === undefined ? {} : { lastError: p.lastError }) }, 'history sync finished')
       }
     }, { intervalMs: config.historySyncIntervalMs })
+    nudgeHistory = () => { value.nudge() }
     // Every (re)connection starts a session both ways: a peer that was down, or a node that restarted, gets
     // what it lacks — among it this node's own entries that no peer had when it went down.
     const offPeers = transport.onPeerChange((peer, change) => {

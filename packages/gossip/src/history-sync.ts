@@ -83,8 +83,14 @@ export interface HistorySyncComponents {
 }
 
 export interface HistorySyncInit {
-  /** Period of the background round (every connected peer not already syncing). @default 30000 */
+  /**
+   * Period of the background round (every connected peer not already syncing) while entries flow. A round
+   * after one in which nothing was applied and nothing `nudge`d comes twice as late, up to `maxIntervalMs`.
+   * @default 30000
+   */
   intervalMs?: number
+  /** Longest period of the round while nothing changes (at least `intervalMs`). @default max(300000, intervalMs) */
+  maxIntervalMs?: number
   /** Digests per page. @default 500 */
   digestPageSize?: number
   /** Items asked per page. @default 500 */
@@ -136,6 +142,8 @@ export interface HistorySync {
   serveStats(): HistoryServeStats
   /** Forgets `peer`'s progress record and serving budget (a node calls it when a member is removed). */
   forgetPeer(peer: string): void
+  /** Something changed (an entry arrived or was made): rounds come back to `intervalMs`, the next within it. */
+  nudge(): void
   /** Stops the round, ends sessions at their next step and awaits them. Idempotent. */
   close(): Promise<void>
 }
@@ -213,6 +221,10 @@ class HistorySyncNode implements HistorySync {
   private readonly options: Required<HistorySyncInit>
   private readonly stopServing: () => void
   private cancelRound: CancelTimer | undefined
+  private roundDueAt = 0
+  private roundPeriodMs = 0
+  /** Applied or nudged since the last round: the next comes at the base period. */
+  private lively = false
   private closed = false
   private closing: Promise<void> | undefined
   private signalClosed: () => void = () => {}
@@ -229,6 +241,7 @@ class HistorySyncNode implements HistorySync {
       : (peer) => { try { return isMember(peer as Did) === true } catch { return false } }
     this.options = {
       intervalMs: init.intervalMs ?? 30_000,
+      maxIntervalMs: init.maxIntervalMs ?? Math.max(300_000, init.intervalMs ?? 30_000),
       digestPageSize: init.digestPageSize ?? 500,
       itemPageSize: init.itemPageSize ?? 500,
       maxReplyBytes: init.maxReplyBytes ?? 1024 * 1024,
@@ -240,6 +253,7 @@ class HistorySyncNode implements HistorySync {
       if (name === 'serveRate') continue
       if (!Number.isSafeInteger(value) || (value as number) < 1) throw new InvalidArgumentError(`history sync ${name} must be a positive integer`)
     }
+    if (this.options.maxIntervalMs < this.options.intervalMs) throw new InvalidArgumentError('history sync maxIntervalMs must be at least intervalMs')
     if (this.options.digestPageSize > MAX_PAGE || this.options.itemPageSize > MAX_PAGE) throw new InvalidArgumentError(`history sync page sizes must be at most ${MAX_PAGE}`)
     for (const source of components.sources) {
       if (!isText(source.name, MAX_NAME) || this.sources.has(source.name)) throw new InvalidArgumentError(`history source name '${String(source.name)}' must be unique and 1..${MAX_NAME} characters`)
@@ -379,6 +393,7 @@ class HistorySyncNode implements HistorySync {
     const seconds = Math.max(0.001, ((finished.finishedAt ?? 0) - (finished.startedAt ?? 0)) / 1000)
     const result = { ...finished, behind: lastError === undefined ? 0 : finished.behind, entriesPerSecond: Math.round(finished.applied / seconds) }
     this.last.set(peer, result)
+    if (result.applied > 0) this.lively = true
     this.components.onProgress?.(result)
     return result
   }
@@ -410,6 +425,13 @@ class HistorySyncNode implements HistorySync {
   // ---------------------------------------------------------------- round and lifecycle
 
   private scheduleRound (): void {
+    this.roundPeriodMs = this.lively || this.roundPeriodMs === 0 ? this.options.intervalMs : Math.min(this.options.maxIntervalMs, this.roundPeriodMs * 2)
+    this.lively = false
+    this.armRound(this.roundPeriodMs)
+  }
+
+  private armRound (ms: number): void {
+    this.roundDueAt = this.components.clock.now() + ms
     this.cancelRound = this.components.clock.setTimeout(() => {
       this.cancelRound = undefined
       if (this.closed) return
@@ -417,7 +439,15 @@ class HistorySyncNode implements HistorySync {
         if (!this.sessions.has(peer) && this.member(peer)) void this.syncWith(peer).catch(() => undefined)
       }
       this.scheduleRound()
-    }, this.options.intervalMs)
+    }, ms)
+  }
+
+  nudge (): void {
+    this.lively = true
+    if (this.closed || this.cancelRound === undefined || this.roundDueAt <= this.components.clock.now() + this.options.intervalMs) return
+    this.cancelRound()
+    this.roundPeriodMs = this.options.intervalMs
+    this.armRound(this.options.intervalMs)
   }
 
   async close (): Promise<void> {

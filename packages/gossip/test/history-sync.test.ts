@@ -270,4 +270,32 @@ describe('history sync', () => {
     expect(clock.pendingTimers).toBe(0)
     await expect(client.syncWith('silent')).rejects.toThrow('closed')
   })
+  test('rounds back off while nothing is applied (30 s, 60 s, … up to maxIntervalMs) and come back to intervalMs on a nudge or an applied item', async () => {
+    const clock = new ManualClock()
+    const net = network()
+    const origin = new ChainStore()
+    const joiner = new ChainStore()
+    const server = createHistorySync({ messaging: net.messagingOf('origin'), clock, sources: [origin], peers: () => [] })
+    const rounds: number[] = []
+    const t0 = clock.now()
+    const client = createHistorySync({ messaging: net.messagingOf('joiner'), clock, sources: [joiner], peers: () => ['origin'], onProgress: (p) => { if (p.state === 'idle') rounds.push(clock.now() - t0) } }, { intervalMs: 30_000, maxIntervalMs: 240_000 })
+    // Nothing to fetch: rounds at 30, 90, 210, 450 s, then every 240 s.
+    await clock.advanceAsync(700_000)
+    expect(rounds).toEqual([30_000, 90_000, 210_000, 450_000, 690_000])
+    // A nudge (an entry arrived here): the next round is at most 30 s away, and the one after 30 s later.
+    client.nudge()
+    const nudgedAt = clock.now() - t0
+    await clock.advanceAsync(30_000)
+    expect(rounds.slice(5)).toEqual([nudgedAt + 30_000])
+    // The nudge paces one more round (30 s later); the origin gets a chain and the joiner fetches it there.
+    origin.add('did:a', 3)
+    await clock.advanceAsync(30_000)
+    expect(joiner.chains.get('did:a')?.length).toBe(3)
+    // The next round was scheduled as that one started (quiet so far: 60 s); what it applied brings the one
+    // after back to 30 s, and then quiet doubles it again.
+    await clock.advanceAsync(150_000)
+    expect(rounds.slice(5)).toEqual([nudgedAt + 30_000, nudgedAt + 60_000, nudgedAt + 120_000, nudgedAt + 150_000, nudgedAt + 210_000])
+    await client.close()
+    await server.close()
+  })
 })
