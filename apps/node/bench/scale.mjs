@@ -64,7 +64,7 @@ try {
 
   const started = performance.now()
   // Each node's stderr (warnings, a crash) goes to <root>/n<i>.err, shown if the node exits.
-  for (const [i, dir] of dirs.entries()) procs.push(spawn(process.execPath, [cli, 'run', '--data-dir', dir], { stdio: ['ignore', 'ignore', openSync(join(root, `n${i}.err`), 'w')] }))
+  for (const [i, dir] of dirs.entries()) procs.push(spawn(process.execPath, [...(process.env.ICN_BENCH_SCALE_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''), cli, 'run', '--data-dir', dir], { stdio: ['ignore', 'ignore', openSync(join(root, `n${i}.err`), 'w')] }))
   for (const [i, proc] of procs.entries()) {
     proc.once('exit', (code, signal) => {
       if (stopping) return
