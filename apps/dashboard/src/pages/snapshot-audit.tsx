@@ -146,7 +146,7 @@ export function AuditView ({ audit }: { audit: SnapshotAudit }): JSX.Element {
       </div>
       <Downloads snapshotId={audit.snapshotId} />
       <h4>Participants ({audit.participants.length})</h4>
-      {audit.participants.map((p) => <Participant key={p.did} p={p} />)}
+      <div class='audit-participants'>{audit.participants.map((p) => <Participant key={p.did} p={p} />)}</div>
     </div>
   )
 }
