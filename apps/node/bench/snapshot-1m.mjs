@@ -49,11 +49,20 @@ async function buildLedger (path, members, n) {
   }
 }
 
-const loopOf = async (api) => (await api.get('/status')).eventLoop
-/** The largest event-loop stall over the nodes since their last reset: wall clock, and of it own work. */
-async function maxStall (apis) {
-  const loops = await Promise.all(apis.map(loopOf))
-  return `max ${fmt(Math.max(...loops.map((l) => l.maxMs)))} ms (own work ${fmt(Math.max(...loops.map((l) => l.own?.maxMs ?? NaN)))} ms)`
+const pause = async (ms) => { await new Promise((resolve) => { setTimeout(resolve, ms) }) }
+
+/**
+ * Runs `fn` as one phase: every node's event-loop monitor is reset first (`POST /metrics/reset`), and after it
+ * the largest stall of each node over the phase is read (`status.eventLoop`: wall clock, and of it own work).
+ * A phase calls no `GET /status` itself: status counts the ledger's entries (`entryCount`), which walks every
+ * key, so each call stalls a node in proportion to its history (the `GET /status` line measures it).
+ */
+async function phase (apis, fn) {
+  await Promise.all(apis.map(async (api) => await api.post('/metrics/reset')))
+  const { value, ms } = await timed(fn)
+  const loops = await Promise.all(apis.map(async (api) => (await api.get('/status')).eventLoop))
+  const stall = `event-loop stall max ${loops.map((l) => fmt(l.maxMs)).join(' / ')} ms on nodes 0 / 1 / 2 (own work ${loops.map((l) => fmt(l.own?.maxMs ?? NaN)).join(' / ')} ms)`
+  return { value, ms, stall }
 }
 
 const root = mkdtempSync(join(tmpdir(), 'icn-snapshot-1m-'))
@@ -75,35 +84,44 @@ try {
 
   const snapshotDirs = dirs.map((dir) => dataDirLayout(dir).snapshots)
   const stored0 = snapshotDirs.map(dirBytes)
-  await Promise.all(apis.map(async (api) => await api.post('/metrics/reset')))
-  const taken = await timed(async () => await apis[0].post('/snapshots'))
+  // The nodes' own background work (history sync, gossip anti-entropy, status reads) with no snapshot: the baseline.
+  const idle = await phase(apis, async () => { await pause(5000) })
+  console.log(`idle 5 s before the snapshot: ${idle.stall}`)
+  const statusCall = await phase(apis, async () => { await Promise.all(apis.map(async (api) => await api.get('/status'))); await pause(200) })
+  console.log(`one GET /status on each node (it counts ${N.toLocaleString('en')} ledger entries): ${statusCall.stall}`)
+  /** Takes a snapshot from node 0 and waits until every participant lists it (polling `GET /snapshots`, not the change feed: see `phase`). */
+  const snapshot = async () => {
+    const taken = await apis[0].post('/snapshots')
+    for (;;) {
+      const listed = await Promise.all(apis.map(async (api) => (await api.get('/snapshots')).some((s) => s.snapshotId === taken.snapshotId)))
+      if (listed.every(Boolean)) return taken
+      await pause(20)
+    }
+  }
+  const taken = await phase(apis, snapshot)
   const id = taken.value.snapshotId
-  await until(apis, async () => (await Promise.all(apis.map(async (api) => (await api.get('/snapshots')).some((s) => s.snapshotId === id)))).every(Boolean) ? true : undefined)
   const stored1 = snapshotDirs.map((dir, i) => dirBytes(dir) - stored0[i])
-  console.log(`snapshot: POST /snapshots on node 0 completed in ${seconds(taken.ms)} with ${taken.value.participants.length} participants; bytes stored per node ${stored1.join(', ')}`)
+  console.log(`snapshot: POST /snapshots on node 0 completed and listed by every participant in ${seconds(taken.ms)} with ${taken.value.participants.length} participants; bytes stored per node ${stored1.join(', ')}; ${taken.stall}`)
 
-  const verified = await timed(async () => await apis[1].post(`/snapshots/${id}/verify`))
-  console.log(`verify: node 1 and every participant recomputed the root in ${seconds(verified.ms)}: ${verified.value.valid ? 'valid' : 'NOT valid'} (${verified.value.results.filter((r) => r.valid).length} of ${verified.value.results.length})`)
-  const audit = await timed(async () => await apis[2].get(`/snapshots/${id}/audit`))
+  const verified = await phase(apis, async () => await apis[1].post(`/snapshots/${id}/verify`))
+  console.log(`verify: node 1 and every participant recomputed the root in ${seconds(verified.ms)}: ${verified.value.valid ? 'valid' : 'NOT valid'} (${verified.value.results.filter((r) => r.valid).length} of ${verified.value.results.length}); ${verified.stall}`)
+  const audit = await phase(apis, async () => await apis[2].get(`/snapshots/${id}/audit`))
   const currencies = audit.value.currencies.map((c) => `${c.currency} recorded ${c.recorded} + in flight ${c.inFlight} = ${c.total}`).join('; ') || 'no non-zero balance'
-  console.log(`audit: node 2 in ${seconds(audit.ms)}: complete ${audit.value.complete}, balanced ${audit.value.balanced} (${currencies})${audit.value.notes.length === 0 ? '' : `; notes: ${audit.value.notes.join('; ')}`}`)
-  console.log(`event loop while snapshotting, verifying and auditing: ${await maxStall(apis)}`)
+  console.log(`audit: node 2 in ${seconds(audit.ms)}: complete ${audit.value.complete}, balanced ${audit.value.balanced} (${currencies})${audit.value.notes.length === 0 ? '' : `; notes: ${audit.value.notes.join('; ')}`}; ${audit.stall}`)
   if (!verified.value.valid || !audit.value.balanced) throw new Error('bench: the snapshot did not verify or its audit does not sum to zero')
 
   // More payments, then a second snapshot (what it stores beside the first) and a restore of the first on node 1.
   await Promise.all(apis.map(async (api, i) => { for (let k = 0; k < AFTER / 3; k++) await api.post('/pay', { to: apis[(i + 1) % 3].runtime.did, amount: '1' }) }))
   await until(apis, async () => (await Promise.all(apis.map(async (api) => (await api.get('/status')).ledger.entries))).every((n) => n === N + AFTER) ? true : undefined)
-  const second = await timed(async () => await apis[0].post('/snapshots'))
-  await until(apis, async () => (await Promise.all(apis.map(async (api) => (await api.get('/snapshots')).some((s) => s.snapshotId === second.value.snapshotId)))).every(Boolean) ? true : undefined)
+  const second = await phase(apis, snapshot)
   const stored2 = snapshotDirs.map((dir, i) => dirBytes(dir) - stored0[i] - stored1[i])
-  console.log(`second snapshot after ${AFTER} more payments: ${seconds(second.ms)}; bytes stored per node ${stored2.join(', ')} (${fmt(100 * stored2[0] / stored1[0], 0)} % of the first)`)
+  console.log(`second snapshot after ${AFTER} more payments: ${seconds(second.ms)}; bytes stored per node ${stored2.join(', ')} (${fmt(100 * stored2[0] / stored1[0], 0)} % of the first); ${second.stall}`)
 
-  await Promise.all(apis.map(async (api) => await api.post('/metrics/reset')))
-  const restored = await timed(async () => await apis[1].post(`/snapshots/${id}/restore`))
+  const restored = await phase(apis, async () => await apis[1].post(`/snapshots/${id}/restore`))
   const r = restored.value
-  console.log(`restore: node 1 back to the first snapshot in ${seconds(restored.ms)}: ${r.restored.join(', ')}; read back ${r.verified ? 'exactly as recorded' : 'DIFFERENT from the record'}; ledger entries ${r.before.ledger.entries} → ${r.after.ledger.entries}`)
+  console.log(`restore: node 1 back to the first snapshot in ${seconds(restored.ms)}: ${r.restored.join(', ')}; read back ${r.verified ? 'exactly as recorded' : 'DIFFERENT from the record'}; ledger entries ${r.before.ledger.entries} → ${r.after.ledger.entries}; ${restored.stall}`)
   const caughtUp = await timed(async () => await until([apis[1]], async () => (await apis[1].get('/status')).ledger.entries === N + AFTER ? true : undefined, 600_000))
-  console.log(`  the ${AFTER} newer entries came back from its peers in ${seconds(caughtUp.ms)}; event loop during restore and catch-up: ${await maxStall(apis)}`)
+  console.log(`  the ${AFTER} newer entries came back from its peers in ${seconds(caughtUp.ms)} (watched through GET /status: no stall figure)`)
   console.log(`memory: ${apis.map((api, i) => `node ${i} peak RSS ${fmt(procStatusMiB(api.runtime.pid, 'VmHWM'), 0)} MiB (now ${fmt(procStatusMiB(api.runtime.pid, 'VmRSS'), 0)} MiB, of it mapped files ${fmt(procStatusMiB(api.runtime.pid, 'RssFile'), 0)} MiB)`).join('; ')}`)
   if (!r.verified) throw new Error('bench: the restore did not read back as recorded')
 } finally {
