@@ -32,7 +32,8 @@ export function parseJson (text: string): unknown {
   })
 }
 
-async function call<T> (method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+/** One request; the answer's body as text when `asText` (a CSV download), else parsed JSON. A refusal throws `ApiFailure`. */
+async function call<T> (method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal, asText = false): Promise<T> {
   const headers: Record<string, string> = { 'content-type': 'application/json' }
   if (csrf !== undefined) headers[CSRF_HEADER] = csrf
   let response: Response
@@ -50,6 +51,7 @@ async function call<T> (method: 'GET' | 'POST', path: string, body?: unknown, si
     throw new ApiFailure(0, 'API_UNREACHABLE', 'the node is not answering')
   }
   const text = await response.text()
+  if (asText && response.ok) return text as T
   let value: unknown
   try {
     value = parseJson(text)
@@ -70,6 +72,11 @@ async function call<T> (method: 'GET' | 'POST', path: string, body?: unknown, si
 
 export async function get<T> (path: string, signal?: AbortSignal): Promise<T> {
   return await call<T>('GET', path, undefined, signal)
+}
+
+/** GETs a route that answers text (the audited balances as CSV): the body as it is. */
+export async function getText (path: string): Promise<string> {
+  return await call<string>('GET', path, undefined, undefined, true)
 }
 
 /** POSTs `body` (an object, sent as JSON, or a string sent as it is). */

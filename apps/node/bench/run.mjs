@@ -6,39 +6,20 @@
 //   payments/s across 3 processes (ICN_BENCH_PAYMENTS per payer, default 4,000: ~10 s of load, so JIT warm-up
 //   does not dominate), B's event-loop delay and every node's disk writes during that load; distributed
 //   snapshot time for 3 and 10 nodes (ICN_BENCH_SNAPSHOT_NODES=3,10; empty for none).
-// Diagnosis: ICN_BENCH_PROFILE_DIR (a --cpu-prof per cluster node, see scripts/cpuprofile-summary.mjs),
-// ICN_BENCH_NODE_FLAGS (more node flags, e.g. --trace-gc), ICN_BENCH_LOG_DIR (each node's stdout to a file).
+// Diagnosis: ICN_BENCH_PROFILE_DIR, ICN_BENCH_NODE_FLAGS, ICN_BENCH_LOG_DIR (bench/cluster.mjs).
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { openSync, readFileSync, statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { keyPairFromSeed, setVerifiedSignatureCacheSize } from '@icn/identity'
 import { openLedger, signEntry } from '@icn/ledger'
 import { Agent, request } from 'node:http'
-import { connectApi, initDataDir, readApiToken, waitUntil } from '../dist/index.js'
+import { initDataDir, readApiToken } from '../dist/index.js'
+import { cli, connectWhenUp, initCluster, memoryOf, startCluster, until } from './cluster.mjs'
 
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
-
-/** A node's API is not up yet: nothing to long-poll, so retry every 100 ms (bounded). */
-async function connectWhenUp (dir, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const api = await connectApi(dir).catch(() => undefined)
-    if (api !== undefined) return api
-    if (Date.now() > deadline) throw new Error(`bench: no node API for ${dir}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
-
-/** Re-runs `probe` whenever the change feed (`GET /wait`) of one of `apis` moves, until it returns a value. */
-async function until (apis, probe, timeoutMs = 60_000) {
-  const value = await waitUntil(apis, probe, Date.now() + timeoutMs)
-  if (value === undefined) throw new Error('bench: timed out')
-  return value
-}
 
 /** A key pair from a fixed seed: byte 0 names the bench phase, byte 31 the key (each phase its own DIDs). */
 const seededKey = (phase, i) => keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, j) => (j === 0 ? phase : j === 31 ? i : 0)))
@@ -83,9 +64,6 @@ function payments (count) {
   return out
 }
 
-const procStatusMiB = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024
-/** Peak RSS, and the resident anonymous memory (heap, buffers) apart from LMDB's mapped file pages (RssFile), now. */
-const memoryOf = (pid) => `peak RSS ${procStatusMiB(pid, 'VmHWM').toFixed(0)} MiB (now: anonymous ${procStatusMiB(pid, 'RssAnon').toFixed(0)} MiB, mapped files ${procStatusMiB(pid, 'RssFile').toFixed(0)} MiB)`
 
 /**
  * Late joiner: an origin node whose ledger holds `count` payments (applied with `ledger.applyBatch` in this
@@ -208,35 +186,7 @@ async function packageThroughputCeiling (root, perLedger) {
 }
 
 async function cluster (root, count) {
-  const procs = []
-  const apis = []
-  for (let i = 0; i < count; i++) {
-    const dir = join(root, `n${i}`)
-    await initDataDir(dir)
-    await writeFile(join(dir, 'config.json'), JSON.stringify({ snapshotTimeoutMs: 30_000, logLevel: 'warn' }))
-    const profile = process.env.ICN_BENCH_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.ICN_BENCH_PROFILE_DIR}`]
-    const flags = (process.env.ICN_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
-    const logDir = process.env.ICN_BENCH_LOG_DIR
-    const stdio = logDir === undefined ? 'ignore' : ['ignore', openSync(join(logDir, `n${i}.log`), 'w'), openSync(join(logDir, `n${i}.err`), 'w')]
-    procs.push(spawn(process.execPath, [...profile, ...flags, cli, 'run', '--data-dir', dir, '--log-level', 'warn'], { stdio }))
-  }
-  for (let i = 0; i < count; i++) apis.push(await connectWhenUp(join(root, `n${i}`)))
-  for (let i = 0; i < count; i++) for (let j = 0; j < i; j++) await apis[i].post('/peers', { multiaddr: apis[j].runtime.multiaddrs[0] })
-  for (const api of apis) await until([api], async () => (await api.get('/peers')).length === count - 1 ? true : undefined)
-  await Promise.all(apis.map(async (api, i) => {
-    for (let j = 0; j < count; j++) {
-      if (j === i) continue
-      for (const graph of ['technical', 'economic']) await api.post('/trust', { subject: apis[j].runtime.did, score: 0.9, graph })
-    }
-  }))
-  const want = count * (count - 1) * 2
-  for (const api of apis) await until([api], async () => (await api.get('/status')).trust.attestations === want ? true : undefined)
-  return {
-    apis,
-    stop: async () => {
-      await Promise.all(procs.map((p) => new Promise((resolve) => { p.on('exit', resolve); p.kill('SIGTERM') })))
-    }
-  }
+  return await startCluster((await initCluster(root, count)).dirs)
 }
 
 const entries = async (api) => (await api.get('/status')).ledger.entries

@@ -2,7 +2,7 @@
 // `pnpm dashboard:screenshots`: starts three real node processes on loopback, gives them some history (trust,
 // payments, an executed and an open proposal, a verified snapshot), signs in to node0's dashboard in headless
 // Debian Chromium and writes one full-page PNG per page and width to docs/screenshots/ (or --out <dir>):
-// `<page>.png` at 1,400 px, `<page>-phone.png` at 390 px.
+// `<page>.png` at 1,400 px, `<page>-phone.png` at 390 px, and `snapshot-audit[-phone].png` (a snapshot's audit).
 // Needs a build (the root script runs one) and /usr/bin/chromium (scripts/ensure-chromium.mjs).
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -130,6 +130,13 @@ try {
       await page.evaluate(async () => { await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))) })
       await page.screenshot({ path: join(out, `${name}${suffix}.png`), fullPage: true })
       say(`wrote ${join(out, `${name}${suffix}.png`)}`)
+      if (name === 'snapshots') {
+        // The snapshot's audit: balances recorded per participant, what was in flight, every currency's sum.
+        await page.locator(`[data-testid=snapshot-row][data-id="${snapshot.snapshotId}"] [data-testid=audit-snapshot]`).click()
+        await page.locator('[data-testid=audit-participant]').nth(2).waitFor()
+        await page.locator('[data-testid=audit]').screenshot({ path: join(out, `snapshot-audit${suffix}.png`) })
+        say(`wrote ${join(out, `snapshot-audit${suffix}.png`)}`)
+      }
     }
     // Signed out, so the next width's sign-in page is pictured too.
     await page.click('header button.link')

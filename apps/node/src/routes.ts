@@ -8,6 +8,7 @@ import { TOPICS } from './bridges.js'
 import { MAX_WAIT_MS } from './changes.js'
 import { attest, castVote, raiseProposal } from './actions.js'
 import { auditHeldSnapshot } from './audit.js'
+import { auditedBalances, auditedBalancesCsv } from './audit-format.js'
 import { ApiError, NotAMemberError, SelfPaymentError } from './errors.js'
 import { checkDisplayName } from './invitations.js'
 import type { NodeServices, NodeStatus } from './node.js'
@@ -470,6 +471,17 @@ function routesOf (node: NodeServices, status: () => NodeStatus): ApiRoute[] {
     // The audit of a completed snapshot without restoring it: recorded balances and heads, entries in flight,
     // the conservation law per currency, every participant's leaf in the root (audit.ts).
     { method: 'GET', path: '/snapshots/:id/audit', handler: async ({ params }) => await auditHeldSnapshot(node, params.id!) },
+    // The audited balances, as `icn-node snapshot export` writes them (`?format=csv`, else JSON rows): the dashboard's download.
+    {
+      method: 'GET',
+      path: '/snapshots/:id/audit/balances',
+      handler: async ({ params, query }) => {
+        const format = query.get('format') ?? 'json'
+        if (format !== 'csv' && format !== 'json') throw new ApiError(400, 'BAD_REQUEST', "'format' must be csv or json")
+        const audit = await auditHeldSnapshot(node, params.id!)
+        return format === 'csv' ? new RawAnswer(auditedBalancesCsv(audit) + '\n', 'text/csv; charset=utf-8') : auditedBalances(audit)
+      }
+    },
     { method: 'POST', path: '/snapshots/:id/restore', handler: async ({ params }) => await restoreSnapshot(node, params.id!) },
     { method: 'POST', path: '/snapshots/prune', handler: async ({ body }) => await pruneSnapshots(snapshotStore, body) },
     // Files the snapshot store moved aside as damaged (at start or at a later read), oldest first.

@@ -2,7 +2,7 @@
 // browser and one mesh for the file): a proposal of every kind the charter allows raised from its own form and
 // executed; then every page at a phone's 390 px and at 1,400 px — no horizontal overflow, the nav on screen,
 // every form control reachable by Tab, a form submitted by keyboard alone, and axe-core finding no serious or
-// critical accessibility violation.
+// critical accessibility violation (the restore confirmation and a snapshot's audit included).
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -213,6 +213,10 @@ describe('dashboard pages in headless Chromium against 3 node processes', () => 
           await page.locator('[data-testid=restore-confirm]').waitFor()
           problems.push(...await layoutProblems(page, `restore confirmation@${width}`, width), ...await axeProblems(page, `restore confirmation@${width}`))
           await page.click('[data-testid=cancel-restore]')
+          // A snapshot's audit: the currency table and one block of tables per participant.
+          await page.click(`[data-testid=snapshot-row][data-id="${snapshot.snapshotId}"] [data-testid=audit-snapshot]`)
+          await page.locator('[data-testid=audit-participant]').nth(2).waitFor()
+          problems.push(...await layoutProblems(page, `snapshot audit@${width}`, width), ...await axeProblems(page, `snapshot audit@${width}`))
         }
       }
     }

@@ -1,7 +1,7 @@
 // End to end: the dashboard each `icn-node run` process serves, driven in headless Debian Chromium
 // (playwright-core) against three real node processes. One browser and one 3-node mesh for the whole file.
 import { createServer, type Server } from 'node:http'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -295,6 +295,60 @@ describe('dashboard in headless Chromium against 3 node processes', () => {
     expect([proof.did, proof.leafCount, proof.valid]).toEqual([a.did, 3, true])
     expect(await pageA.locator('[data-testid=proof-steps] tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].slice(1).map((td) => td.textContent)))).toEqual(proof.steps.map((step) => [step.side, step.hash]))
     expect(await pageA.locator('[data-testid=proof-verdict]').textContent()).toBe(`This node's leaf (${await pageA.locator('[data-testid=proof-verdict] .did').textContent()}, ${proof.index + 1} of 3) hashes up to the root.`)
+  })
+
+  it('the audit of that snapshot in the browser: every participant\'s recorded balances and heads, each currency summing to zero, the balances downloaded as the CLI exports them', async () => {
+    const [a, b, c] = nodes as [MeshNode, MeshNode, MeshNode]
+    const pageA = pages[0]!
+    await goTo(pageA, 'snapshots')
+    const [snapshot] = await a.api.get('/snapshots') as Array<{ snapshotId: string, root: string }>
+    const id = snapshot!.snapshotId
+    await answer(pageA, 'snapshot-result', async () => { await pageA.click(`[data-testid=snapshot-row][data-id="${id}"] [data-testid=audit-snapshot]`) }, 30_000)
+    const audit = pageA.locator('[data-testid=audit]')
+    // The snapshot followed one payment, A → B 100 ICN, and nothing was in flight by then.
+    expect(await audit.locator('[data-testid=audit-verdict]').textContent()).toBe('Balanced: every currency sums to zero over the recorded states and what was in flight, and every participant\'s leaf is in the root.')
+    expect(await audit.locator('[data-testid=audit-notes]').count()).toBe(0)
+    const cells = async (rows: Locator): Promise<string[][]> => await rows.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')))
+    const dids = async (rows: Locator): Promise<Array<Array<string | null>>> => await rows.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('[data-did]')].map((el) => el.getAttribute('data-did'))))
+    expect(await cells(audit.locator('[data-testid=currency-row]'))).toEqual([['ICN', '0', '0', '0', 'yes']])
+    const sorted = [a, b, c].sort((x, y) => (x.did < y.did ? -1 : 1))
+    const participants = audit.locator('[data-testid=audit-participant]')
+    expect(await participants.evaluateAll((els) => els.map((el) => el.getAttribute('data-did')))).toEqual(sorted.map((n) => n.did))
+    expect(await participants.locator('[data-testid=participant-words]').allTextContents()).toEqual(sorted.map(() => 'state read; leaf matches its state, proved in the root'))
+    const of = (node: MeshNode): Locator => audit.locator(`[data-testid=audit-participant][data-did="${node.did}"]`)
+    // Each participant's own account: recorded, in flight, audited.
+    expect(await cells(of(a).locator('[data-testid=audited-row]'))).toEqual([['ICN', '-100', '0', '-100']])
+    expect(await cells(of(b).locator('[data-testid=audited-row]'))).toEqual([['ICN', '100', '0', '100']])
+    expect(await cells(of(c).locator('[data-testid=audited] tbody tr'))).toEqual([['no balance']])
+    for (const node of [a, b, c]) {
+      // Every participant recorded the same ledger: both balances, and A's chain at its one payment.
+      const balances = of(node).locator('[data-testid=balance-row]')
+      expect(await dids(balances)).toEqual([a, b].sort((x, y) => (x.did < y.did ? -1 : 1)).map((n) => [n.did]))
+      expect((await cells(balances)).map((row) => row.slice(1))).toEqual([a, b].sort((x, y) => (x.did < y.did ? -1 : 1)).map((n) => ['ICN', n === a ? '-100' : '100']))
+      expect(await dids(of(node).locator('[data-testid=head-row]'))).toEqual([[a.did]])
+      expect((await cells(of(node).locator('[data-testid=head-row]'))).map((row) => row[1])).toEqual(['1'])
+      expect(await of(node).locator('[data-testid=no-in-flight]').textContent()).toBe('No ledger entry in flight at its cut.')
+    }
+    // The page shows what the API answers.
+    const api = await a.api.get(`/snapshots/${id}/audit`) as { complete: boolean, balanced: boolean, root: string, participants: Array<{ did: string, heads: Array<{ author: string, seq: number, id: string }> }> }
+    expect([api.complete, api.balanced, api.root]).toEqual([true, true, snapshot!.root])
+    expect(await of(a).locator('[data-testid=head-row] .hash').getAttribute('title')).toBe(api.participants.find((p) => p.did === a.did)!.heads[0]!.id)
+
+    // Downloads: byte for byte what `icn-node snapshot export` writes (the helper trims the final newline off stdout).
+    const exported = async (...args: string[]): Promise<string> => (await cli(['snapshot', 'export', id, ...args, '--data-dir', a.dataDir])) + '\n'
+    const download = async (testid: string): Promise<{ name: string, text: string }> => {
+      const [file] = await Promise.all([pageA.waitForEvent('download'), pageA.click(`[data-testid=${testid}]`)])
+      return { name: file.suggestedFilename(), text: await readFile(await file.path(), 'utf8') }
+    }
+    const csv = await download('download-csv')
+    expect(csv.name).toBe(`snapshot-${id}-balances.csv`)
+    expect(csv.text).toBe(await exported('--csv'))
+    expect(csv.text).toBe(['snapshot,participant,currency,recorded,in_flight,audited', ...sorted.filter((n) => n !== c).map((n) => `${id},${n.did},ICN,${n === a ? '-100,0,-100' : '100,0,100'}`)].join('\n') + '\n')
+    const json = await download('download-json')
+    expect(json.name).toBe(`snapshot-${id}-balances.json`)
+    expect(json.text).toBe(await exported())
+    expect(await pageA.locator('[data-testid=download-outcome]').textContent()).toBe(`Downloaded snapshot-${id}-balances.json.`)
+    expect(await refusalOf(a.api.get(`/snapshots/${id}/audit/balances?format=xml`))).toBe(refused("'format' must be csv or json", 'BAD_REQUEST', 400))
   })
 
   it('bad input in every form gets the node\'s typed error in words, and nothing is written', async () => {

@@ -2,6 +2,7 @@ import type { JSX } from 'preact'
 import { useState } from 'preact/hooks'
 import { describeError, get, post } from '../api.js'
 import { Did, Empty, GenericValue, Hash, LoadError, OutcomeLine, Section, Time, useAction, useData } from '../components.js'
+import { AuditView, type SnapshotAudit } from './snapshot-audit.js'
 
 interface SnapshotRow { snapshotId: string, node: string, initiator: string, timestamp: number, completedAt: number, participants: string[], root: string }
 interface Taken { snapshotId: string, root: string, participants: string[] }
@@ -28,7 +29,8 @@ interface RestoreReport {
   warnings: string[]
 }
 
-type Shown = { kind: 'verify', report: VerifyReport } | { kind: 'proof', proof: Proof } | { kind: 'restore', report: RestoreReport } | { kind: 'error', text: string } | undefined
+type Shown = { kind: 'verify', report: VerifyReport } | { kind: 'proof', proof: Proof } | { kind: 'audit', audit: SnapshotAudit } | { kind: 'restore', report: RestoreReport } | { kind: 'error', text: string } | undefined
+type Action = 'verify' | 'proof' | 'audit' | 'restore'
 
 function VerifyView ({ report }: { report: VerifyReport }): JSX.Element {
   return (
@@ -95,7 +97,7 @@ export function SnapshotsPage (): JSX.Element {
   const [shown, setShown] = useState<Shown>(undefined)
   // Counts the answers shown (`data-seq`): a reader tells this answer from the previous one.
   const [seq, setSeq] = useState(0)
-  const act = async (what: 'verify' | 'proof' | 'restore', snapshotId: string): Promise<void> => {
+  const act = async (what: Action, snapshotId: string): Promise<void> => {
     setBusy(true)
     setShown(undefined)
     setConfirmRestore(false)
@@ -103,6 +105,7 @@ export function SnapshotsPage (): JSX.Element {
     try {
       if (what === 'verify') setShown({ kind: 'verify', report: await post<VerifyReport>(`${path}/verify`) })
       else if (what === 'proof') setShown({ kind: 'proof', proof: await get<Proof>(`${path}/proof`) })
+      else if (what === 'audit') setShown({ kind: 'audit', audit: await get<SnapshotAudit>(`${path}/audit`) })
       else setShown({ kind: 'restore', report: await post<RestoreReport>(`${path}/restore`) })
     } catch (err) {
       setShown({ kind: 'error', text: describeError(err) })
@@ -114,7 +117,7 @@ export function SnapshotsPage (): JSX.Element {
   const submit = (event: SubmitEvent): void => {
     event.preventDefault()
     const button = event.submitter as HTMLButtonElement | null
-    const what = button?.value as 'verify' | 'proof' | 'restore' | undefined
+    const what = button?.value as Action | undefined
     // A restore asks first, naming what it replaces; only the confirmation's own button restores.
     if (what === 'restore') { setConfirmRestore(true); setShown(undefined); return }
     if (what !== undefined) void act(what, id)
@@ -148,7 +151,10 @@ export function SnapshotsPage (): JSX.Element {
                       <td class='num'>{s.participants.length}</td>
                       <td><Time ms={s.completedAt} /></td>
                       <td><Hash value={s.root} /></td>
-                      <td><button type='button' class='link' data-testid='select-snapshot' onClick={() => { setId(s.snapshotId); setShown(undefined); setConfirmRestore(false) }}>select</button></td>
+                      <td class='row-actions'>
+                        <button type='button' class='link' data-testid='select-snapshot' onClick={() => { setId(s.snapshotId); setShown(undefined); setConfirmRestore(false) }}>select</button>
+                        <button type='button' class='link' data-testid='audit-snapshot' disabled={busy} onClick={() => { setId(s.snapshotId); void act('audit', s.snapshotId) }}>audit</button>
+                      </td>
                     </tr>
                   ))}
                 </tbody>
@@ -156,11 +162,12 @@ export function SnapshotsPage (): JSX.Element {
             </div>
             )}
       </Section>
-      <Section title='Verify, prove, restore' testid='snapshot-actions' wide>
+      <Section title='Verify, prove, audit, restore' testid='snapshot-actions' wide>
         <form class='form' onSubmit={submit} data-testid='snapshot-form'>
           <label>Snapshot id <input name='snapshotId' value={id} onInput={(e) => { setId(e.currentTarget.value); setConfirmRestore(false) }} /></label>
           <button type='submit' value='verify' disabled={busy}>Verify with every participant</button>
           <button type='submit' value='proof' disabled={busy}>Merkle root and this node's proof</button>
+          <button type='submit' value='audit' disabled={busy}>Audit: balances, in flight, sums</button>
           <button type='submit' value='restore' disabled={busy || confirmRestore} class='danger-outline'>Restore this node…</button>
         </form>
         {confirmRestore
@@ -180,7 +187,9 @@ export function SnapshotsPage (): JSX.Element {
             ? null
             : shown.kind === 'error'
               ? <OutcomeLine outcome={{ ok: false, text: shown.text, seq }} testid='snapshot-outcome' />
-              : shown.kind === 'verify' ? <VerifyView report={shown.report} /> : shown.kind === 'proof' ? <ProofView proof={shown.proof} /> : <RestoreView report={shown.report} />}
+              : shown.kind === 'verify'
+                ? <VerifyView report={shown.report} />
+                : shown.kind === 'proof' ? <ProofView proof={shown.proof} /> : shown.kind === 'audit' ? <AuditView audit={shown.audit} /> : <RestoreView report={shown.report} />}
         </div>
       </Section>
     </div>
