@@ -269,6 +269,9 @@ export class LedgerStore {
   private readonly knownEmpty = new Set<DbName>()
   private readonly recheck = new Set<DbName>(SPARSE_TABLES)
   private cutGate: Promise<void> | undefined
+  // Entries held, counted once (a walk of the table) and then kept by this handle's puts and removals;
+  // forgotten (counted again on the next call) when a transaction rolls back or a commit fails.
+  private entriesHeld: number | undefined
 
   private constructor (readonly path: string, private readonly root: RootDatabase<Uint8Array, string>) {
     this.dbs = Object.fromEntries(DB_NAMES.map((name) => [name, new Table(root, name)])) as Record<DbName, Table>
@@ -312,7 +315,13 @@ export class LedgerStore {
   async transactionAsync<T> (fn: () => T): Promise<T> {
     // Writes asked for while a cut view opens queue behind it (in call order): see `openCutView`.
     while (this.cutGate !== undefined) await this.cutGate
-    const result = await this.root.childTransaction(this.abortable(fn)) as T
+    let result: T
+    try {
+      result = await this.root.childTransaction(this.abortable(fn)) as T
+    } catch (err) {
+      this.entriesHeld = undefined // the commit failed: what this handle counted may not be stored
+      throw err
+    }
     await this.root.flushed
     return result
   }
@@ -345,6 +354,7 @@ export class LedgerStore {
       } catch (err) {
         this.knownEmpty.clear()
         for (const name of SPARSE_TABLES) this.recheck.add(name)
+        this.entriesHeld = undefined
         throw err
       }
     }
@@ -366,13 +376,24 @@ export class LedgerStore {
   }
 
   hasEntry (id: string): boolean { return this.dbs.entries.doesExist(id) }
-  putEntry (id: string, bytes: Uint8Array): void { this.dbs.entries.putSync(id, bytes) }
+  putEntry (id: string, bytes: Uint8Array): void {
+    if (this.entriesHeld !== undefined && !this.dbs.entries.doesExist(id)) this.entriesHeld++
+    this.dbs.entries.putSync(id, bytes)
+  }
   * entries (): Generator<{ id: string, bytes: Uint8Array }> {
     for (const { key: id, value } of this.dbs.entries.getRange()) yield { id, bytes: bytesOf(value) }
   }
 
-  entryCount (): number { return this.dbs.entries.getCount() }
-  removeEntry (id: string): void { this.dbs.entries.removeSync(id) }
+  /** Entries held: O(1) after the first call (`GET /status` reads it on every call). */
+  entryCount (): number {
+    this.entriesHeld ??= this.dbs.entries.getCount()
+    return this.entriesHeld
+  }
+
+  removeEntry (id: string): void {
+    if (this.entriesHeld !== undefined && this.dbs.entries.doesExist(id)) this.entriesHeld--
+    this.dbs.entries.removeSync(id)
+  }
   removeSlot (author: Did, seq: number): void { this.dbs.slots.removeSync(key(author, seq)) }
   removeHistory (account: Did, timestamp: number, id: string): void { this.dbs.history.removeSync(key(account, timestamp, id)) }
 

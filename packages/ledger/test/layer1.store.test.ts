@@ -79,3 +79,25 @@ test('L1: a transaction that throws writes nothing', async () => {
     await reopened.close()
   })
 })
+
+test('L1: entryCount is kept by puts and removals, and counted again after a rolled-back transaction', async () => {
+  await withTempDir(async (dir) => {
+    const [a, b] = [member(0), member(1)]
+    const e1 = handEntry(a, 1, undefined, payment(a.did, b.did, 1n))
+    const e2 = handEntry(a, 2, e1.id, payment(a.did, b.did, 2n))
+    const e3 = handEntry(a, 3, e2.id, payment(a.did, b.did, 3n))
+    const store = LedgerStore.open(dir)
+    expect(store.entryCount()).toBe(0)
+    store.transaction(() => { store.putEntry(e1.id, e1.bytes); store.putEntry(e2.id, e2.bytes); store.putEntry(e2.id, e2.bytes) })
+    expect(store.entryCount()).toBe(2)
+    // A put then a throw: the transaction rolls back, and so does the count.
+    expect(() => store.transaction(() => { store.putEntry(e3.id, e3.bytes); throw new Error('abort') })).toThrow('abort')
+    expect(store.entryCount()).toBe(2)
+    await store.transactionAsync(() => { store.removeEntry(e1.id); store.removeEntry('bafyreinotheld') })
+    expect(store.entryCount()).toBe(1)
+    await store.close()
+    const reopened = LedgerStore.open(dir)
+    expect(reopened.entryCount()).toBe(1)
+    await reopened.close()
+  })
+})
