@@ -181,6 +181,8 @@ export async function openLedger (init: LedgerInit & LedgerComponents): Promise<
   const store = LedgerStore.open(init.path)
   try {
     await checkStoreAtOpen(store)
+    // Counted once here, at open, so that no later status read walks the entries table.
+    store.entryCount()
   } catch (err) {
     await store.close()
     throw err
