@@ -107,9 +107,12 @@ describe('history sync from the subsystems\' own stores (real processes)', () =>
         expect(await attestations(d)).toEqual(await attestations(a))
         const dSync = await d.api.get('/status') as SyncStatus
         const fromA = dSync.sync.peers.find((p) => p.peer === a.did)
-        // 18 attestations + 120 entries + the proposal's 4 envelopes (proposal, submit, 2 votes), nothing refused
+        // 18 attestations + 120 entries + the proposal's 4 envelopes (proposal, submit, 2 votes), nothing refused.
+        // D learns B's address from A (peer exchange) and syncs with B as well: the two sessions share the work.
         expect(fromA).toMatchObject({ state: 'idle', behind: 0, refused: 0 })
-        expect(fromA?.applied).toBeGreaterThanOrEqual(120)
+        for (const p of dSync.sync.peers) expect(p).toMatchObject({ state: 'idle', behind: 0, refused: 0 })
+        expect(dSync.sync.peers.map((p) => p.peer).every((peer) => peer === a.did || peer === b.did)).toBe(true)
+        expect(dSync.sync.peers.reduce((sum, p) => sum + p.applied, 0)).toBeGreaterThanOrEqual(120)
         expect(d.proc.stdout()).toContain('"msg":"history sync finished"')
 
         // C comes back: it catches up 120 entries it missed while offline.
