@@ -47,7 +47,9 @@ const attempts = Number(value('--attempts', String(identities)))
 const concurrency = Number(value('--concurrency', '8'))
 const hosts = Number(value('--hosts', '0'))
 const viaRelay = args.includes('--relay')
-const DIAL_TIMEOUT_MS = 10_000
+// Longer than the node's own 10 s handshake limit: on a loaded machine the dialer never abandons an
+// attempt the node is still working through (it would then never reach the node's gate).
+const DIAL_TIMEOUT_MS = 30_000
 
 /** Loopback source address number `i` (127.77.0.1, 127.77.0.2, …): all of 127/8 is local on Linux. */
 const hostAddress = (i) => `127.77.${Math.floor(i / 250)}.${1 + (i % 250)}`
