@@ -2,7 +2,7 @@ import { type CancelTimer, type Clock, type KeyPair, decode, encode, isPlainMap,
 import { type AddressBook, type AddressRecord, MAX_RECORD_ADDRS, openAddressRecord, signAddressRecord } from './address-book.js'
 import { AddressRecordError } from './errors.js'
 import { type TransportLogger, silentLogger } from './logger.js'
-import type { Libp2pTransport } from './transport.js'
+import { type Libp2pTransport, isRelayed } from './transport.js'
 
 /** Point-to-point messages between members (in a node: gossip direct messages on their own topic). */
 export interface AddressMessaging {
@@ -264,7 +264,7 @@ class PeerExchangeImpl implements PeerExchange {
  */
 function ownAddresses (transport: PeerExchangeComponents['transport'], announce: readonly string[] | undefined): string[] {
   const relayed = transport.reachability().relayed.slice(0, MAX_RECORD_ADDRS / 2)
-  const direct = (announce ?? transport.multiaddrs().filter((a) => !relayed.includes(a) && !a.includes('/p2p-circuit'))).slice(0, MAX_RECORD_ADDRS - relayed.length)
+  const direct = (announce ?? transport.multiaddrs().filter((a) => !isRelayed(a))).slice(0, MAX_RECORD_ADDRS - relayed.length)
   return [...new Set([...direct, ...relayed])]
 }
 

@@ -835,7 +835,7 @@ export function isClosedStreamRace (err: unknown): boolean {
 }
 
 /** A connection or address through a circuit relay. */
-function isRelayed (addr: string): boolean {
+export function isRelayed (addr: string): boolean {
   return addr.includes('/p2p-circuit')
 }
 
