@@ -65,8 +65,9 @@ const dayOf = (ms: number, days = 0): string => new Date(ms + days * DAY_MS).toI
 async function rowsOf (view: Locator): Promise<string[][]> {
   return await view.locator('[data-testid=statement-row]').evaluateAll((rows) => rows.map((row) => {
     const cells = [...row.querySelectorAll('td')].map((td) => td.textContent ?? '')
-    const did = row.querySelector('td:nth-child(2) .did')?.getAttribute('title') ?? ''
-    return [cells[0]!, cells[1]!, did, cells[2]!, cells[3]!, cells[4]!]
+    // The counterparty cell also holds the memo for phones (shown there instead of its own column).
+    const counterparties = [...row.querySelectorAll('td:nth-child(2) .did')]
+    return [cells[0]!, counterparties.map((d) => d.textContent).join(', '), counterparties.map((d) => d.getAttribute('title')).join(', '), cells[2]!, cells[3]!, cells[4]!]
   }))
 }
 
@@ -211,6 +212,11 @@ describe('the statement on the dashboard', () => {
       await page.setViewportSize({ width, height: 800 })
       await view.locator('[data-testid=statement-row]').nth(3).waitFor()
       problems.push(...await layoutProblems(page, `statement@${width}`, width), ...await axeProblems(page, `statement@${width}`))
+      // The running balance on screen without scrolling the table; on a phone the memo under the counterparty instead of its own column.
+      const balance = await view.locator('th', { hasText: 'Balance' }).boundingBox()
+      if (balance === null || balance.x + balance.width > width) problems.push(`statement@${width}: the balance column ends at ${balance === null ? 'nowhere' : balance.x + balance.width} px`)
+      const memo = await view.locator('[data-testid=statement-row]').nth(0).locator('.memo-inline').isVisible()
+      if (memo !== (width === 390)) problems.push(`statement@${width}: the memo under the counterparty is ${memo ? 'shown' : 'hidden'}`)
       await ask(view, { account: 'other', did: 'did:icn:nope' })
       await view.locator('[data-testid=statement-error]').waitFor()
       problems.push(...await layoutProblems(page, `statement error@${width}`, width), ...await axeProblems(page, `statement error@${width}`))

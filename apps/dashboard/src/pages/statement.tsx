@@ -57,9 +57,9 @@ function StatementTable ({ statement, query }: { statement: Statement, query: Qu
   const who = `${nameOrShortDid(statement.account, names)}${statement.account === self ? ' (this node)' : ''}`
   return (
     <div class='scroll'>
-      <table data-testid='statement-table'>
+      <table class='statement' data-testid='statement-table'>
         <caption data-testid='statement-caption'>Statement of {who} in {statement.currency}, {period(query)}</caption>
-        <thead><tr><th>Time</th><th>Counterparty</th><th>Memo</th><th class='num'>Amount</th><th class='num'>Balance</th></tr></thead>
+        <thead><tr><th>Time</th><th>Counterparty</th><th class='memo'>Memo</th><th class='num'>Amount</th><th class='num'>Balance</th></tr></thead>
         <tbody>
           <tr class='subtotal' data-testid='statement-opening'><td colSpan={4}>Opening balance</td><td class='num'>{statement.opening}</td></tr>
           {statement.lines.length === 0
@@ -67,8 +67,11 @@ function StatementTable ({ statement, query }: { statement: Statement, query: Qu
             : statement.lines.map((l) => (
               <tr key={l.id} data-testid='statement-row' data-id={l.id}>
                 <td><Time ms={l.timestamp} /></td>
-                <td>{l.counterparties.length === 0 ? <span class='muted'>—</span> : l.counterparties.map((c) => <Did key={c} did={c} />)}</td>
-                <td>{l.reference ?? <span class='muted'>—</span>}</td>
+                <td>
+                  {l.counterparties.length === 0 ? <span class='muted'>—</span> : l.counterparties.map((c) => <Did key={c} did={c} />)}
+                  {l.reference === null ? null : <span class='memo-inline'>{l.reference}</span>}
+                </td>
+                <td class='memo'>{l.reference ?? <span class='muted'>—</span>}</td>
                 <td class='num'>{signedAmount(l)}</td>
                 <td class='num'>{l.balance}</td>
               </tr>
