@@ -3,7 +3,7 @@
 // executed; then every page at a phone's 390 px and at 1,400 px — no horizontal overflow, the nav on screen,
 // every form control reachable by Tab, a form submitted by keyboard alone, and axe-core finding no serious or
 // critical accessibility violation (the restore confirmation and a snapshot's audit included).
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type KindRule, PROPOSAL_KINDS } from '@icn/governance'
@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeCharterFile } from '../src/charter.js'
 import { readApiToken } from '../src/data-dir.js'
-import { type Browser, answer, axeProblems, fillFields, goTo, launchBrowser, layoutProblems, shows, signIn } from './helpers/browser.js'
+import { type Browser, answer, axeProblems, closeBrowserAndMesh, fillFields, goTo, launchBrowser, layoutProblems, shows, signIn } from './helpers/browser.js'
 import { type MeshNode, eventually, memberIdentity, startMesh } from './helpers/cluster.js'
 
 const VOTING_MS = 12_000 // the browser votes within it, even on a loaded machine
@@ -49,10 +49,7 @@ beforeAll(async () => {
 }, 90_000)
 
 afterAll(async () => {
-  await browser?.close()
-  const codes = await Promise.all(nodes.map(async (n) => await n.stop()))
-  expect(codes).toEqual(nodes.map(() => 0))
-  await rm(root, { recursive: true, force: true })
+  expect(await closeBrowserAndMesh(browser, nodes, root)).toEqual(nodes.map(() => 0))
 })
 
 interface ProposalView { id: string, kind: string, state: string, payload: unknown }

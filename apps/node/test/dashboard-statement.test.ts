@@ -3,14 +3,14 @@
 // another account picked by name, the CSV download byte for byte what `icn-node statement --csv` prints, the
 // node's typed errors for bad input, a live update, and the view at 390 and 1,400 px (no overflow, axe-clean).
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { generateKeyPair } from '@icn/identity'
 import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Browser, axeProblems, front, goTo, launchBrowser, layoutProblems, refusalOf, shows, signIn } from './helpers/browser.js'
+import { type Browser, axeProblems, closeBrowserAndMesh, front, goTo, launchBrowser, layoutProblems, refusalOf, shows, signIn } from './helpers/browser.js'
 import { type MeshNode, cliScript, eventually, startMesh } from './helpers/cluster.js'
 
 const DAY_MS = 24 * 3600 * 1000
@@ -50,10 +50,7 @@ beforeAll(async () => {
 }, 90_000)
 
 afterAll(async () => {
-  await browser?.close()
-  const codes = await Promise.all(nodes.map(async (n) => await n.stop()))
-  expect(codes).toEqual(nodes.map(() => 0))
-  await rm(root, { recursive: true, force: true })
+  expect(await closeBrowserAndMesh(browser, nodes, root)).toEqual(nodes.map(() => 0))
 })
 
 /** A time cell as the dashboard's `Time` shows it. */

@@ -53,6 +53,14 @@ export async function launchBrowser (): Promise<Browser> {
   }
 }
 
+/** Closes the browser, stops every node and removes their directory: answers the nodes' exit codes. */
+export async function closeBrowserAndMesh (browser: Browser | undefined, nodes: readonly MeshNode[], root: string): Promise<Array<number | string>> {
+  await browser?.close()
+  const codes = await Promise.all(nodes.map(async (n) => await n.stop()))
+  await rm(root, { recursive: true, force: true })
+  return codes
+}
+
 /** The dashboard's address on `node` (its API port), with an optional `#/page` hash. */
 export const dashboardUrl = (node: MeshNode, hash = ''): string => `http://127.0.0.1:${node.runtime.apiPort}/${hash}`
 
