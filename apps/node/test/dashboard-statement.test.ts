@@ -10,6 +10,7 @@ import { promisify } from 'node:util'
 import { generateKeyPair } from '@icn/identity'
 import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readApiToken } from '../src/data-dir.js'
 import { type Browser, axeProblems, closeBrowserAndMesh, front, goTo, launchBrowser, layoutProblems, refusalOf, shows, signIn } from './helpers/browser.js'
 import { type MeshNode, cliScript, eventually, startMesh } from './helpers/cluster.js'
 
@@ -158,6 +159,10 @@ describe('the statement on the dashboard', () => {
       `${iso(2)},${paid[2]!.id},${c.did},"café ""tools""",5,,-23,ICN`
     ].join('\r\n') + '\n')
     expect(await view.locator('[data-testid=statement-download]').textContent()).toBe(`Downloaded ${name}.`)
+    // The route itself: CSV as such.
+    const answer = await fetch(`http://127.0.0.1:${a.runtime.apiPort}/statement?from=${from}&to=${to}&format=csv`, { headers: { authorization: `Bearer ${await readApiToken(a.dataDir)}` } })
+    expect([answer.status, answer.headers.get('content-type')]).toEqual([200, 'text/csv; charset=utf-8'])
+    expect(Buffer.from(await answer.arrayBuffer()).equals(bytes)).toBe(true)
     // Another account over all time: the route's CSV and the CLI's again.
     const all = await cliBytes(['--csv', '--account', b.did, '--data-dir', a.dataDir])
     await ask(view, { account: b.did, from: '', to: '' }, 'Statement of Birch Bakery in ICN, all time')
