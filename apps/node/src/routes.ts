@@ -109,12 +109,12 @@ function timeParam (query: URLSearchParams, name: string): number | undefined {
 
 /**
  * `GET /statement?account&currency&from&to&format`: an account's entries in [from, to) with the running balance,
- * as JSON or (`format=csv`) the CSV `icn-node statement --csv` prints. An account that is no member and that no
- * entry here names is a 404 (a mistyped DID, rather than an empty statement).
+ * as JSON or (`format=csv`) the CSV `icn-node statement --csv` prints. An account other than this node's that is no
+ * member and that no entry here names is a 404 (a mistyped DID, rather than an empty statement).
  */
 function statementRoute (node: NodeServices): ApiRoute {
   const { ledger, governance } = node
-  const known = (account: Did, currency: string): boolean =>
+  const known = (account: Did, currency: string): boolean => account === node.keyPair.did ||
     governance.members().some((m) => m.did === account) || governance.nameOf(account) !== undefined ||
     ledger.history(account, { limit: 1 }).entries.length > 0 || ledger.balance(account, currency) !== 0n
   return {
