@@ -21,6 +21,8 @@ interface Statement {
 interface Query { account: string, currency: string, from: string, to: string }
 
 const OTHER = 'other'
+/** How often, at most, the statement is read again while the change feed moves: the node walks the account's whole history to anchor the running balance. */
+const REREAD_INTERVAL_MS = 5000
 /** The node's bound when `to` is left out. */
 const NO_END = Number.MAX_SAFE_INTEGER
 
@@ -85,7 +87,8 @@ function StatementTable ({ statement, query }: { statement: Statement, query: Qu
 
 /**
  * The statement of an account picked by name (this node's by default; the members, then accounts with a balance
- * here, then any DID typed), in a currency, over [from, to). It follows the change feed like every view.
+ * here, then any DID typed), in a currency, over [from, to). It follows the change feed (at most one re-read per
+ * REREAD_INTERVAL_MS); a new query is read at once.
  */
 export function StatementView ({ accounts }: { accounts: string[] }): JSX.Element {
   const self = useContext(SelfContext)
@@ -100,7 +103,7 @@ export function StatementView ({ accounts }: { accounts: string[] }): JSX.Elemen
   const download = useAction()
   // Until a query is sent, this node's own account (known once the app has read it).
   const query: Query | null = asked.account !== null ? { ...asked, account: asked.account } : self === '' ? null : { ...asked, account: self }
-  const statement = useData<Statement>(query === null ? null : statementPath(query))
+  const statement = useData<Statement>(query === null ? null : statementPath(query), { minIntervalMs: REREAD_INTERVAL_MS })
   const memberDids = [...(members?.members ?? [])].sort((a, b) => byName(a.name, b.name) || (a.did < b.did ? -1 : 1)).map((m) => m.did)
   const options = [...new Set([self, ...memberDids, ...accounts])].filter((did) => did !== '')
   const chosen = picked === '' ? self : picked
