@@ -951,7 +951,8 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
     addresses: { listen: natTraversal ? [...listen, '/p2p-circuit'] : listen },
     transports: natTraversal ? [tcp(), circuitRelayTransport()] : [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // The heartbeat on the ICN stream keeps links (and NAT mappings) alive: no yamux ping per connection too.
+    streamMuxers: [yamux({ enableKeepAlive: false })],
     services: {
       identify: identify(),
       autoNAT: autoNATv2(),
