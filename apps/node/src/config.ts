@@ -55,6 +55,12 @@ export interface NodeConfig {
    */
   natTraversal: boolean
   /**
+   * New inbound connections accepted per second from one IP address (libp2p's per-host limit). Raise it
+   * where many members reach this node from one address: members behind one NAT, or many nodes on one
+   * host (loopback test networks). @default 5
+   */
+  maxInboundPerHostPerSecond: number
+  /**
    * The member whose invitation this node joined with (`icn-node join` writes it): it may connect and
    * exchange frames before this node's governance has caught up with its membership. @default undefined
    */
@@ -75,7 +81,8 @@ const DEFAULTS: Omit<NodeConfig, 'dataDir'> = {
   historySyncIntervalMs: 30_000,
   snapshotMinParticipants: 3,
   relay: false,
-  natTraversal: true
+  natTraversal: true,
+  maxInboundPerHostPerSecond: 5
 }
 
 /** What `icn-node init` writes: the fixed production ports, listening on every interface. */
@@ -107,7 +114,7 @@ function checkPositiveInteger (field: string, value: unknown, allowZero = false)
 export function validateConfigFile (value: unknown): NodeConfigFile {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('config must be a JSON object')
   const input = value as Record<string, unknown>
-  const known = new Set(['listen', 'peers', 'announce', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs', 'snapshotMinParticipants', 'sponsor', 'relay', 'natTraversal'])
+  const known = new Set(['listen', 'peers', 'announce', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs', 'snapshotMinParticipants', 'sponsor', 'relay', 'natTraversal', 'maxInboundPerHostPerSecond'])
   for (const key of Object.keys(input)) if (!known.has(key)) throw new InvalidConfigError(`unknown config field '${key}'`)
   const out: NodeConfigFile = {}
   if (input.listen !== undefined) out.listen = checkMultiaddrs('listen', input.listen)
@@ -126,6 +133,7 @@ export function validateConfigFile (value: unknown): NodeConfigFile {
   if (input.snapshotTimeoutMs !== undefined) out.snapshotTimeoutMs = checkPositiveInteger('snapshotTimeoutMs', input.snapshotTimeoutMs)
   if (input.gossipMaxEntriesPerTopic !== undefined) out.gossipMaxEntriesPerTopic = checkPositiveInteger('gossipMaxEntriesPerTopic', input.gossipMaxEntriesPerTopic)
   if (input.historySyncIntervalMs !== undefined) out.historySyncIntervalMs = checkPositiveInteger('historySyncIntervalMs', input.historySyncIntervalMs)
+  if (input.maxInboundPerHostPerSecond !== undefined) out.maxInboundPerHostPerSecond = checkPositiveInteger('maxInboundPerHostPerSecond', input.maxInboundPerHostPerSecond)
   if (input.snapshotMinParticipants !== undefined) {
     out.snapshotMinParticipants = checkPositiveInteger('snapshotMinParticipants', input.snapshotMinParticipants)
     if (out.snapshotMinParticipants < 2) throw new InvalidConfigError('snapshotMinParticipants must be at least 2 (a snapshot is taken with other members)')

@@ -240,7 +240,8 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       peers: config.peers,
       maxFrameBytes: config.maxFrameBytes,
       relay: config.relay ? {} : false,
-      natTraversal: config.natTraversal
+      natTraversal: config.natTraversal,
+      maxInboundPerHostPerSecond: config.maxInboundPerHostPerSecond
     })
     const offPeers = value.onPeerChange(changed)
     return { value, stop: async () => { await value.close(); offPeers() } }

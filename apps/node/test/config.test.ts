@@ -27,7 +27,8 @@ describe('config', () => {
         historySyncIntervalMs: 30_000,
         snapshotMinParticipants: 3,
         relay: false,
-        natTraversal: true
+        natTraversal: true,
+        maxInboundPerHostPerSecond: 5
       })
     })
   })
@@ -43,6 +44,8 @@ describe('config', () => {
     expect(() => validateConfigFile({ relay: 'yes' })).toThrow('relay must be true or false, got "yes"')
     expect(() => validateConfigFile({ natTraversal: 1 })).toThrow('natTraversal must be true or false, got 1')
     expect(validateConfigFile({ relay: true, natTraversal: false })).toEqual({ relay: true, natTraversal: false })
+    expect(() => validateConfigFile({ maxInboundPerHostPerSecond: 0 })).toThrow('maxInboundPerHostPerSecond must be a positive integer, got 0')
+    expect(validateConfigFile({ maxInboundPerHostPerSecond: 200 })).toEqual({ maxInboundPerHostPerSecond: 200 })
     expect(() => validateConfigFile({ colour: 'red' })).toThrow("unknown config field 'colour'")
     expect(() => validateConfigFile([])).toThrow('config must be a JSON object')
     await withTempDir(async (dir) => {

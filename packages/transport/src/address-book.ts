@@ -117,6 +117,8 @@ export interface AddressBook {
   forget(did: string): Promise<boolean>
   /** Waits for pending writes. The book stays usable (it holds no handle between writes). */
   close(): Promise<void>
+  /** Times the file was written: changes made while a write is under way share the next one. */
+  readonly writes: number
 }
 
 export interface AddressBookInit {
@@ -128,6 +130,9 @@ class FileAddressBook implements AddressBook {
   private readonly byDid = new Map<string, AddressRecord>()
   private readonly manualAddrs: string[] = []
   private writing: Promise<void> = Promise.resolve()
+  /** The write that will hold every change made from now until it starts. */
+  private queued: Promise<void> | undefined
+  writes = 0
 
   constructor (private readonly path: string | undefined, contents: AddressBookContents | undefined) {
     for (const r of contents?.records ?? []) this.byDid.set(r.did, r)
@@ -170,13 +175,23 @@ class FileAddressBook implements AddressBook {
 
   async close (): Promise<void> { await this.writing }
 
-  /** Writes the whole book after any write already under way (writes never interleave; the last one wins). */
+  /**
+   * Resolves once the book as it is now is on disk. The whole book is written after any write already
+   * under way (writes never interleave), and every change made before that next write starts shares it:
+   * a message of 50 records costs one write, not 50.
+   */
   private async persist (): Promise<void> {
     const path = this.path
     if (path === undefined) return
-    const write = this.writing.catch(() => undefined).then(async () => { await writeAddressBookFile(path, { records: this.records(), manual: this.manual() }) })
-    this.writing = write
-    await write
+    this.queued ??= (async () => {
+      await this.writing.catch(() => undefined)
+      this.queued = undefined
+      const write = writeAddressBookFile(path, { records: this.records(), manual: this.manual() })
+      this.writing = write
+      this.writes++
+      await write
+    })()
+    await this.queued
   }
 }
 

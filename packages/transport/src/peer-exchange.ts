@@ -225,7 +225,7 @@ class PeerExchangeImpl implements PeerExchange {
       return
     }
     if (ask === true) this.sendAll(from)
-    const fresh: AddressRecord[] = []
+    const opened: AddressRecord[] = []
     for (const item of list) {
       let record: AddressRecord
       try {
@@ -240,9 +240,13 @@ class PeerExchangeImpl implements PeerExchange {
         if (record.did !== this.c.keyPair.did) this.counters.recordsRefused++
         continue
       }
-      if (!await this.c.book.accept(record)) continue
+      opened.push(record)
+    }
+    // Accepted together: the book writes its file once for all of them.
+    const kept = await Promise.all(opened.map(async (record) => await this.c.book.accept(record)))
+    const fresh = opened.filter((_, i) => kept[i] === true)
+    for (const record of fresh) {
       this.counters.recordsKept++
-      fresh.push(record)
       // A chosen member that moved: dial its new addresses instead of the old ones.
       const choice = this.chosen.get(record.did)
       if (choice !== undefined) {

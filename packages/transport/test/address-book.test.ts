@@ -61,6 +61,27 @@ describe('address book', () => {
     expect(book.manual()).toEqual(['/ip4/10.0.0.1/tcp/4001'])
   })
 
+  it('records accepted together share one write of the file, and each resolves once it is on disk', async () => {
+    await withTempDir(async (dir) => {
+      const path = join(dir, 'book.json')
+      const book = await openAddressBook({ path })
+      const members = Array.from({ length: 50 }, (_, i) => member(10 + i))
+      const kept = await Promise.all(members.map(async (m, i) => await book.accept(signAddressRecord(m, [addrOf(m.did, 5000 + i)], 100))))
+      expect(kept).toEqual(members.map(() => true))
+      expect(book.writes).toBe(1)
+      expect((await readAddressBookFile(path))?.records.map((r) => r.did).sort()).toEqual(members.map((m) => m.did).sort())
+      // A change while a write is under way waits for the next write, which holds it.
+      const first = book.accept(signAddressRecord(alice, [addrOf(alice.did, 4001)], 1))
+      const second = book.accept(signAddressRecord(bob, [addrOf(bob.did, 4002)], 1))
+      await first
+      const third = book.accept(signAddressRecord(alice, [addrOf(alice.did, 4003)], 2))
+      await Promise.all([second, third])
+      expect(book.writes).toBe(3)
+      expect((await readAddressBookFile(path))?.records.find((r) => r.did === alice.did)?.addrs).toEqual([addrOf(alice.did, 4003)])
+      await book.close()
+    })
+  })
+
   it('a damaged or forged file is a CorruptFileError naming the file, and is not overwritten', async () => {
     await withTempDir(async (dir) => {
       const path = join(dir, 'address-book.json')
