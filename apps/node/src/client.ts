@@ -1,8 +1,11 @@
 import { readFile } from 'node:fs/promises'
-import { request } from 'node:http'
 import { MAX_WAIT_MS } from './changes.js'
 import { ApiUnreachableError, NodeError } from './errors.js'
 import { dataDirLayout, readApiToken } from './layout.js'
+
+// node:http as its CommonJS object: on Node 22+, an ES import of it reads every export, and its lazy WebSocket,
+// CloseEvent and MessageEvent exports then load undici (~30 ms of CPU for each CLI command).
+const { request } = process.getBuiltinModule('node:http')
 
 /** What a running node writes to `<data-dir>/node.json`. */
 export interface RuntimeInfo {
