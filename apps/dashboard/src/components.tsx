@@ -171,13 +171,25 @@ export function Time ({ ms }: { ms: number | null | undefined }): JSX.Element {
   return <time dateTime={new Date(ms).toISOString()}>{new Date(ms).toISOString().replace('T', ' ').slice(0, 19)}</time>
 }
 
+/** Hands `text` to the browser as a file download (an object URL, released once the click has started it). */
+export function downloadFile (name: string, text: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }))
+  const link = document.createElement('a')
+  link.href = url
+  link.download = name
+  document.body.append(link)
+  link.click()
+  link.remove()
+  setTimeout(() => { URL.revokeObjectURL(url) }, 0)
+}
+
 /** A card; `wide` spans the whole grid row. */
 export function Section ({ title, children, testid, wide }: { title: string, children: ComponentChildren, testid?: string, wide?: boolean }): JSX.Element {
   return <section class={wide === true ? 'card wide' : 'card'} data-testid={testid}><h2>{title}</h2>{children}</section>
 }
 
-export function LoadError ({ error }: { error: string | undefined }): JSX.Element | null {
-  return error === undefined ? null : <p class='error' role='alert'>{error}</p>
+export function LoadError ({ error, testid }: { error: string | undefined, testid?: string }): JSX.Element | null {
+  return error === undefined ? null : <p class='error' role='alert' data-testid={testid}>{error}</p>
 }
 
 export function Empty ({ children }: { children: ComponentChildren }): JSX.Element {

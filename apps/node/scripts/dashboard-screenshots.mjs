@@ -2,7 +2,8 @@
 // `pnpm dashboard:screenshots`: starts three real node processes on loopback, gives them some history (trust,
 // payments, an executed and an open proposal, a verified snapshot), signs in to node0's dashboard in headless
 // Debian Chromium and writes one full-page PNG per page and width to docs/screenshots/ (or --out <dir>):
-// `<page>.png` at 1,400 px, `<page>-phone.png` at 390 px, and `snapshot-audit[-phone].png` (a snapshot's audit).
+// `<page>.png` at 1,400 px, `<page>-phone.png` at 390 px, `statement[-phone].png` (this node's statement) and
+// `snapshot-audit[-phone].png` (a snapshot's audit).
 // Needs a build (the root script runs one) and /usr/bin/chromium (scripts/ensure-chromium.mjs).
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -112,7 +113,7 @@ try {
       await page.click(`nav a[href="#/${name}"]`)
       await page.locator(`[data-testid=page-${name}]`).waitFor()
       if (name === 'overview') await page.locator('[data-testid=balance-chart], [data-testid=payments-chart]').nth(1).waitFor()
-      if (name === 'ledger') await page.locator('[data-testid=history-row]').first().waitFor()
+      if (name === 'ledger') for (const row of ['history-row', 'statement-row']) await page.locator(`[data-testid=${row}]`).first().waitFor()
       if (name === 'trust') for (const g of ['social', 'economic', 'technical']) await page.locator(`[data-testid=graph-${g}] canvas`).first().waitFor()
       if (name === 'governance') {
         await page.locator(`[data-testid=proposal-link][data-id="${limit.id}"]`).click()
@@ -130,6 +131,11 @@ try {
       await page.evaluate(async () => { await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))) })
       await page.screenshot({ path: join(out, `${name}${suffix}.png`), fullPage: true })
       say(`wrote ${join(out, `${name}${suffix}.png`)}`)
+      if (name === 'ledger') {
+        // This node's statement: its entries with the running balance, between opening and closing.
+        await page.locator('[data-testid=statement-card]').screenshot({ path: join(out, `statement${suffix}.png`) })
+        say(`wrote ${join(out, `statement${suffix}.png`)}`)
+      }
       if (name === 'snapshots') {
         // The snapshot's audit: balances recorded per participant, what was in flight, every currency's sum.
         await page.locator(`[data-testid=snapshot-row][data-id="${snapshot.snapshotId}"] [data-testid=audit-snapshot]`).click()

@@ -2,7 +2,7 @@
 // Each formatter reads the fields it shows from the API's JSON answer.
 import type { MembersView } from './membership.js'
 import type { NodeStatus } from './node.js'
-import type { Statement } from './statement.js'
+import { type Statement, statementCsv } from './statement.js'
 
 type Row = ReadonlyArray<string | number | boolean | bigint | null | undefined>
 
@@ -235,16 +235,5 @@ export function formatStatement (value: unknown): string {
   ].join('\n')
 }
 
-/** A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
-const csvField = (value: string | number | null): string => {
-  const text = value === null ? '' : String(value)
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
-}
-
-/** The statement as CSV: one line per entry, with the running balance after it. */
-export function formatStatementCsv (value: unknown): string {
-  const s = value as Statement
-  const header = ['date', 'entry', 'counterparty', 'reference', 'debit', 'credit', 'balance', 'currency']
-  return [header, ...s.lines.map((l) => [time(l.timestamp), l.id, l.counterparties.join(' '), l.reference, l.debit, l.credit, l.balance, s.currency])]
-    .map((row) => row.map(csvField).join(',')).join('\r\n')
-}
+/** The statement as CSV (`statementCsv`, shared with `GET /statement?format=csv`). */
+export const formatStatementCsv = (value: unknown): string => statementCsv(value as Statement)

@@ -14,7 +14,7 @@ import { checkDisplayName } from './invitations.js'
 import type { NodeServices, NodeStatus } from './node.js'
 import { requireCompletedSnapshot, restoreSnapshot } from './restore.js'
 import { createNodeMetrics } from './metrics.js'
-import { accountStatement } from './statement.js'
+import { accountStatement, statementCsv } from './statement.js'
 import { pruneSnapshots } from './snapshot-prune.js'
 import { freeSpaceGuard } from './storage.js'
 import { VERSION } from './version.js'
@@ -107,8 +107,16 @@ function timeParam (query: URLSearchParams, name: string): number | undefined {
   return value
 }
 
-/** `GET /statement?account&currency&from&to`: an account's entries in [from, to) with the running balance. */
+/**
+ * `GET /statement?account&currency&from&to&format`: an account's entries in [from, to) with the running balance,
+ * as JSON or (`format=csv`) the CSV `icn-node statement --csv` prints. An account other than this node's that is no
+ * member and that no entry here names is a 404 (a mistyped DID, rather than an empty statement).
+ */
 function statementRoute (node: NodeServices): ApiRoute {
+  const { ledger, governance } = node
+  const known = (account: Did, currency: string): boolean => account === node.keyPair.did ||
+    governance.members().some((m) => m.did === account) || governance.nameOf(account) !== undefined ||
+    ledger.history(account, { limit: 1 }).entries.length > 0 || ledger.balance(account, currency) !== 0n
   return {
     method: 'GET',
     path: '/statement',
@@ -117,8 +125,12 @@ function statementRoute (node: NodeServices): ApiRoute {
       const currency = query.get('currency') ?? DEFAULT_CURRENCY
       const from = timeParam(query, 'from') ?? 0
       const to = timeParam(query, 'to') ?? Number.MAX_SAFE_INTEGER
+      const format = query.get('format') ?? 'json'
+      if (format !== 'csv' && format !== 'json') throw new ApiError(400, 'BAD_REQUEST', "'format' must be csv or json")
       if (to <= from) throw new ApiError(400, 'BAD_REQUEST', "'to' must be after 'from'")
-      return accountStatement(node.ledger, account, currency, from, to)
+      if (!known(account, currency)) throw new ApiError(404, 'NOT_FOUND', `no account ${account} here: not a member, and no ledger entry on this node names it`)
+      const statement = accountStatement(ledger, account, currency, from, to)
+      return format === 'csv' ? new RawAnswer(statementCsv(statement) + '\n', 'text/csv; charset=utf-8') : statement
     }
   }
 }

@@ -1,4 +1,6 @@
-// An account's statement: its entries in a period, each with the running balance after it.
+// An account's statement: its entries in a period, each with the running balance after it, and its CSV form
+// (what `icn-node statement --csv` prints and `GET /statement?format=csv` answers). Types only from the
+// packages: the CLI's client commands load this file.
 import type { Did } from '@icn/identity'
 import type { EntryRecord, Ledger } from '@icn/ledger'
 
@@ -78,4 +80,20 @@ export function accountStatement (ledger: Ledger, account: Did, currency: string
     })
   }
   return { account, currency, from, to, opening: opening.toString(), closing: (lines.length === 0 ? opening : running).toString(), lines }
+}
+
+/** A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+const csvField = (value: string | null): string => {
+  const text = value ?? ''
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+}
+
+/**
+ * The statement as CSV: a header, then one line per entry with the running balance after it; lines end in
+ * CRLF (RFC 4180), the last one without. The CLI and the API write exactly this, followed by one `\n`.
+ */
+export function statementCsv (s: Statement): string {
+  const header = ['date', 'entry', 'counterparty', 'reference', 'debit', 'credit', 'balance', 'currency']
+  const rows = s.lines.map((l) => [new Date(l.timestamp).toISOString(), l.id, l.counterparties.join(' '), l.reference, l.debit, l.credit, l.balance, s.currency])
+  return [header, ...rows].map((row) => row.map(csvField).join(',')).join('\r\n')
 }

@@ -3,17 +3,16 @@
 // executed; then every page at a phone's 390 px and at 1,400 px — no horizontal overflow, the nav on screen,
 // every form control reachable by Tab, a form submitted by keyboard alone, and axe-core finding no serious or
 // critical accessibility violation (the restore confirmation and a snapshot's audit included).
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import axe from 'axe-core'
 import { type KindRule, PROPOSAL_KINDS } from '@icn/governance'
 import type { Did } from '@icn/identity'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeCharterFile } from '../src/charter.js'
 import { readApiToken } from '../src/data-dir.js'
-import { type Browser, answer, fillFields, goTo, launchBrowser, shows, signIn } from './helpers/browser.js'
+import { type Browser, answer, axeProblems, closeBrowserAndMesh, fillFields, goTo, launchBrowser, layoutProblems, shows, signIn } from './helpers/browser.js'
 import { type MeshNode, eventually, memberIdentity, startMesh } from './helpers/cluster.js'
 
 const VOTING_MS = 12_000 // the browser votes within it, even on a loaded machine
@@ -50,10 +49,7 @@ beforeAll(async () => {
 }, 90_000)
 
 afterAll(async () => {
-  await browser?.close()
-  const codes = await Promise.all(nodes.map(async (n) => await n.stop()))
-  expect(codes).toEqual(nodes.map(() => 0))
-  await rm(root, { recursive: true, force: true })
+  expect(await closeBrowserAndMesh(browser, nodes, root)).toEqual(nodes.map(() => 0))
 })
 
 interface ProposalView { id: string, kind: string, state: string, payload: unknown }
@@ -264,16 +260,6 @@ async function ready (page: Page, name: typeof PAGES[number], snapshotId: string
 
 // In-page probes, as script text: this package's TypeScript has no DOM types.
 
-/** The document's width, each nav link's box, and the first elements sticking out of the screen (not inside a scrolling box). */
-const LAYOUT_PROBE = `({
-  scrollWidth: document.documentElement.scrollWidth,
-  wide: [...document.querySelectorAll('body *')].filter((e) => {
-    if (e.getBoundingClientRect().right <= window.innerWidth) return false
-    for (let p = e.parentElement; p !== null; p = p.parentElement) if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return false
-    return true
-  }).slice(0, 3).map((e) => e.tagName.toLowerCase() + (e.className === '' ? '' : '.' + e.className) + (e.dataset.testid === undefined ? '' : '[' + e.dataset.testid + ']')),
-  links: [...document.querySelectorAll('header nav a')].map((a) => { const r = a.getBoundingClientRect(); return { text: a.textContent, left: r.left, right: r.right, height: r.height } })
-})`
 /** Starts recording focused elements (afresh) and answers how many focusable elements the page has. */
 const FOCUS_RECORDER = `(() => {
   if (window.icnFocused === undefined) document.addEventListener('focusin', (e) => { window.icnFocused.add(e.target) })
@@ -285,19 +271,6 @@ const FOCUS_RECORDER = `(() => {
 const UNFOCUSED_CONTROLS = `[...document.querySelectorAll('form input, form select, form textarea, form button')]
   .filter((el) => !el.disabled && !window.icnFocused.has(el))
   .map((el) => (el.tagName.toLowerCase() + '[name=' + (el.getAttribute('name') ?? '') + '] ' + el.textContent).trim())`
-/** axe-core's violations on the whole document. */
-const AXE_RUN = `axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) })))`
-
-/** What overflows at `width`: the document wider than the screen, a nav link off screen. */
-async function layoutProblems (page: Page, where: string, width: number, nav = true): Promise<string[]> {
-  const found = await page.evaluate(LAYOUT_PROBE) as { scrollWidth: number, wide: string[], links: Array<{ text: string, left: number, right: number, height: number }> }
-  const problems: string[] = []
-  if (found.scrollWidth > width) problems.push(`${where}: the page is ${found.scrollWidth} px wide (${found.wide.join(', ')})`)
-  if (nav && found.links.length !== 6) problems.push(`${where}: ${found.links.length} nav links`)
-  for (const link of found.links) if (link.left < 0 || link.right > width || link.height === 0) problems.push(`${where}: nav link ${link.text} off screen`)
-  return problems
-}
-
 /** Form controls (inputs, selects, text areas, buttons; not disabled) that pressing Tab never reaches. */
 async function unreachableByTab (page: Page, where: string): Promise<string[]> {
   const count = await page.evaluate(FOCUS_RECORDER) as number
@@ -310,11 +283,4 @@ async function unreachableByTab (page: Page, where: string): Promise<string[]> {
     if (unfocused.length === 0) break
   }
   return unfocused.map((control) => `${where}: ${control} not reachable by Tab`)
-}
-
-/** axe-core's serious and critical violations on the page as it is now. */
-async function axeProblems (page: Page, where: string): Promise<string[]> {
-  if (await page.evaluate("typeof axe === 'undefined'") === true) await page.evaluate(axe.source)
-  const violations = await page.evaluate(AXE_RUN) as Array<{ id: string, impact: string | null, targets: string[] }>
-  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${where}: ${v.id} (${v.impact ?? ''}) at ${v.targets.join(', ')}`)
 }

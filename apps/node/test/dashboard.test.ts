@@ -11,10 +11,9 @@ import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeCharterFile } from '../src/charter.js'
 import { decodeInvitationCode } from '../src/invitations.js'
-import { ApiCallError } from '../src/client.js'
 import { readApiToken } from '../src/data-dir.js'
 import { table } from '../src/format.js'
-import { type Browser, answer, dashboardUrl, fillFields, front, goTo, launchBrowser, shows, signIn } from './helpers/browser.js'
+import { type Browser, answer, dashboardUrl, fillFields, front, goTo, launchBrowser, refusalOf, refused, shows, signIn } from './helpers/browser.js'
 import { type MeshNode, cli, eventually, startMesh } from './helpers/cluster.js'
 
 const VOTING_MS = 10_000
@@ -28,16 +27,6 @@ const pages: Page[] = []
 let attacker: Server | undefined
 
 const url = dashboardUrl
-
-/** The words a form shows for a refused request: the node's message, typed code and HTTP status. */
-const refused = (message: string, code: string, status: number): string => `Refused: ${message} (${code}, HTTP ${status})`
-
-/** What the node answers when `call` is refused, in the dashboard's words (the same request, sent by the API client). */
-async function refusalOf (call: Promise<unknown>): Promise<string> {
-  const err = await call.then(() => undefined, (e: unknown) => e)
-  if (!(err instanceof ApiCallError)) throw new Error(`expected a refusal, got ${String(err)}`)
-  return refused(err.message.slice(`${err.status} ${err.remoteCode}: `.length), err.remoteCode, err.status)
-}
 
 /** What the page's clipboard holds (the test's context is granted clipboard access to the node's origin). */
 async function clipboardOf (page: Page): Promise<string> {

@@ -82,7 +82,7 @@ describe('day-2 operations on a two-member cooperative', () => {
         const { contentType, text } = await scrape(a)
         expect(contentType).toBe('text/plain; version=0.0.4; charset=utf-8')
         const families = parsePrometheusTextFormat(text)
-        const status = await a.api.get('/status') as { ledger: { entries: number }, trust: { attestations: number }, gossip: { published: number }, membership: { networkId: string }, transport: { peerChanges: number } }
+        const status = await a.api.get('/status') as { ledger: { entries: number }, trust: { attestations: number }, gossip: { published: number }, membership: { networkId: string }, transport: { peerChanges: number, silentHangUps: number } }
         expect(sample(families, 'icn_node_info', { did: a.did, network: status.membership.networkId, version: JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')).version as string })).toBe(1)
         expect(sample(families, 'icn_peers_connected')).toBe(1)
         expect(sample(families, 'icn_members')).toBe(2)
@@ -98,6 +98,8 @@ describe('day-2 operations on a two-member cooperative', () => {
         // b connected at least once; /status was read after /metrics, so it holds at least as many changes.
         expect(sample(families, 'icn_transport_peer_changes_total')).toBeGreaterThanOrEqual(1)
         expect(sample(families, 'icn_transport_peer_changes_total')).toBeLessThanOrEqual(status.transport.peerChanges)
+        expect(sample(families, 'icn_transport_silent_hang_ups_total')).toBe(0)
+        expect(status.transport.silentHangUps).toBe(0)
         expect(sample(families, 'icn_event_loop_stall_seconds', { stat: 'max' })).toBeGreaterThanOrEqual(0)
         const rss = sample(families, 'process_resident_memory_bytes')
         expect(rss).toBeGreaterThan(20 * 1024 * 1024)

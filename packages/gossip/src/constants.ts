@@ -33,3 +33,5 @@ export const MAX_REJECTED_IDS = 10_000
 export const MAX_PUSH_ALSO = 32
 /** Longest peer id (a DID) a wire message may name. */
 export const MAX_PEER_ID_LENGTH = 256
+/** Ids announced to this node (`have`) and awaited, at most: the oldest is forgotten first (anti-entropy remains). */
+export const MAX_AWAITED_IDS = 10_000

@@ -6,7 +6,7 @@
  */
 import { type CancelTimer, type Did, type IsMember, fromHex, randomBytes, sha256, toHex } from '@icn/identity'
 import { admits, normaliseAccessRule, type AccessRule } from './access.js'
-import { MAX_PUSH_ALSO, MAX_REJECTED_IDS, MAX_TOPIC_LENGTH, MAX_WIRE_IDS } from './constants.js'
+import { MAX_AWAITED_IDS, MAX_PUSH_ALSO, MAX_REJECTED_IDS, MAX_TOPIC_LENGTH, MAX_WIRE_IDS } from './constants.js'
 import { type DecodedEntry, type StoredEntry, createEntry, decodeEntry, inflateEntry, verifyEntrySignature } from './entry.js'
 import {
   AccessDeniedError, ClosedError, EntryValidationError, InvalidArgumentError, InvalidEntryError, PayloadTooLargeError, RequestTimeoutError
@@ -14,12 +14,14 @@ import {
 import type {
   DirectHandler, EntryHandler, EntryValidator, Gossip, GossipComponents, GossipEntry, GossipInit, GossipStats, RejectReason, TopicInfo
 } from './index.js'
-import { type GossipOptions, fanoutFor, resolveOptions } from './options.js'
+import { type GossipOptions, resolveOptions } from './options.js'
 import { TokenBucket } from './rate-limit.js'
 import { RangeOrderError, compareKeys, openingRanges, reconcile } from './reconcile.js'
 import { GossipStore } from './store.js'
+import { PushTree } from './push-tree.js'
 import {
-  type DirectMessage, type EntriesMessage, type SyncMessage, type TopicsMessage, type WantMessage, type WireMessage,
+  type DirectMessage, type EntriesMessage, type GraftMessage, type HaveMessage, type PruneMessage, type SyncMessage, type TopicsMessage,
+  type WantMessage, type WireMessage,
   decodeMessage, encodeMessage
 } from './wire.js'
 
@@ -43,8 +45,8 @@ function inflatedSize (entry: StoredEntry): number {
   return body.encoding === 'deflate-raw' ? body.size : 0
 }
 
-/** What is left of the frame being read: its inflate budget. */
-interface FrameBudget { inflate: number }
+/** What is left of the frame being read: its inflate budget; whether its sender was told to prune already. */
+interface FrameBudget { inflate: number, pruned: boolean }
 
 /** The pull cursor towards one peer for one topic: ids still to fetch and the page in flight. */
 interface PullState {
@@ -87,6 +89,12 @@ export class GossipNode implements Gossip {
   // Per peer: the entries waiting for the end of the turn, and the other peers every one of them goes to.
   private readonly outbox = new Map<string, { entries: Uint8Array[], bytes: number, inflated: number, also: Set<string> | undefined }>()
   private pushTimer: ReturnType<typeof setImmediate> | undefined
+  // Per peer, per topic: ids to announce at the end of the turn (the push tree's lazy links).
+  private readonly haveOutbox = new Map<string, Map<string, Uint8Array[]>>()
+  private readonly tree = new PushTree(MAX_AWAITED_IDS, 8)
+  private cancelGraftTimer: CancelTimer | undefined
+  private cancelHaveTimer: CancelTimer | undefined
+  private graftDueAt = 0
   private readonly noncePrefix = randomBytes(8)
   private nonceCounter = 0
   private nextDirectId = 1
@@ -113,7 +121,8 @@ export class GossipNode implements Gossip {
     this.counters = {
       published: 0, accepted: 0, duplicates: 0, delivered: 0, handlerErrors: 0, unsolicitedReplies: 0,
       rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>, inflated: 0, inflatedBytes: 0,
-      syncsStarted: 0, syncMessagesSent: 0, syncBytesSent: 0, pullsSent: 0, saves: 0, saveFailures: 0, tickErrors: 0, refusedFromNonMembers: 0
+      syncsStarted: 0, syncMessagesSent: 0, syncBytesSent: 0, pullsSent: 0, saves: 0, saveFailures: 0, tickErrors: 0, refusedFromNonMembers: 0,
+      idsAnnounced: 0, idsGrafted: 0, prunesSent: 0
     }
   }
 
@@ -238,25 +247,43 @@ export class GossipNode implements Gossip {
   }
 
   /**
-   * Eager push to a random fanout of connected peers that carry the topic and pass its access rule,
-   * leaving out the peer it came from, its author and the peers that peer says it pushed it to as well
-   * (`pushedAlsoTo`). Each frame names the other peers that hold its entries now, so a fully connected
-   * group relays nothing: with the author's fanout covering every peer, each entry crosses each link once.
+   * Relays an entry along the push tree: whole to at most a fanout of the topic's eager peers, as an id
+   * (`have`) to every other peer sharing the topic. Never back to the peer it came from, its author, or the
+   * peers that peer says it pushed it to as well (`pushedAlsoTo`). Each frame names the other peers that
+   * hold its entries now, so a fully connected group relays nothing: with the author's fanout covering
+   * every peer, each entry crosses each link once.
    */
   private pushEntry (entry: StoredEntry, from: string | undefined, pushedAlsoTo: readonly string[] = []): void {
     const topic = entry.envelope.payload.topic
     const holders = new Set(pushedAlsoTo)
     const candidates = this.sharingPeers(topic).filter((p) => p !== from && p !== entry.envelope.payload.author && !holders.has(p))
-    const count = fanoutFor(candidates.length, this.options)
-    const targets: string[] = []
-    for (let i = 0; i < count; i++) {
-      const j = i + Math.floor(this.random() * (candidates.length - i))
-      targets.push(candidates[j] as string)
-      candidates[j] = candidates[i] as string
-    }
+    const targets = this.tree.wasFetched(entry.idHex) ? [] : candidates.filter((p) => !this.tree.isLazy(topic, p))
     if (from !== undefined) holders.add(from)
     for (const peer of targets) holders.add(peer)
     for (const peer of targets) this.queuePush(peer, entry, holders)
+    for (const peer of candidates) if (!holders.has(peer)) this.queueHave(peer, topic, entry.envelope.payload.id)
+  }
+
+  private queueHave (peer: string, topic: string, id: Uint8Array): void {
+    let perTopic = this.haveOutbox.get(peer)
+    if (perTopic === undefined) { perTopic = new Map(); this.haveOutbox.set(peer, perTopic) }
+    let ids = perTopic.get(topic)
+    if (ids === undefined) { ids = []; perTopic.set(topic, ids) }
+    ids.push(id)
+    this.counters.idsAnnounced++
+    if (ids.length >= MAX_WIRE_IDS) this.sendHaves(peer)
+    // Announcements wait `haveDelayMs`, so the ids of entries that flow together share a frame.
+    this.cancelHaveTimer ??= this.components.clock.setTimeout(() => {
+      this.cancelHaveTimer = undefined
+      for (const peer of [...this.haveOutbox.keys()]) this.sendHaves(peer)
+    }, this.options.haveDelayMs)
+  }
+
+  private sendHaves (peer: string): void {
+    const haves = this.haveOutbox.get(peer)
+    this.haveOutbox.delete(peer)
+    if (haves === undefined || !this.member(peer)) return
+    for (const [topic, ids] of haves) this.components.transport.send(peer, encodeMessage({ t: 'have', topic, ids }))
   }
 
   /**
@@ -381,7 +408,7 @@ export class GossipNode implements Gossip {
 
   /** Reads a frame's entries in order and stops at the first one that counts as the sender's misbehaviour. */
   private async acceptEntries (from: string, entries: readonly Uint8Array[], pushed: boolean, expectedTopic: string | undefined, pushedAlsoTo?: readonly string[]): Promise<void> {
-    const budget: FrameBudget = { inflate: this.options.maxInflatedBytesPerFrame }
+    const budget: FrameBudget = { inflate: this.options.maxInflatedBytesPerFrame, pruned: false }
     for (const entry of entries) {
       if (!await this.acceptEntry(from, entry, pushed, expectedTopic, budget, pushedAlsoTo)) return
     }
@@ -401,6 +428,9 @@ export class GossipNode implements Gossip {
         case 'want': this.onWant(from, message); break
         case 'topics': this.onTopics(from, message); break
         case 'direct': await this.onDirect(from, message); break
+        case 'have': this.onHave(from, message); break
+        case 'graft': this.onGraft(from, message); break
+        case 'prune': this.onPrune(from, message); break
       }
     } catch {
       // Unreachable by design (every check above counts its own reason); kept so a bug can never escape the receive path.
@@ -431,7 +461,12 @@ export class GossipNode implements Gossip {
     const topic = this.store.topics.get(body.topic)
     if (topic === undefined) return !this.reject(from, 'unknown-topic')
     // A forged entry naming an id this node holds is dropped here too, unverified: it cannot displace the real one.
-    if (topic.log.has(decoded.idHex)) { this.counters.duplicates++; return true }
+    if (topic.log.has(decoded.idHex)) {
+      this.counters.duplicates++
+      // A pushed entry that came before by another way: this link is not needed for whole entries.
+      if (pushed && !budget.pruned && !this.tree.wasFetched(decoded.idHex)) { budget.pruned = true; this.prunePeer(from, body.topic) }
+      return true
+    }
     if (!admits(topic.access, from, this.trustOf)) return !this.reject(from, 'access-denied')
     try {
       verifyEntrySignature(decoded)
@@ -465,6 +500,8 @@ export class GossipNode implements Gossip {
     if (!this.runValidator(body.topic, published)) { this.rememberRejected(body.topic, entry.idHex); return !this.reject(from, 'validator') }
     if (this.store.add(entry, now) !== 'added') return !this.reject(from, 'expired')
     this.refusedForMembership.get(body.topic)?.delete(entry.idHex)
+    const announcers = this.tree.settled(entry.idHex)
+    if (!pushed) this.tree.fetched(entry.idHex)
     this.counters.accepted++
     this.wake()
     this.scheduleSave()
@@ -472,7 +509,7 @@ export class GossipNode implements Gossip {
       this.counters.delivered++
       try { await handler(published) } catch { this.counters.handlerErrors++ }
     }
-    if (pushed && !this.closed) this.pushEntry(entry, from, pushedAlsoTo)
+    if (pushed && !this.closed) this.pushEntry(entry, from, announcers.length === 0 ? pushedAlsoTo : [...pushedAlsoTo, ...announcers])
     return true
   }
 
@@ -500,6 +537,81 @@ export class GossipNode implements Gossip {
   private announce (peer: string): void {
     this.transmit(peer, encodeMessage({ t: 'topics', topics: [...this.store.topics.keys()].sort() }))
     this.announced.set(peer, { version: this.topicsVersion, at: this.components.clock.now() })
+  }
+
+  // ---------------------------------------------------------------- push tree
+
+  private prunePeer (peer: string, topic: string): void {
+    this.tree.prune(topic, peer)
+    this.counters.prunesSent++
+    this.transmit(peer, encodeMessage({ t: 'prune', topic }))
+  }
+
+  private onPrune (from: string, message: PruneMessage): void {
+    if (!this.store.topics.has(message.topic)) { this.reject(from, 'unknown-topic'); return }
+    this.tree.prune(message.topic, from)
+  }
+
+  private onHave (from: string, message: HaveMessage): void {
+    const topic = this.store.topics.get(message.topic)
+    if (topic === undefined) { this.reject(from, 'unknown-topic'); return }
+    if (!admits(topic.access, from, this.trustOf)) { this.reject(from, 'access-denied'); return }
+    const dueAt = this.components.clock.now() + this.options.lazyTimeoutMs
+    const rejected = this.rejectedIds.get(message.topic)
+    const refused = this.refusedForMembership.get(message.topic)
+    for (const id of message.ids) {
+      const idHex = toHex(id)
+      if (topic.log.has(idHex) || rejected?.has(idHex) === true) continue
+      const author = refused?.get(idHex)
+      if (author !== undefined && !this.member(author)) continue
+      this.tree.announced(message.topic, idHex, from, dueAt)
+    }
+    this.armGraftTimer()
+  }
+
+  private onGraft (from: string, message: GraftMessage): void {
+    const topic = this.store.topics.get(message.topic)
+    if (topic === undefined) { this.reject(from, 'unknown-topic'); return }
+    if (!admits(topic.access, from, this.trustOf)) { this.reject(from, 'access-denied'); return }
+    // The link turns eager whatever the budget says, so the tree stays repaired; sending entries costs the pull budget.
+    this.tree.graft(message.topic, from)
+    if (message.ids.length === 0) return
+    if (!this.bucket(this.pullBuckets, from, this.options.pullRate).take(this.components.clock.now())) { this.reject(from, 'rate-limited'); return }
+    const none = new Set<string>()
+    for (const id of message.ids) {
+      const entry = topic.log.get(toHex(id))
+      if (entry !== undefined) this.queuePush(from, entry, none)
+    }
+  }
+
+  /** One timer for the earliest announced id still missing. */
+  private armGraftTimer (): void {
+    const dueAt = this.tree.nextDueAt()
+    if (dueAt === undefined || this.closed) return
+    if (this.cancelGraftTimer !== undefined && this.graftDueAt <= dueAt) return
+    this.cancelGraftTimer?.()
+    this.graftDueAt = dueAt
+    this.cancelGraftTimer = this.components.clock.setTimeout(() => {
+      this.cancelGraftTimer = undefined
+      if (!this.closed) this.sendGrafts()
+    }, Math.max(0, dueAt - this.components.clock.now()))
+  }
+
+  /** Asks the first announcer of every id still missing at its due time for it, and makes that link eager. */
+  private sendGrafts (): void {
+    const now = this.components.clock.now()
+    const held = (topic: string, id: string): boolean => this.store.topics.get(topic)?.log.has(id) !== false
+    const connected = new Set(this.memberPeers())
+    for (const [peer, perTopic] of this.tree.due(now, held, now + this.options.lazyTimeoutMs)) {
+      if (!connected.has(peer)) continue
+      for (const [topic, ids] of perTopic) {
+        this.tree.graft(topic, peer)
+        for (const id of ids) this.tree.fetched(id)
+        this.counters.idsGrafted += ids.length
+        this.transmit(peer, encodeMessage({ t: 'graft', topic, ids: ids.map(fromHex) }))
+      }
+    }
+    this.armGraftTimer()
   }
 
   private async onDirect (from: string, message: DirectMessage): Promise<void> {
@@ -701,6 +813,7 @@ export class GossipNode implements Gossip {
     for (const { log } of this.store.topics.values()) evicted += log.evictExpired(now)
     if (evicted > 0) this.scheduleSave()
     const connected = new Set(this.memberPeers())
+    this.tree.retainPeers(connected)
     for (const peer of connected) {
       const sent = this.announced.get(peer)
       if (this.store.topics.size > 0 && (sent === undefined || sent.version !== this.topicsVersion || now - sent.at >= this.options.announceIntervalMs)) this.announce(peer)
@@ -766,6 +879,8 @@ export class GossipNode implements Gossip {
     this.pulls.delete(did)
     this.announced.delete(did)
     this.outbox.delete(did)
+    this.haveOutbox.delete(did)
+    this.tree.forgetPeer(did)
     const changed = this.store.forget(did, did === this.did)
     if (changed) this.scheduleSave()
     return changed
@@ -817,6 +932,7 @@ export class GossipNode implements Gossip {
     this.assertOpen()
     this.store.restoreState(state, this.components.clock.now())
     this.pulls.clear()
+    this.tree.clear()
     this.topicsVersion++
     for (const peer of this.memberPeers()) this.announce(peer)
     await this.save()
@@ -837,6 +953,11 @@ export class GossipNode implements Gossip {
       this.stopListening?.()
       this.flushPushes()
       this.cancelTick?.()
+      this.cancelGraftTimer?.()
+      this.cancelGraftTimer = undefined
+      this.cancelHaveTimer?.()
+      this.cancelHaveTimer = undefined
+      for (const peer of [...this.haveOutbox.keys()]) this.sendHaves(peer)
       this.cancelSave?.()
       this.cancelSave = undefined
       for (const [id, request] of this.pending) {

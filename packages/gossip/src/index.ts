@@ -51,7 +51,7 @@ export interface GossipComponents {
   keyPair: KeyPair
   /** Trust score in [0, 1] of a DID, for `min-trust` topics. Default: 0 for everyone (such topics admit no one). */
   trustOf?: (did: string) => number
-  /** Uniform [0, 1) source for fanout choice. @default Math.random */
+  /** Uniform [0, 1) source (which of the peers synced longest ago anti-entropy picks). @default Math.random */
   random?: () => number
   /**
    * Whether a DID is a member of the network now (and not frozen); asked on every frame, so it must be cheap.
@@ -123,12 +123,13 @@ export interface GossipInit {
    * @default ['malformed', 'too-large', 'decompression', 'bad-id', 'bad-signature', 'validator', 'inflate-budget', 'clock-bound']
    */
   misbehaviourReasons?: readonly RejectReason[]
-  /** Eager-push fanout = clamp(ceil((log2 n + 1) × factor), min, max) over n peers sharing the topic. @default 1 */
-  fanoutFactor?: number
-  /** @default 3 */
-  minFanout?: number
-  /** @default 10 */
-  maxFanout?: number
+  /**
+   * An id announced by a lazy peer (`have`) and still missing this long later is asked for (`graft`), from
+   * the next announcer after as long again. @default 500
+   */
+  lazyTimeoutMs?: number
+  /** Announcements (`have`) wait this long, so the ids of entries that flow together share a frame. @default 50 */
+  haveDelayMs?: number
   /**
    * Period of anti-entropy (one peer per tick, every shared topic) while entries flow. Each tick that
    * follows one with nothing published or accepted doubles the period, up to `antiEntropyMaxIntervalMs`;
@@ -219,6 +220,12 @@ export interface GossipStats {
   tickErrors: number
   /** Frames dropped unread because their sender is not a member (`isMember`); no other state records them. */
   refusedFromNonMembers: number
+  /** Entry ids sent in `have` frames (lazy links of the push tree) instead of the entries. */
+  idsAnnounced: number
+  /** Announced ids asked for (`graft`) because they had not arrived by push within `lazyTimeoutMs`. */
+  idsGrafted: number
+  /** `prune` frames sent: a pushed entry arrived that this node held already. */
+  prunesSent: number
 }
 
 export interface TopicInfo {

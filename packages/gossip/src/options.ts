@@ -15,9 +15,8 @@ export interface GossipOptions {
   maxInflatedBytesPerFrame: number
   maxClockComponents: number
   misbehaviourReasons: ReadonlySet<RejectReason>
-  fanoutFactor: number
-  minFanout: number
-  maxFanout: number
+  lazyTimeoutMs: number
+  haveDelayMs: number
   antiEntropyIntervalMs: number
   antiEntropyMaxIntervalMs: number
   announceIntervalMs: number
@@ -58,9 +57,8 @@ export function resolveOptions (init: GossipInit): GossipOptions {
     maxInflatedBytesPerFrame: 0,
     maxClockComponents: positive('maxClockComponents', init.maxClockComponents, DEFAULT_MAX_CLOCK_COMPONENTS),
     misbehaviourReasons: new Set(init.misbehaviourReasons ?? DEFAULT_MISBEHAVIOUR_REASONS),
-    fanoutFactor: positive('fanoutFactor', init.fanoutFactor, 1, 0),
-    minFanout: positive('minFanout', init.minFanout, 3, 0),
-    maxFanout: positive('maxFanout', init.maxFanout, 10, 0),
+    lazyTimeoutMs: positive('lazyTimeoutMs', init.lazyTimeoutMs, 500),
+    haveDelayMs: positive('haveDelayMs', init.haveDelayMs, 50, 0),
     antiEntropyIntervalMs: positive('antiEntropyIntervalMs', init.antiEntropyIntervalMs, 2000),
     antiEntropyMaxIntervalMs: 0,
     announceIntervalMs: positive('announceIntervalMs', init.announceIntervalMs, 60_000),
@@ -78,7 +76,6 @@ export function resolveOptions (init: GossipInit): GossipOptions {
       maxRanges: positive('reconcile.maxRanges', init.reconcile?.maxRanges, 128, 2)
     }
   }
-  if (options.minFanout > options.maxFanout) throw new InvalidArgumentError('minFanout must not exceed maxFanout')
   if (!Number.isSafeInteger(options.maxClockComponents)) throw new InvalidArgumentError('maxClockComponents must be an integer')
   // Every entry a node accepts must fit one frame's inflate budget on its own.
   options.maxInflatedBytesPerFrame = positive(
@@ -87,11 +84,4 @@ export function resolveOptions (init: GossipInit): GossipOptions {
   // Idle back-off: at most this long between exchanges while nothing changes (never below the base period).
   options.antiEntropyMaxIntervalMs = positive('antiEntropyMaxIntervalMs', init.antiEntropyMaxIntervalMs, Math.max(30_000, options.antiEntropyIntervalMs), options.antiEntropyIntervalMs)
   return options
-}
-
-/** Eager-push fanout for `n` peers sharing a topic: clamp(ceil((log2 n + 1) × factor), min, max), at most n. */
-export function fanoutFor (n: number, options: Pick<GossipOptions, 'fanoutFactor' | 'minFanout' | 'maxFanout'>): number {
-  if (n <= 0) return 0
-  const raw = Math.ceil((Math.log2(n) + 1) * options.fanoutFactor)
-  return Math.min(n, Math.max(options.minFanout, Math.min(options.maxFanout, raw)))
 }

@@ -20,10 +20,16 @@ export interface SyncMessage { t: 'sync', topic: string, nonce: Uint8Array, at: 
 export interface WantMessage { t: 'want', topic: string, nonce: Uint8Array, ids: Uint8Array[] }
 /** The topics the sender carries. */
 export interface TopicsMessage { t: 'topics', topics: string[] }
+/** Ids of entries the sender holds, told instead of pushing them (a lazy link of the push tree). */
+export interface HaveMessage { t: 'have', topic: string, ids: Uint8Array[] }
+/** Push the topic's entries to me eagerly again, and send me these (announced, still missing) now. */
+export interface GraftMessage { t: 'graft', topic: string, ids: Uint8Array[] }
+/** Stop pushing the topic's entries to me: ids (`have`) are enough. */
+export interface PruneMessage { t: 'prune', topic: string }
 /** A point-to-point message; `re` names the request it answers. */
 export interface DirectMessage { t: 'direct', topic: string, id: number, re?: number, payload: Uint8Array }
 
-export type WireMessage = PushMessage | EntriesMessage | SyncMessage | WantMessage | TopicsMessage | DirectMessage
+export type WireMessage = PushMessage | EntriesMessage | SyncMessage | WantMessage | TopicsMessage | DirectMessage | HaveMessage | GraftMessage | PruneMessage
 
 /** Bytes that are not a well-formed wire message. */
 export class WireError extends Error {
@@ -147,6 +153,14 @@ export function decodeMessage (data: Uint8Array): WireMessage {
     case 'want': {
       const m = record(value, 'ids,nonce,t,topic')
       return { t: 'want', topic: topicName(m.topic), nonce: nonce(m.nonce), ids: ids(m.ids) }
+    }
+    case 'have': case 'graft': {
+      const m = record(value, 'ids,t,topic')
+      return { t: tag, topic: topicName(m.topic), ids: ids(m.ids) }
+    }
+    case 'prune': {
+      const m = record(value, 't,topic')
+      return { t: 'prune', topic: topicName(m.topic) }
     }
     case 'topics': {
       const m = record(value, 't,topics')

@@ -34,7 +34,10 @@ const templates: Uint8Array[] = [
   encodeMessage({ t: 'sync', topic: 't', nonce: new Uint8Array(16).fill(7), at: 1_700_000_000_000, round: 0, lower: { ts: 0, id: new Uint8Array(0) }, ranges: [{ upper: null, mode: 'fp', fingerprint: new Uint8Array(16) }] }),
   encodeMessage({ t: 'want', topic: 't', nonce: new Uint8Array(16), ids: [validEntry.key.id] }),
   encodeMessage({ t: 'topics', topics: ['t', 'u'] }),
-  encodeMessage({ t: 'direct', topic: 't', id: 3, payload: utf8('hi') })
+  encodeMessage({ t: 'direct', topic: 't', id: 3, payload: utf8('hi') }),
+  encodeMessage({ t: 'have', topic: 't', ids: [validEntry.key.id] }),
+  encodeMessage({ t: 'graft', topic: 't', ids: [validEntry.key.id] }),
+  encodeMessage({ t: 'prune', topic: 't' })
 ]
 
 describe('fuzzed wire messages', () => {
@@ -57,7 +60,7 @@ describe('fuzzed wire messages', () => {
     const { gossip, wire, delivered } = await target()
     const value = fc.oneof(fc.string(), fc.integer(), fc.uint8Array({ maxLength: 40 }), fc.constant(null), fc.array(fc.uint8Array({ maxLength: 33 }), { maxLength: 4 }))
     const message = fc.record({
-      t: fc.constantFrom('push', 'entries', 'sync', 'want', 'topics', 'direct', 'other'),
+      t: fc.constantFrom('push', 'entries', 'sync', 'want', 'topics', 'direct', 'have', 'graft', 'prune', 'other'),
       topic: fc.oneof(fc.constant('t'), fc.string()),
       entries: fc.array(fc.uint8Array({ maxLength: 60 }), { maxLength: 3 }),
       nonce: fc.uint8Array({ minLength: 0, maxLength: 40 }),

@@ -8,7 +8,6 @@ import {
   AccessDeniedError, ClosedError, EntryValidationError, InvalidArgumentError, InvalidStateError, PayloadTooLargeError, RequestTimeoutError,
   TopicExistsError, UnknownTopicError, WireError, createEntry, createGossip, decodeMessage, encodeMessage, parseEntry, type Gossip
 } from '../src/index.js'
-import { fanoutFor, resolveOptions } from '../src/options.js'
 import { ManualClock, captureTransport, idSet, keyOf, payloadFor, simCluster } from './helpers/sim.js'
 
 const LIMITS = { compressThreshold: 1024, maxPayloadBytes: 10 * 1024 * 1024 }
@@ -115,7 +114,7 @@ describe('publish and delivery', () => {
       return frames.sort((x, y) => x.to.localeCompare(y.to))
     }
     await settle()
-    // Published: pushed to all three (fanout 3 of 3), each frame naming the other two.
+    // Published: pushed to all three (every peer starts eager), each frame naming the other two.
     await gossip.publish('t', utf8('mine'))
     const published = await settle()
     expect(published.map((f) => [f.to, f.message.t === 'push' ? f.message.also : undefined])).toEqual(
@@ -199,11 +198,6 @@ describe('publish and delivery', () => {
     for (let i = 0; i < 8; i++) { published.push(await gossip.publish('t', utf8(`e${i}`))); clock.advance(10) }
     expect(gossip.entries('t').map((e) => e.id)).toEqual(published.slice(3).map((e) => e.id))
     await gossip.close()
-  })
-
-  it('fanout follows clamp(ceil((log2 n + 1) × factor), 3, 10), never more than n', () => {
-    const o = resolveOptions({})
-    expect([0, 1, 2, 3, 4, 19, 100, 1000].map((n) => fanoutFor(n, o))).toEqual([0, 1, 2, 3, 3, 6, 8, 10])
   })
 })
 

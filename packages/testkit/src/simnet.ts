@@ -64,6 +64,7 @@ export class SimNetwork {
   private readonly links = new Map<string, LinkConditions>()
   private readonly lastDeliveryAt = new Map<string, number>()
   private group = new Map<string, number>()
+  private mesh: Map<string, Set<string>> | undefined
 
   constructor (init: SimNetworkInit) {
     this.clock = init.clock ?? new ManualClock()
@@ -85,7 +86,7 @@ export class SimNetwork {
         set.add(handler)
         return () => { set.delete(handler) }
       },
-      peers: () => this.order.filter((other) => other !== id && this.canReach(id, other))
+      peers: () => this.order.filter((other) => other !== id && this.canReach(id, other) && this.linked(id, other))
     }
   }
 
@@ -98,6 +99,33 @@ export class SimNetwork {
   setLink (from: string, to: string, conditions: Partial<LinkConditions>, symmetric = true): void {
     this.links.set(`${from}\u0000${to}`, { ...this.conditions(from, to), ...conditions })
     if (symmetric) this.links.set(`${to}\u0000${from}`, { ...this.conditions(to, from), ...conditions })
+  }
+
+  /**
+   * A bounded mesh instead of everyone connected: each node's `peers()` lists only its neighbours, at
+   * least `degree` of them (a ring through all nodes, then random links drawn from the network's seed),
+   * as a node whose transport keeps a degree sees it. `send` still reaches anyone.
+   */
+  connectMesh (degree: number): void {
+    const ids = this.order
+    const mesh = new Map(ids.map((id) => [id, new Set<string>()]))
+    const link = (a: string, b: string): void => {
+      if (a === b) return
+      mesh.get(a)?.add(b)
+      mesh.get(b)?.add(a)
+    }
+    ids.forEach((id, i) => { link(id, ids[(i + 1) % ids.length] as string) })
+    const want = Math.min(degree, ids.length - 1)
+    for (const id of ids) {
+      const neighbours = mesh.get(id) as Set<string>
+      while (neighbours.size < want) link(id, this.rng.pick(ids))
+    }
+    this.mesh = mesh
+  }
+
+  /** Whether `a` and `b` are neighbours (always, without `connectMesh`). */
+  linked (a: string, b: string): boolean {
+    return this.mesh?.get(a)?.has(b) ?? true
   }
 
   /** Splits the network into groups; a node in no group is cut off from everyone. */

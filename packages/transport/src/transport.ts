@@ -94,6 +94,8 @@ export interface TransportStats {
   refusedStreams: number
   /** Peers that joined or left `peers()` (each `onPeerChange` event): how often links churn. */
   peerChanges: number
+  /** Peers hung up because nothing, not even a heartbeat, came from them for `silenceTimeoutMs`. */
+  silentHangUps: number
 }
 
 /**
@@ -158,8 +160,14 @@ export interface Libp2pTransportInit {
   redialMinMs?: number
   /** @default 10000 */
   redialMaxMs?: number
-  /** An empty frame is sent this often so idle streams are not timed out. @default 20000 */
+  /**
+   * An empty frame is sent on every peer stream this often, and a peer not heard from (any frame) for
+   * `silenceTimeoutMs` is hung up (and redialled): the liveness check of a quiet link, which costs one
+   * frame per peer per period instead of libp2p's ping stream per connection every 10 s. @default 15000
+   */
   heartbeatMs?: number
+  /** @default 3 × heartbeatMs */
+  silenceTimeoutMs?: number
   /**
    * Failed attempts to open the ICN stream over a live connection (retried with the redial backoff)
    * before this node hangs up: the peer speaks libp2p but does not serve /icn/gossip/1.0.0. @default 4
@@ -304,6 +312,8 @@ interface PeerStream {
   outbound: boolean
   openedAt: number
   heardFrom: boolean
+  /** When the last frame (a heartbeat included) arrived on it, or it opened. */
+  lastHeardAt: number
 }
 
 /** An outbound stream the peer ends this soon, before sending a frame, was refused: retried with the open backoff. */
@@ -322,7 +332,7 @@ interface DialTarget {
 class Libp2pTransportImpl implements Libp2pTransport {
   readonly id: Did
   readonly peerId: string
-  readonly stats: TransportStats = { framesSent: 0, framesReceived: 0, framesDropped: 0, protocolViolations: 0, dials: 0, dialFailures: 0, refusedInbound: 0, refusedOutbound: 0, refusedStreams: 0, peerChanges: 0 }
+  readonly stats: TransportStats = { framesSent: 0, framesReceived: 0, framesDropped: 0, protocolViolations: 0, dials: 0, dialFailures: 0, refusedInbound: 0, refusedOutbound: 0, refusedStreams: 0, peerChanges: 0, silentHangUps: 0 }
   private readonly protocols: { gossip: string, admission: string }
   private readonly streams = new Map<string, PeerStream>()
   private readonly handlers = new Set<FrameHandler>()
@@ -632,7 +642,15 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private scheduleHeartbeat (): void {
     this.heartbeat = this.clock.setTimeout(() => {
       if (this.closed) return
-      for (const entry of this.streams.values()) {
+      const now = this.clock.now()
+      for (const entry of [...this.streams.values()]) {
+        if (now - entry.lastHeardAt > this.settings.silenceTimeoutMs) {
+          // No frame, not even a heartbeat, for several periods: the link is dead (a half-open TCP
+          // connection after a partition or a crashed host). Hung up; the redial logic takes over.
+          this.stats.silentHangUps++
+          this.track(this.disconnect(entry.did, `silent for ${now - entry.lastHeardAt} ms`))
+          continue
+        }
         try { entry.stream.send(lp.encode.single(new Uint8Array(0))) } catch { /* a dead stream is cleaned up by its reader */ }
       }
       this.scheduleHeartbeat()
@@ -751,7 +769,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     }
     const previous = this.streams.get(did)
     if (previous !== undefined && previous.stream !== stream) previous.stream.abort(new Error('replaced by a newer stream'))
-    const entry: PeerStream = { did, peerId, stream, remoteAddr, outbound, openedAt: this.clock.now(), heardFrom: false }
+    const entry: PeerStream = { did, peerId, stream, remoteAddr, outbound, openedAt: this.clock.now(), heardFrom: false, lastHeardAt: this.clock.now() }
     this.streams.set(did, entry)
     // A stream this node opened counts as a success once the peer has answered on it (see readLoop).
     if (!outbound) this.openFailures.delete(did)
@@ -774,6 +792,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     let ended: string | undefined
     try {
       for await (const frame of lp.decode(entry.stream, { maxDataLength: this.settings.maxFrameBytes })) {
+        entry.lastHeardAt = this.clock.now()
         if (!entry.heardFrom) {
           entry.heardFrom = true
           this.openFailures.delete(entry.did)
@@ -920,6 +939,9 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
       denyOutboundRelayedConnection: (source, destination) => notAdmitted(source) || notAdmitted(destination),
       denyInboundRelayedConnection: (relayPeer, remotePeer) => notAdmitted(relayPeer) || notAdmitted(remotePeer)
     },
+    // Liveness is the ICN stream's own heartbeat (`silenceTimeoutMs`): libp2p's monitor would open a ping
+    // stream on every connection every 10 s, the largest part of an idle node's work.
+    connectionMonitor: { enabled: false },
     connectionManager: {
       // Before the handshake the remote is unauthenticated: bound what a source (or everyone) can hold.
       maxIncomingPendingConnections: init.maxPendingInbound ?? 32,
@@ -929,7 +951,8 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
     addresses: { listen: natTraversal ? [...listen, '/p2p-circuit'] : listen },
     transports: natTraversal ? [tcp(), circuitRelayTransport()] : [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // The heartbeat on the ICN stream keeps links (and NAT mappings) alive: no yamux ping per connection too.
+    streamMuxers: [yamux({ enableKeepAlive: false })],
     services: {
       identify: identify(),
       autoNAT: autoNATv2(),
@@ -946,7 +969,8 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
     maxQueuedBytes: init.maxQueuedBytes ?? 16 * 1024 * 1024,
     redialMinMs: init.redialMinMs ?? 250,
     redialMaxMs: init.redialMaxMs ?? 10_000,
-    heartbeatMs: init.heartbeatMs ?? 20_000,
+    heartbeatMs: init.heartbeatMs ?? 15_000,
+    silenceTimeoutMs: init.silenceTimeoutMs ?? 3 * (init.heartbeatMs ?? 15_000),
     maxStreamOpenAttempts: init.maxStreamOpenAttempts ?? 4
   }, blockedUntil, admission, init.protocolPrefix ?? '/icn', held.source, relay !== false)
   // The gater counts refusals before the transport object exists: it reads them through the stats.

@@ -2,6 +2,7 @@ import type { JSX } from 'preact'
 import { useContext, useState } from 'preact/hooks'
 import { post } from '../api.js'
 import { Did, Empty, Hash, LoadError, OutcomeLine, Section, SelfContext, Time, byName, namedDid, useAction, useData, useMembers, useNames } from '../components.js'
+import { StatementView } from './statement.js'
 
 interface Account {
   account: string
@@ -183,6 +184,9 @@ export function LedgerPage (): JSX.Element {
       </Section>
       <Section title='History' testid='history-card'>
         <History accounts={members} />
+      </Section>
+      <Section title='Statement' testid='statement-card' wide>
+        <StatementView accounts={members} />
       </Section>
       <Section title='Quarantined entries' testid='quarantine'>
         <LoadError error={quarantine.error} />

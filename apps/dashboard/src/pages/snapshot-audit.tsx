@@ -4,7 +4,7 @@
 // CSV or JSON exactly as `icn-node snapshot export` writes them (`GET /snapshots/:id/audit/balances`).
 import type { JSX } from 'preact'
 import { get, getText } from '../api.js'
-import { Did, Hash, OutcomeLine, nameOrShortDid, useAction, useNames } from '../components.js'
+import { Did, Hash, OutcomeLine, downloadFile, nameOrShortDid, useAction, useNames } from '../components.js'
 
 /** `GET /snapshots/:id/audit` (apps/node/src/audit.ts `SnapshotAudit`). */
 export interface SnapshotAudit {
@@ -41,18 +41,6 @@ export function auditVerdict (audit: Pick<SnapshotAudit, 'complete' | 'balanced'
 export function participantWords (p: Pick<ParticipantAudit, 'available' | 'reason' | 'leafMatches' | 'inRoot'>): string {
   const read = p.available ? 'state read' : `state UNAVAILABLE (${p.reason ?? ''})`
   return `${read}; leaf ${p.leafMatches ? 'matches its state' : 'does NOT match'}, ${p.inRoot ? 'proved in the root' : 'NOT in the root'}`
-}
-
-/** Hands `text` to the browser as a file download (an object URL, released once the click has started it). */
-function downloadFile (name: string, text: string, type: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type }))
-  const link = document.createElement('a')
-  link.href = url
-  link.download = name
-  document.body.append(link)
-  link.click()
-  link.remove()
-  setTimeout(() => { URL.revokeObjectURL(url) }, 0)
 }
 
 function Downloads ({ snapshotId }: { snapshotId: string }): JSX.Element {

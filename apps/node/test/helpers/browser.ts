@@ -4,7 +4,9 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import axe from 'axe-core'
 import { type BrowserContext, type Locator, type Page, chromium } from 'playwright-core'
+import { ApiCallError } from '../../src/client.js'
 import { readApiToken } from '../../src/data-dir.js'
 import type { MeshNode } from './cluster.js'
 
@@ -49,6 +51,14 @@ export async function launchBrowser (): Promise<Browser> {
       await rm(userDataDir, { recursive: true, force: true })
     }
   }
+}
+
+/** Closes the browser, stops every node and removes their directory: answers the nodes' exit codes. */
+export async function closeBrowserAndMesh (browser: Browser | undefined, nodes: readonly MeshNode[], root: string): Promise<Array<number | string>> {
+  await browser?.close()
+  const codes = await Promise.all(nodes.map(async (n) => await n.stop()))
+  await rm(root, { recursive: true, force: true })
+  return codes
 }
 
 /** The dashboard's address on `node` (its API port), with an optional `#/page` hash. */
@@ -108,4 +118,46 @@ export async function fillFields (form: Locator, fields: Record<string, string>)
     if (await field.evaluate((el) => el.tagName) === 'SELECT') await field.selectOption(value)
     else await field.fill(value)
   }
+}
+
+/** The words a form shows for a refused request: the node's message, typed code and HTTP status. */
+export const refused = (message: string, code: string, status: number): string => `Refused: ${message} (${code}, HTTP ${status})`
+
+/** What the node answers when `call` is refused, in the dashboard's words (the same request, sent by the API client). */
+export async function refusalOf (call: Promise<unknown>): Promise<string> {
+  const err = await call.then(() => undefined, (e: unknown) => e)
+  if (!(err instanceof ApiCallError)) throw new Error(`expected a refusal, got ${String(err)}`)
+  return refused(err.message.slice(`${err.status} ${err.remoteCode}: `.length), err.remoteCode, err.status)
+}
+
+// In-page probes, as script text: this package's TypeScript has no DOM types.
+
+/** The document's width, each nav link's box, and the first elements sticking out of the screen (not inside a scrolling box). */
+const LAYOUT_PROBE = `({
+  scrollWidth: document.documentElement.scrollWidth,
+  wide: [...document.querySelectorAll('body *')].filter((e) => {
+    if (e.getBoundingClientRect().right <= window.innerWidth) return false
+    for (let p = e.parentElement; p !== null; p = p.parentElement) if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return false
+    return true
+  }).slice(0, 3).map((e) => e.tagName.toLowerCase() + (e.className === '' ? '' : '.' + e.className) + (e.dataset.testid === undefined ? '' : '[' + e.dataset.testid + ']')),
+  links: [...document.querySelectorAll('header nav a')].map((a) => { const r = a.getBoundingClientRect(); return { text: a.textContent, left: r.left, right: r.right, height: r.height } })
+})`
+/** axe-core's violations on the whole document. */
+const AXE_RUN = `axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) })))`
+
+/** What overflows at `width`: the document wider than the screen, a nav link off screen. */
+export async function layoutProblems (page: Page, where: string, width: number, nav = true): Promise<string[]> {
+  const found = await page.evaluate(LAYOUT_PROBE) as { scrollWidth: number, wide: string[], links: Array<{ text: string, left: number, right: number, height: number }> }
+  const problems: string[] = []
+  if (found.scrollWidth > width) problems.push(`${where}: the page is ${found.scrollWidth} px wide (${found.wide.join(', ')})`)
+  if (nav && found.links.length !== 6) problems.push(`${where}: ${found.links.length} nav links`)
+  for (const link of found.links) if (link.left < 0 || link.right > width || link.height === 0) problems.push(`${where}: nav link ${link.text} off screen`)
+  return problems
+}
+
+/** axe-core's serious and critical violations on the page as it is now. */
+export async function axeProblems (page: Page, where: string): Promise<string[]> {
+  if (await page.evaluate("typeof axe === 'undefined'") === true) await page.evaluate(axe.source)
+  const violations = await page.evaluate(AXE_RUN) as Array<{ id: string, impact: string | null, targets: string[] }>
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${where}: ${v.id} (${v.impact ?? ''}) at ${v.targets.join(', ')}`)
 }
