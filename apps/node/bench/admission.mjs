@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { connectApi, initDataDir } from '../dist/index.js'
+import { connectApi, initDataDir } from '../dist/index.mjs'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const dialer = fileURLToPath(new URL('../test/helpers/stranger-dialer.mjs', import.meta.url))

@@ -6,7 +6,7 @@
 //                               <count> signed 200 B messages, prints { done } once it has also received
 //                               every other peer's (total given in the go line)
 // Control lines are JSON on stdin/stdout; the first stdout line is { addr }.
-import '../dist/index.js' // installs the Promise.withResolvers polyfill libp2p needs on Node 20
+import '../dist/index.mjs' // installs the Promise.withResolvers polyfill libp2p needs on Node 20
 import { createInterface } from 'node:readline'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'

@@ -7,7 +7,7 @@ import { openSync, readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { connectApi, initDataDir, waitUntil, writeCharterFile } from '../dist/index.js'
+import { connectApi, initDataDir, waitUntil, writeCharterFile } from '../dist/index.mjs'
 
 export const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 

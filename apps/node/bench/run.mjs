@@ -16,7 +16,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { keyPairFromSeed, setVerifiedSignatureCacheSize } from '@icn/identity'
 import { openLedger, signEntry } from '@icn/ledger'
 import { Agent, request } from 'node:http'
-import { initDataDir, readApiToken } from '../dist/index.js'
+import { initDataDir, readApiToken } from '../dist/index.mjs'
 import { cli, connectWhenUp, initCluster, memoryOf, startCluster, until } from './cluster.mjs'
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]

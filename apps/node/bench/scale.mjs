@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { keyPairFromSeed } from '@icn/identity'
 import { SeededRng } from '@icn/testkit'
 import { peerIdOfDid } from '@icn/transport'
-import { connectApi, initDataDir, waitUntil, writeCharterFile } from '../dist/index.js'
+import { connectApi, initDataDir, waitUntil, writeCharterFile } from '../dist/index.mjs'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const count = Number(process.env.ICN_BENCH_SCALE_NODES ?? 50)

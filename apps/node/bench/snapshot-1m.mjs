@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { PERMISSIVE_POLICY, openLedger } from '@icn/ledger'
-import { dataDirLayout } from '../dist/index.js'
+import { dataDirLayout } from '../dist/index.mjs'
 import { initCluster, procStatusMiB, startCluster, until } from './cluster.mjs'
 
 const N = Number(process.env.ICN_BENCH_SNAPSHOT_PAYMENTS ?? (process.env.ICN_BENCH_LARGE === '1' ? 1_000_000 : 20_000))

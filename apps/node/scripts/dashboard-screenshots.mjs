@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startSubprocess } from '@icn/testkit'
 import { chromium } from 'playwright-core'
-import { connectApi, initDataDir, readApiToken, waitUntil, writeCharterFile } from '../dist/index.js'
+import { connectApi, initDataDir, readApiToken, waitUntil, writeCharterFile } from '../dist/index.mjs'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const cli = join(here, '../dist/cli.js')

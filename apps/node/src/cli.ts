@@ -12,12 +12,13 @@ import { VERSION } from './version.js'
 interface CommonOptions { dataDir: string, logLevel: LogLevel, json?: boolean }
 
 /**
- * Client commands load only this file, commander and the API client: the commands that work on the data
- * directory itself (init, run, backup, …) and the composed node are separate entries loaded on use, so a
- * `status` or `pay` does not load libp2p, LMDB or the crypto stack (`pnpm bench`: CLI latency).
+ * Client commands load only this file (built as one CommonJS file with commander in it) and Node built-ins: the
+ * commands that work on the data directory itself (init, run, backup, …) and the composed node are ES module
+ * entries (`.mjs` beside cli.js) loaded on use, so a `status` or `pay` does not load libp2p, LMDB or the crypto
+ * stack (`pnpm bench`: CLI latency; test/cli-imports.test.ts).
  */
 async function loadCommands (): Promise<typeof import('./commands.js')> {
-  return await import(new URL('./commands.js', import.meta.url).href) as typeof import('./commands.js')
+  return await import(new URL('./commands.mjs', import.meta.url).href) as typeof import('./commands.js')
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
@@ -131,7 +132,7 @@ common(runOptions(program.command('join')), 'info')
   .argument('<code>', 'the invitation code (icn-invite:…) from `icn-node invite create` on a member\'s node')
   .option('--name <name>', 'your display name, shown to the other members')
   .action(async (code: string, opts: RunOptions & { name?: string }) => {
-    const { joinNetwork } = await import(new URL('./join.js', import.meta.url).href) as typeof import('./join.js')
+    const { joinNetwork } = await import(new URL('./join.mjs', import.meta.url).href) as typeof import('./join.js')
     const { refuseIfRunning, runNode } = await loadCommands()
     // Joining writes the charter and identity: never under a node that runs on this directory.
     await refuseIfRunning(resolve(opts.dataDir))
@@ -226,7 +227,7 @@ common(program.command('check'))
   .description('verify the data directory without starting the node (a running node may keep writing): the start-up checks, then every ledger entry\'s hash and signature, chain links, balances and state root recomputed, and every trust and governance record; prints each problem and exits 1 if there is any')
   .option('--json', 'print the report as JSON (for scripts)')
   .action(async (opts: CommonOptions) => {
-    const { formatDataDirCheck, verifyDataDir } = await import(new URL('./check.js', import.meta.url).href) as typeof import('./check.js')
+    const { formatDataDirCheck, verifyDataDir } = await import(new URL('./check.mjs', import.meta.url).href) as typeof import('./check.js')
     const report = await verifyDataDir(resolve(opts.dataDir))
     process.stdout.write((opts.json === true ? await jsonText(report, 2) : formatDataDirCheck(report)) + '\n')
     if (!report.ok) process.exitCode = 1
@@ -329,7 +330,7 @@ program.command('demo')
   .option('--timeout <seconds>', 'hard limit for the whole demo', positiveInteger, 55)
   .option('--keep', 'keep the temporary data directories and logs')
   .action(async (opts: { nodes: number, timeout: number, keep?: boolean }) => {
-    const { runDemo } = await import(new URL('./demo.js', import.meta.url).href) as typeof import('./demo.js')
+    const { runDemo } = await import(new URL('./demo.mjs', import.meta.url).href) as typeof import('./demo.js')
     await runDemo({ nodes: opts.nodes, timeoutMs: opts.timeout * 1000, keep: opts.keep === true })
   })
 
@@ -347,9 +348,8 @@ const DATA_DIR_HINTS: Record<string, string> = {
   CORRUPT_STORE: 'run `icn-node check --data-dir <dir>` to list every problem; then restore that store\'s folder from a backup, or remove it to start that subsystem empty'
 }
 
-try {
-  await program.parseAsync()
-} catch (err) {
+/** Prints a command's error as one line (with the hint for a damaged data-directory file) and sets exit code 1. */
+function reportError (err: unknown): void {
   const error = err as Error & { code?: unknown }
   // An API error's message already carries the node's status and code ("404 NOT_FOUND: …").
   const code = error instanceof ApiCallError || typeof error.code !== 'string' ? '' : ` (${error.code})`
@@ -357,3 +357,6 @@ try {
   process.stderr.write(`icn-node: ${error.message}${code}${hint === undefined ? '' : ` — ${hint}`}\n`)
   process.exitCode = 1
 }
+
+// A CommonJS file has no top-level await: the process lives until the command's promise settles.
+program.parseAsync().catch(reportError)

@@ -42,7 +42,7 @@ export async function runNode (opts: RunOptions): Promise<void> {
   // A node already running here is named (PID, API port) before anything else is read or written.
   await refuseIfRunning(resolve(opts.dataDir))
   // Damage in the data directory is a one-line error naming the file, before any subsystem opens it.
-  const { checkDataDir } = await import(new URL('./preflight.js', import.meta.url).href) as typeof import('./preflight.js')
+  const { checkDataDir } = await import(new URL('./preflight.mjs', import.meta.url).href) as typeof import('./preflight.js')
   await checkDataDir(resolve(opts.dataDir))
   const config = await loadConfig(resolve(opts.dataDir), {
     peers: opts.peer,
@@ -58,7 +58,7 @@ export async function runNode (opts: RunOptions): Promise<void> {
   const stopRequested = new Promise<NodeJS.Signals>((resolveSignal) => { onSignal = resolveSignal })
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
-  const { isClosedStreamRace, isStorageFailure, startNode } = await import(new URL('./node.js', import.meta.url).href) as typeof import('./node.js')
+  const { isClosedStreamRace, isStorageFailure, startNode } = await import(new URL('./node.mjs', import.meta.url).href) as typeof import('./node.js')
   const onUncaught = (err: Error): void => {
     if (isClosedStreamRace(err)) {
       logger.warn({ err: err.message }, 'libp2p wrote to a stream its connection had closed meanwhile: ignored')

@@ -1,5 +1,6 @@
 // Where things are in a node's data directory; no dependencies, so client commands load it cheaply.
-import { readFile, stat } from 'node:fs/promises'
+// `promises` from node:fs, read only when pathExists runs: a client command then does not load node:fs/promises.
+import { promises as fs, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** Files and subdirectories of a node's data directory. */
@@ -46,7 +47,7 @@ export function dataDirLayout (root: string): DataDirLayout {
 /** Whether `path` exists (false only for ENOENT; other errors, such as EACCES, are thrown). */
 export async function pathExists (path: string): Promise<boolean> {
   try {
-    await stat(path)
+    await fs.stat(path)
     return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
@@ -54,7 +55,10 @@ export async function pathExists (path: string): Promise<boolean> {
   }
 }
 
-/** Reads the API token a running node wrote. */
+/**
+ * Reads the API token a running node wrote. Synchronously: with node.json, it is all a client command reads, and an
+ * asynchronous read would start libuv's thread pool for it (~7 ms of the command's CPU).
+ */
 export async function readApiToken (root: string): Promise<string> {
-  return (await readFile(dataDirLayout(root).apiToken, 'utf8')).trim()
+  return readFileSync(dataDirLayout(root).apiToken, 'utf8').trim()
 }

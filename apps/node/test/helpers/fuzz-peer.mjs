@@ -31,7 +31,7 @@ import { encodeEnvelope, decodeEnvelope, encode, fromHex, generateKeyPair, keyPa
 import { openLedger } from '@icn/ledger'
 import { encodeMessage as encodeSnapshotMessage, signInitiation } from '@icn/snapshot'
 import { readFileSync } from 'node:fs'
-import { didOfPeerId, networkProtocols } from '../../dist/index.js' // also installs the Promise.withResolvers polyfill
+import { didOfPeerId, networkProtocols } from '../../dist/index.mjs' // also installs the Promise.withResolvers polyfill
 import './libp2p-guard.mjs'
 
 const trace = (what) => { if (process.env.ICN_CHAOS_TRACE === '1') process.stderr.write(`[fuzz] ${what}\n`) }

@@ -5,7 +5,7 @@
 //   read <dir> <json>     start a fresh node on the same dir, read the same fields, exit 1 unless they equal <json>
 import { encodeEnvelope, keyPairFromSeed, toJson } from '@icn/identity'
 import { createAttestation } from '@icn/trust'
-import { TOPICS, createLogger, initDataDir, loadConfig, startNode, writeCharterFile } from '../../dist/index.js'
+import { TOPICS, createLogger, initDataDir, loadConfig, startNode, writeCharterFile } from '../../dist/index.mjs'
 
 const [mode, dir, expected] = process.argv.slice(2)
 const payee = keyPairFromSeed(new Uint8Array(32).fill(42)).did

@@ -14,7 +14,7 @@
 import { createEntry, encodeMessage } from '@icn/gossip'
 import { generateKeyPair } from '@icn/identity'
 import { signEntry } from '@icn/ledger'
-import { createLibp2pTransport, createLogger, loadIdentity } from '../../dist/index.js'
+import { createLibp2pTransport, createLogger, loadIdentity } from '../../dist/index.mjs'
 import './libp2p-guard.mjs'
 
 const args = process.argv.slice(2)

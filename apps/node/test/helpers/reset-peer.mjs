@@ -22,7 +22,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { didOfPeerId, networkProtocols } from '../../dist/index.js'
+import { didOfPeerId, networkProtocols } from '../../dist/index.mjs'
 import './libp2p-guard.mjs'
 
 const [target, mode, seed, prefix] = process.argv.slice(2)

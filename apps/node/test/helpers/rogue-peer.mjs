@@ -14,7 +14,7 @@
 import { decodeEnvelope, encodeEnvelope, fromHex, keyPairFromSeed, randomBytes } from '@icn/identity'
 import { createGossip, decodeMessage } from '@icn/gossip'
 import { openLedger } from '@icn/ledger'
-import { createLibp2pTransport, createLogger } from '../../dist/index.js'
+import { createLibp2pTransport, createLogger } from '../../dist/index.mjs'
 import './libp2p-guard.mjs'
 
 const [target, nodeDid, dir, seed, protocolPrefix, mode] = process.argv.slice(2)
