@@ -102,9 +102,9 @@ try {
     all = await statuses()
     const records = all.map((s) => s.discovery.records)
     if (records.every((n) => n === count)) { knownS = (performance.now() - started) / 1000; break }
-    if (performance.now() - lastReport >= 30_000) {
+    if (performance.now() - lastReport >= Number(process.env.ICN_BENCH_SCALE_REPORT_MS ?? 30_000)) {
       lastReport = performance.now()
-      console.log(`  … ${fmt((lastReport - started) / 1000, 0)} s: records per node min ${Math.min(...records)}, median ${median(records)}; peers per node min ${Math.min(...all.map((s) => s.peers))}, median ${median(all.map((s) => s.peers))}`)
+      console.log(`  … ${fmt((lastReport - started) / 1000, 0)} s: records per node min ${Math.min(...records)}, median ${median(records)}; peers per node min ${Math.min(...all.map((s) => s.peers))}, median ${median(all.map((s) => s.peers))}${process.env.ICN_BENCH_SCALE_REPORT_MS === undefined ? '' : `; records ${records.join(',')}`}`)
     }
     if (performance.now() > deadline) throw new Error(`bench: not every node holds every record ${fmt(readyS, 0)} s + ICN_BENCH_SCALE_DISCOVERY_MS after spawn: records ${records.join(',')}; peers ${all.map((s) => s.peers).join(',')}`)
     await new Promise((resolve) => setTimeout(resolve, 1000))

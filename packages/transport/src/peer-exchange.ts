@@ -81,6 +81,8 @@ class PeerExchangeImpl implements PeerExchange {
   /** Chosen members dropped for not connecting in time, and when: not chosen again for 4 × patience. */
   private readonly failedAt = new Map<string, number>()
   private recheck: CancelTimer | undefined
+  /** Address book writes under way (awaited by `close`). */
+  private readonly writes = new Set<Promise<unknown>>()
 
   constructor (private readonly c: Required<PeerExchangeComponents>, own: AddressRecord, private readonly settings: Required<Omit<PeerExchangeInit, 'announce'>> & Pick<PeerExchangeInit, 'announce'>) {
     this.own = own
@@ -167,6 +169,7 @@ class PeerExchangeImpl implements PeerExchange {
     this.recheck = undefined
     for (const off of this.offs.splice(0)) off()
     await this.queue
+    await Promise.all([...this.writes])
     await this.c.book.close()
   }
 
@@ -180,6 +183,12 @@ class PeerExchangeImpl implements PeerExchange {
     } catch (err) {
       this.c.logger.debug({ addr, err: (err as Error).message }, 'cannot dial address')
     }
+  }
+
+  private track (write: Promise<unknown>): void {
+    const settled = write.catch((err: unknown) => { this.c.logger.warn({ err: (err as Error).message }, 'peer exchange: writing the address book failed') })
+      .finally(() => { this.writes.delete(settled) })
+    this.writes.add(settled)
   }
 
   private enqueue (task: () => Promise<void>): void {
@@ -242,9 +251,16 @@ class PeerExchangeImpl implements PeerExchange {
       }
       opened.push(record)
     }
-    // Accepted together: the book writes its file once for all of them.
-    const kept = await Promise.all(opened.map(async (record) => await this.c.book.accept(record)))
-    const fresh = opened.filter((_, i) => kept[i] === true)
+    // Newer than the book's are passed on at once; the book writes its file once for all of them in the
+    // background (records are signed hints: one lost in a crash is sent again), so a record crosses a hop
+    // without waiting for a disk.
+    const fresh: AddressRecord[] = []
+    for (const record of opened) {
+      const held = this.c.book.record(record.did)
+      if (held !== undefined && held.issuedAt >= record.issuedAt) continue
+      fresh.push(record)
+      this.track(this.c.book.accept(record))
+    }
     for (const record of fresh) {
       this.counters.recordsKept++
       // A chosen member that moved: dial its new addresses instead of the old ones.
