@@ -19,6 +19,7 @@ import { TokenBucket } from './rate-limit.js'
 import { RangeOrderError, compareKeys, openingRanges, reconcile } from './reconcile.js'
 import { GossipStore } from './store.js'
 import { PushTree } from './push-tree.js'
+import { BackoffTimer } from './backoff.js'
 import {
   type DirectMessage, type EntriesMessage, type GraftMessage, type HaveMessage, type PruneMessage, type SyncMessage, type TopicsMessage,
   type WantMessage, type WireMessage,
@@ -102,12 +103,8 @@ export class GossipNode implements Gossip {
   private inbox: Promise<void> = Promise.resolve()
   private closed = false
   private closing: Promise<void> | undefined
-  private cancelTick: CancelTimer | undefined
-  /** When the scheduled tick fires, and the period it was scheduled with. */
-  private tickDueAt = 0
-  private tickPeriodMs = 0
-  /** Something was published or accepted since the last tick. */
-  private lively = false
+  /** Anti-entropy: every `antiEntropyIntervalMs` while entries flow, backing off to `antiEntropyMaxIntervalMs`. */
+  private readonly ticks: BackoffTimer
   private cancelSave: CancelTimer | undefined
   private stopListening: (() => void) | undefined
   private readonly counters: GossipStats
@@ -118,6 +115,7 @@ export class GossipNode implements Gossip {
     this.trustOf = components.trustOf ?? (() => 0)
     this.member = member
     this.random = components.random ?? Math.random
+    this.ticks = new BackoffTimer(components.clock, options.antiEntropyIntervalMs, options.antiEntropyMaxIntervalMs, () => { this.tick() })
     this.counters = {
       published: 0, accepted: 0, duplicates: 0, delivered: 0, handlerErrors: 0, unsolicitedReplies: 0,
       rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>, inflated: 0, inflatedBytes: 0,
@@ -159,7 +157,7 @@ export class GossipNode implements Gossip {
 
   private start (): void {
     this.stopListening = this.components.transport.onMessage((from, bytes) => this.receive(from, bytes))
-    this.scheduleTick()
+    this.ticks.start()
     if (this.store.topics.size > 0) for (const peer of this.memberPeers()) this.announce(peer)
   }
 
@@ -230,7 +228,7 @@ export class GossipNode implements Gossip {
       throw new InvalidEntryError('expired', `topic '${topic}' is full of entries newer than now; the entry would be evicted at once`)
     }
     this.counters.published++
-    this.wake()
+    this.ticks.wake()
     this.scheduleSave()
     this.pushEntry(entry, undefined)
     return published
@@ -503,7 +501,7 @@ export class GossipNode implements Gossip {
     const announcers = this.tree.settled(entry.idHex)
     if (!pushed) this.tree.fetched(entry.idHex)
     this.counters.accepted++
-    this.wake()
+    this.ticks.wake()
     this.scheduleSave()
     for (const handler of [...(this.handlers.get(body.topic) ?? [])]) {
       this.counters.delivered++
@@ -796,7 +794,6 @@ export class GossipNode implements Gossip {
   }
 
   private tick (): void {
-    this.cancelTick = undefined
     if (this.closed) return
     try {
       this.runTick()
@@ -804,7 +801,6 @@ export class GossipNode implements Gossip {
       // A timer callback must never throw into the clock; the next tick retries.
       this.counters.tickErrors++
     }
-    this.scheduleTick()
   }
 
   private runTick (): void {
@@ -829,27 +825,6 @@ export class GossipNode implements Gossip {
       }
     }
     this.syncNow()
-  }
-
-  /** The next tick's period: the base while entries flow, doubled per quiet tick up to the maximum. */
-  private scheduleTick (): void {
-    const base = this.options.antiEntropyIntervalMs
-    this.tickPeriodMs = this.lively || this.tickPeriodMs === 0 ? base : Math.min(this.options.antiEntropyMaxIntervalMs, this.tickPeriodMs * 2)
-    this.lively = false
-    this.tickDueAt = this.components.clock.now() + this.tickPeriodMs
-    const period = this.tickPeriodMs
-    this.cancelTick = this.components.clock.setTimeout(() => { this.tick() }, period)
-  }
-
-  /** An entry was published or accepted: exchanges come back to the base period (sooner if one was further off). */
-  private wake (): void {
-    this.lively = true
-    const base = this.options.antiEntropyIntervalMs
-    if (this.closed || this.cancelTick === undefined || this.tickDueAt <= this.components.clock.now() + base) return
-    this.cancelTick()
-    this.tickPeriodMs = base
-    this.tickDueAt = this.components.clock.now() + base
-    this.cancelTick = this.components.clock.setTimeout(() => { this.tick() }, base)
   }
 
   // ---------------------------------------------------------------- persistence and lifecycle
@@ -952,7 +927,7 @@ export class GossipNode implements Gossip {
     this.closing = (async () => {
       this.stopListening?.()
       this.flushPushes()
-      this.cancelTick?.()
+      this.ticks.stop()
       this.cancelGraftTimer?.()
       this.cancelGraftTimer = undefined
       this.cancelHaveTimer?.()

@@ -15,7 +15,8 @@
  * from; a non-member's request is answered `not-a-member` before any per-peer
  * state exists.
  */
-import { type CancelTimer, type Clock, type Did, type IsMember, decode, encode } from '@icn/identity'
+import { type Clock, type Did, type IsMember, decode, encode } from '@icn/identity'
+import { BackoffTimer } from './backoff.js'
 import { ClosedError, InvalidArgumentError } from './errors.js'
 import { TokenBucket } from './rate-limit.js'
 
@@ -220,11 +221,8 @@ class HistorySyncNode implements HistorySync {
   private readonly member: (peer: string) => boolean
   private readonly options: Required<HistorySyncInit>
   private readonly stopServing: () => void
-  private cancelRound: CancelTimer | undefined
-  private roundDueAt = 0
-  private roundPeriodMs = 0
-  /** Applied or nudged since the last round: the next comes at the base period. */
-  private lively = false
+  /** Rounds with every connected peer: every `intervalMs` while entries are applied, backing off to `maxIntervalMs`. */
+  private readonly rounds: BackoffTimer
   private closed = false
   private closing: Promise<void> | undefined
   private signalClosed: () => void = () => {}
@@ -259,8 +257,9 @@ class HistorySyncNode implements HistorySync {
       if (!isText(source.name, MAX_NAME) || this.sources.has(source.name)) throw new InvalidArgumentError(`history source name '${String(source.name)}' must be unique and 1..${MAX_NAME} characters`)
       this.sources.set(source.name, source)
     }
+    this.rounds = new BackoffTimer(components.clock, this.options.intervalMs, this.options.maxIntervalMs, () => { this.round() })
     this.stopServing = components.messaging.onRequest((from, payload) => this.serve(from, payload))
-    this.scheduleRound()
+    this.rounds.start()
   }
 
   // ---------------------------------------------------------------- serving
@@ -393,7 +392,7 @@ class HistorySyncNode implements HistorySync {
     const seconds = Math.max(0.001, ((finished.finishedAt ?? 0) - (finished.startedAt ?? 0)) / 1000)
     const result = { ...finished, behind: lastError === undefined ? 0 : finished.behind, entriesPerSecond: Math.round(finished.applied / seconds) }
     this.last.set(peer, result)
-    if (result.applied > 0) this.lively = true
+    if (result.applied > 0) this.rounds.touch()
     this.components.onProgress?.(result)
     return result
   }
@@ -424,37 +423,21 @@ class HistorySyncNode implements HistorySync {
 
   // ---------------------------------------------------------------- round and lifecycle
 
-  private scheduleRound (): void {
-    this.roundPeriodMs = this.lively || this.roundPeriodMs === 0 ? this.options.intervalMs : Math.min(this.options.maxIntervalMs, this.roundPeriodMs * 2)
-    this.lively = false
-    this.armRound(this.roundPeriodMs)
-  }
-
-  private armRound (ms: number): void {
-    this.roundDueAt = this.components.clock.now() + ms
-    this.cancelRound = this.components.clock.setTimeout(() => {
-      this.cancelRound = undefined
-      if (this.closed) return
-      for (const peer of this.components.peers()) {
-        if (!this.sessions.has(peer) && this.member(peer)) void this.syncWith(peer).catch(() => undefined)
-      }
-      this.scheduleRound()
-    }, ms)
+  private round (): void {
+    for (const peer of this.components.peers()) {
+      if (!this.sessions.has(peer) && this.member(peer)) void this.syncWith(peer).catch(() => undefined)
+    }
   }
 
   nudge (): void {
-    this.lively = true
-    if (this.closed || this.cancelRound === undefined || this.roundDueAt <= this.components.clock.now() + this.options.intervalMs) return
-    this.cancelRound()
-    this.roundPeriodMs = this.options.intervalMs
-    this.armRound(this.options.intervalMs)
+    if (!this.closed) this.rounds.wake()
   }
 
   async close (): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true
       this.signalClosed()
-      this.cancelRound?.()
+      this.rounds.stop()
       this.stopServing()
       while (this.sessions.size > 0) await Promise.allSettled([...this.sessions.values()].map(async (s) => await s.done))
     })()
