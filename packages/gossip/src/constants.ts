@@ -35,3 +35,5 @@ export const MAX_PUSH_ALSO = 32
 export const MAX_PEER_ID_LENGTH = 256
 /** Ids announced to this node (`have`) and awaited, at most: the oldest is forgotten first (anti-entropy remains). */
 export const MAX_AWAITED_IDS = 10_000
+/** Peers remembered per awaited id as having announced it (each asked in turn). */
+export const MAX_ANNOUNCERS = 8

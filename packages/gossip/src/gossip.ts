@@ -6,7 +6,7 @@
  */
 import { type CancelTimer, type Did, type IsMember, fromHex, randomBytes, sha256, toHex } from '@icn/identity'
 import { admits, normaliseAccessRule, type AccessRule } from './access.js'
-import { MAX_AWAITED_IDS, MAX_PUSH_ALSO, MAX_REJECTED_IDS, MAX_TOPIC_LENGTH, MAX_WIRE_IDS } from './constants.js'
+import { MAX_ANNOUNCERS, MAX_AWAITED_IDS, MAX_PUSH_ALSO, MAX_REJECTED_IDS, MAX_TOPIC_LENGTH, MAX_WIRE_IDS } from './constants.js'
 import { type DecodedEntry, type StoredEntry, createEntry, decodeEntry, inflateEntry, verifyEntrySignature } from './entry.js'
 import {
   AccessDeniedError, ClosedError, EntryValidationError, InvalidArgumentError, InvalidEntryError, PayloadTooLargeError, RequestTimeoutError
@@ -92,7 +92,7 @@ export class GossipNode implements Gossip {
   private pushTimer: ReturnType<typeof setImmediate> | undefined
   // Per peer, per topic: ids to announce at the end of the turn (the push tree's lazy links).
   private readonly haveOutbox = new Map<string, Map<string, Uint8Array[]>>()
-  private readonly tree = new PushTree(MAX_AWAITED_IDS, 8)
+  private readonly tree = new PushTree(MAX_AWAITED_IDS, MAX_ANNOUNCERS)
   private cancelGraftTimer: CancelTimer | undefined
   private cancelHaveTimer: CancelTimer | undefined
   private graftDueAt = 0
@@ -245,15 +245,15 @@ export class GossipNode implements Gossip {
   }
 
   /**
-   * Relays an entry along the push tree: whole to at most a fanout of the topic's eager peers, as an id
-   * (`have`) to every other peer sharing the topic. Never back to the peer it came from, its author, or the
-   * peers that peer says it pushed it to as well (`pushedAlsoTo`). Each frame names the other peers that
-   * hold its entries now, so a fully connected group relays nothing: with the author's fanout covering
-   * every peer, each entry crosses each link once.
+   * Relays an entry along the push tree: whole to the topic's eager peers, as an id (`have`) to every other
+   * peer sharing the topic (a fetched entry goes as an id to all). Never back to the peer it came from, its
+   * author, or the peers known to hold it (`holdersKnown`: named by the sender, or announced it). Each frame
+   * names the other peers that hold its entries now, so a fully connected group relays nothing: the
+   * author's push covers every peer and each entry crosses each link once.
    */
-  private pushEntry (entry: StoredEntry, from: string | undefined, pushedAlsoTo: readonly string[] = []): void {
+  private pushEntry (entry: StoredEntry, from: string | undefined, holdersKnown: readonly string[] = []): void {
     const topic = entry.envelope.payload.topic
-    const holders = new Set(pushedAlsoTo)
+    const holders = new Set(holdersKnown)
     const candidates = this.sharingPeers(topic).filter((p) => p !== from && p !== entry.envelope.payload.author && !holders.has(p))
     const targets = this.tree.wasFetched(entry.idHex) ? [] : candidates.filter((p) => !this.tree.isLazy(topic, p))
     if (from !== undefined) holders.add(from)
@@ -555,14 +555,9 @@ export class GossipNode implements Gossip {
     if (topic === undefined) { this.reject(from, 'unknown-topic'); return }
     if (!admits(topic.access, from, this.trustOf)) { this.reject(from, 'access-denied'); return }
     const dueAt = this.components.clock.now() + this.options.lazyTimeoutMs
-    const rejected = this.rejectedIds.get(message.topic)
-    const refused = this.refusedForMembership.get(message.topic)
     for (const id of message.ids) {
       const idHex = toHex(id)
-      if (topic.log.has(idHex) || rejected?.has(idHex) === true) continue
-      const author = refused?.get(idHex)
-      if (author !== undefined && !this.member(author)) continue
-      this.tree.announced(message.topic, idHex, from, dueAt)
+      if (this.worthFetching(message.topic, idHex)) this.tree.announced(message.topic, idHex, from, dueAt)
     }
     this.armGraftTimer()
   }
@@ -701,20 +696,27 @@ export class GossipNode implements Gossip {
     if (perTopic === undefined) { perTopic = new Map(); this.pulls.set(peer, perTopic) }
     let state = perTopic.get(topic)
     if (state === undefined) { state = { queue: [], queued: new Set() }; perTopic.set(topic, state) }
-    const log = this.store.topic(topic).log
-    const rejected = this.rejectedIds.get(topic)
-    const refused = this.refusedForMembership.get(topic)
     for (const id of ids) {
-      if (log.has(id) || rejected?.has(id) === true || state.queued.has(id)) continue
-      const author = refused?.get(id)
-      if (author !== undefined) {
-        if (!this.member(author)) continue
-        refused?.delete(id)
-      }
+      if (state.queued.has(id) || !this.worthFetching(topic, id)) continue
       state.queue.push(id)
       state.queued.add(id)
     }
     if (state.inFlight === undefined) this.sendPullPage(peer, topic, state)
+  }
+
+  /**
+   * Whether an id a peer offers (by reconciliation or `have`) is worth fetching: not held, not refused on
+   * its content, and not by an author refused for membership who is still not a member (one who has become
+   * a member since is forgotten there, so the entry is judged again).
+   */
+  private worthFetching (topic: string, id: string): boolean {
+    if (this.store.topics.get(topic)?.log.has(id) !== false || this.rejectedIds.get(topic)?.has(id) === true) return false
+    const refused = this.refusedForMembership.get(topic)
+    const author = refused?.get(id)
+    if (author === undefined) return true
+    if (!this.member(author)) return false
+    refused?.delete(id)
+    return true
   }
 
   /** Sends the next page of the pull cursor, or forgets the cursor when nothing is left. */

@@ -107,6 +107,8 @@ export interface AddressBook {
   record(did: string): AddressRecord | undefined
   /** Every record held, sorted by DID. */
   records(): AddressRecord[]
+  /** Whether `record` is newer than the one held for its DID (what `accept` keeps). */
+  isNewer(record: AddressRecord): boolean
   /** Keeps `record` when it is newer than the one held for its DID; resolves once persisted, true if kept. */
   accept(record: AddressRecord): Promise<boolean>
   /** Operator-added addresses, in the order added. */
@@ -147,9 +149,13 @@ class FileAddressBook implements AddressBook {
 
   manual (): string[] { return [...this.manualAddrs] }
 
-  async accept (record: AddressRecord): Promise<boolean> {
+  isNewer (record: AddressRecord): boolean {
     const held = this.byDid.get(record.did)
-    if (held !== undefined && held.issuedAt >= record.issuedAt) return false
+    return held === undefined || held.issuedAt < record.issuedAt
+  }
+
+  async accept (record: AddressRecord): Promise<boolean> {
+    if (!this.isNewer(record)) return false
     this.byDid.set(record.did, record)
     await this.persist()
     return true

@@ -256,8 +256,7 @@ class PeerExchangeImpl implements PeerExchange {
     // without waiting for a disk.
     const fresh: AddressRecord[] = []
     for (const record of opened) {
-      const held = this.c.book.record(record.did)
-      if (held !== undefined && held.issuedAt >= record.issuedAt) continue
+      if (!this.c.book.isNewer(record)) continue
       fresh.push(record)
       this.track(this.c.book.accept(record))
     }
