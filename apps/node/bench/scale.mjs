@@ -25,6 +25,7 @@ import { connectApi, initDataDir, waitUntil, writeCharterFile } from '../dist/in
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const count = Number(process.env.ICN_BENCH_SCALE_NODES ?? 50)
 const entries = Number(process.env.ICN_BENCH_SCALE_ENTRIES ?? 20)
+if (entries > count * (count - 1)) throw new Error(`bench: ${count} nodes have ${count * (count - 1)} (author, subject) pairs, fewer than ICN_BENCH_SCALE_ENTRIES=${entries}`)
 const FORMING = 5
 const idleMs = Number(process.env.ICN_BENCH_SCALE_IDLE_MS ?? 60_000)
 const basePort = Number(process.env.ICN_BENCH_SCALE_PORT ?? 27_000)
@@ -129,8 +130,9 @@ try {
   let formed
   for (let e = 0; e < entries; e++) {
     if (e === FORMING) formed = await statuses()
-    const author = apis[(e * 7) % count]
-    const subject = apis[(e * 7 + 1) % count]
+    // Every entry a new (author, subject) pair: a repeated pair supersedes the attestation and adds none.
+    const author = apis[e % count]
+    const subject = apis[(e + 1 + (Math.floor(e / count) % (count - 1))) % count]
     const want = e + 1
     const t0 = performance.now()
     const arrivals = apis.map(async (api, i) => {
