@@ -59,7 +59,8 @@ export interface NodeStatus {
   gossip: GossipStats
   ledger: { entries: number, stateRoot: string, pending: number, quarantined: number }
   trust: { attestations: number }
-  governance: { domain: string, members: number, proposals: number }
+  /** `deadlinesHeld`: voting windows do not open or close by the clock until this node has caught up with a peer. */
+  governance: { domain: string, members: number, proposals: number, deadlinesHeld: boolean }
   /** The network this node belongs to, and what it refused to non-members (connections, streams). */
   membership: { networkId: string, members: number, candidates: number, refused: RefusalCounts & GossipRefusals }
   /** `damaged`: files the snapshot store moved into `snapshots/damaged/` (`GET /snapshots/damaged`). */
@@ -122,6 +123,8 @@ export interface NodeComponents {
 
 /** How far ahead of this node's clock an entry's membership is judged (governance's own clock skew). */
 const MEMBERSHIP_HORIZON_MS = 60_000
+/** Longest wait at start for a history sync with a peer before governance's deadlines run anyway. */
+export const GOVERNANCE_CATCH_UP_MS = 30_000
 
 /** First and longest cool-down of a peer cut off for misbehaviour (it doubles with each offence). */
 const MIN_COOL_DOWN_MS = 5_000
@@ -199,7 +202,9 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     const governanceLog = log('governance')
     const value = await openGovernance(
       { clock, trustOf: trustOf(TRUST_GRAPH_OF.governance), onError: (err) => { governanceLog.error({ err: (err as Error).message }, 'governance background error') } },
-      { path: layout.governance, charter: charterFile.charter }
+      // Held until this node has caught up with a peer (below): a vote that ended while it was down is
+      // then tallied with the votes cast in time, as every other member tallied it.
+      { path: layout.governance, charter: charterFile.charter, holdDeadlines: true }
     )
     governanceOpen = value
     // Trust cached "not a member" for everyone while governance was not open yet.
@@ -301,6 +306,14 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     return { value, stop: async () => { await Promise.all(offs.map(async (off) => { await off() })); await value.close() } }
   })
 
+  const deadlineLog = log('governance')
+  const releaseDeadlines = (reason: string): void => {
+    if (!governance.deadlinesHeld) return
+    governance.releaseDeadlines()
+    deadlineLog.info({ reason }, 'governance deadlines run: voting windows open and close by the clock')
+    changed()
+  }
+
   const history = await supervisor.start('history', async () => {
     const historyLog = log('history')
     const applied = (): void => { changed() }
@@ -316,6 +329,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       peers: () => transport.peers(),
       onMisbehaviour: (peer, reason) => { historyLog.warn({ peer, reason }, 'history sync: peer served bad history') },
       onProgress: (p) => {
+        if (p.state === 'idle' && p.lastError === undefined) releaseDeadlines('caught up with a peer')
         if (p.state === 'syncing') historyLog.info({ peer: p.peer, behind: p.behind, applied: p.applied, entriesPerSecond: p.entriesPerSecond }, 'catching up')
         else if (p.applied > 0 || p.lastError !== undefined) historyLog.info({ peer: p.peer, applied: p.applied, refused: p.refused, entriesPerSecond: p.entriesPerSecond, ms: (p.finishedAt ?? 0) - (p.startedAt ?? 0), ...(p.lastError === undefined ? {} : { lastError: p.lastError }) }, 'history sync finished')
       }
@@ -347,6 +361,16 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       }
     )
     return { value, stop: async () => { await value.close() } }
+  })
+
+  await supervisor.start('governance-catch-up', async () => {
+    const others = config.peers.length > 0 || addressBook.manual().length > 0 || addressBook.records().some((r) => r.did !== self)
+    if (!others) {
+      releaseDeadlines('no other member known to catch up with')
+      return { value: undefined, stop: noop }
+    }
+    const cancel = clock.setTimeout(() => { releaseDeadlines(`no history sync with a peer finished within ${GOVERNANCE_CATCH_UP_MS} ms`) }, GOVERNANCE_CATCH_UP_MS)
+    return { value: undefined, stop: async () => { cancel() } }
   })
 
   await supervisor.start('membership-effects', async () => {
@@ -463,7 +487,7 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     gossip: gossip.stats(),
     ledger: { entries: ledger.entryCount(), stateRoot: ledger.stateRoot(), pending: ledger.pending().length, quarantined: ledger.quarantine().length },
     trust: { attestations: trust.size },
-    governance: { domain: governance.domain, members: governance.members().length, proposals: governance.proposals().length },
+    governance: { domain: governance.domain, members: governance.members().length, proposals: governance.proposals().length, deadlinesHeld: governance.deadlinesHeld },
     membership: { networkId: governance.networkId, members: governance.members().length, candidates: membership.view().candidates.length, refused: membership.refusals() },
     snapshots: { ...snapshot.stats, damaged: snapshotStore.damaged().length },
     eventLoop: loopMonitor.stats(),

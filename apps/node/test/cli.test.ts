@@ -72,7 +72,7 @@ describe('icn-node run: two processes, local API, clean shutdown', () => {
         expect(await a.stop()).toBe(0)
       }
       const log = a.proc.stdout().split('\n').filter((l) => l.includes('"service stopped"')).map((l) => (JSON.parse(l) as { service: string }).service)
-      expect(log).toEqual(['api', 'snapshot', 'snapshot-store', 'membership-effects', 'discovery', 'address-book', 'history', 'gossip', 'transport', 'governance-effects', 'membership', 'ledger', 'governance', 'trust', 'identity', 'storage', 'lock'])
+      expect(log).toEqual(['api', 'snapshot', 'snapshot-store', 'membership-effects', 'governance-catch-up', 'discovery', 'address-book', 'history', 'gossip', 'transport', 'governance-effects', 'membership', 'ledger', 'governance', 'trust', 'identity', 'storage', 'lock'])
       await expect(stat(join(dir, 'a', 'node.json'))).rejects.toThrow('ENOENT')
     })
   })

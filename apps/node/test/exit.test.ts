@@ -57,7 +57,7 @@ describe('icn-node run: nothing left running after stop', () => {
       expect(auditOf(b)).toEqual([CLEAN])
       expect(auditOf(a)).toEqual([CLEAN])
       for (const proc of [a, b]) {
-        expect(messagesOf(proc).filter((m) => m === 'service stopped')).toHaveLength(17)
+        expect(messagesOf(proc).filter((m) => m === 'service stopped')).toHaveLength(18)
         expect(messagesOf(proc).at(-1)).toBe('node stopped')
         expect(proc.stderr()).toBe('')
       }

@@ -86,9 +86,22 @@ describe('history sync from the subsystems\' own stores (real processes)', () =>
           return states.every((s) => s === 'accepted') ? true : undefined
         })
 
-        // C goes offline; A and B make 2 × 60 payments: three times what gossip keeps per topic.
+        // A second proposal is open everywhere when C goes offline; A and B vote for it and it closes while C is down.
+        const { id: second } = await a.api.post('/proposals', { kind: 'text', title: 'while C is away', payload: { text: 'decided without C' } }) as { id: string }
+        await eventually('the second proposal open on A, B, C', [a.api, b.api, c.api], async () => {
+          const states = await Promise.all([a, b, c].map(async (n) => (await n.api.get(`/proposals/${second}`).catch(() => ({ state: 'unknown' })) as { state: string }).state))
+          return states.every((s) => s === 'open') ? true : undefined
+        })
         expect(await c.stop()).toBe(0)
         started.splice(started.indexOf(c), 1)
+        await a.api.post('/votes', { proposal: second, choice: 'for' })
+        await b.api.post('/votes', { proposal: second, choice: 'for' })
+        await eventually('the second proposal accepted on A and B', [a.api, b.api], async () => {
+          const states = await Promise.all([a, b].map(async (n) => (await n.api.get(`/proposals/${second}`) as { state: string }).state))
+          return states.every((s) => s === 'accepted') ? true : undefined
+        })
+
+        // C is offline; A and B make 2 × 60 payments: three times what gossip keeps per topic.
         await Promise.all([payMany(a, b, 60), payMany(b, a, 60)])
         const root1 = await sameLedger([a, b], 120)
 
@@ -115,12 +128,23 @@ describe('history sync from the subsystems\' own stores (real processes)', () =>
         expect(dSync.sync.peers.reduce((sum, p) => sum + p.applied, 0)).toBeGreaterThanOrEqual(120)
         expect(d.proc.stdout()).toContain('"msg":"history sync finished"')
 
-        // C comes back: it catches up 120 entries it missed while offline.
+        // C comes back: it catches up 120 entries it missed while offline. Its governance holds the voting
+        // deadlines until it has synced with a peer, so the second proposal, whose window ended while C was down,
+        // is tallied with A's and B's votes as everywhere else (closed at once, it would be no-quorum on C).
         const c2 = await startMeshNode(dirs[2] as string, 2)
         started.push(c2)
         await connect(c2, b)
         expect(await sameLedger([a, b, c2, d], 120)).toBe(root1)
         expect(await balances(c2)).toEqual(await balances(a))
+        const onA = await a.api.get(`/proposals/${second}`) as { state: string, result: unknown }
+        expect(onA).toMatchObject({ state: 'accepted', tally: { for: 2, against: 0, outcome: 'accepted' } })
+        await eventually('the second proposal accepted on C as on A', [c2.api], async () => {
+          const onC = await c2.api.get(`/proposals/${second}`) as { state: string, result: unknown }
+          return onC.state !== 'open' ? onC : undefined
+        })
+        expect(await c2.api.get(`/proposals/${second}`)).toEqual(onA)
+        expect((await c2.api.get('/status') as { governance: { deadlinesHeld: boolean } }).governance.deadlinesHeld).toBe(false)
+        expect(c2.proc.stdout()).toContain('"reason":"caught up with a peer"')
       } finally {
         await Promise.all(started.map(async (n) => await n.stop()))
       }

@@ -15,7 +15,7 @@ export interface NodeStatus {
   gossip: Record<string, unknown>
   ledger: { entries: number, stateRoot: string, pending: number, quarantined: number }
   trust: { attestations: number }
-  governance: { domain: string, members: number, proposals: number }
+  governance: { domain: string, members: number, proposals: number, deadlinesHeld: boolean }
   snapshots: Record<string, unknown>
   uptimeMs: number
   sync?: unknown
