@@ -51,7 +51,7 @@ describe('icn-node run: two processes, local API, clean shutdown', () => {
         const status = await a.cli(['status']) as { did: string, peers: number, services: string[], multiaddrs: string[] }
         expect(status.did).toBe(didA)
         expect(status.peers).toBe(1)
-        expect(status.services).toEqual(['lock', 'storage', 'identity', 'trust', 'governance', 'ledger', 'membership', 'governance-effects', 'transport', 'gossip', 'history', 'address-book', 'discovery', 'membership-effects', 'snapshot-store', 'snapshot', 'api'])
+        expect(status.services).toEqual(['lock', 'storage', 'identity', 'trust', 'governance', 'ledger', 'membership', 'governance-effects', 'transport', 'gossip', 'history', 'address-book', 'discovery', 'governance-catch-up', 'membership-effects', 'snapshot-store', 'snapshot', 'api'])
         expect(status.multiaddrs).toEqual(a.runtime.multiaddrs)
         // Without --json: a table of peers and `label  value` lines of status.
         const [peer] = await b.cli(['peers']) as Array<{ did: string, peerId: string, remoteAddr: string }>
