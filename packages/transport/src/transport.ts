@@ -9,6 +9,7 @@ import { dcutr } from '@libp2p/dcutr'
 import { identify } from '@libp2p/identify'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
+import { webRTC } from '@libp2p/webrtc'
 import { isNetworkAddress, isPrivate } from '@libp2p/utils'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
@@ -186,6 +187,13 @@ export interface Libp2pTransportInit {
    * (DCUtR hole punching). AutoNAT (peers dial back this node's public addresses) runs either way. @default true
    */
   natTraversal?: boolean
+  /**
+   * STUN servers (`stun:<host>:<port>`) for hole punching over WebRTC. With at least one (and `natTraversal`),
+   * the node also listens on `/webrtc`: a member reaching it through a relay can open a direct WebRTC
+   * connection, signalled over the relayed one, wherever both NATs let the ICE checks through; the relayed
+   * connection is then closed. STUN tells each side its public address. @default [] (no WebRTC)
+   */
+  stunServers?: string[]
 }
 
 /** The node's libp2p transport: `MessageTransport` plus connection management. */
@@ -362,7 +370,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     private readonly keyPair: KeyPair,
     private readonly logger: TransportLogger,
     private readonly clock: Clock,
-    private readonly settings: Required<Omit<Libp2pTransportInit, 'listen' | 'peers' | 'protocolPrefix' | 'maxPendingInbound' | 'maxInboundPerHostPerSecond' | 'relay' | 'natTraversal'>>,
+    private readonly settings: Required<Omit<Libp2pTransportInit, 'listen' | 'peers' | 'protocolPrefix' | 'maxPendingInbound' | 'maxInboundPerHostPerSecond' | 'relay' | 'natTraversal' | 'stunServers'>>,
     blockedUntil: Map<string, number>,
     private readonly admission: PeerAdmission,
     protocolPrefix: string,
@@ -379,6 +387,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     await this.node.handle(this.protocols.gossip, (stream, connection) => { this.attach(stream, connection) }, { maxInboundStreams: 2 })
     this.node.addEventListener('peer:connect', (event) => { this.onConnect(event.detail) })
     this.node.addEventListener('peer:disconnect', (event) => { this.onDisconnect(event.detail) })
+    this.node.addEventListener('connection:open', (event) => { this.preferDirect(event.detail) })
     for (const addr of peers) this.addPeer(addr)
     this.scheduleHeartbeat()
   }
@@ -400,7 +409,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   reachability (): Reachability {
     const own = this.ownAddresses()
     return {
-      verified: own.filter((a) => a.verified && !isRelayed(a.addr) && isNetworkAddress(a.multiaddr) && !isPrivate(a.multiaddr)).map((a) => a.addr),
+      verified: own.filter((a) => a.verified && !isCircuit(a.addr) && isNetworkAddress(a.multiaddr) && !isPrivate(a.multiaddr)).map((a) => a.addr),
       relayed: own.filter((a) => isRelayed(a.addr)).map((a) => a.addr),
       relay: this.relayServer
     }
@@ -705,6 +714,21 @@ class Libp2pTransportImpl implements Libp2pTransport {
     if (this.id < did && !this.streams.has(did)) this.openStream(peerId, did)
   }
 
+  /**
+   * A direct connection to a peer replaces its relayed ones, as DCUtR does: a WebRTC connection signalled
+   * through a relay, or a dial that reached the peer's own address. Closing the relayed one ends the ICN
+   * stream on it, and the smaller DID reopens it over the direct connection (libp2p picks direct ones first).
+   */
+  private preferDirect (connection: Connection): void {
+    if (this.closed || isRelayed(connection.remoteAddr.toString())) return
+    for (const other of this.node.getConnections(connection.remotePeer)) {
+      if (other !== connection && isRelayed(other.remoteAddr.toString())) {
+        this.logger.info({ peer: didOfPeerId(connection.remotePeer), direct: connection.remoteAddr.toString() }, 'direct connection: closing the relayed one')
+        this.track(other.close().catch(() => {}))
+      }
+    }
+  }
+
   private onDisconnect (peerId: PeerId): void {
     const did = didOfPeerId(peerId)
     if (did === undefined) return
@@ -853,9 +877,14 @@ export function isClosedStreamRace (err: unknown): boolean {
   return err instanceof Error && err.name === 'StreamStateError' && err.message.startsWith('Cannot write to a stream that is')
 }
 
-/** A connection or address through a circuit relay. */
-export function isRelayed (addr: string): boolean {
+/** An address through a circuit relay (a WebRTC one too: the relay only carries its signalling). */
+function isCircuit (addr: string): boolean {
   return addr.includes('/p2p-circuit')
+}
+
+/** A connection or address whose data goes through a circuit relay: a circuit address, not a WebRTC one signalled through it. */
+export function isRelayed (addr: string): boolean {
+  return isCircuit(addr) && !addr.includes('/webrtc')
 }
 
 /** What the transport reads of libp2p's address manager (an internal component): every own address with its state. */
@@ -927,6 +956,8 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
   const relay = init.relay ?? false
   const held: { source?: AddressSource } = {}
   const listen = init.listen ?? ['/ip4/127.0.0.1/tcp/0']
+  const stunServers = init.stunServers ?? []
+  const webrtc = natTraversal && stunServers.length > 0
   const node = await createLibp2p({
     connectionGater: {
       denyDialPeer: (peerId) => {
@@ -948,8 +979,10 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
       inboundConnectionThreshold: init.maxInboundPerHostPerSecond ?? 5
     },
     privateKey,
-    addresses: { listen: natTraversal ? [...listen, '/p2p-circuit'] : listen },
-    transports: natTraversal ? [tcp(), circuitRelayTransport()] : [tcp()],
+    addresses: { listen: natTraversal ? [...listen, '/p2p-circuit', ...(webrtc ? ['/webrtc'] : [])] : listen },
+    transports: natTraversal
+      ? [tcp(), circuitRelayTransport(), ...(webrtc ? [webRTC({ rtcConfiguration: { iceServers: stunServers.map((urls) => ({ urls })) } })] : [])]
+      : [tcp()],
     connectionEncrypters: [noise()],
     // The heartbeat on the ICN stream keeps links (and NAT mappings) alive: no yamux ping per connection too.
     streamMuxers: [yamux({ enableKeepAlive: false })],
