@@ -9,7 +9,6 @@ import { dcutr } from '@libp2p/dcutr'
 import { identify } from '@libp2p/identify'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
-import { webRTC } from '@libp2p/webrtc'
 import { isNetworkAddress, isPrivate } from '@libp2p/utils'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
@@ -140,7 +139,18 @@ export interface Libp2pTransportComponents {
   clock?: Clock
   /** Who may connect and exchange frames. @default everyone (an open transport: tests and tools) */
   admission?: PeerAdmission
+  /**
+   * Hole punching over WebRTC, with `natTraversal`: `webRTC({ rtcConfiguration: { iceServers } })` from
+   * `@libp2p/webrtc`, its STUN servers telling each side its public address. The node then also listens on
+   * `/webrtc`: a member reaching it through a relay can open a direct WebRTC connection, signalled over the
+   * relayed one, wherever both NATs let the ICE checks through; the relayed connection is then closed.
+   * A component rather than a dependency: it loads a native module (node-datachannel). @default none
+   */
+  webRTC?: TransportFactory
 }
+
+/** A libp2p transport, as `createLibp2p` takes it (`tcp()`, `webRTC(…)`). */
+export type TransportFactory = NonNullable<NonNullable<Parameters<typeof createLibp2p>[0]>['transports']>[number]
 
 export interface Libp2pTransportInit {
   /** @default ['/ip4/127.0.0.1/tcp/0'] */
@@ -187,13 +197,6 @@ export interface Libp2pTransportInit {
    * (DCUtR hole punching). AutoNAT (peers dial back this node's public addresses) runs either way. @default true
    */
   natTraversal?: boolean
-  /**
-   * STUN servers (`stun:<host>:<port>`) for hole punching over WebRTC. With at least one (and `natTraversal`),
-   * the node also listens on `/webrtc`: a member reaching it through a relay can open a direct WebRTC
-   * connection, signalled over the relayed one, wherever both NATs let the ICE checks through; the relayed
-   * connection is then closed. STUN tells each side its public address. @default [] (no WebRTC)
-   */
-  stunServers?: string[]
 }
 
 /** The node's libp2p transport: `MessageTransport` plus connection management. */
@@ -370,7 +373,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     private readonly keyPair: KeyPair,
     private readonly logger: TransportLogger,
     private readonly clock: Clock,
-    private readonly settings: Required<Omit<Libp2pTransportInit, 'listen' | 'peers' | 'protocolPrefix' | 'maxPendingInbound' | 'maxInboundPerHostPerSecond' | 'relay' | 'natTraversal' | 'stunServers'>>,
+    private readonly settings: Required<Omit<Libp2pTransportInit, 'listen' | 'peers' | 'protocolPrefix' | 'maxPendingInbound' | 'maxInboundPerHostPerSecond' | 'relay' | 'natTraversal'>>,
     blockedUntil: Map<string, number>,
     private readonly admission: PeerAdmission,
     protocolPrefix: string,
@@ -956,8 +959,7 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
   const relay = init.relay ?? false
   const held: { source?: AddressSource } = {}
   const listen = init.listen ?? ['/ip4/127.0.0.1/tcp/0']
-  const stunServers = init.stunServers ?? []
-  const webrtc = natTraversal && stunServers.length > 0
+  const webRTC = natTraversal ? components.webRTC : undefined
   const node = await createLibp2p({
     connectionGater: {
       denyDialPeer: (peerId) => {
@@ -979,10 +981,8 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
       inboundConnectionThreshold: init.maxInboundPerHostPerSecond ?? 5
     },
     privateKey,
-    addresses: { listen: natTraversal ? [...listen, '/p2p-circuit', ...(webrtc ? ['/webrtc'] : [])] : listen },
-    transports: natTraversal
-      ? [tcp(), circuitRelayTransport(), ...(webrtc ? [webRTC({ rtcConfiguration: { iceServers: stunServers.map((urls) => ({ urls })) } })] : [])]
-      : [tcp()],
+    addresses: { listen: natTraversal ? [...listen, '/p2p-circuit', ...(webRTC === undefined ? [] : ['/webrtc'])] : listen },
+    transports: natTraversal ? [tcp(), circuitRelayTransport(), ...(webRTC === undefined ? [] : [webRTC])] : [tcp()],
     connectionEncrypters: [noise()],
     // The heartbeat on the ICN stream keeps links (and NAT mappings) alive: no yamux ping per connection too.
     streamMuxers: [yamux({ enableKeepAlive: false })],

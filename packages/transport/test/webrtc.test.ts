@@ -18,6 +18,7 @@ import { type Libp2pTransport, type PeerAdmission, createLibp2pTransport, peerId
 
 /** No STUN server answers here: on one host the ICE checks succeed between host candidates. */
 const STUN = ['stun:127.0.0.1:9']
+const iceServers = STUN.map((urls) => ({ urls }))
 const open: Array<{ stop: () => Promise<void> }> = []
 afterEach(async () => { for (const n of open.splice(0).reverse()) await n.stop() })
 
@@ -25,8 +26,9 @@ function admitting (members: Set<string>): PeerAdmission {
   return { connect: (did) => members.has(did), stream: (did) => members.has(did) }
 }
 
-async function start (keyPair: KeyPair, admission: PeerAdmission, init: Parameters<typeof createLibp2pTransport>[1]): Promise<Libp2pTransport> {
-  const transport = await createLibp2pTransport({ keyPair, admission }, { listen: ['/ip4/127.0.0.1/tcp/0'], redialMinMs: 50, ...init })
+async function start (keyPair: KeyPair, admission: PeerAdmission, init: Parameters<typeof createLibp2pTransport>[1], withWebRTC = true): Promise<Libp2pTransport> {
+  const components = { keyPair, admission, ...(withWebRTC ? { webRTC: webRTC({ rtcConfiguration: { iceServers } }) } : {}) }
+  const transport = await createLibp2pTransport(components, { listen: ['/ip4/127.0.0.1/tcp/0'], redialMinMs: 50, ...init })
   open.push({ stop: async () => { await transport.close() } })
   return transport
 }
@@ -51,12 +53,12 @@ function viaOf (t: Libp2pTransport, did: string): { via: string, remoteAddr: str
   return peer === undefined ? undefined : { via: peer.via, remoteAddr: peer.remoteAddr }
 }
 
-describe('hole punching over WebRTC (stunServers set)', () => {
+describe('hole punching over WebRTC (the webRTC component given)', () => {
   it('two members behind a relay move to a direct WebRTC connection; the relayed one is closed', async () => {
     const [relayKey, aliceKey, bobKey] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
     const members = new Set([relayKey.did, aliceKey.did, bobKey.did])
-    const relay = await start(relayKey, admitting(members), { relay: {}, natTraversal: false })
-    const bob = await start(bobKey, admitting(members), { peers: relay.multiaddrs(), stunServers: STUN })
+    const relay = await start(relayKey, admitting(members), { relay: {}, natTraversal: false }, false)
+    const bob = await start(bobKey, admitting(members), { peers: relay.multiaddrs() })
     const [circuit, webrtc] = await until([bob], () => {
       const addrs = bob.multiaddrs()
       const plain = addrs.find((a) => a.endsWith(`/p2p-circuit/p2p/${bob.peerId}`))
@@ -65,7 +67,7 @@ describe('hole punching over WebRTC (stunServers set)', () => {
     })
     expect(bob.reachability().relayed).toEqual([circuit])
 
-    const alice = await start(aliceKey, admitting(members), { peers: [...relay.multiaddrs(), circuit], stunServers: STUN })
+    const alice = await start(aliceKey, admitting(members), { peers: [...relay.multiaddrs(), circuit] })
     const relayed = await until([alice], () => viaOf(alice, bob.id))
     expect(relayed).toEqual({ via: 'relayed', remoteAddr: circuit })
 
@@ -92,8 +94,8 @@ describe('hole punching over WebRTC (stunServers set)', () => {
   it('a member removed while connected through the relay is refused at WebRTC\'s encrypted-connection gate', async () => {
     const [relayKey, bobKey, removedKey] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
     const members = new Set([relayKey.did, bobKey.did, removedKey.did])
-    const relay = await start(relayKey, admitting(members), { relay: {}, natTraversal: false })
-    const bob = await start(bobKey, admitting(members), { peers: relay.multiaddrs(), stunServers: STUN })
+    const relay = await start(relayKey, admitting(members), { relay: {}, natTraversal: false }, false)
+    const bob = await start(bobKey, admitting(members), { peers: relay.multiaddrs() })
     const [circuit, webrtc] = await until([bob], () => {
       const addrs = bob.multiaddrs()
       const plain = addrs.find((a) => a.endsWith(`/p2p-circuit/p2p/${bob.peerId}`))
@@ -103,7 +105,7 @@ describe('hole punching over WebRTC (stunServers set)', () => {
     // The removed member as a plain libp2p node, so that it dials WebRTC exactly once.
     const removed = await createLibp2p({
       privateKey: await generateKeyPairFromSeed('Ed25519', removedKey.seed),
-      transports: [tcp(), circuitRelayTransport(), webRTC({ rtcConfiguration: { iceServers: STUN.map((urls) => ({ urls })) } })],
+      transports: [tcp(), circuitRelayTransport(), webRTC({ rtcConfiguration: { iceServers } })],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       services: { identify: identify() }
