@@ -131,15 +131,19 @@ describe('sites behind NAT (network namespaces, nftables masquerade)', () => {
         await a.api.post('/pay', { to: b.did, amount: '25' })
         await b.api.post('/pay', { to: a.did, amount: '10' })
         await p.api.post('/pay', { to: a.did, amount: '5' })
-        const converged = await eventually('ledgers converge', apis, async () => {
-          const ls = await Promise.all(nodes.map(async (n) => (await statusOf(n)).ledger))
-          return ls.every((l) => l.entries === 3 && l.stateRoot === ls[0]!.stateRoot) ? ls[0] : undefined
-        }, 60_000).catch(diagnose)
-        expect(converged.entries).toBe(3)
-        for (const n of nodes) {
-          expect(await n.api.get(`/balance?account=${a.did}`)).toMatchObject({ balance: '-10' })
-          expect(await n.api.get(`/balance?account=${b.did}`)).toMatchObject({ balance: '15' })
+        /** Waits until every node holds `entries` ledger entries with one state root, then checks A's and B's balances everywhere. */
+        const converge = async (entries: number, balances: { a: string, b: string }): Promise<void> => {
+          const converged = await eventually(`ledgers converge on ${entries} entries`, apis, async () => {
+            const ls = await Promise.all(nodes.map(async (n) => (await statusOf(n)).ledger))
+            return ls.every((l) => l.entries === entries && l.stateRoot === ls[0]!.stateRoot) ? ls[0] : undefined
+          }, 60_000).catch(diagnose)
+          expect(converged.entries).toBe(entries)
+          for (const n of nodes) {
+            expect(await n.api.get(`/balance?account=${a.did}`)).toMatchObject({ balance: balances.a })
+            expect(await n.api.get(`/balance?account=${b.did}`)).toMatchObject({ balance: balances.b })
+          }
         }
+        await converge(3, { a: '-10', b: '15' })
 
         // A snapshot started behind NAT: markers travel over the relayed link too.
         const snap = await a.api.post('/snapshots') as { snapshotId: string, participants: string[] }
@@ -167,15 +171,7 @@ describe('sites behind NAT (network namespaces, nftables masquerade)', () => {
         expect([webrtc(a), `/webrtc/p2p/${peerIdOfDid(a.did)}`]).toContain(await linkOf(b, a))
         // Over the direct link: B pays A, and all three converge again.
         await b.api.post('/pay', { to: a.did, amount: '7' })
-        const again = await eventually('ledgers converge after the direct link', apis, async () => {
-          const ls = await Promise.all(nodes.map(async (n) => (await statusOf(n)).ledger))
-          return ls.every((l) => l.entries === 4 && l.stateRoot === ls[0]!.stateRoot) ? ls[0] : undefined
-        }, 60_000).catch(diagnose)
-        expect(again.entries).toBe(4)
-        for (const n of nodes) {
-          expect(await n.api.get(`/balance?account=${a.did}`)).toMatchObject({ balance: '-3' })
-          expect(await n.api.get(`/balance?account=${b.did}`)).toMatchObject({ balance: '8' })
-        }
+        await converge(4, { a: '-3', b: '8' })
 
         // A stranger on the internet: P refuses it at the handshake, so it can neither reserve a slot
         // nor reach A through P's relay.

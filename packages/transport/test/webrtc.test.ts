@@ -53,18 +53,28 @@ function viaOf (t: Libp2pTransport, did: string): { via: string, remoteAddr: str
   return peer === undefined ? undefined : { via: peer.via, remoteAddr: peer.remoteAddr }
 }
 
+/**
+ * A relay member and bob (WebRTC on) holding a reservation on it, both admitting `other` too; resolves once
+ * bob's plain circuit address and its WebRTC one are known.
+ */
+async function relayAndBob (other: KeyPair): Promise<{ members: Set<string>, relay: Libp2pTransport, bob: Libp2pTransport, circuit: string, webrtc: string }> {
+  const [relayKey, bobKey] = [generateKeyPair(), generateKeyPair()]
+  const members = new Set([relayKey.did, bobKey.did, other.did])
+  const relay = await start(relayKey, admitting(members), { relay: {}, natTraversal: false }, false)
+  const bob = await start(bobKey, admitting(members), { peers: relay.multiaddrs() })
+  const [circuit, webrtc] = await until([bob], () => {
+    const addrs = bob.multiaddrs()
+    const plain = addrs.find((a) => a.endsWith(`/p2p-circuit/p2p/${bob.peerId}`))
+    const rtc = addrs.find((a) => a.endsWith(`/p2p-circuit/webrtc/p2p/${bob.peerId}`))
+    return plain !== undefined && rtc !== undefined ? [plain, rtc] : undefined
+  })
+  return { members, relay, bob, circuit, webrtc }
+}
+
 describe('hole punching over WebRTC (the webRTC component given)', () => {
   it('two members behind a relay move to a direct WebRTC connection; the relayed one is closed', async () => {
-    const [relayKey, aliceKey, bobKey] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
-    const members = new Set([relayKey.did, aliceKey.did, bobKey.did])
-    const relay = await start(relayKey, admitting(members), { relay: {}, natTraversal: false }, false)
-    const bob = await start(bobKey, admitting(members), { peers: relay.multiaddrs() })
-    const [circuit, webrtc] = await until([bob], () => {
-      const addrs = bob.multiaddrs()
-      const plain = addrs.find((a) => a.endsWith(`/p2p-circuit/p2p/${bob.peerId}`))
-      const rtc = addrs.find((a) => a.endsWith(`/p2p-circuit/webrtc/p2p/${bob.peerId}`))
-      return plain !== undefined && rtc !== undefined ? [plain, rtc] : undefined
-    })
+    const aliceKey = generateKeyPair()
+    const { members, relay, bob, circuit, webrtc } = await relayAndBob(aliceKey)
     expect(bob.reachability().relayed).toEqual([circuit])
 
     const alice = await start(aliceKey, admitting(members), { peers: [...relay.multiaddrs(), circuit] })
@@ -92,16 +102,8 @@ describe('hole punching over WebRTC (the webRTC component given)', () => {
   }, 60_000)
 
   it('a member removed while connected through the relay is refused at WebRTC\'s encrypted-connection gate', async () => {
-    const [relayKey, bobKey, removedKey] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
-    const members = new Set([relayKey.did, bobKey.did, removedKey.did])
-    const relay = await start(relayKey, admitting(members), { relay: {}, natTraversal: false }, false)
-    const bob = await start(bobKey, admitting(members), { peers: relay.multiaddrs() })
-    const [circuit, webrtc] = await until([bob], () => {
-      const addrs = bob.multiaddrs()
-      const plain = addrs.find((a) => a.endsWith(`/p2p-circuit/p2p/${bob.peerId}`))
-      const rtc = addrs.find((a) => a.endsWith(`/p2p-circuit/webrtc/p2p/${bob.peerId}`))
-      return plain !== undefined && rtc !== undefined ? [plain, rtc] : undefined
-    })
+    const removedKey = generateKeyPair()
+    const { members, relay, bob, circuit, webrtc } = await relayAndBob(removedKey)
     // The removed member as a plain libp2p node, so that it dials WebRTC exactly once.
     const removed = await createLibp2p({
       privateKey: await generateKeyPairFromSeed('Ed25519', removedKey.seed),
