@@ -719,17 +719,27 @@ class Libp2pTransportImpl implements Libp2pTransport {
 
   /**
    * A direct connection to a peer replaces its relayed ones, as DCUtR does: a WebRTC connection signalled
-   * through a relay, or a dial that reached the peer's own address. Closing the relayed one ends the ICN
-   * stream on it, and the smaller DID reopens it over the direct connection (libp2p picks direct ones first).
+   * through a relay, or a dial that reached the peer's own address. The smaller DID, which owns the pair's
+   * ICN stream, opens a new one over the direct connection (the peer's side replaces its stream with it,
+   * so the link never drops), then closes the relayed connections.
    */
   private preferDirect (connection: Connection): void {
     if (this.closed || isRelayed(connection.remoteAddr.toString())) return
-    for (const other of this.node.getConnections(connection.remotePeer)) {
-      if (other !== connection && isRelayed(other.remoteAddr.toString())) {
-        this.logger.info({ peer: didOfPeerId(connection.remotePeer), direct: connection.remoteAddr.toString() }, 'direct connection: closing the relayed one')
-        this.track(other.close().catch(() => {}))
+    const did = didOfPeerId(connection.remotePeer)
+    if (did === undefined || did < this.id || !this.admission.stream(did)) return
+    const relayed = this.node.getConnections(connection.remotePeer).filter((c) => c !== connection && isRelayed(c.remoteAddr.toString()))
+    if (relayed.length === 0) return
+    this.track((async () => {
+      try {
+        const stream = await connection.newStream(this.protocols.gossip)
+        this.register(stream, connection.remotePeer, did, connection.remoteAddr.toString(), true)
+      } catch (err) {
+        this.logger.debug({ peer: did, err: (err as Error).message }, 'no ICN stream over the direct connection: the link stays relayed')
+        return
       }
-    }
+      this.logger.info({ peer: did, direct: connection.remoteAddr.toString() }, 'direct connection: closing the relayed one')
+      await Promise.all(relayed.map(async (other) => { await other.close().catch(() => {}) }))
+    })())
   }
 
   private onDisconnect (peerId: PeerId): void {
