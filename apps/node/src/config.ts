@@ -66,6 +66,14 @@ export interface NodeConfig {
    * host (loopback test networks). @default 5
    */
   maxInboundPerHostPerSecond: number
+  /** Members this node dials until it is connected to this many (inbound links count too): a bounded mesh. @default 8 */
+  degree: number
+  /**
+   * Members connected beyond this many are told this node is full when they connect (unless this node
+   * dials them) and go to other members; a member behind NAT stays on a full member that relays for it.
+   * At least `degree`. @default 2 × degree
+   */
+  maxPeers?: number
   /**
    * The member whose invitation this node joined with (`icn-node join` writes it): it may connect and
    * exchange frames before this node's governance has caught up with its membership. @default undefined
@@ -89,7 +97,8 @@ const DEFAULTS: Omit<NodeConfig, 'dataDir'> = {
   relay: false,
   natTraversal: true,
   stunServers: [],
-  maxInboundPerHostPerSecond: 5
+  maxInboundPerHostPerSecond: 5,
+  degree: 8
 }
 
 /** What `icn-node init` writes: the fixed production ports, listening on every interface. */
@@ -121,7 +130,7 @@ function checkPositiveInteger (field: string, value: unknown, allowZero = false)
 export function validateConfigFile (value: unknown): NodeConfigFile {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('config must be a JSON object')
   const input = value as Record<string, unknown>
-  const known = new Set(['listen', 'peers', 'announce', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs', 'snapshotMinParticipants', 'sponsor', 'relay', 'natTraversal', 'stunServers', 'maxInboundPerHostPerSecond'])
+  const known = new Set(['listen', 'peers', 'announce', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs', 'snapshotMinParticipants', 'sponsor', 'relay', 'natTraversal', 'stunServers', 'maxInboundPerHostPerSecond', 'degree', 'maxPeers'])
   for (const key of Object.keys(input)) if (!known.has(key)) throw new InvalidConfigError(`unknown config field '${key}'`)
   const out: NodeConfigFile = {}
   if (input.listen !== undefined) out.listen = checkMultiaddrs('listen', input.listen)
@@ -141,6 +150,8 @@ export function validateConfigFile (value: unknown): NodeConfigFile {
   if (input.gossipMaxEntriesPerTopic !== undefined) out.gossipMaxEntriesPerTopic = checkPositiveInteger('gossipMaxEntriesPerTopic', input.gossipMaxEntriesPerTopic)
   if (input.historySyncIntervalMs !== undefined) out.historySyncIntervalMs = checkPositiveInteger('historySyncIntervalMs', input.historySyncIntervalMs)
   if (input.maxInboundPerHostPerSecond !== undefined) out.maxInboundPerHostPerSecond = checkPositiveInteger('maxInboundPerHostPerSecond', input.maxInboundPerHostPerSecond)
+  if (input.degree !== undefined) out.degree = checkPositiveInteger('degree', input.degree)
+  if (input.maxPeers !== undefined) out.maxPeers = checkPositiveInteger('maxPeers', input.maxPeers)
   if (input.snapshotMinParticipants !== undefined) {
     out.snapshotMinParticipants = checkPositiveInteger('snapshotMinParticipants', input.snapshotMinParticipants)
     if (out.snapshotMinParticipants < 2) throw new InvalidConfigError('snapshotMinParticipants must be at least 2 (a snapshot is taken with other members)')
@@ -186,5 +197,9 @@ export async function loadConfig (dataDir: string, overrides: NodeConfigFile = {
   }
   const flags = validateConfigFile(overrides)
   const peers = [...new Set([...(fromFile.peers ?? []), ...(flags.peers ?? [])])]
-  return { ...DEFAULTS, ...fromFile, ...flags, peers, dataDir }
+  const config: NodeConfig = { ...DEFAULTS, ...fromFile, ...flags, peers, dataDir }
+  if (config.maxPeers !== undefined && config.maxPeers < config.degree) {
+    throw new InvalidConfigError(`maxPeers (${config.maxPeers}) must be at least degree (${config.degree})`)
+  }
+  return config
 }

@@ -61,6 +61,7 @@ export function createNodeMetrics (status: () => NodeStatus, info: { version: st
   counter('icn_transport_frames_total', 'Frames on the ICN protocol, by direction (dropped: not sent).', ['direction'], (s) => [[{ direction: 'sent' }, s.transport.framesSent], [{ direction: 'received' }, s.transport.framesReceived], [{ direction: 'dropped' }, s.transport.framesDropped]])
   counter('icn_transport_dial_failures_total', 'Dials that failed.', [], total((s) => s.transport.dialFailures))
   counter('icn_transport_peer_changes_total', 'Members that joined or left the connected peers (link churn).', [], total((s) => s.transport.peerChanges))
+  counter('icn_discovery_full_total', 'Peer exchange: members told this node was full, full members left for others, and full relays stayed on.', ['event'], (s) => [[{ event: 'turned_away' }, s.discovery.turnedAway], [{ event: 'left' }, s.discovery.leftFull], [{ event: 'stayed_for_relay' }, s.discovery.stayedForRelay]])
   counter('icn_transport_silent_hang_ups_total', 'Peers hung up because nothing, not even a heartbeat, came from them for the silence timeout.', [], total((s) => s.transport.silentHangUps))
   counter('icn_refused_total', 'What this node refused to non-members and peers in cool-down, by kind.', ['kind'], (s) => [
     [{ kind: 'connection_not_a_member' }, s.membership.refused.notAMember],

@@ -344,7 +344,11 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   const discovery = await supervisor.start('discovery', async () => {
     const value = await startPeerExchange(
       { transport, book: addressBook, messaging: gossipAddressMessaging(gossip), keyPair, clock, isMember: (did) => membership.stream(did), logger: log('discovery') },
-      config.announce === undefined ? {} : { announce: announcedAddresses(config.announce, keyPair.did) }
+      {
+        degree: config.degree,
+        ...(config.maxPeers === undefined ? {} : { maxPeers: config.maxPeers }),
+        ...(config.announce === undefined ? {} : { announce: announcedAddresses(config.announce, keyPair.did) })
+      }
     )
     return { value, stop: async () => { await value.close() } }
   })

@@ -29,7 +29,8 @@ describe('config', () => {
         relay: false,
         natTraversal: true,
         stunServers: [],
-        maxInboundPerHostPerSecond: 5
+        maxInboundPerHostPerSecond: 5,
+        degree: 8
       })
     })
   })
@@ -50,11 +51,18 @@ describe('config', () => {
     expect(validateConfigFile({ stunServers: ['stun:11.0.0.10:3478'] })).toEqual({ stunServers: ['stun:11.0.0.10:3478'] })
     expect(() => validateConfigFile({ maxInboundPerHostPerSecond: 0 })).toThrow('maxInboundPerHostPerSecond must be a positive integer, got 0')
     expect(validateConfigFile({ maxInboundPerHostPerSecond: 200 })).toEqual({ maxInboundPerHostPerSecond: 200 })
+    expect(() => validateConfigFile({ degree: 0 })).toThrow('degree must be a positive integer, got 0')
+    expect(() => validateConfigFile({ maxPeers: 2.5 })).toThrow('maxPeers must be a positive integer, got 2.5')
+    expect(validateConfigFile({ degree: 4, maxPeers: 6 })).toEqual({ degree: 4, maxPeers: 6 })
     expect(() => validateConfigFile({ colour: 'red' })).toThrow("unknown config field 'colour'")
     expect(() => validateConfigFile([])).toThrow('config must be a JSON object')
     await withTempDir(async (dir) => {
       await writeFile(join(dir, 'config.json'), '{ broken')
       await expect(loadConfig(dir)).rejects.toThrow(InvalidConfigError)
+      // Room for fewer members than this node dials itself: refused with both values named.
+      await writeFile(join(dir, 'config.json'), JSON.stringify({ maxPeers: 4 }))
+      await expect(loadConfig(dir)).rejects.toThrow('maxPeers (4) must be at least degree (8)')
+      expect((await loadConfig(dir, { degree: 4 })).maxPeers).toBe(4)
     })
   })
 })

@@ -99,6 +99,9 @@ describe('day-2 operations on a two-member cooperative', () => {
         expect(sample(families, 'icn_transport_peer_changes_total')).toBeGreaterThanOrEqual(1)
         expect(sample(families, 'icn_transport_peer_changes_total')).toBeLessThanOrEqual(status.transport.peerChanges)
         expect(sample(families, 'icn_transport_silent_hang_ups_total')).toBe(0)
+        // Two members, room for 16: nobody was told this node is full.
+        expect(sample(families, 'icn_discovery_full_total', { event: 'turned_away' })).toBe(0)
+        expect(sample(families, 'icn_discovery_full_total', { event: 'left' })).toBe(0)
         expect(status.transport.silentHangUps).toBe(0)
         expect(sample(families, 'icn_event_loop_stall_seconds', { stat: 'max' })).toBeGreaterThanOrEqual(0)
         const rss = sample(families, 'process_resident_memory_bytes')

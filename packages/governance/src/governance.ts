@@ -133,7 +133,7 @@ export class GovernanceHandle implements Governance {
       }
       const handle = new GovernanceHandle(store, components, init)
       handle.loadDeadlines()
-      handle.scheduler.start()
+      if (init.holdDeadlines !== true) handle.releaseDeadlines()
       return handle
     } catch (err) {
       await store.close()
@@ -433,6 +433,14 @@ export class GovernanceHandle implements Governance {
 
   // ── lifecycle ───────────────────────────────────────────────────────────
 
+  get deadlinesHeld (): boolean {
+    return !this.scheduler.started
+  }
+
+  releaseDeadlines (): void {
+    if (this.closing === undefined) this.scheduler.start()
+  }
+
   async close (): Promise<void> {
     this.closing ??= (async () => {
       await Promise.allSettled([...this.inFlight])
@@ -518,6 +526,8 @@ export class GovernanceHandle implements Governance {
 
   /** Applies every clock-driven transition due now, earliest first (ties by id), one transaction each. */
   private runDue (): void {
+    // Held (`holdDeadlines`): nothing moves by the clock until released, here or in the scheduler.
+    if (this.deadlinesHeld) return
     const now = this.clock.now()
     for (;;) {
       let id: string | undefined

@@ -66,6 +66,13 @@ export interface GovernanceInit {
   readonly charter?: Charter
   /** How far ahead of this node's clock a signed timestamp may be. @default 60000 */
   readonly maxClockSkewMs?: number
+  /**
+   * Open with the deadline scheduler held: no proposal opens or closes by the clock until
+   * `releaseDeadlines()`. A node that was down while a vote closed holds it until it has caught up with
+   * a peer, so votes cast in time that it has not received yet are counted like everywhere else.
+   * @default false
+   */
+  readonly holdDeadlines?: boolean
 }
 
 /**
@@ -174,6 +181,11 @@ export interface Governance {
    */
   restoreState(state: Uint8Array): Promise<void>
 
+  /** True while opened with `holdDeadlines` and not released: clock-driven transitions wait. */
+  readonly deadlinesHeld: boolean
+  /** Starts the held scheduler, which first runs every transition due meanwhile. Idempotent. */
+  releaseDeadlines(): void
+
   /** Stops the scheduler (awaiting it) and closes LMDB. Idempotent. */
   close(): Promise<void>
   /** Alias of `close()`. */
@@ -182,7 +194,7 @@ export interface Governance {
 
 /**
  * Opens (creating if needed) the governance store at `init.path` and starts
- * its scheduler, which first catches up deadlines that passed while closed.
+ * its scheduler (unless `holdDeadlines`), which first catches up deadlines that passed while closed.
  */
 export async function openGovernance (components: GovernanceComponents, init: GovernanceInit): Promise<Governance> {
   return await GovernanceHandle.open(components, init)

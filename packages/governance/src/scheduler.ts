@@ -27,12 +27,21 @@ export class DeadlineScheduler {
   private wakeUp: (() => void) | undefined
   private cancelTimer: CancelTimer | undefined
   private task: Promise<void> | undefined
+  private running = false
 
   constructor (private readonly clock: Clock, private readonly target: SchedulerTarget, private readonly retryMs = 1_000) {}
 
   /** Starts the task; the first pass runs at once (catching up deadlines missed while closed). */
   start (): void {
-    this.task ??= this.run()
+    if (this.running) return
+    // Set before `run` begins: its first pass runs synchronously, inside this call.
+    this.running = true
+    this.task = this.run()
+  }
+
+  /** Whether `start` has been called. */
+  get started (): boolean {
+    return this.running
   }
 
   /** Re-plans after a change that may have added an earlier deadline. */

@@ -124,6 +124,7 @@ export class LedgerHandle {
   // them resolves, and decoding it again each time was the bulk of a busy node's apply work. Keyed by id
   // (a hash of the bytes), so an entry here is right whatever happened to the transaction that held it.
   private readonly heldDecoded = new Map<string, SignedEntry>()
+  private cachedRoot: { version: number, root: string } | undefined
 
   constructor (parts: LedgerParts) {
     this.store = parts.store
@@ -367,7 +368,13 @@ export class LedgerHandle {
   /** Ids of held entries (waiting for a chain gap or acknowledged entries). */
   pending (): string[] { this.open(); return this.store.pending().map((p) => p.id) }
   entryCount (): number { this.open(); return this.store.entryCount() }
-  stateRoot (): string { this.open(); return computeStateRoot(this.store.balances(), this.store.heads()) }
+  stateRoot (): string {
+    this.open()
+    // Computed from every balance and head: kept until this handle writes again (status reads it often).
+    const version = this.store.stateVersion()
+    if (this.cachedRoot?.version !== version) this.cachedRoot = { version, root: computeStateRoot(this.store.balances(), this.store.heads()) }
+    return this.cachedRoot.root
+  }
 
   async close (): Promise<void> {
     this.closing ??= Promise.all([this.verifier.close(), this.store.close()]).then(() => undefined)

@@ -272,6 +272,9 @@ export class LedgerStore {
   // Entries held, counted once (a walk of the table) and then kept by this handle's puts and removals;
   // forgotten (counted again on the next call) when a transaction rolls back or a commit fails.
   private entriesHeld: number | undefined
+  // Moves on every put or removal of balances and chain heads and at the end of every transaction (its
+  // commit is what readers see), so a state root computed at one value holds until it moves.
+  private stateWrites = 0
 
   private constructor (readonly path: string, private readonly root: RootDatabase<Uint8Array, string>) {
     this.dbs = Object.fromEntries(DB_NAMES.map((name) => [name, new Table(root, name)])) as Record<DbName, Table>
@@ -301,7 +304,16 @@ export class LedgerStore {
 
   /** Runs `fn` in one durable LMDB write transaction: all of its writes commit together or not at all. */
   transaction<T> (fn: () => T): T {
-    return this.root.transactionSync(this.abortable(fn))
+    try {
+      return this.root.transactionSync(this.abortable(fn))
+    } finally {
+      this.stateWrites++
+    }
+  }
+
+  /** A counter that moves whenever the balances or chain heads readers see may have changed (this handle's writes). */
+  stateVersion (): number {
+    return this.stateWrites
   }
 
   /**
@@ -321,6 +333,8 @@ export class LedgerStore {
     } catch (err) {
       this.entriesHeld = undefined // the commit failed: what this handle counted may not be stored
       throw err
+    } finally {
+      this.stateWrites++
     }
     await this.root.flushed
     return result
@@ -399,6 +413,7 @@ export class LedgerStore {
 
   /** Removes every record of `tables` (inside a transaction). */
   clearTables (tables: readonly LedgerTable[]): void {
+    this.stateWrites++
     for (const name of tables) {
       if (SPARSE_TABLES.includes(name)) this.recheck.add(name)
       const db = this.dbs[name]
@@ -431,7 +446,10 @@ export class LedgerStore {
     return v === undefined ? undefined : parseChain(v)
   }
 
-  putChain (author: Did, record: ChainRecord): void { this.dbs.chains.putSync(author, text(`${record.seq} ${record.applied} ${record.head}`)) }
+  putChain (author: Did, record: ChainRecord): void {
+    this.stateWrites++
+    this.dbs.chains.putSync(author, text(`${record.seq} ${record.applied} ${record.head}`))
+  }
   /** Chain heads in author order; `after` an author, at most `limit`. */
   heads (page: { after?: string, limit?: number } = {}): ChainHead[] {
     const query = { ...(page.after === undefined ? {} : { start: page.after + END }), ...(page.limit === undefined ? {} : { limit: page.limit }) }
@@ -467,6 +485,7 @@ export class LedgerStore {
   }
 
   putBalance (account: Did, currency: string, balance: bigint): void {
+    this.stateWrites++
     this.dbs.balances.putSync(key(account, currency), text(balance.toString()))
   }
 
@@ -631,6 +650,7 @@ export class LedgerStore {
 
   /** Removes every record of every table (call inside `transaction` to replace state atomically). */
   clearAll (): void {
+    this.stateWrites++
     for (const name of SPARSE_TABLES) this.recheck.add(name)
     for (const name of DB_NAMES) {
       const db = this.dbs[name]

@@ -3,7 +3,7 @@ import { ManualClock, withTempDir } from '@icn/testkit'
 import { describe, expect, test, vi } from 'vitest'
 import {
   AmountOutOfRangeError, CutNotHeldError, EntryRejectedError, InvalidArgumentError, InvalidStateError, type Ledger, LedgerClosedError,
-  LedgerStore, MalformedEntryError, PERMISSIVE_POLICY, decodeEntry, decodeLedgerCut, openLedger, proveBalance, verifyBalanceProof
+  LedgerStore, MalformedEntryError, PERMISSIVE_POLICY, computeStateRoot, decodeEntry, decodeLedgerCut, openLedger, proveBalance, verifyBalanceProof
 } from '../src/index.js'
 import { assertInvariants, handEntry, member, payment } from './fixtures.js'
 
@@ -67,6 +67,11 @@ describe('local entries', () => {
       expect(ledger.quarantine()).toEqual([])
       await ledger.pay(alice, bob.did, 'HOUR', 2500n)
       expect(ledger.balance(alice.did, 'HOUR')).toBe(-2500n)
+      // The root is kept between writes and moves with the next one: always what the stored state gives.
+      const paid = ledger.stateRoot()
+      expect(paid).not.toBe(root)
+      expect(paid).toBe(computeStateRoot(ledger.balances(), ledger.heads()))
+      expect(ledger.stateRoot()).toBe(paid)
     })
   })
 

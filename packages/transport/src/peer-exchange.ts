@@ -11,7 +11,7 @@ export interface AddressMessaging {
 }
 
 export interface PeerExchangeComponents {
-  transport: Pick<Libp2pTransport, 'id' | 'peers' | 'multiaddrs' | 'onPeerChange' | 'addPeer' | 'removePeer' | 'reachability' | 'onAddressesChange'>
+  transport: Pick<Libp2pTransport, 'id' | 'peers' | 'multiaddrs' | 'onPeerChange' | 'addPeer' | 'removePeer' | 'dialTargetsOf' | 'disconnect' | 'reachability' | 'onAddressesChange'>
   book: AddressBook
   messaging: AddressMessaging
   keyPair: KeyPair
@@ -31,6 +31,12 @@ export interface PeerExchangeInit {
    * bounded mesh, not everyone. Operator addresses are always dialled. @default 8
    */
   degree?: number
+  /**
+   * Members connected beyond this many are told this node is full (with every record it holds) when they
+   * connect, unless this node dials them itself; they leave for other members. A member that cannot be
+   * reached directly stays on a full member that relays for it. At least `degree`. @default 2 × degree
+   */
+  maxPeers?: number
   /** A chosen member not connected after this long is replaced by another. @default 30000 */
   dialPatienceMs?: number
   /**
@@ -48,6 +54,12 @@ export interface PeerExchangeStats {
   /** Records refused: forged, malformed, not a member's. */
   recordsRefused: number
   messagesSent: number
+  /** Members told on connecting that this node was full. */
+  turnedAway: number
+  /** Full members this node left for others. */
+  leftFull: number
+  /** Full members this node stayed on because they relay and this node has no address verified as reachable. */
+  stayedForRelay: number
 }
 
 /**
@@ -71,7 +83,7 @@ export interface PeerExchange {
 
 class PeerExchangeImpl implements PeerExchange {
   own: AddressRecord
-  private readonly counters: PeerExchangeStats = { recordsKept: 0, recordsRefused: 0, messagesSent: 0 }
+  private readonly counters: PeerExchangeStats = { recordsKept: 0, recordsRefused: 0, messagesSent: 0, turnedAway: 0, leftFull: 0, stayedForRelay: 0 }
   private readonly offs: Array<() => void> = []
   /** Messages are handled one at a time, in arrival order. */
   private queue: Promise<void> = Promise.resolve()
@@ -80,9 +92,16 @@ class PeerExchangeImpl implements PeerExchange {
   private readonly chosen = new Map<string, { addrs: readonly string[], since: number }>()
   /** Chosen members dropped for not connecting in time, and when: not chosen again for 4 × patience. */
   private readonly failedAt = new Map<string, number>()
+  /**
+   * Operator addresses (config `peers`, `peers --add`) of a member that said it was full, and since when:
+   * dialled again only once this node has no connection and no dial pending, a patience later.
+   */
+  private readonly parked = new Map<string, number>()
   private recheck: CancelTimer | undefined
   /** Address book writes under way (awaited by `close`). */
   private readonly writes = new Set<Promise<unknown>>()
+  /** Hang-ups of full members under way (awaited by `close`). */
+  private readonly leaving = new Set<Promise<void>>()
 
   constructor (private readonly c: Required<PeerExchangeComponents>, own: AddressRecord, private readonly settings: Required<Omit<PeerExchangeInit, 'announce'>> & Pick<PeerExchangeInit, 'announce'>) {
     this.own = own
@@ -91,7 +110,7 @@ class PeerExchangeImpl implements PeerExchange {
   start (): void {
     this.offs.push(this.c.messaging.onMessage((from, bytes) => { this.enqueue(async () => { await this.receive(from, bytes) }) }))
     this.offs.push(this.c.transport.onPeerChange((did, change) => {
-      if (change === 'connected') this.sendAll(did)
+      if (change === 'connected') this.sendAll(did, false, this.full(did))
       this.fill()
     }))
     // A relay reservation made or lost (or an address verified): a new record, sent to everyone connected.
@@ -99,7 +118,7 @@ class PeerExchangeImpl implements PeerExchange {
     for (const addr of this.c.book.manual()) this.dial(addr)
     // Connected before this exchange listened (the transport starts first): what those peers sent on
     // connecting went unheard, so ask them for their records again.
-    for (const did of this.c.transport.peers()) this.sendAll(did, true)
+    for (const did of this.c.transport.peers()) this.sendAll(did, true, this.full(did))
     this.fill()
   }
 
@@ -133,9 +152,49 @@ class PeerExchangeImpl implements PeerExchange {
         pending++
       }
     }
-    if (pending > 0 && this.recheck === undefined) {
+    // Alone, with nothing left to try: back to the operator's addresses, a patience after the member was full.
+    let waitingForParked = false
+    if (connected.size === 0 && pending === 0) {
+      for (const [addr, since] of this.parked) {
+        if (now - since < this.settings.dialPatienceMs) { waitingForParked = true; continue }
+        this.parked.delete(addr)
+        this.dial(addr)
+      }
+    }
+    if ((pending > 0 || waitingForParked) && this.recheck === undefined) {
       this.recheck = this.c.clock.setTimeout(() => { this.recheck = undefined; this.fill() }, this.settings.dialPatienceMs)
     }
+  }
+
+  /** Over `maxPeers` with `did` connected, and `did` is not a member this node dials itself. */
+  private full (did: string): boolean {
+    return this.c.transport.peers().length > this.settings.maxPeers && !this.chosen.has(did) && this.c.transport.dialTargetsOf(did).length === 0
+  }
+
+  /**
+   * `from` said it is full: stop dialling it (its operator addresses are parked, a chosen member is not
+   * chosen again for 4 × patience), hang up and dial another member instead, unless `from` relays and
+   * this node has no address verified as reachable (behind NAT it may be this node's only way in).
+   */
+  private leave (from: string, relays: boolean): void {
+    if (relays && this.c.transport.reachability().verified.length === 0) {
+      this.counters.stayedForRelay++
+      return
+    }
+    this.counters.leftFull++
+    const now = this.c.clock.now()
+    const choice = this.chosen.get(from)
+    this.chosen.delete(from)
+    this.failedAt.set(from, now)
+    for (const addr of choice?.addrs ?? []) this.c.transport.removePeer(addr)
+    for (const addr of this.c.transport.dialTargetsOf(from)) {
+      this.c.transport.removePeer(addr)
+      if (choice?.addrs.includes(addr) !== true) this.parked.set(addr, now)
+    }
+    const hangUp = this.c.transport.disconnect(from, 'member is full').catch((err: unknown) => {
+      this.c.logger.debug({ peer: from, err: (err as Error).message }, 'peer exchange: hanging up a full member failed')
+    }).finally(() => { this.leaving.delete(hangUp) })
+    this.leaving.add(hangUp)
   }
 
   stats (): PeerExchangeStats { return { ...this.counters } }
@@ -169,7 +228,7 @@ class PeerExchangeImpl implements PeerExchange {
     this.recheck = undefined
     for (const off of this.offs.splice(0)) off()
     await this.queue
-    await Promise.all([...this.writes])
+    await Promise.all([...this.writes, ...this.leaving])
     await this.c.book.close()
   }
 
@@ -195,17 +254,24 @@ class PeerExchangeImpl implements PeerExchange {
     this.queue = this.queue.then(task).catch((err: unknown) => { this.c.logger.warn({ err: (err as Error).message }, 'peer exchange: handling records failed') })
   }
 
-  private sendAll (did: string, ask = false): void {
+  /** Sends `did` every record held; `full`: this node is full, the records say where else to go. */
+  private sendAll (did: string, ask = false, full = false): void {
     const records = this.c.book.records().filter((r) => r.did !== did && (r.did === this.c.keyPair.did || this.c.isMember(r.did)))
-    this.send([did], records, ask)
+    if (full) this.counters.turnedAway++
+    this.send([did], records, ask, full)
   }
 
-  /** Sends `records` in messages `{ records: [bytes…] }`; `ask` (on the first) asks the peer for all of its own. */
-  private send (peers: readonly string[], records: readonly AddressRecord[], ask = false): void {
-    if (this.closed || (records.length === 0 && !ask)) return
+  /**
+   * Sends `records` in messages `{ records: [bytes…] }`; the last message carries `ask` (the peer sends all
+   * of its own) and `full` (this node is full: the peer should leave for another; `relays` when it relays).
+   */
+  private send (peers: readonly string[], records: readonly AddressRecord[], ask = false, full = false): void {
+    if (this.closed || (records.length === 0 && !ask && !full)) return
+    const last = Math.max(0, Math.ceil(records.length / this.settings.maxRecordsPerMessage) - 1) * this.settings.maxRecordsPerMessage
     for (let i = 0; i === 0 || i < records.length; i += this.settings.maxRecordsPerMessage) {
       const batch = records.slice(i, i + this.settings.maxRecordsPerMessage).map((r) => r.bytes)
-      const message = encode(ask && i === 0 ? { ask: true, records: batch } : { records: batch })
+      const flags = i !== last ? {} : { ...(ask ? { ask: true } : {}), ...(full ? { full: this.c.transport.reachability().relay ? 'relays' : true } : {}) }
+      const message = encode({ ...flags, records: batch })
       for (const peer of peers) {
         try {
           this.c.messaging.send(peer, message)
@@ -227,10 +293,11 @@ class PeerExchangeImpl implements PeerExchange {
     }
     const list: unknown = isPlainMap(message) ? message.records : undefined
     const ask: unknown = isPlainMap(message) ? message.ask : undefined
-    if (!isPlainMap(message) || Object.keys(message).some((k) => k !== 'records' && k !== 'ask') || (ask !== undefined && ask !== true) ||
-      !Array.isArray(list) || list.length > this.settings.maxRecordsPerMessage) {
+    const full: unknown = isPlainMap(message) ? message.full : undefined
+    if (!isPlainMap(message) || Object.keys(message).some((k) => k !== 'records' && k !== 'ask' && k !== 'full') || (ask !== undefined && ask !== true) ||
+      (full !== undefined && full !== true && full !== 'relays') || !Array.isArray(list) || list.length > this.settings.maxRecordsPerMessage) {
       this.counters.recordsRefused++
-      this.c.logger.debug({ peer: from }, 'peer exchange: message is not { records, ask? }')
+      this.c.logger.debug({ peer: from }, 'peer exchange: message is not { records, ask?, full? }')
       return
     }
     if (ask === true) this.sendAll(from)
@@ -270,7 +337,9 @@ class PeerExchangeImpl implements PeerExchange {
         this.chosen.set(record.did, { addrs: record.addrs, since: choice.since })
       }
     }
-    if (fresh.length > 0) this.fill()
+    // After the records it carried: they are where this node goes instead.
+    if (full !== undefined && this.c.isMember(from)) this.leave(from, full === 'relays')
+    if (fresh.length > 0 || full !== undefined) this.fill()
     // Passed on once, to everyone else connected: a record spreads as far as the members are connected.
     if (fresh.length > 0) this.send(this.c.transport.peers().filter((did) => did !== from), fresh)
   }
@@ -293,7 +362,8 @@ export async function startPeerExchange (components: PeerExchangeComponents, ini
   const previous = c.book.record(c.keyPair.did)
   const own = signAddressRecord(c.keyPair, ownAddresses(c.transport, init.announce), Math.max(c.clock.now(), (previous?.issuedAt ?? 0) + 1))
   await c.book.accept(own)
-  const exchange = new PeerExchangeImpl(c, own, { maxRecordsPerMessage: init.maxRecordsPerMessage ?? 256, degree: init.degree ?? 8, dialPatienceMs: init.dialPatienceMs ?? 30_000, announce: init.announce })
+  const degree = init.degree ?? 8
+  const exchange = new PeerExchangeImpl(c, own, { maxRecordsPerMessage: init.maxRecordsPerMessage ?? 256, degree, maxPeers: Math.max(degree, init.maxPeers ?? 2 * degree), dialPatienceMs: init.dialPatienceMs ?? 30_000, announce: init.announce })
   exchange.start()
   return exchange
 }

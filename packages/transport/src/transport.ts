@@ -217,6 +217,8 @@ export interface Libp2pTransport extends MessageTransport {
   removePeer(addr: string): boolean
   /** Addresses being dialled and redialled (`peers`, `addPeer`), sorted. */
   dialTargets(): string[]
+  /** The dial targets that reach `did` (named in the address, or learned when a dial connected), sorted. */
+  dialTargetsOf(did: string): string[]
   /** Waits until an ICN stream to `did` is open, or rejects after `timeoutMs`. */
   waitForPeer(did: string, timeoutMs?: number): Promise<void>
   /**
@@ -492,6 +494,10 @@ class Libp2pTransportImpl implements Libp2pTransport {
     return [...this.targets.keys()].sort()
   }
 
+  dialTargetsOf (did: string): string[] {
+    return [...this.targets].filter(([, target]) => target.did === did).map(([key]) => key).sort()
+  }
+
   onPeerChange (listener: PeerChangeListener): () => void {
     this.peerListeners.add(listener)
     return () => { this.peerListeners.delete(listener) }
@@ -531,7 +537,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   }
 
   async disconnect (did: string, reason: string): Promise<void> {
-    this.logger.warn({ peer: did, reason }, 'disconnecting peer')
+    this.logger.info({ peer: did, reason }, 'disconnecting peer')
     const entry = this.dropStream(did)
     if (entry !== undefined) entry.stream.abort(new Error(reason))
     const peerId = entry?.peerId ?? peerIdFromString(peerIdOfDid(did))
@@ -779,7 +785,8 @@ class Libp2pTransportImpl implements Libp2pTransport {
       this.track(this.hangUp(peerId))
     } else {
       this.openFailures.set(did, failures)
-      this.later(() => { if (!this.streams.has(did)) open(peerId) }, this.backoff(failures - 1))
+      // Over the connection that is still open then: `dialProtocol` would otherwise dial a peer that hung up.
+      this.later(() => { if (!this.streams.has(did) && this.hasOpenConnection(peerId)) open(peerId) }, this.backoff(failures - 1))
     }
   }
 

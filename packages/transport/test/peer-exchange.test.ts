@@ -1,6 +1,6 @@
 import { encode } from '@icn/identity'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type AddressBook, type Libp2pTransport, type PeerAdmission, type PeerExchange, createLibp2pTransport, openAddressBook, signAddressRecord, startPeerExchange } from '../src/index.js'
+import { type AddressBook, type Libp2pTransport, type PeerAdmission, type PeerExchange, type PeerExchangeInit, createLibp2pTransport, openAddressBook, signAddressRecord, startPeerExchange } from '../src/index.js'
 import { addrOf, member } from './helpers/records.js'
 
 const [alice, bob, carol, dave, mallory] = [member(11), member(12), member(13), member(15), member(14)]
@@ -14,10 +14,10 @@ afterEach(async () => {
 })
 
 /** A member whose transport dials `peers` and whose exchange runs over the transport's own frames. */
-async function startMember (keyPair: typeof alice, peers: string[], degree?: number): Promise<Member> {
-  const transport = await createLibp2pTransport({ keyPair, admission: membersOnly }, { peers, redialMinMs: 50 })
+async function startMember (keyPair: typeof alice, peers: string[], degree?: number, init: PeerExchangeInit = {}, relay = false): Promise<Member> {
+  const transport = await createLibp2pTransport({ keyPair, admission: membersOnly }, { peers, redialMinMs: 50, relay: relay ? {} : false })
   const book = await openAddressBook()
-  const exchange = await startPeerExchange({ transport, book, messaging: transport, keyPair, isMember: (did) => members.has(did) }, degree === undefined ? {} : { degree })
+  const exchange = await startPeerExchange({ transport, book, messaging: transport, keyPair, isMember: (did) => members.has(did) }, { ...init, ...(degree === undefined ? {} : { degree }) })
   const m = { transport, book, exchange }
   started.push(m)
   return m
@@ -78,7 +78,8 @@ describe('peer exchange: every member from one address', () => {
   })
 
   it('dials members only up to its degree, though it holds every member\'s record', async () => {
-    const a = await startMember(alice, [], 1)
+    // Alice has room for everyone (the next describe is about a full member).
+    const a = await startMember(alice, [], 1, { maxPeers: 3 })
     const b = await startMember(bob, [a.transport.multiaddrs()[0]!], 1)
     const c = await startMember(carol, [a.transport.multiaddrs()[0]!], 1)
     await a.transport.waitForPeer(bob.did, 20_000)
@@ -94,6 +95,64 @@ describe('peer exchange: every member from one address', () => {
     // Bob and carol, degree 1 and connected to alice, dialled no one more.
     expect(b.transport.dialTargets()).toEqual([a.transport.multiaddrs()[0]!])
     expect(c.transport.dialTargets()).toEqual([a.transport.multiaddrs()[0]!])
+  })
+})
+
+describe('peer exchange: a full member sends newcomers elsewhere', () => {
+  /** Alice (dials no one, room for 1 peer) with bob connected; carol (degree 1) is given alice's address only. */
+  async function fullAlice (carolInit: PeerExchangeInit = {}, aliceRelays = false): Promise<{ a: Member, b: Member, c: Member }> {
+    const a = await startMember(alice, [], 0, { maxPeers: 1 }, aliceRelays)
+    const b = await startMember(bob, [a.transport.multiaddrs()[0]!], 1)
+    await a.transport.waitForPeer(bob.did, 20_000)
+    await waitFor(() => a.book.records().length === 2)
+    const c = await startMember(carol, [a.transport.multiaddrs()[0]!], 1, carolInit)
+    return { a, b, c }
+  }
+
+  it('a member over its room tells a newcomer it is full with every record it holds; the newcomer stops dialling it and connects to another member', async () => {
+    const { a, b, c } = await fullAlice()
+    await waitFor(() => c.exchange.stats().leftFull === 1 && c.transport.peers().length === 1 && a.transport.peers().length === 1)
+    expect(c.transport.peers()).toEqual([bob.did])
+    expect(a.transport.peers()).toEqual([bob.did])
+    // Alice's address (carol's operator address) is parked, not redialled; bob's record is what carol dials.
+    expect(c.transport.dialTargets()).toEqual([b.exchange.own.addrs[0]!])
+    expect(c.book.record(bob.did)?.addrs).toEqual(b.exchange.own.addrs)
+    expect(a.exchange.stats()).toMatchObject({ turnedAway: 1, leftFull: 0, stayedForRelay: 0 })
+    expect(c.exchange.stats()).toMatchObject({ turnedAway: 0, leftFull: 1, stayedForRelay: 0 })
+    // Bob, degree 1 and room for 2, keeps both; he was never full.
+    await waitFor(() => b.transport.peers().length === 2)
+    expect(b.exchange.stats()).toMatchObject({ turnedAway: 0, leftFull: 0 })
+    // A `full` that is neither true nor 'relays' is a malformed message: refused, and bob stays on alice.
+    const refused = b.exchange.stats().recordsRefused
+    a.transport.send(bob.did, encode({ full: 'yes', records: [] }))
+    await waitFor(() => b.exchange.stats().recordsRefused === refused + 1)
+    expect(b.transport.peers()).toEqual([alice.did, carol.did].sort())
+    expect(b.exchange.stats().leftFull).toBe(0)
+  })
+
+  it('a newcomer left with no connection and nothing to dial goes back to its operator\'s address a patience later', async () => {
+    const { a, b, c } = await fullAlice({ dialPatienceMs: 300 })
+    await waitFor(() => c.exchange.stats().leftFull === 1 && c.transport.peers().length === 1)
+    expect(c.transport.peers()).toEqual([bob.did])
+    // Bob goes away: carol has no one, bob's dial runs out of patience, and alice (now with room) is dialled again.
+    await b.exchange.close()
+    await b.transport.close()
+    started.splice(started.indexOf(b), 1)
+    await waitFor(() => c.transport.peers().length === 1 && c.transport.peers()[0] === alice.did && a.transport.peers().length === 1)
+    expect(c.transport.dialTargets()).toEqual([a.transport.multiaddrs()[0]!])
+    expect(a.transport.peers()).toEqual([carol.did])
+    expect(a.exchange.stats().turnedAway).toBe(1)
+    expect(c.exchange.stats().leftFull).toBe(1)
+  })
+
+  it('a newcomer with no address verified as reachable stays on a full member that relays', async () => {
+    const { a, c } = await fullAlice({}, true)
+    await waitFor(() => c.exchange.stats().stayedForRelay === 1)
+    expect(c.transport.reachability().verified).toEqual([])
+    expect(c.transport.peers()).toContain(alice.did)
+    expect(c.transport.dialTargets()).toContain(a.transport.multiaddrs()[0]!)
+    expect(a.exchange.stats().turnedAway).toBe(1)
+    expect(c.exchange.stats().leftFull).toBe(0)
   })
 })
 
