@@ -78,15 +78,21 @@ export async function runNode (opts: RunOptions): Promise<void> {
     onUncaught(reason instanceof Error ? reason : new Error(String(reason)))
   }
   process.on('unhandledRejection', onUnhandled)
+  let stopped = false
   try {
     const node = await startNode({ logger }, config)
     logger.info({ signal: await stopRequested }, 'stopping')
     await node.stop()
     logger.info('node stopped')
+    stopped = true
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     process.off('uncaughtException', onUncaught)
     process.off('unhandledRejection', onUnhandled)
   }
+  // After a WebRTC connection between two hosts, node-datachannel 0.33 keeps native callbacks referenced
+  // once every connection is closed (its cleanup() does not release them): the process would never end.
+  // Everything of the node's has stopped (logs are synchronous), so it exits here.
+  if (stopped && config.stunServers.length > 0) process.exit()
 }

@@ -55,6 +55,12 @@ export interface NodeConfig {
    */
   natTraversal: boolean
   /**
+   * STUN servers (`stun:<host>:<port>`, e.g. one the public member runs) for hole punching over WebRTC:
+   * with one or more, two members behind NAT that meet through a relay connect directly where their NATs
+   * allow it (docs/transport.md#sites-and-nat). @default [] (no WebRTC)
+   */
+  stunServers: string[]
+  /**
    * New inbound connections accepted per second from one IP address (libp2p's per-host limit). Raise it
    * where many members reach this node from one address: members behind one NAT, or many nodes on one
    * host (loopback test networks). @default 5
@@ -90,6 +96,7 @@ const DEFAULTS: Omit<NodeConfig, 'dataDir'> = {
   snapshotMinParticipants: 3,
   relay: false,
   natTraversal: true,
+  stunServers: [],
   maxInboundPerHostPerSecond: 5,
   degree: 8
 }
@@ -123,7 +130,7 @@ function checkPositiveInteger (field: string, value: unknown, allowZero = false)
 export function validateConfigFile (value: unknown): NodeConfigFile {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('config must be a JSON object')
   const input = value as Record<string, unknown>
-  const known = new Set(['listen', 'peers', 'announce', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs', 'snapshotMinParticipants', 'sponsor', 'relay', 'natTraversal', 'maxInboundPerHostPerSecond', 'degree', 'maxPeers'])
+  const known = new Set(['listen', 'peers', 'announce', 'apiPort', 'logLevel', 'snapshotEveryMs', 'maxFrameBytes', 'snapshotTimeoutMs', 'gossipMaxEntriesPerTopic', 'historySyncIntervalMs', 'snapshotMinParticipants', 'sponsor', 'relay', 'natTraversal', 'stunServers', 'maxInboundPerHostPerSecond', 'degree', 'maxPeers'])
   for (const key of Object.keys(input)) if (!known.has(key)) throw new InvalidConfigError(`unknown config field '${key}'`)
   const out: NodeConfigFile = {}
   if (input.listen !== undefined) out.listen = checkMultiaddrs('listen', input.listen)
@@ -153,6 +160,11 @@ export function validateConfigFile (value: unknown): NodeConfigFile {
     if (input[field] === undefined) continue
     if (typeof input[field] !== 'boolean') throw new InvalidConfigError(`${field} must be true or false, got ${JSON.stringify(input[field])}`)
     out[field] = input[field]
+  }
+  if (input.stunServers !== undefined) {
+    const servers = input.stunServers
+    if (!Array.isArray(servers) || servers.some((v) => typeof v !== 'string' || !/^stun:\S+$/.test(v))) throw new InvalidConfigError(`stunServers must be an array of 'stun:<host>:<port>' strings, got ${JSON.stringify(servers)}`)
+    out.stunServers = servers as string[]
   }
   if (input.sponsor !== undefined) {
     if (!isDid(input.sponsor)) throw new InvalidConfigError(`sponsor must be a did:icn DID, got ${JSON.stringify(input.sponsor)}`)

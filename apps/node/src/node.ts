@@ -239,7 +239,11 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
       stream: (did) => membership.stream(did),
       refused: (did, what) => { membership.refused(did, what); changed() }
     }
-    const value = await createLibp2pTransport({ keyPair, logger: log('transport'), clock, admission }, {
+    // WebRTC (a native module) is loaded only when STUN servers are configured for hole punching.
+    const webRTC = config.stunServers.length === 0
+      ? undefined
+      : (await import('@libp2p/webrtc')).webRTC({ rtcConfiguration: { iceServers: config.stunServers.map((urls) => ({ urls })) } })
+    const value = await createLibp2pTransport({ keyPair, logger: log('transport'), clock, admission, ...(webRTC === undefined ? {} : { webRTC }) }, {
       protocolPrefix: networkPrefix(governance.networkId),
       listen: config.listen,
       peers: config.peers,

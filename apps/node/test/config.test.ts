@@ -28,6 +28,7 @@ describe('config', () => {
         snapshotMinParticipants: 3,
         relay: false,
         natTraversal: true,
+        stunServers: [],
         maxInboundPerHostPerSecond: 5,
         degree: 8
       })
@@ -45,6 +46,9 @@ describe('config', () => {
     expect(() => validateConfigFile({ relay: 'yes' })).toThrow('relay must be true or false, got "yes"')
     expect(() => validateConfigFile({ natTraversal: 1 })).toThrow('natTraversal must be true or false, got 1')
     expect(validateConfigFile({ relay: true, natTraversal: false })).toEqual({ relay: true, natTraversal: false })
+    expect(() => validateConfigFile({ stunServers: ['11.0.0.10:3478'] })).toThrow(`stunServers must be an array of 'stun:<host>:<port>' strings, got ["11.0.0.10:3478"]`)
+    expect(() => validateConfigFile({ stunServers: 'stun:11.0.0.10:3478' })).toThrow('stunServers must be an array')
+    expect(validateConfigFile({ stunServers: ['stun:11.0.0.10:3478'] })).toEqual({ stunServers: ['stun:11.0.0.10:3478'] })
     expect(() => validateConfigFile({ maxInboundPerHostPerSecond: 0 })).toThrow('maxInboundPerHostPerSecond must be a positive integer, got 0')
     expect(validateConfigFile({ maxInboundPerHostPerSecond: 200 })).toEqual({ maxInboundPerHostPerSecond: 200 })
     expect(() => validateConfigFile({ degree: 0 })).toThrow('degree must be a positive integer, got 0')

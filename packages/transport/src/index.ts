@@ -15,6 +15,7 @@ export {
   type Libp2pTransport,
   type Libp2pTransportComponents,
   type Libp2pTransportInit,
+  type TransportFactory,
   type MessageTransport,
   type PeerAdmission,
   type PeerChangeListener,

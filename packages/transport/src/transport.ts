@@ -139,7 +139,18 @@ export interface Libp2pTransportComponents {
   clock?: Clock
   /** Who may connect and exchange frames. @default everyone (an open transport: tests and tools) */
   admission?: PeerAdmission
+  /**
+   * Hole punching over WebRTC, with `natTraversal`: `webRTC({ rtcConfiguration: { iceServers } })` from
+   * `@libp2p/webrtc`, its STUN servers telling each side its public address. The node then also listens on
+   * `/webrtc`: a member reaching it through a relay can open a direct WebRTC connection, signalled over the
+   * relayed one, wherever both NATs let the ICE checks through; the relayed connection is then closed.
+   * A component rather than a dependency: it loads a native module (node-datachannel). @default none
+   */
+  webRTC?: TransportFactory
 }
+
+/** A libp2p transport, as `createLibp2p` takes it (`tcp()`, `webRTC(…)`). */
+export type TransportFactory = NonNullable<NonNullable<Parameters<typeof createLibp2p>[0]>['transports']>[number]
 
 export interface Libp2pTransportInit {
   /** @default ['/ip4/127.0.0.1/tcp/0'] */
@@ -381,6 +392,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     await this.node.handle(this.protocols.gossip, (stream, connection) => { this.attach(stream, connection) }, { maxInboundStreams: 2 })
     this.node.addEventListener('peer:connect', (event) => { this.onConnect(event.detail) })
     this.node.addEventListener('peer:disconnect', (event) => { this.onDisconnect(event.detail) })
+    this.node.addEventListener('connection:open', (event) => { this.preferDirect(event.detail) })
     for (const addr of peers) this.addPeer(addr)
     this.scheduleHeartbeat()
   }
@@ -402,7 +414,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   reachability (): Reachability {
     const own = this.ownAddresses()
     return {
-      verified: own.filter((a) => a.verified && !isRelayed(a.addr) && isNetworkAddress(a.multiaddr) && !isPrivate(a.multiaddr)).map((a) => a.addr),
+      verified: own.filter((a) => a.verified && !isCircuit(a.addr) && isNetworkAddress(a.multiaddr) && !isPrivate(a.multiaddr)).map((a) => a.addr),
       relayed: own.filter((a) => isRelayed(a.addr)).map((a) => a.addr),
       relay: this.relayServer
     }
@@ -711,6 +723,31 @@ class Libp2pTransportImpl implements Libp2pTransport {
     if (this.id < did && !this.streams.has(did)) this.openStream(peerId, did)
   }
 
+  /**
+   * A direct connection to a peer replaces its relayed ones, as DCUtR does: a WebRTC connection signalled
+   * through a relay, or a dial that reached the peer's own address. The smaller DID, which owns the pair's
+   * ICN stream, opens a new one over the direct connection (the peer's side replaces its stream with it,
+   * so the link never drops), then closes the relayed connections.
+   */
+  private preferDirect (connection: Connection): void {
+    if (this.closed || isRelayed(connection.remoteAddr.toString())) return
+    const did = didOfPeerId(connection.remotePeer)
+    if (did === undefined || did < this.id || !this.admission.stream(did)) return
+    const relayed = this.node.getConnections(connection.remotePeer).filter((c) => c !== connection && isRelayed(c.remoteAddr.toString()))
+    if (relayed.length === 0) return
+    this.track((async () => {
+      try {
+        const stream = await connection.newStream(this.protocols.gossip)
+        this.register(stream, connection.remotePeer, did, connection.remoteAddr.toString(), true)
+      } catch (err) {
+        this.logger.debug({ peer: did, err: (err as Error).message }, 'no ICN stream over the direct connection: the link stays relayed')
+        return
+      }
+      this.logger.info({ peer: did, direct: connection.remoteAddr.toString() }, 'direct connection: closing the relayed one')
+      await Promise.all(relayed.map(async (other) => { await other.close().catch(() => {}) }))
+    })())
+  }
+
   private onDisconnect (peerId: PeerId): void {
     const did = didOfPeerId(peerId)
     if (did === undefined) return
@@ -860,9 +897,14 @@ export function isClosedStreamRace (err: unknown): boolean {
   return err instanceof Error && err.name === 'StreamStateError' && err.message.startsWith('Cannot write to a stream that is')
 }
 
-/** A connection or address through a circuit relay. */
-export function isRelayed (addr: string): boolean {
+/** An address through a circuit relay (a WebRTC one too: the relay only carries its signalling). */
+function isCircuit (addr: string): boolean {
   return addr.includes('/p2p-circuit')
+}
+
+/** A connection or address whose data goes through a circuit relay: a circuit address, not a WebRTC one signalled through it. */
+export function isRelayed (addr: string): boolean {
+  return isCircuit(addr) && !addr.includes('/webrtc')
 }
 
 /** What the transport reads of libp2p's address manager (an internal component): every own address with its state. */
@@ -934,6 +976,7 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
   const relay = init.relay ?? false
   const held: { source?: AddressSource } = {}
   const listen = init.listen ?? ['/ip4/127.0.0.1/tcp/0']
+  const webRTC = natTraversal ? components.webRTC : undefined
   const node = await createLibp2p({
     connectionGater: {
       denyDialPeer: (peerId) => {
@@ -955,8 +998,8 @@ export async function createLibp2pTransport (components: Libp2pTransportComponen
       inboundConnectionThreshold: init.maxInboundPerHostPerSecond ?? 5
     },
     privateKey,
-    addresses: { listen: natTraversal ? [...listen, '/p2p-circuit'] : listen },
-    transports: natTraversal ? [tcp(), circuitRelayTransport()] : [tcp()],
+    addresses: { listen: natTraversal ? [...listen, '/p2p-circuit', ...(webRTC === undefined ? [] : ['/webrtc'])] : listen },
+    transports: natTraversal ? [tcp(), circuitRelayTransport(), ...(webRTC === undefined ? [] : [webRTC])] : [tcp()],
     connectionEncrypters: [noise()],
     // The heartbeat on the ICN stream keeps links (and NAT mappings) alive: no yamux ping per connection too.
     streamMuxers: [yamux({ enableKeepAlive: false })],
