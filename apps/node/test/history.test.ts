@@ -116,7 +116,9 @@ describe('history sync from the subsystems\' own stores (real processes)', () =>
           const [td, ta] = [await d.api.get('/status') as { trust: { attestations: number } }, await a.api.get('/status') as { trust: { attestations: number } }]
           return td.trust.attestations === ta.trust.attestations && JSON.stringify(pd) === JSON.stringify(pa) ? true : undefined
         })
-        expect((await proposals(d) as Array<{ state: string, result: { for: number } }>)[0]).toMatchObject({ id, state: 'accepted', result: { for: 2, against: 0, outcome: 'accepted' } })
+        const onD = await proposals(d) as Array<{ id: string, state: string, result: { for: number } }>
+        expect(onD.map((p) => p.id).sort()).toEqual([id, second].sort())
+        for (const proposal of [id, second]) expect(onD.find((p) => p.id === proposal)).toMatchObject({ id: proposal, state: 'accepted', result: { for: 2, against: 0, outcome: 'accepted' } })
         expect(await attestations(d)).toEqual(await attestations(a))
         const dSync = await d.api.get('/status') as SyncStatus
         const fromA = dSync.sync.peers.find((p) => p.peer === a.did)
