@@ -28,7 +28,7 @@ export interface PeerExchangeComponents {
 export interface PeerExchangeInit {
   /**
    * Members this node dials until it is connected to this many (inbound connections count too): a
-   * bounded mesh, not everyone. Operator addresses are always dialled. @default 8
+   * bounded mesh, not everyone. Operator addresses are dialled too (parked while their member is full). @default 8
    */
   degree?: number
   /**
