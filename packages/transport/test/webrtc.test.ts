@@ -33,13 +33,18 @@ async function start (keyPair: KeyPair, admission: PeerAdmission, init: Paramete
   return transport
 }
 
-/** Resolves once `check` holds, re-checked on every own-address or peer change of `transports`. */
+/**
+ * Resolves once `check` holds, re-checked on every own-address or peer change of `transports` and every
+ * 50 ms: a link moving from relayed to direct replaces the peer's stream without a peer change event.
+ */
 async function until<T> (transports: Libp2pTransport[], check: () => T | undefined): Promise<T> {
   return await new Promise<T>((resolve) => {
     const offs: Array<() => void> = []
+    const poll = setInterval(() => { test() }, 50)
     const test = (): void => {
       const value = check()
       if (value === undefined) return
+      clearInterval(poll)
       for (const off of offs) off()
       resolve(value)
     }
