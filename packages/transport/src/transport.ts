@@ -70,8 +70,11 @@ export interface MessageTransport {
   peers(): string[]
 }
 
-/** A peer joined (`connected`) or left (`disconnected`) the transport's `peers()`. */
-export type PeerChangeListener = (did: string, change: 'connected' | 'disconnected') => void
+/**
+ * A peer joined (`connected`) or left (`disconnected`) the transport's `peers()`, or its ICN stream moved to
+ * another connection (`moved`: a relayed link replaced by a direct one, shown by `connectedPeers()`).
+ */
+export type PeerChangeListener = (did: string, change: 'connected' | 'disconnected' | 'moved') => void
 
 /** Counters exposed in `status`. */
 export interface TransportStats {
@@ -223,8 +226,8 @@ export interface Libp2pTransport extends MessageTransport {
   waitForPeer(did: string, timeoutMs?: number): Promise<void>
   /**
    * Calls `listener` whenever a peer joins or leaves `peers()` (an ICN stream
-   * opened to a peer that had none, or its last stream closed), after the change.
-   * Returns the unsubscribe function.
+   * opened to a peer that had none, or its last stream closed), or its stream moves
+   * to another connection, after the change. Returns the unsubscribe function.
    */
   onPeerChange(listener: PeerChangeListener): () => void
   /** Drops every connection to `did` (a misbehaving peer); configured peers are redialled later. */
@@ -514,6 +517,10 @@ class Libp2pTransportImpl implements Libp2pTransport {
 
   private peerChanged (did: string, change: 'connected' | 'disconnected'): void {
     this.stats.peerChanges++
+    this.notifyPeerListeners(did, change)
+  }
+
+  private notifyPeerListeners (did: string, change: 'connected' | 'disconnected' | 'moved'): void {
     for (const listener of [...this.peerListeners]) {
       try { listener(did, change) } catch (err) { this.logger.warn({ peer: did, err: (err as Error).message }, 'peer change listener failed') }
     }
@@ -819,6 +826,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     if (!outbound) this.openFailures.delete(did)
     this.logger.info({ peer: did, remoteAddr }, 'peer stream open')
     if (previous === undefined) this.peerChanged(did, 'connected')
+    else if (previous.remoteAddr !== remoteAddr) this.notifyPeerListeners(did, 'moved')
     for (const waiter of [...this.waiters].filter((w) => w.did === did)) {
       this.waiters.delete(waiter)
       waiter.resolve()

@@ -34,17 +34,15 @@ async function start (keyPair: KeyPair, admission: PeerAdmission, init: Paramete
 }
 
 /**
- * Resolves once `check` holds, re-checked on every own-address or peer change of `transports` and every
- * 50 ms: a link moving from relayed to direct replaces the peer's stream without a peer change event.
+ * Resolves once `check` holds, re-checked on every own-address or peer change of `transports` (a link
+ * moving from relayed to direct is a `moved` peer change).
  */
 async function until<T> (transports: Libp2pTransport[], check: () => T | undefined): Promise<T> {
   return await new Promise<T>((resolve) => {
     const offs: Array<() => void> = []
-    const poll = setInterval(() => { test() }, 50)
     const test = (): void => {
       const value = check()
       if (value === undefined) return
-      clearInterval(poll)
       for (const off of offs) off()
       resolve(value)
     }
@@ -86,6 +84,8 @@ describe('hole punching over WebRTC (the webRTC component given)', () => {
     const relayed = await until([alice], () => viaOf(alice, bob.id))
     expect(relayed).toEqual({ via: 'relayed', remoteAddr: circuit })
 
+    const moves: string[] = []
+    alice.onPeerChange((did, change) => { moves.push(`alice ${change} ${did === bob.id ? 'bob' : did}`) })
     alice.addPeer(webrtc)
     const direct = await until([alice, bob], () => {
       const a = viaOf(alice, bob.id)
@@ -93,6 +93,8 @@ describe('hole punching over WebRTC (the webRTC component given)', () => {
       return a?.via === 'direct' && b?.via === 'direct' ? { a, b } : undefined
     })
     expect(direct.a.remoteAddr).toBe(webrtc)
+    // The move is a peer change of its own: alice's stream to bob moved, and bob never left her peers.
+    expect(moves).toEqual(['alice moved bob'])
     // The accepting side knows no address of the dialler's: libp2p names the connection by its peer only.
     expect(direct.b.remoteAddr).toBe(`/webrtc/p2p/${alice.peerId}`)
     const heard = new Promise<string>((resolve) => { bob.onMessage((from, bytes) => { resolve(`${from} ${new TextDecoder().decode(bytes)}`) }) })
