@@ -197,9 +197,9 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
 
   // Read inside the service's start: a damaged charter.json then stops what already started (the storage timer).
   let charterFile: Awaited<ReturnType<typeof loadCharterFile>> | undefined
+  const governanceLog = log('governance')
   const governance = await supervisor.start('governance', async () => {
     charterFile = await loadCharterFile(config.dataDir, self)
-    const governanceLog = log('governance')
     const value = await openGovernance(
       { clock, trustOf: trustOf(TRUST_GRAPH_OF.governance), onError: (err) => { governanceLog.error({ err: (err as Error).message }, 'governance background error') } },
       // Held until this node has caught up with a peer (below): a vote that ended while it was down is
@@ -310,11 +310,10 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
     return { value, stop: async () => { await Promise.all(offs.map(async (off) => { await off() })); await value.close() } }
   })
 
-  const deadlineLog = log('governance')
   const releaseDeadlines = (reason: string): void => {
     if (!governance.deadlinesHeld) return
     governance.releaseDeadlines()
-    deadlineLog.info({ reason }, 'governance deadlines run: voting windows open and close by the clock')
+    governanceLog.info({ reason }, 'governance deadlines run: voting windows open and close by the clock')
     changed()
   }
 
@@ -368,6 +367,8 @@ export async function startNode (components: NodeComponents, config: NodeConfig)
   })
 
   await supervisor.start('governance-catch-up', async () => {
+    // Already caught up (a history sync ended while the services before this one started): nothing to wait for.
+    if (!governance.deadlinesHeld) return { value: undefined, stop: noop }
     const others = config.peers.length > 0 || addressBook.manual().length > 0 || addressBook.records().some((r) => r.did !== self)
     if (!others) {
       releaseDeadlines('no other member known to catch up with')

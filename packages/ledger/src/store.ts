@@ -272,8 +272,8 @@ export class LedgerStore {
   // Entries held, counted once (a walk of the table) and then kept by this handle's puts and removals;
   // forgotten (counted again on the next call) when a transaction rolls back or a commit fails.
   private entriesHeld: number | undefined
-  // Moves on every put or removal of balances and chain heads and at the end of every transaction (its
-  // commit is what readers see), so a state root computed at one value holds until it moves.
+  // Moves at the end of every write transaction (committed or rolled back: every write of balances and chain
+  // heads happens in one), so a state root computed at one value holds until it moves.
   private stateWrites = 0
 
   private constructor (readonly path: string, private readonly root: RootDatabase<Uint8Array, string>) {
@@ -413,7 +413,6 @@ export class LedgerStore {
 
   /** Removes every record of `tables` (inside a transaction). */
   clearTables (tables: readonly LedgerTable[]): void {
-    this.stateWrites++
     for (const name of tables) {
       if (SPARSE_TABLES.includes(name)) this.recheck.add(name)
       const db = this.dbs[name]
@@ -446,10 +445,7 @@ export class LedgerStore {
     return v === undefined ? undefined : parseChain(v)
   }
 
-  putChain (author: Did, record: ChainRecord): void {
-    this.stateWrites++
-    this.dbs.chains.putSync(author, text(`${record.seq} ${record.applied} ${record.head}`))
-  }
+  putChain (author: Did, record: ChainRecord): void { this.dbs.chains.putSync(author, text(`${record.seq} ${record.applied} ${record.head}`)) }
   /** Chain heads in author order; `after` an author, at most `limit`. */
   heads (page: { after?: string, limit?: number } = {}): ChainHead[] {
     const query = { ...(page.after === undefined ? {} : { start: page.after + END }), ...(page.limit === undefined ? {} : { limit: page.limit }) }
@@ -485,7 +481,6 @@ export class LedgerStore {
   }
 
   putBalance (account: Did, currency: string, balance: bigint): void {
-    this.stateWrites++
     this.dbs.balances.putSync(key(account, currency), text(balance.toString()))
   }
 
@@ -650,7 +645,6 @@ export class LedgerStore {
 
   /** Removes every record of every table (call inside `transaction` to replace state atomically). */
   clearAll (): void {
-    this.stateWrites++
     for (const name of SPARSE_TABLES) this.recheck.add(name)
     for (const name of DB_NAMES) {
       const db = this.dbs[name]
