@@ -51,8 +51,14 @@ describe('a misbehaving member\'s peer against a running node', () => {
         // Still serving: B is connected and its payment reaches A.
         expect((await a.api.get('/peers') as Array<{ did: string }>).map((p) => p.did)).toEqual([b.did])
         await b.api.post('/pay', { to: a.did, amount: '3' })
-        await eventually('A to apply B\'s payment', a.api, async () => (await ledgerOf(a)).entries === 3 ? true : undefined)
-        expect((await ledgerOf(a)).stateRoot).toBe((await ledgerOf(b)).stateRoot)
+        // The entry count moves when the apply writes (the store counts its puts), the state root once the write has
+        // committed: both are awaited.
+        const rootOfB = (await ledgerOf(b)).stateRoot
+        await eventually('A to apply B\'s payment', a.api, async () => {
+          const ledger = await ledgerOf(a)
+          return ledger.entries === 3 && ledger.stateRoot === rootOfB ? true : undefined
+        })
+        expect(await ledgerOf(a)).toMatchObject({ entries: 3, stateRoot: rootOfB })
       } finally {
         for (const n of nodes) expect(await n.stop()).toBe(0)
       }
